@@ -1,0 +1,28 @@
+// convwasm: the eight functions of "Convolutional Neural Network: Step by Step", float64, in WebAssembly.
+export { init, memory } from "./wasm/module.js";
+export type { InitOptions, WasmInput } from "./wasm/module.js";
+export { NDArray, array, zeros } from "./ndarray.js";
+export type { Nested } from "./ndarray.js";
+export { RandomState, random } from "./random.js";
+export type { ConvHparameters, PoolHparameters, PoolMode } from "./shapes.js";
+export type { ConvCache } from "./ops/conv.js";
+export type { PoolCache } from "./ops/pool.js";
+
+import { zero_pad } from "./ops/pad.js";
+import { conv_single_step, conv_forward, conv_backward } from "./ops/conv.js";
+import { pool_forward, pool_backward, create_mask_from_window, distribute_value } from "./ops/pool.js";
+
+export { zero_pad, conv_single_step, conv_forward, conv_backward };
+export { pool_forward, pool_backward, create_mask_from_window, distribute_value };
+
+// camelCase aliases for TypeScript codebases
+export {
+  zero_pad as zeroPad,
+  conv_single_step as convSingleStep,
+  conv_forward as convForward,
+  conv_backward as convBackward,
+  pool_forward as poolForward,
+  pool_backward as poolBackward,
+  create_mask_from_window as createMaskFromWindow,
+  distribute_value as distributeValue,
+};

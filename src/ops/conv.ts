@@ -1,0 +1,84 @@
+// conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
+import { NDArray, fmtShape, pairwiseSum } from "../ndarray.js";
+import { ConvHparameters, ConvInfo, checkArray, checkCache, checkGradient, convInfo } from "../shapes.js";
+import { Arena, Placed } from "../wasm/arena.js";
+import { Kernels, wasm } from "../wasm/module.js";
+
+/** conv_forward's cache: [A_prev, W, b, hparameters], as in the notebook. */
+export type ConvCache = [A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvHparameters];
+
+/** conv_single_step(a_slice_prev [f,f,n_C_prev], W [f,f,n_C_prev], b [1,1,1]) -> sum(a_slice_prev * W) + b. */
+export function conv_single_step(a_slice_prev: NDArray, W: NDArray, b: NDArray | number): number {
+  const fn = "conv_single_step";
+  checkArray(fn, "a_slice_prev", a_slice_prev, ["f", "f", "n_C_prev"]);
+  checkArray(fn, "W", W, ["f", "f", "n_C_prev"]);
+  if (a_slice_prev.shape.some((d, i) => d !== W.shape[i])) {
+    throw new RangeError(
+      `${fn}: W expects the shape of a_slice_prev ${fmtShape(a_slice_prev.shape)} but got ${fmtShape(W.shape)}`,
+    );
+  }
+  let bias: number;
+  if (typeof b === "number") bias = b;
+  else if (b instanceof NDArray && b.size === 1) bias = b.toFloat64Array()[0];
+  else throw new TypeError(`${fn}: b expects a number or a one-element array such as [1,1,1] but got ${b instanceof NDArray ? `shape ${fmtShape(b.shape)}` : typeof b}`);
+  const a = a_slice_prev.toFloat64Array();
+  const w = W.toFloat64Array();
+  for (let i = 0; i < a.length; i++) a[i] *= w[i];
+  return pairwiseSum(a, 0, a.length) + bias;
+}
+
+/** Places A_prev zero-padded and C-contiguous in the arena (the input every conv kernel reads). */
+function placePadded(fn: string, arena: Arena, kernels: Kernels, A_prev: NDArray, info: ConvInfo): number {
+  const { m, h, w, c, pad, hp, wp } = info;
+  if (pad === 0 && A_prev.isContiguous()) return arena.copyIn(fn, "A_prev", A_prev);
+  const x: Placed = arena.copyInStrided(fn, "A_prev", A_prev);
+  const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
+  kernels.zero_pad(x.ptr, x.strides[0], x.strides[1], x.strides[2], x.strides[3], h, w, c, pad, xp, 0, m);
+  return xp;
+}
+
+/**
+ * conv_forward(A_prev [m,n_H_prev,n_W_prev,n_C_prev], W [f,f,n_C_prev,n_C], b [1,1,1,n_C], {stride, pad})
+ * -> [Z [m,n_H,n_W,n_C], cache], n_H = floor((n_H_prev - f + 2*pad) / stride) + 1 (same for W).
+ */
+export function conv_forward(A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvHparameters): [NDArray, ConvCache] {
+  const fn = "conv_forward";
+  const info = convInfo(fn, A_prev, W, b, hparameters);
+  const { m, c, f, k, stride, hp, wp, nH, nW } = info;
+  const { kernels, arena } = wasm(fn);
+  const Z = arena.scope(() => {
+    const xp = placePadded(fn, arena, kernels, A_prev, info);
+    const w = arena.copyIn(fn, "W", W);
+    const bias = arena.copyIn(fn, "b", b);
+    const z = arena.alloc(fn, "Z", m * nH * nW * k * 8);
+    kernels.conv_forward(xp, hp, wp, c, w, f, k, bias, stride, z, nH, nW, 0, m);
+    return arena.copyOut(z, [m, nH, nW, k]);
+  });
+  return [Z, [A_prev, W, b, hparameters]];
+}
+
+/**
+ * conv_backward(dZ [m,n_H,n_W,n_C], cache) -> [dA_prev [m,n_H_prev,n_W_prev,n_C_prev], dW [f,f,n_C_prev,n_C],
+ * db [1,1,1,n_C]]: equations (1)-(3) of the notebook, with the stride honoured and pad 0 allowed.
+ */
+export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray, NDArray] {
+  const fn = "conv_backward";
+  const [A_prev, W, b, hparameters] = checkCache(fn, cache, 4, "conv_forward");
+  const info = convInfo(fn, A_prev, W, b, hparameters);
+  const { m, h, w: width, c, f, k, stride, pad, hp, wp, nH, nW } = info;
+  checkGradient(fn, "dZ", dZ, [m, nH, nW, k], "shape of conv_forward's Z");
+  const { kernels, arena } = wasm(fn);
+  return arena.scope(() => {
+    const xp = placePadded(fn, arena, kernels, A_prev as NDArray, info);
+    const w = arena.copyIn(fn, "W", W as NDArray);
+    const dz = arena.copyIn(fn, "dZ", dZ);
+    const dxp = arena.zeros(fn, "dA_prev padded", m * hp * wp * c);
+    const dw = arena.zeros(fn, "dW", f * f * c * k);
+    const db = arena.zeros(fn, "db", k);
+    kernels.conv_backward(xp, hp, wp, c, w, f, k, stride, dz, nH, nW, dxp, dw, db, 0, m);
+    // crop the padding: dA_prev is the interior of the padded gradient
+    const padded = [hp * wp * c, wp * c, c, 1];
+    const dA_prev = arena.copyOut(dxp, [m, h, width, c], padded, pad * padded[1] + pad * c);
+    return [dA_prev, arena.copyOut(dw, [f, f, c, k]), arena.copyOut(db, [1, 1, 1, k])];
+  });
+}

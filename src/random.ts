@@ -1,0 +1,95 @@
+// numpy's legacy RandomState stream: MT19937 seeded by init_genrand, 53-bit doubles, polar Box–Muller
+// with a cached second value. seed(1) then randn(3) gives numpy's 1.6243453636632417, -0.611..., -0.528...
+import { NDArray, fmtShape, sizeOf } from "./ndarray.js";
+
+const N = 624;
+const M = 397;
+
+export class RandomState {
+  private readonly mt = new Uint32Array(N);
+  private mti = N;
+  private gauss: number | null = null;
+
+  constructor(seed = 0) {
+    this.seed(seed);
+  }
+
+  /** Reseeds as np.random.seed(s): an integer 0 <= s < 2**32. */
+  seed(s: number): void {
+    if (!Number.isInteger(s) || s < 0 || s > 0xffffffff) {
+      throw new RangeError(`seed: expects an integer in [0, 2**32) but got ${s}`);
+    }
+    const mt = this.mt;
+    mt[0] = s >>> 0;
+    for (let i = 1; i < N; i++) {
+      mt[i] = Math.imul(1812433253, mt[i - 1] ^ (mt[i - 1] >>> 30)) + i;
+    }
+    this.mti = N;
+    this.gauss = null;
+  }
+
+  private next32(): number {
+    const mt = this.mt;
+    if (this.mti >= N) {
+      for (let k = 0; k < N; k++) {
+        const y = (mt[k] & 0x80000000) | (mt[(k + 1) % N] & 0x7fffffff);
+        mt[k] = mt[(k + M) % N] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
+      }
+      this.mti = 0;
+    }
+    let y = mt[this.mti++];
+    y ^= y >>> 11;
+    y ^= (y << 7) & 0x9d2c5680;
+    y ^= (y << 15) & 0xefc60000;
+    y ^= y >>> 18;
+    return y >>> 0;
+  }
+
+  /** A uniform double in [0, 1) with 53 random bits, as numpy's random_sample. */
+  random(): number {
+    const a = this.next32() >>> 5;
+    const b = this.next32() >>> 6;
+    return (a * 67108864 + b) / 9007199254740992;
+  }
+
+  /** One standard normal value, as numpy's legacy_gauss. */
+  standardNormal(): number {
+    if (this.gauss !== null) {
+      const g = this.gauss;
+      this.gauss = null;
+      return g;
+    }
+    let x1: number;
+    let x2: number;
+    let r2: number;
+    do {
+      x1 = 2 * this.random() - 1;
+      x2 = 2 * this.random() - 1;
+      r2 = x1 * x1 + x2 * x2;
+    } while (r2 >= 1 || r2 === 0);
+    const f = Math.sqrt((-2 * Math.log(r2)) / r2);
+    this.gauss = f * x1;
+    return f * x2;
+  }
+
+  /** randn(d0, d1, ...): an array of standard normals in C order; randn() gives one number. */
+  randn(): number;
+  randn(...shape: number[]): NDArray;
+  randn(...shape: number[]): NDArray | number {
+    if (shape.length === 0) return this.standardNormal();
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new RangeError(`randn: dimensions expect integers >= 0 but got ${fmtShape(shape)}`);
+    }
+    const data = new Float64Array(sizeOf(shape));
+    for (let i = 0; i < data.length; i++) data[i] = this.standardNormal();
+    return new NDArray(data, shape);
+  }
+}
+
+const global = new RandomState(0);
+
+/** The module-level generator, as numpy's np.random: random.seed(1); random.randn(4, 3). */
+export const random = {
+  seed: (s: number): void => global.seed(s),
+  randn: ((...shape: number[]) => global.randn(...shape)) as RandomState["randn"],
+};

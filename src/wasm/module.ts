@@ -1,0 +1,83 @@
+// Loads and instantiates the WASM module once (Node and browsers), and hands out its kernels and arena.
+// @assemblyscript/loader is used here only: instantiation and turning `abort` into thrown Errors.
+import { instantiate } from "@assemblyscript/loader";
+import { Arena } from "./arena.js";
+import { wasmSource } from "./bytes.js";
+
+type Ptr = number;
+
+/** The exports of assembly/index.ts: kernels on pointers, dimensions and element strides. */
+export interface Kernels extends Record<string, unknown> {
+  memory: WebAssembly.Memory;
+  heap_base(): Ptr;
+  // prettier-ignore
+  zero_pad(x: Ptr, sx0: number, sx1: number, sx2: number, sx3: number,
+    h: number, w: number, c: number, pad: number, out: Ptr, i0: number, i1: number): void;
+  // prettier-ignore
+  conv_forward(xp: Ptr, hp: number, wp: number, c: number, w: Ptr, f: number, k: number, b: Ptr,
+    stride: number, z: Ptr, nH: number, nW: number, i0: number, i1: number): void;
+  // prettier-ignore
+  conv_backward(xp: Ptr, hp: number, wp: number, c: number, w: Ptr, f: number, k: number, stride: number,
+    dz: Ptr, nH: number, nW: number, dxp: Ptr, dw: Ptr, db: Ptr, i0: number, i1: number): void;
+  // prettier-ignore
+  pool_forward_max(x: Ptr, sx0: number, sx1: number, sx2: number, sx3: number, c: number, f: number,
+    stride: number, y: Ptr, nH: number, nW: number, i0: number, i1: number): void;
+  // prettier-ignore
+  pool_forward_average(x: Ptr, sx0: number, sx1: number, sx2: number, sx3: number, c: number, f: number,
+    stride: number, y: Ptr, nH: number, nW: number, i0: number, i1: number): void;
+  // prettier-ignore
+  pool_backward_max(x: Ptr, sx0: number, sx1: number, sx2: number, sx3: number, h: number, w: number,
+    c: number, f: number, stride: number, dy: Ptr, nH: number, nW: number, dx: Ptr, i0: number, i1: number): void;
+  // prettier-ignore
+  pool_backward_average(h: number, w: number, c: number, f: number, stride: number,
+    dy: Ptr, nH: number, nW: number, dx: Ptr, i0: number, i1: number): void;
+}
+
+/** Where the module comes from: by default the convwasm.wasm shipped beside dist/. */
+export type WasmInput = URL | string | BufferSource | WebAssembly.Module | Response;
+
+export interface InitOptions {
+  /** Override the module's location or pass its bytes/compiled Module (CDNs, custom bundling). */
+  wasm?: WasmInput;
+}
+
+interface Runtime {
+  kernels: Kernels;
+  arena: Arena;
+}
+
+let runtime: Runtime | null = null;
+let pending: Promise<void> | null = null;
+
+async function load(options: InitOptions): Promise<void> {
+  const input = options.wasm ?? new URL("../convwasm.wasm", import.meta.url);
+  const source =
+    input instanceof URL || typeof input === "string"
+      ? await wasmSource(new URL(input, import.meta.url))
+      : input;
+  const { exports } = await instantiate<Kernels>(source as BufferSource, {});
+  runtime = { kernels: exports, arena: new Arena(exports.memory, exports.heap_base()) };
+}
+
+/** Compiles and instantiates the WASM module; call (and await) once before any op. Idempotent. */
+export function init(options: InitOptions = {}): Promise<void> {
+  if (runtime) return Promise.resolve();
+  pending ??= load(options).catch((e: unknown) => {
+    pending = null; // a failed load can be retried
+    throw e;
+  });
+  return pending;
+}
+
+/** The kernels and arena, or a clear error when init() has not finished. */
+export function wasm(fn: string): Runtime {
+  if (!runtime) throw new Error(`${fn}: convwasm is not initialised; call \`await init()\` first`);
+  return runtime;
+}
+
+/** Bytes of WASM linear memory, and how much of the arena is in use (0 between calls: nothing leaks). */
+export function memory(): { wasmBytes: number; arenaBytesInUse: number } {
+  return runtime
+    ? { wasmBytes: runtime.arena.wasmBytes, arenaBytesInUse: runtime.arena.bytesInUse }
+    : { wasmBytes: 0, arenaBytesInUse: 0 };
+}
