@@ -97,7 +97,7 @@ def dump(name, obj):
 
 def randn_fixture():
     out = []
-    for seed, n in [(0, 64), (1, 301), (2, 33), (42, 64), (123456789, 64), (2**32 - 1, 64)]:
+    for seed, n in [(0, 64), (1, 301), (2, 33), (3, 4000), (42, 64), (123456789, 64), (2**32 - 1, 64)]:
         np.random.seed(seed)
         out.append({"seed": seed, "values": flat(np.random.randn(n))})
     return out
@@ -187,6 +187,42 @@ def cases_fixture():
     return out
 
 
+def enc(a):
+    """Flat list with non-finite values as the strings "nan", "inf", "-inf" (JSON has no NaN)."""
+    return [float(v) if np.isfinite(v) else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")) for v in np.asarray(a, dtype=np.float64).ravel()]
+
+
+def nonfinite_fixture():
+    """NaN and ±Inf through every op, as numpy propagates them (0 * Inf in the padding is NaN)."""
+    rs = np.random.RandomState(300)
+    A = rs.randn(1, 3, 3, 2)
+    W = rs.randn(2, 2, 2, 2)
+    b = rs.randn(1, 1, 1, 2)
+    A[0, 1, 1, 0] = np.nan
+    W[0, 0, 1, 1] = np.inf
+    hp = {"stride": 1, "pad": 1}
+    with np.errstate(invalid="ignore", over="ignore"):
+        Z = conv_forward(A, W, b, hp)
+        dZ = rs.randn(*Z.shape)
+        dZ[0, 2, 3, 0] = -np.inf
+        dA, dW, db = conv_backward(dZ, A, W, hp)
+    conv = {"seed": 300, "A": enc(A), "W": enc(W), "b": enc(b), "dZ": enc(dZ), "dims": [1, 3, 3, 2, 2, 2, 1, 1],
+            "Z": enc(Z), "dA": enc(dA), "dW": enc(dW), "db": enc(db)}
+    P = np.round(rs.randn(2, 4, 4, 2), 1)  # rounding makes ties
+    P[0, 0, 0, 0] = np.nan
+    P[1, 2, 2, 1] = np.inf
+    P[1, 3, 0, 0] = -np.inf
+    hp = {"f": 2, "stride": 2}
+    pool = {"A_prev": enc(P), "dims": [2, 4, 4, 2, 2, 2]}
+    with np.errstate(invalid="ignore", over="ignore"):
+        for mode in ("max", "average"):
+            Y = pool_forward(P, hp, mode)
+            dY = rs.randn(*Y.shape)
+            dY[0, 1, 1, 1] = np.inf
+            pool[mode] = {"A": enc(Y), "dA": enc(dY), "dA_prev": enc(pool_backward(dY, P, hp, mode))}
+    return {"conv": conv, "pool": pool}
+
+
 def print_fixture():
     """numpy's str() of arrays, for NDArray.toString()."""
     rs = np.random.RandomState(7)
@@ -243,4 +279,5 @@ if __name__ == "__main__":
     dump("cases.json", cases_fixture())
     dump("print.json", print_fixture())
     dump("mean.json", mean_fixture())
+    dump("nonfinite.json", nonfinite_fixture())
     print("numpy", np.__version__)

@@ -2,6 +2,67 @@
 // with a cached second value. seed(1) then randn(3) gives numpy's 1.6243453636632417, -0.611..., -0.528...
 import { NDArray, fmtShape, sizeOf } from "./ndarray.js";
 
+// Math.log is within 1 ulp but not always correctly rounded (V8's fdlibm port), and a 1-ulp log error
+// can move a normal by 2 ulps; numpy's C log is correctly rounded in practice. So log here is computed in
+// double-double: log(m * 2^k) = k ln2 + 2 atanh((m - 1) / (m + 1)), m in [sqrt(1/2), sqrt(2)).
+const LN2_HI = 0.6931471805599453;
+const LN2_LO = 2.3190468138462996e-17;
+const TWO_THIRDS_HI = 2 / 3;
+const TWO_THIRDS_LO = 3.700743415417188e-17;
+const SPLIT = 134217729; // 2^27 + 1, Dekker's splitter
+
+function twoProd(a: number, b: number): [number, number] {
+  const p = a * b;
+  const ca = SPLIT * a;
+  const ah = ca - (ca - a);
+  const al = a - ah;
+  const cb = SPLIT * b;
+  const bh = cb - (cb - b);
+  const bl = b - bh;
+  return [p, ah * bh - p + ah * bl + al * bh + al * bl];
+}
+
+function twoSum(a: number, b: number): [number, number] {
+  const s = a + b;
+  const v = s - a;
+  return [s, a - (s - v) + (b - v)];
+}
+
+/** Natural log of a positive normal double, correctly rounded but for the rarest ties. */
+export function log(x: number): number {
+  let k = Math.floor(Math.log2(x));
+  let m = x / 2 ** k;
+  if (m > Math.SQRT2) {
+    m /= 2;
+    k++;
+  } else if (m < Math.SQRT1_2) {
+    m *= 2;
+    k--;
+  }
+  const num = m - 1; // exact (Sterbenz)
+  const [dh, dl] = twoSum(m, 1);
+  const sh = num / dh;
+  const [p, e] = twoProd(sh, dh);
+  const sl = (num - p - e - sh * dl) / dh;
+  // 2 atanh(s) = 2s + (2/3)s^3 + (2/5)s^5 + ...: the first two terms in double-double, the rest
+  // (< 0.04% of s) in doubles
+  const [th, t0] = twoProd(sh, sh);
+  const tl = t0 + 2 * sh * sl;
+  const [u, u0] = twoProd(sh, th);
+  const ul = u0 + sh * tl + sl * th;
+  const [v, v0] = twoProd(TWO_THIRDS_HI, u);
+  const vl = v0 + TWO_THIRDS_HI * ul + TWO_THIRDS_LO * u;
+  let poly = 0;
+  for (let n = 41; n >= 5; n -= 2) poly = poly * th + 2 / n;
+  const rest = u * th * poly;
+  // k ln2 + 2s + (2/3)s^3 + rest, summed in double-double, largest terms first
+  const [a0, a1] = twoProd(k, LN2_HI);
+  const [b0, b1] = twoSum(a0, 2 * sh);
+  const [c0, c1] = twoSum(b0, v);
+  const [d0, d1] = twoSum(c0, rest);
+  return d0 + (a1 + k * LN2_LO + 2 * sl + vl + b1 + c1 + d1);
+}
+
 const N = 624;
 const M = 397;
 
@@ -67,7 +128,7 @@ export class RandomState {
       x2 = 2 * this.random() - 1;
       r2 = x1 * x1 + x2 * x2;
     } while (r2 >= 1 || r2 === 0);
-    const f = Math.sqrt((-2 * Math.log(r2)) / r2);
+    const f = Math.sqrt((-2 * log(r2)) / r2);
     this.gauss = f * x1;
     return f * x2;
   }
