@@ -5,23 +5,34 @@
  * for images i0..i1. x [m,h,w,c] through element strides sx0..sx3; y [m,nH,nW,c] C-contiguous.
  */
 export function pool_forward_max(
-  x: usize, sx0: i32, sx1: i32, sx2: i32, sx3: i32, c: i32, f: i32, stride: i32,
-  y: usize, nH: i32, nW: i32, i0: i32, i1: i32,
+  x: usize,
+  sx0: i32,
+  sx1: i32,
+  sx2: i32,
+  sx3: i32,
+  c: i32,
+  f: i32,
+  stride: i32,
+  y: usize,
+  nH: i32,
+  nW: i32,
+  i0: i32,
+  i1: i32,
 ): void {
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
         const corner = i * sx0 + oh * stride * sx1 + ow * stride * sx2;
-        const yr = y + (<usize>(((i * nH + oh) * nW + ow) * c) << 3);
+        const yr = y + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
         for (let ch = 0; ch < c; ch++) {
           const base = corner + ch * sx3;
-          let m = load<f64>(x + (<usize>base << 3));
+          let m = load<f64>(x + ((<usize>base) << 3));
           for (let kh = 0; kh < f; kh++) {
             for (let kw = 0; kw < f; kw++) {
-              m = max<f64>(m, load<f64>(x + (<usize>(base + kh * sx1 + kw * sx2) << 3)));
+              m = max<f64>(m, load<f64>(x + ((<usize>(base + kh * sx1 + kw * sx2)) << 3)));
             }
           }
-          store<f64>(yr + (<usize>ch << 3), m);
+          store<f64>(yr + ((<usize>ch) << 3), m);
         }
       }
     }
@@ -30,24 +41,35 @@ export function pool_forward_max(
 
 /** As pool_forward_max, with the window's mean (sum / (f*f), as np.mean) instead of its max. */
 export function pool_forward_average(
-  x: usize, sx0: i32, sx1: i32, sx2: i32, sx3: i32, c: i32, f: i32, stride: i32,
-  y: usize, nH: i32, nW: i32, i0: i32, i1: i32,
+  x: usize,
+  sx0: i32,
+  sx1: i32,
+  sx2: i32,
+  sx3: i32,
+  c: i32,
+  f: i32,
+  stride: i32,
+  y: usize,
+  nH: i32,
+  nW: i32,
+  i0: i32,
+  i1: i32,
 ): void {
   const n = <f64>(f * f);
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
         const corner = i * sx0 + oh * stride * sx1 + ow * stride * sx2;
-        const yr = y + (<usize>(((i * nH + oh) * nW + ow) * c) << 3);
+        const yr = y + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
         for (let ch = 0; ch < c; ch++) {
           const base = corner + ch * sx3;
           let s: f64 = 0;
           for (let kh = 0; kh < f; kh++) {
             for (let kw = 0; kw < f; kw++) {
-              s += load<f64>(x + (<usize>(base + kh * sx1 + kw * sx2) << 3));
+              s += load<f64>(x + ((<usize>(base + kh * sx1 + kw * sx2)) << 3));
             }
           }
-          store<f64>(yr + (<usize>ch << 3), s / n);
+          store<f64>(yr + ((<usize>ch) << 3), s / n);
         }
       }
     }
@@ -60,28 +82,42 @@ export function pool_forward_average(
  * x as in pool_forward_max; dy [m,nH,nW,c] and dx [m,h,w,c] C-contiguous, dx zeroed by the caller.
  */
 export function pool_backward_max(
-  x: usize, sx0: i32, sx1: i32, sx2: i32, sx3: i32, h: i32, w: i32, c: i32, f: i32, stride: i32,
-  dy: usize, nH: i32, nW: i32, dx: usize, i0: i32, i1: i32,
+  x: usize,
+  sx0: i32,
+  sx1: i32,
+  sx2: i32,
+  sx3: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  f: i32,
+  stride: i32,
+  dy: usize,
+  nH: i32,
+  nW: i32,
+  dx: usize,
+  i0: i32,
+  i1: i32,
 ): void {
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
         const corner = i * sx0 + oh * stride * sx1 + ow * stride * sx2;
         const dcorner = ((i * h + oh * stride) * w + ow * stride) * c;
-        const dyr = dy + (<usize>(((i * nH + oh) * nW + ow) * c) << 3);
+        const dyr = dy + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
         for (let ch = 0; ch < c; ch++) {
           const base = corner + ch * sx3;
-          let m = load<f64>(x + (<usize>base << 3));
+          let m = load<f64>(x + ((<usize>base) << 3));
           for (let kh = 0; kh < f; kh++) {
             for (let kw = 0; kw < f; kw++) {
-              m = max<f64>(m, load<f64>(x + (<usize>(base + kh * sx1 + kw * sx2) << 3)));
+              m = max<f64>(m, load<f64>(x + ((<usize>(base + kh * sx1 + kw * sx2)) << 3)));
             }
           }
-          const g = load<f64>(dyr + (<usize>ch << 3));
+          const g = load<f64>(dyr + ((<usize>ch) << 3));
           for (let kh = 0; kh < f; kh++) {
             for (let kw = 0; kw < f; kw++) {
-              const v = load<f64>(x + (<usize>(base + kh * sx1 + kw * sx2) << 3));
-              const d = dx + (<usize>(dcorner + (kh * w + kw) * c + ch) << 3);
+              const v = load<f64>(x + ((<usize>(base + kh * sx1 + kw * sx2)) << 3));
+              const d = dx + ((<usize>(dcorner + (kh * w + kw) * c + ch)) << 3);
               store<f64>(d, load<f64>(d) + select<f64>(1, 0, v == m) * g);
             }
           }
@@ -96,20 +132,29 @@ export function pool_backward_max(
  * dy [m,nH,nW,c] and dx [m,h,w,c] C-contiguous, dx zeroed by the caller.
  */
 export function pool_backward_average(
-  h: i32, w: i32, c: i32, f: i32, stride: i32,
-  dy: usize, nH: i32, nW: i32, dx: usize, i0: i32, i1: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  f: i32,
+  stride: i32,
+  dy: usize,
+  nH: i32,
+  nW: i32,
+  dx: usize,
+  i0: i32,
+  i1: i32,
 ): void {
   const n = <f64>(f * f);
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
         const dcorner = ((i * h + oh * stride) * w + ow * stride) * c;
-        const dyr = dy + (<usize>(((i * nH + oh) * nW + ow) * c) << 3);
+        const dyr = dy + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
         for (let kh = 0; kh < f; kh++) {
           for (let kw = 0; kw < f; kw++) {
-            const dr = dx + (<usize>(dcorner + (kh * w + kw) * c) << 3);
+            const dr = dx + ((<usize>(dcorner + (kh * w + kw) * c)) << 3);
             for (let ch = 0; ch < c; ch++) {
-              const o = <usize>ch << 3;
+              const o = (<usize>ch) << 3;
               store<f64>(dr + o, load<f64>(dr + o) + load<f64>(dyr + o) / n);
             }
           }

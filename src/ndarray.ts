@@ -89,7 +89,9 @@ export class NDArray {
   private flatIndex(fn: string, idx: readonly number[], full: boolean): number {
     if (full ? idx.length !== this.ndim : idx.length > this.ndim) {
       const want = full ? `${this.ndim}` : `at most ${this.ndim}`;
-      throw new RangeError(`NDArray.${fn}: expects ${want} indices for shape ${fmtShape(this.shape)} but got ${idx.length}`);
+      throw new RangeError(
+        `NDArray.${fn}: expects ${want} indices for shape ${fmtShape(this.shape)} but got ${idx.length}`,
+      );
     }
     let p = this.offset;
     idx.forEach((i, d) => {

@@ -33,9 +33,21 @@ export async function replayNotebook(): Promise<Check[]> {
   const checks: Check[] = [];
   const rng = new RandomState();
   const value = (cell: string, label: string, actual: NDArray | number, expected: NDArray | number, printed = true) =>
-    checks.push({ cell, label, actual: String(actual), expected: String(expected), ok: close(actual, expected, printed) });
+    checks.push({
+      cell,
+      label,
+      actual: String(actual),
+      expected: String(expected),
+      ok: close(actual, expected, printed),
+    });
   const shape = (cell: string, label: string, actual: readonly number[], expected: number[]) =>
-    checks.push({ cell, label, actual: pyShape(actual), expected: pyShape(expected), ok: pyShape(actual) === pyShape(expected) });
+    checks.push({
+      cell,
+      label,
+      actual: pyShape(actual),
+      expected: pyShape(expected),
+      ok: pyShape(actual) === pyShape(expected),
+    });
 
   // 3.1 zero_pad
   rng.seed(1);
@@ -43,7 +55,16 @@ export async function replayNotebook(): Promise<Check[]> {
   const x_pad = zero_pad(x, 2);
   shape("zero_pad", "x.shape", x.shape, [4, 3, 3, 2]);
   shape("zero_pad", "x_pad.shape", x_pad.shape, [4, 7, 7, 2]);
-  value("zero_pad", "x[1,1]", x.index(1, 1), array([[0.90085595, -0.68372786], [-0.12289023, -0.93576943], [-0.26788808, 0.53035547]]));
+  value(
+    "zero_pad",
+    "x[1,1]",
+    x.index(1, 1),
+    array([
+      [0.90085595, -0.68372786],
+      [-0.12289023, -0.93576943],
+      [-0.26788808, 0.53035547],
+    ]),
+  );
   value("zero_pad", "x_pad[1,1]", x_pad.index(1, 1), array(new Float64Array(14), [7, 2]));
 
   // 3.2 conv_single_step
@@ -60,15 +81,35 @@ export async function replayNotebook(): Promise<Check[]> {
   const b = rng.randn(1, 1, 1, 8);
   const [Z, cache_conv] = conv_forward(A_prev, W, b, { pad: 2, stride: 2 });
   value("conv_forward", "Z's mean", Z.mean(), 0.048995203528855794, false);
-  value("conv_forward", "Z[3,2,1]", Z.index(3, 2, 1), array([-0.61490741, -6.7439236, -2.55153897, 1.75698377, 3.56208902, 0.53036437, 5.18531798, 8.75898442]));
-  value("conv_forward", "cache_conv[0][1][2][3]", cache_conv[0].index(1, 2, 3), array([-0.20075807, 0.18656139, 0.41005165]));
+  value(
+    "conv_forward",
+    "Z[3,2,1]",
+    Z.index(3, 2, 1),
+    array([-0.61490741, -6.7439236, -2.55153897, 1.75698377, 3.56208902, 0.53036437, 5.18531798, 8.75898442]),
+  );
+  value(
+    "conv_forward",
+    "cache_conv[0][1][2][3]",
+    cache_conv[0].index(1, 2, 3),
+    array([-0.20075807, 0.18656139, 0.41005165]),
+  );
 
   // 4.1 pool_forward
   rng.seed(1);
   const A_pool = rng.randn(2, 4, 4, 3);
   const hp = { stride: 2, f: 3 };
-  value("pool_forward", "mode = max: A", pool_forward(A_pool, hp)[0], array([[[[1.74481176, 0.86540763, 1.13376944]]], [[[1.13162939, 1.51981682, 2.18557541]]]]));
-  value("pool_forward", "mode = average: A", pool_forward(A_pool, hp, "average")[0], array([[[[0.02105773, -0.20328806, -0.40389855]]], [[[-0.22154621, 0.51716526, 0.48155844]]]]));
+  value(
+    "pool_forward",
+    "mode = max: A",
+    pool_forward(A_pool, hp)[0],
+    array([[[[1.74481176, 0.86540763, 1.13376944]]], [[[1.13162939, 1.51981682, 2.18557541]]]]),
+  );
+  value(
+    "pool_forward",
+    "mode = average: A",
+    pool_forward(A_pool, hp, "average")[0],
+    array([[[[0.02105773, -0.20328806, -0.40389855]]], [[[-0.22154621, 0.51716526, 0.48155844]]]]),
+  );
 
   // 5.1 conv_backward (on the conv_forward cell's Z and cache)
   rng.seed(1);
@@ -80,11 +121,35 @@ export async function replayNotebook(): Promise<Check[]> {
   // 5.2.1 create_mask_from_window
   rng.seed(1);
   const xm = rng.randn(2, 3);
-  value("create_mask_from_window", "x", xm, array([[1.62434536, -0.61175641, -0.52817175], [-1.07296862, 0.86540763, -2.3015387]]));
-  value("create_mask_from_window", "mask", create_mask_from_window(xm), array([[1, 0, 0], [0, 0, 0]]));
+  value(
+    "create_mask_from_window",
+    "x",
+    xm,
+    array([
+      [1.62434536, -0.61175641, -0.52817175],
+      [-1.07296862, 0.86540763, -2.3015387],
+    ]),
+  );
+  value(
+    "create_mask_from_window",
+    "mask",
+    create_mask_from_window(xm),
+    array([
+      [1, 0, 0],
+      [0, 0, 0],
+    ]),
+  );
 
   // 5.2.2 distribute_value
-  value("distribute_value", "distributed value", distribute_value(2, [2, 2]), array([[0.5, 0.5], [0.5, 0.5]]));
+  value(
+    "distribute_value",
+    "distributed value",
+    distribute_value(2, [2, 2]),
+    array([
+      [0.5, 0.5],
+      [0.5, 0.5],
+    ]),
+  );
 
   // 5.2.3 pool_backward
   rng.seed(1);
@@ -92,8 +157,26 @@ export async function replayNotebook(): Promise<Check[]> {
   const [, cache] = pool_forward(A_pb, { stride: 1, f: 2 });
   const dA_pb = rng.randn(5, 4, 2, 2);
   value("pool_backward", "mode = max: mean of dA", dA_pb.mean(), 0.14571390272918056, false);
-  value("pool_backward", "mode = max: dA_prev[1,1]", pool_backward(dA_pb, cache, "max").index(1, 1), array([[0, 0], [5.05844394, -1.68282702], [0, 0]]));
-  value("pool_backward", "mode = average: dA_prev[1,1]", pool_backward(dA_pb, cache, "average").index(1, 1), array([[0.08485462, 0.2787552], [1.26461098, -0.25749373], [1.17975636, -0.53624893]]));
+  value(
+    "pool_backward",
+    "mode = max: dA_prev[1,1]",
+    pool_backward(dA_pb, cache, "max").index(1, 1),
+    array([
+      [0, 0],
+      [5.05844394, -1.68282702],
+      [0, 0],
+    ]),
+  );
+  value(
+    "pool_backward",
+    "mode = average: dA_prev[1,1]",
+    pool_backward(dA_pb, cache, "average").index(1, 1),
+    array([
+      [0.08485462, 0.2787552],
+      [1.26461098, -0.25749373],
+      [1.17975636, -0.53624893],
+    ]),
+  );
   return checks;
 }
 
@@ -113,6 +196,11 @@ export function formatChecks(checks: Check[]): string {
     lines.push(exp + indent(c.expected, exp.length));
   }
   const failed = checks.filter((c) => !c.ok).length;
-  lines.push("", failed === 0 ? `all ${checks.length} notebook values match ✓` : `${failed} of ${checks.length} notebook values differ ✗`);
+  lines.push(
+    "",
+    failed === 0
+      ? `all ${checks.length} notebook values match ✓`
+      : `${failed} of ${checks.length} notebook values differ ✗`,
+  );
   return lines.join("\n");
 }

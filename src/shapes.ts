@@ -106,7 +106,9 @@ export function convInfo(fn: string, A_prev: unknown, W: unknown, b: unknown, hp
   if (b !== undefined) {
     checkArray(fn, "b", b, ["1", "1", "1", "n_C"]);
     if (b.shape[0] !== 1 || b.shape[1] !== 1 || b.shape[2] !== 1 || b.shape[3] !== k) {
-      throw new RangeError(`${fn}: b expects shape [1,1,1,${k}] for W ${fmtShape(W.shape)} but got ${fmtShape(b.shape)}`);
+      throw new RangeError(
+        `${fn}: b expects shape [1,1,1,${k}] for W ${fmtShape(W.shape)} but got ${fmtShape(b.shape)}`,
+      );
     }
   }
   const stride = hparam(fn, hparameters, "stride", 1);
@@ -118,7 +120,20 @@ export function convInfo(fn: string, A_prev: unknown, W: unknown, b: unknown, hp
       `${fn}: the ${f}×${f} window is larger than the padded input ${hp}×${wp} (A_prev ${fmtShape(A_prev.shape)}, pad ${pad})`,
     );
   }
-  return { m, h, w, c, f, k, stride, pad, hp, wp, nH: Math.floor((hp - f) / stride) + 1, nW: Math.floor((wp - f) / stride) + 1 };
+  return {
+    m,
+    h,
+    w,
+    c,
+    f,
+    k,
+    stride,
+    pad,
+    hp,
+    wp,
+    nH: Math.floor((hp - f) / stride) + 1,
+    nW: Math.floor((wp - f) / stride) + 1,
+  };
 }
 
 /** Shapes of pool_forward(A_prev, hparameters). */
@@ -128,13 +143,21 @@ export function poolInfo(fn: string, A_prev: unknown, hparameters: unknown): Poo
   const f = hparam(fn, hparameters, "f", 1);
   const stride = hparam(fn, hparameters, "stride", 1);
   if (f > h || f > w) {
-    throw new RangeError(`${fn}: the ${f}×${f} window is larger than the input ${h}×${w} (A_prev ${fmtShape(A_prev.shape)})`);
+    throw new RangeError(
+      `${fn}: the ${f}×${f} window is larger than the input ${h}×${w} (A_prev ${fmtShape(A_prev.shape)})`,
+    );
   }
   return { m, h, w, c, f, stride, nH: Math.floor((h - f) / stride) + 1, nW: Math.floor((w - f) / stride) + 1 };
 }
 
 /** A gradient must have exactly the shape of the forward output it belongs to. */
-export function checkGradient(fn: string, name: string, x: unknown, expected: readonly number[], of: string): asserts x is NDArray {
+export function checkGradient(
+  fn: string,
+  name: string,
+  x: unknown,
+  expected: readonly number[],
+  of: string,
+): asserts x is NDArray {
   checkArray(fn, name, x, ["m", "n_H", "n_W", "n_C"]);
   if (x.shape.some((d, i) => d !== expected[i])) {
     throw new RangeError(`${fn}: ${name} expects shape ${fmtShape(expected)} (the ${of}) but got ${fmtShape(x.shape)}`);
@@ -144,7 +167,9 @@ export function checkGradient(fn: string, name: string, x: unknown, expected: re
 /** A cache must be the array the matching forward function returned. */
 export function checkCache(fn: string, cache: unknown, length: number, from: string): unknown[] {
   if (!Array.isArray(cache) || cache.length !== length) {
-    throw new TypeError(`${fn}: cache expects the ${length}-element cache returned by ${from} but got ${describe(cache)}`);
+    throw new TypeError(
+      `${fn}: cache expects the ${length}-element cache returned by ${from} but got ${describe(cache)}`,
+    );
   }
   return cache;
 }

@@ -51,7 +51,10 @@ export function randn(seed: number, ...shape: number[]): NDArray {
 /** The same values as `a`, held in a transposed buffer and seen through a strided view. */
 export function stridedCopy(a: NDArray): NDArray {
   const axes = a.shape.map((_, d) => a.ndim - 1 - d);
-  const reversed = new NDArray(a.transpose(...axes).toFloat64Array(), axes.map((d) => a.shape[d]));
+  const reversed = new NDArray(
+    a.transpose(...axes).toFloat64Array(),
+    axes.map((d) => a.shape[d]),
+  );
   return reversed.transpose(...axes);
 }
 

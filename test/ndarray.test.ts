@@ -42,7 +42,10 @@ describe("NDArray", () => {
   });
 
   it("index(...) is numpy's A[i, j]: a view of the remaining axes", () => {
-    const a = array(Float64Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
+    const a = array(
+      Float64Array.from({ length: 24 }, (_, i) => i),
+      [2, 3, 4],
+    );
     const v = a.index(1, 2);
     expect(v.shape).toEqual([4]);
     expect(v.offset).toBe(20);
@@ -52,17 +55,25 @@ describe("NDArray", () => {
   });
 
   it("transpose is a view with permuted strides; toFloat64Array copies in C order", () => {
-    const a = array(Float64Array.from({ length: 6 }, (_, i) => i), [2, 3]);
+    const a = array(
+      Float64Array.from({ length: 6 }, (_, i) => i),
+      [2, 3],
+    );
     const t = a.transpose();
     expect(t.shape).toEqual([3, 2]);
     expect(t.strides).toEqual([1, 3]);
     expect(t.isContiguous()).toBe(false);
     expect(Array.from(t.toFloat64Array())).toEqual([0, 3, 1, 4, 2, 5]);
-    const b = array(Float64Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]).transpose(2, 0, 1);
+    const b = array(
+      Float64Array.from({ length: 24 }, (_, i) => i),
+      [2, 3, 4],
+    ).transpose(2, 0, 1);
     expect(b.shape).toEqual([4, 2, 3]);
     expect(b.get(3, 1, 2)).toBe(1 * 12 + 2 * 4 + 3);
     expect(b.toNested()).toEqual(
-      Array.from({ length: 4 }, (_, i) => Array.from({ length: 2 }, (_, j) => Array.from({ length: 3 }, (_, k) => j * 12 + k * 4 + i))),
+      Array.from({ length: 4 }, (_, i) =>
+        Array.from({ length: 2 }, (_, j) => Array.from({ length: 3 }, (_, k) => j * 12 + k * 4 + i)),
+      ),
     );
   });
 
@@ -89,7 +100,10 @@ describe("NDArray", () => {
 });
 
 describe("NDArray.toString prints like numpy", () => {
-  const cases = fixture<{ shape: number[]; data: (number | null)[]; special: (Encoded[number] | null)[]; str: string }[]>("print.json");
+  const cases =
+    fixture<{ shape: number[]; data: (number | null)[]; special: (Encoded[number] | null)[]; str: string }[]>(
+      "print.json",
+    );
   for (const c of cases) {
     const values = c.data.map((v, i) => (v === null ? (c.special[i] as Encoded[number]) : v));
     it(`shape [${c.shape}] ${c.str.slice(0, 40).replace(/\n/g, " ")}`, () => {

@@ -19,7 +19,9 @@ describe("RandomState reproduces numpy's legacy stream", () => {
 
   it("seed(1) then randn(3) gives the documented values; the cached second normal is used", () => {
     const rs = new RandomState(1);
-    expect(Array.from(rs.randn(3).toFloat64Array())).toEqual([1.6243453636632417, -0.6117564136500754, -0.5281717522634557]);
+    expect(Array.from(rs.randn(3).toFloat64Array())).toEqual([
+      1.6243453636632417, -0.6117564136500754, -0.5281717522634557,
+    ]);
   });
 
   it("randn(a, b) continues the same stream as randn(a * b); reseeding restarts it", () => {

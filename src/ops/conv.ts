@@ -20,7 +20,10 @@ export function conv_single_step(a_slice_prev: NDArray, W: NDArray, b: NDArray |
   let bias: number;
   if (typeof b === "number") bias = b;
   else if (b instanceof NDArray && b.size === 1) bias = b.toFloat64Array()[0];
-  else throw new TypeError(`${fn}: b expects a number or a one-element array such as [1,1,1] but got ${b instanceof NDArray ? `shape ${fmtShape(b.shape)}` : typeof b}`);
+  else
+    throw new TypeError(
+      `${fn}: b expects a number or a one-element array such as [1,1,1] but got ${b instanceof NDArray ? `shape ${fmtShape(b.shape)}` : typeof b}`,
+    );
   const a = a_slice_prev.toFloat64Array();
   const w = W.toFloat64Array();
   for (let i = 0; i < a.length; i++) a[i] *= w[i];
@@ -41,7 +44,12 @@ function placePadded(fn: string, arena: Arena, kernels: Kernels, A_prev: NDArray
  * conv_forward(A_prev [m,n_H_prev,n_W_prev,n_C_prev], W [f,f,n_C_prev,n_C], b [1,1,1,n_C], {stride, pad})
  * -> [Z [m,n_H,n_W,n_C], cache], n_H = floor((n_H_prev - f + 2*pad) / stride) + 1 (same for W).
  */
-export function conv_forward(A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvHparameters): [NDArray, ConvCache] {
+export function conv_forward(
+  A_prev: NDArray,
+  W: NDArray,
+  b: NDArray,
+  hparameters: ConvHparameters,
+): [NDArray, ConvCache] {
   const fn = "conv_forward";
   const info = convInfo(fn, A_prev, W, b, hparameters);
   const { m, c, f, k, stride, hp, wp, nH, nW } = info;

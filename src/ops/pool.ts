@@ -11,7 +11,11 @@ export type PoolCache = [A_prev: NDArray, hparameters: PoolHparameters];
  * pool_forward(A_prev [m,n_H_prev,n_W_prev,n_C], {f, stride}, mode = "max" | "average")
  * -> [A [m,n_H,n_W,n_C], cache], n_H = floor((n_H_prev - f) / stride) + 1 (no padding).
  */
-export function pool_forward(A_prev: NDArray, hparameters: PoolHparameters, mode: PoolMode = "max"): [NDArray, PoolCache] {
+export function pool_forward(
+  A_prev: NDArray,
+  hparameters: PoolHparameters,
+  mode: PoolMode = "max",
+): [NDArray, PoolCache] {
   const fn = "pool_forward";
   const { m, c, f, stride, nH, nW } = poolInfo(fn, A_prev, hparameters);
   const kernel = checkMode(fn, mode) === "max" ? "pool_forward_max" : "pool_forward_average";
@@ -60,7 +64,10 @@ export function create_mask_from_window(x: NDArray): NDArray {
   // NaN propagates through the max as in np.max, and then nothing equals it
   let max = v[0];
   for (const e of v) max = Number.isNaN(e) || e > max ? e : max;
-  return new NDArray(v.map((e) => (e === max ? 1 : 0)), x.shape);
+  return new NDArray(
+    v.map((e) => (e === max ? 1 : 0)),
+    x.shape,
+  );
 }
 
 /** distribute_value(dz, [n_H, n_W]) -> an [n_H, n_W] array with dz / (n_H * n_W) everywhere. */
@@ -68,7 +75,9 @@ export function distribute_value(dz: number, shape: readonly [number, number] | 
   const fn = "distribute_value";
   if (typeof dz !== "number") throw new TypeError(`${fn}: dz expects a number but got ${typeof dz}`);
   if (!Array.isArray(shape) || shape.length !== 2) {
-    throw new RangeError(`${fn}: shape expects [n_H, n_W] but got ${Array.isArray(shape) ? fmtShape(shape) : typeof shape}`);
+    throw new RangeError(
+      `${fn}: shape expects [n_H, n_W] but got ${Array.isArray(shape) ? fmtShape(shape) : typeof shape}`,
+    );
   }
   checkInteger(fn, "shape[0] (n_H)", shape[0], 1);
   checkInteger(fn, "shape[1] (n_W)", shape[1], 1);

@@ -27,13 +27,20 @@ export function conv_forward(A_prev: NDArray, W: NDArray, b: NDArray, { stride, 
           for (let kh = 0; kh < f; kh++)
             for (let kw = 0; kw < f; kw++)
               for (let ch = 0; ch < c; ch++)
-                s += x[((i * hp + h * stride + kh) * wp + w * stride + kw) * c + ch] * wt[((kh * f + kw) * c + ch) * k + kk];
+                s +=
+                  x[((i * hp + h * stride + kh) * wp + w * stride + kw) * c + ch] *
+                  wt[((kh * f + kw) * c + ch) * k + kk];
           Z[((i * nH + h) * nW + w) * k + kk] = s + bias[kk];
         }
   return new NDArray(Z, [m, nH, nW, k]);
 }
 
-export function conv_backward(dZ: NDArray, A_prev: NDArray, W: NDArray, { stride, pad }: ConvParams): [NDArray, NDArray, NDArray] {
+export function conv_backward(
+  dZ: NDArray,
+  A_prev: NDArray,
+  W: NDArray,
+  { stride, pad }: ConvParams,
+): [NDArray, NDArray, NDArray] {
   const [m, h, width, c] = A_prev.shape;
   const [f, , , k] = W.shape;
   const [, nH, nW] = dZ.shape;

@@ -27,7 +27,12 @@ export function pool_forward(A_prev: NDArray, { f, stride }: PoolParams, mode: "
   return new NDArray(A, [m, nH, nW, c]);
 }
 
-export function pool_backward(dA: NDArray, A_prev: NDArray, { f, stride }: PoolParams, mode: "max" | "average"): NDArray {
+export function pool_backward(
+  dA: NDArray,
+  A_prev: NDArray,
+  { f, stride }: PoolParams,
+  mode: "max" | "average",
+): NDArray {
   const [m, h, w, c] = A_prev.shape;
   const [, nH, nW] = dA.shape;
   const x = A_prev.toFloat64Array();

@@ -129,4 +129,3 @@ export class Arena {
     return new NDArray(view.toFloat64Array(), shape);
   }
 }
-

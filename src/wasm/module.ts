@@ -52,9 +52,7 @@ let pending: Promise<void> | null = null;
 async function load(options: InitOptions): Promise<void> {
   const input = options.wasm ?? new URL("../convwasm.wasm", import.meta.url);
   const source =
-    input instanceof URL || typeof input === "string"
-      ? await wasmSource(new URL(input, import.meta.url))
-      : input;
+    input instanceof URL || typeof input === "string" ? await wasmSource(new URL(input, import.meta.url)) : input;
   const { exports } = await instantiate<Kernels>(source as BufferSource, {});
   runtime = { kernels: exports, arena: new Arena(exports.memory, exports.heap_base()) };
 }
