@@ -54,13 +54,18 @@ export function conv_forward(
   const info = convInfo(fn, A_prev, W, b, hparameters);
   const { m, c, f, k, stride, hp, wp, nH, nW } = info;
   const { kernels, arena } = wasm(fn);
+  // output channels are computed in blocks of 8; k8 - k padding channels are cropped on the way out
+  const k8 = Math.ceil(k / 8) * 8;
   const Z = arena.scope(() => {
     const xp = placePadded(fn, arena, kernels, A_prev, info);
     const w = arena.copyIn(fn, "W", W);
-    const bias = arena.copyIn(fn, "b", b);
-    const z = arena.alloc(fn, "Z", m * nH * nW * k * 8);
-    kernels.conv_forward(xp, hp, wp, c, w, f, k, bias, stride, z, nH, nW, 0, m);
-    return arena.copyOut(z, [m, nH, nW, k]);
+    const wpk = arena.alloc(fn, "W packed", f * f * c * k8 * 8);
+    kernels.conv_pack_filters(w, f * f * c, k, k8, wpk);
+    const b8 = arena.zeros(fn, "b", k8);
+    arena.f64(b8, k).set(b.toFloat64Array());
+    const z = arena.alloc(fn, "Z", m * nH * nW * k8 * 8);
+    kernels.conv_forward(xp, hp, wp, c, wpk, f, k8, b8, stride, z, nH, nW, 0, m);
+    return arena.copyOut(z, [m, nH, nW, k], [nH * nW * k8, nW * k8, k8, 1]);
   });
   return [Z, [A_prev, W, b, hparameters]];
 }

@@ -14,7 +14,9 @@ export interface Kernels extends Record<string, unknown> {
   zero_pad(x: Ptr, sx0: number, sx1: number, sx2: number, sx3: number,
     h: number, w: number, c: number, pad: number, out: Ptr, i0: number, i1: number): void;
   // prettier-ignore
-  conv_forward(xp: Ptr, hp: number, wp: number, c: number, w: Ptr, f: number, k: number, b: Ptr,
+  conv_pack_filters(w: Ptr, taps: number, k: number, k8: number, out: Ptr): void;
+  // prettier-ignore
+  conv_forward(xp: Ptr, hp: number, wp: number, c: number, wpk: Ptr, f: number, k8: number, b8: Ptr,
     stride: number, z: Ptr, nH: number, nW: number, i0: number, i1: number): void;
   // prettier-ignore
   conv_backward(xp: Ptr, hp: number, wp: number, c: number, w: Ptr, f: number, k: number, stride: number,
