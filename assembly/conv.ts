@@ -8,10 +8,10 @@
 export function conv_pack_filters(w: usize, taps: i32, k: i32, k8: i32, out: usize): void {
   for (let kb = 0; kb < k8; kb += 8) {
     for (let t = 0; t < taps; t++) {
-      const dst = out + (<usize>(kb * taps + t * 8) << 3);
+      const dst = out + ((<usize>(kb * taps + t * 8)) << 3);
       for (let l = 0; l < 8; l++) {
         const kk = kb + l;
-        store<f64>(dst + (<usize>l << 3), kk < k ? load<f64>(w + (<usize>(t * k + kk) << 3)) : 0);
+        store<f64>(dst + ((<usize>l) << 3), kk < k ? load<f64>(w + ((<usize>(t * k + kk)) << 3)) : 0);
       }
     }
   }
@@ -23,36 +23,59 @@ export function conv_pack_filters(w: usize, taps: i32, k: i32, k8: i32, out: usi
  * z [m,nH,nW,k8] with k8 a multiple of 8 (channels past k are computed as zeros and cropped by the caller).
  */
 export function conv_forward(
-  xp: usize, hp: i32, wp: i32, c: i32,
-  wpk: usize, f: i32, k8: i32, b8: usize, stride: i32,
-  z: usize, nH: i32, nW: i32, i0: i32, i1: i32,
+  xp: usize,
+  hp: i32,
+  wp: i32,
+  c: i32,
+  wpk: usize,
+  f: i32,
+  k8: i32,
+  b8: usize,
+  stride: i32,
+  z: usize,
+  nH: i32,
+  nW: i32,
+  i0: i32,
+  i1: i32,
 ): void {
   const fc = f * c;
   const taps = f * fc;
-  const step = <usize>(stride * c) << 3; // bytes between neighbouring output pixels' windows
-  const rowBytes = <usize>(wp * c) << 3;
-  const pix = <usize>k8 << 3; // bytes per output pixel
+  const step = (<usize>(stride * c)) << 3; // bytes between neighbouring output pixels' windows
+  const rowBytes = (<usize>(wp * c)) << 3;
+  const pix = (<usize>k8) << 3; // bytes per output pixel
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
-      const xrow = xp + (<usize>((i * hp + oh * stride) * wp) * c << 3);
+      const xrow = xp + ((<usize>((i * hp + oh * stride) * wp) * c) << 3);
       const zrow = z + <usize>((i * nH + oh) * nW) * pix;
       for (let kb = 0; kb < k8; kb += 8) {
-        const wblk = wpk + (<usize>(kb * taps) << 3);
-        const bias = b8 + (<usize>kb << 3);
-        const b0 = v128.load(bias), b1 = v128.load(bias, 16), b2 = v128.load(bias, 32), b3 = v128.load(bias, 48);
+        const wblk = wpk + ((<usize>(kb * taps)) << 3);
+        const bias = b8 + ((<usize>kb) << 3);
+        const b0 = v128.load(bias),
+          b1 = v128.load(bias, 16),
+          b2 = v128.load(bias, 32),
+          b3 = v128.load(bias, 48);
         let ow = 0;
         for (; ow + 2 <= nW; ow += 2) {
-          let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c02 = f64x2.splat(0), c03 = f64x2.splat(0);
-          let c10 = f64x2.splat(0), c11 = f64x2.splat(0), c12 = f64x2.splat(0), c13 = f64x2.splat(0);
+          let c00 = f64x2.splat(0),
+            c01 = f64x2.splat(0),
+            c02 = f64x2.splat(0),
+            c03 = f64x2.splat(0);
+          let c10 = f64x2.splat(0),
+            c11 = f64x2.splat(0),
+            c12 = f64x2.splat(0),
+            c13 = f64x2.splat(0);
           let xr = xrow + <usize>ow * step;
           let wr = wblk;
           for (let kh = 0; kh < f; kh++) {
             let xa = xr;
-            const end = xr + (<usize>fc << 3);
+            const end = xr + ((<usize>fc) << 3);
             while (xa < end) {
               const a0 = v128.load64_splat(xa);
               const a1 = v128.load64_splat(xa + step);
-              const w0 = v128.load(wr), w1 = v128.load(wr, 16), w2 = v128.load(wr, 32), w3 = v128.load(wr, 48);
+              const w0 = v128.load(wr),
+                w1 = v128.load(wr, 16),
+                w2 = v128.load(wr, 32),
+                w3 = v128.load(wr, 48);
               c00 = f64x2.add(c00, f64x2.mul(a0, w0));
               c01 = f64x2.add(c01, f64x2.mul(a0, w1));
               c02 = f64x2.add(c02, f64x2.mul(a0, w2));
@@ -66,7 +89,7 @@ export function conv_forward(
             }
             xr += rowBytes;
           }
-          const z0 = zrow + <usize>ow * pix + (<usize>kb << 3);
+          const z0 = zrow + <usize>ow * pix + ((<usize>kb) << 3);
           v128.store(z0, f64x2.add(c00, b0));
           v128.store(z0, f64x2.add(c01, b1), 16);
           v128.store(z0, f64x2.add(c02, b2), 32);
@@ -78,12 +101,15 @@ export function conv_forward(
           v128.store(z1, f64x2.add(c13, b3), 48);
         }
         if (ow < nW) {
-          let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c02 = f64x2.splat(0), c03 = f64x2.splat(0);
+          let c00 = f64x2.splat(0),
+            c01 = f64x2.splat(0),
+            c02 = f64x2.splat(0),
+            c03 = f64x2.splat(0);
           let xr = xrow + <usize>ow * step;
           let wr = wblk;
           for (let kh = 0; kh < f; kh++) {
             let xa = xr;
-            const end = xr + (<usize>fc << 3);
+            const end = xr + ((<usize>fc) << 3);
             while (xa < end) {
               const a0 = v128.load64_splat(xa);
               c00 = f64x2.add(c00, f64x2.mul(a0, v128.load(wr)));
@@ -95,7 +121,7 @@ export function conv_forward(
             }
             xr += rowBytes;
           }
-          const z0 = zrow + <usize>ow * pix + (<usize>kb << 3);
+          const z0 = zrow + <usize>ow * pix + ((<usize>kb) << 3);
           v128.store(z0, f64x2.add(c00, b0));
           v128.store(z0, f64x2.add(c01, b1), 16);
           v128.store(z0, f64x2.add(c02, b2), 32);
@@ -107,56 +133,243 @@ export function conv_forward(
 }
 
 /**
- * Gradients of conv_forward for images i0..i1, accumulated (+=) into dxp [m,hp,wp,c] (padded, rows of
- * these images zeroed by the caller), dw [f,f,c,k] and db [k]. xp and dz [m,nH,nW,k] as in conv_forward.
+ * dW [taps,k8] += sum over output pixels of xp-window * dZ, and db [k8] += sum of dZ, for images i0..i1
+ * (taps = f*f*c in W's order). 2 taps × 8 channels in f64x2 registers, reduced along each output row.
+ * xp [m,hp,wp,c] padded input; dz [m,nH,nW,k8] with channels past k zero.
  */
-export function conv_backward(
+export function conv_backward_filter(
   xp: usize,
   hp: i32,
   wp: i32,
   c: i32,
-  w: usize,
   f: i32,
-  k: i32,
+  k8: i32,
   stride: i32,
   dz: usize,
   nH: i32,
   nW: i32,
-  dxp: usize,
   dw: usize,
   db: usize,
   i0: i32,
   i1: i32,
 ): void {
-  const kBytes = (<usize>k) << 3;
+  const fc = f * c;
+  const step = (<usize>(stride * c)) << 3;
+  const rowBytes = (<usize>(wp * c)) << 3;
+  const pix = (<usize>k8) << 3;
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
-      for (let ow = 0; ow < nW; ow++) {
-        const dzr = dz + <usize>((i * nH + oh) * nW + ow) * kBytes;
-        for (let kh = 0; kh < f; kh++) {
-          for (let kw = 0; kw < f; kw++) {
-            const off = (<usize>(((i * hp + oh * stride + kh) * wp + ow * stride + kw) * c)) << 3;
-            const xr = xp + off;
-            const dxr = dxp + off;
-            const tap = <usize>((kh * f + kw) * c) * kBytes;
-            for (let ci = 0; ci < c; ci++) {
-              const a = load<f64>(xr + ((<usize>ci) << 3));
-              const wc = w + tap + <usize>ci * kBytes;
-              const dwc = dw + tap + <usize>ci * kBytes;
-              let s: f64 = 0;
-              for (let kk = 0; kk < k; kk++) {
-                const o = (<usize>kk) << 3;
-                const g = load<f64>(dzr + o);
-                s += load<f64>(wc + o) * g;
-                store<f64>(dwc + o, load<f64>(dwc + o) + a * g);
-              }
-              store<f64>(dxr + ((<usize>ci) << 3), load<f64>(dxr + ((<usize>ci) << 3)) + s);
+      const xrow = xp + ((<usize>((i * hp + oh * stride) * wp) * c) << 3);
+      const dzrow = dz + <usize>((i * nH + oh) * nW) * pix;
+      for (let kh = 0; kh < f; kh++) {
+        const xr = xrow + <usize>kh * rowBytes;
+        const dwr = dw + <usize>(kh * fc) * pix;
+        let j = 0;
+        for (; j + 2 <= fc; j += 2) {
+          for (let kb = 0; kb < k8; kb += 8) {
+            const d0 = dwr + <usize>j * pix + ((<usize>kb) << 3);
+            const d1 = d0 + pix;
+            let c00 = v128.load(d0),
+              c01 = v128.load(d0, 16),
+              c02 = v128.load(d0, 32),
+              c03 = v128.load(d0, 48);
+            let c10 = v128.load(d1),
+              c11 = v128.load(d1, 16),
+              c12 = v128.load(d1, 32),
+              c13 = v128.load(d1, 48);
+            let xa = xr + ((<usize>j) << 3);
+            let da = dzrow + ((<usize>kb) << 3);
+            for (let ow = 0; ow < nW; ow++) {
+              const a0 = v128.load64_splat(xa);
+              const a1 = v128.load64_splat(xa, 8);
+              const g0 = v128.load(da),
+                g1 = v128.load(da, 16),
+                g2 = v128.load(da, 32),
+                g3 = v128.load(da, 48);
+              c00 = f64x2.add(c00, f64x2.mul(a0, g0));
+              c01 = f64x2.add(c01, f64x2.mul(a0, g1));
+              c02 = f64x2.add(c02, f64x2.mul(a0, g2));
+              c03 = f64x2.add(c03, f64x2.mul(a0, g3));
+              c10 = f64x2.add(c10, f64x2.mul(a1, g0));
+              c11 = f64x2.add(c11, f64x2.mul(a1, g1));
+              c12 = f64x2.add(c12, f64x2.mul(a1, g2));
+              c13 = f64x2.add(c13, f64x2.mul(a1, g3));
+              xa += step;
+              da += pix;
             }
+            v128.store(d0, c00);
+            v128.store(d0, c01, 16);
+            v128.store(d0, c02, 32);
+            v128.store(d0, c03, 48);
+            v128.store(d1, c10);
+            v128.store(d1, c11, 16);
+            v128.store(d1, c12, 32);
+            v128.store(d1, c13, 48);
           }
         }
-        for (let kk = 0; kk < k; kk++) {
-          const o = (<usize>kk) << 3;
-          store<f64>(db + o, load<f64>(db + o) + load<f64>(dzr + o));
+        if (j < fc) {
+          // an odd tap count leaves one tap: 1 × 8
+          for (let kb = 0; kb < k8; kb += 8) {
+            const d0 = dwr + <usize>j * pix + ((<usize>kb) << 3);
+            let c00 = v128.load(d0),
+              c01 = v128.load(d0, 16),
+              c02 = v128.load(d0, 32),
+              c03 = v128.load(d0, 48);
+            let xa = xr + ((<usize>j) << 3);
+            let da = dzrow + ((<usize>kb) << 3);
+            for (let ow = 0; ow < nW; ow++) {
+              const a0 = v128.load64_splat(xa);
+              c00 = f64x2.add(c00, f64x2.mul(a0, v128.load(da)));
+              c01 = f64x2.add(c01, f64x2.mul(a0, v128.load(da, 16)));
+              c02 = f64x2.add(c02, f64x2.mul(a0, v128.load(da, 32)));
+              c03 = f64x2.add(c03, f64x2.mul(a0, v128.load(da, 48)));
+              xa += step;
+              da += pix;
+            }
+            v128.store(d0, c00);
+            v128.store(d0, c01, 16);
+            v128.store(d0, c02, 32);
+            v128.store(d0, c03, 48);
+          }
+        }
+      }
+      // db: the row's dZ summed
+      for (let kb = 0; kb < k8; kb += 2) {
+        const d = db + ((<usize>kb) << 3);
+        let s = v128.load(d);
+        let da = dzrow + ((<usize>kb) << 3);
+        for (let ow = 0; ow < nW; ow++) {
+          s = f64x2.add(s, v128.load(da));
+          da += pix;
+        }
+        v128.store(d, s);
+      }
+    }
+  }
+}
+
+/** Width of the tap block that starts `left` taps before the end of a kernel row: 8, then 2, then 1. */
+function blockWidth(left: i32): i32 {
+  return left >= 8 ? 8 : left >= 2 ? 2 : 1;
+}
+
+/**
+ * Packs W [f*f*c, k] for conv_backward_input: for each kernel row, blocks of 8 (then 2, then 1) taps,
+ * each stored [k][width], so the micro-kernel reads one channel's taps as consecutive vectors.
+ */
+export function conv_pack_filters_t(w: usize, f: i32, c: i32, k: i32, out: usize): void {
+  const fc = f * c;
+  let dst = out;
+  for (let kh = 0; kh < f; kh++) {
+    for (let j = 0; j < fc;) {
+      const width = blockWidth(fc - j);
+      for (let kk = 0; kk < k; kk++) {
+        for (let l = 0; l < width; l++) {
+          store<f64>(dst, load<f64>(w + ((<usize>((kh * fc + j + l) * k + kk)) << 3)));
+          dst += 8;
+        }
+      }
+      j += width;
+    }
+  }
+}
+
+/**
+ * dxp[i, oh*s+kh, ow*s+kw, :] += W[kh,kw,:,:] · dZ[i,oh,ow,:] (the transposed convolution) for images
+ * i0..i1; dxp [m,hp,wp,c] is the padded gradient, zeroed by the caller. wt from conv_pack_filters_t;
+ * dz [m,nH,nW,k8]. 2 output pixels × 8 taps in f64x2 registers, reduced over the k channels.
+ */
+export function conv_backward_input(
+  wt: usize,
+  f: i32,
+  c: i32,
+  k: i32,
+  k8: i32,
+  stride: i32,
+  dz: usize,
+  nH: i32,
+  nW: i32,
+  dxp: usize,
+  hp: i32,
+  wp: i32,
+  i0: i32,
+  i1: i32,
+): void {
+  const fc = f * c;
+  const step = (<usize>(stride * c)) << 3;
+  const rowBytes = (<usize>(wp * c)) << 3;
+  const pix = (<usize>k8) << 3;
+  for (let i = i0; i < i1; i++) {
+    for (let oh = 0; oh < nH; oh++) {
+      const xrow = dxp + ((<usize>((i * hp + oh * stride) * wp) * c) << 3);
+      const dzrow = dz + <usize>((i * nH + oh) * nW) * pix;
+      let wblk = wt;
+      for (let kh = 0; kh < f; kh++) {
+        const xr = xrow + <usize>kh * rowBytes;
+        for (let j = 0; j < fc;) {
+          const width = blockWidth(fc - j);
+          const xj = xr + ((<usize>j) << 3);
+          let ow = 0;
+          if (width == 8) {
+            for (; ow + 2 <= nW; ow += 2) {
+              let c00 = f64x2.splat(0),
+                c01 = f64x2.splat(0),
+                c02 = f64x2.splat(0),
+                c03 = f64x2.splat(0);
+              let c10 = f64x2.splat(0),
+                c11 = f64x2.splat(0),
+                c12 = f64x2.splat(0),
+                c13 = f64x2.splat(0);
+              let da = dzrow + <usize>ow * pix;
+              let wr = wblk;
+              for (let kk = 0; kk < k; kk++) {
+                const g0 = v128.load64_splat(da);
+                const g1 = v128.load64_splat(da + pix);
+                const w0 = v128.load(wr),
+                  w1 = v128.load(wr, 16),
+                  w2 = v128.load(wr, 32),
+                  w3 = v128.load(wr, 48);
+                c00 = f64x2.add(c00, f64x2.mul(g0, w0));
+                c01 = f64x2.add(c01, f64x2.mul(g0, w1));
+                c02 = f64x2.add(c02, f64x2.mul(g0, w2));
+                c03 = f64x2.add(c03, f64x2.mul(g0, w3));
+                c10 = f64x2.add(c10, f64x2.mul(g1, w0));
+                c11 = f64x2.add(c11, f64x2.mul(g1, w1));
+                c12 = f64x2.add(c12, f64x2.mul(g1, w2));
+                c13 = f64x2.add(c13, f64x2.mul(g1, w3));
+                da += 8;
+                wr += 64;
+              }
+              const x0 = xj + <usize>ow * step;
+              v128.store(x0, f64x2.add(v128.load(x0), c00));
+              v128.store(x0, f64x2.add(v128.load(x0, 16), c01), 16);
+              v128.store(x0, f64x2.add(v128.load(x0, 32), c02), 32);
+              v128.store(x0, f64x2.add(v128.load(x0, 48), c03), 48);
+              const x1 = x0 + step;
+              v128.store(x1, f64x2.add(v128.load(x1), c10));
+              v128.store(x1, f64x2.add(v128.load(x1, 16), c11), 16);
+              v128.store(x1, f64x2.add(v128.load(x1, 32), c12), 32);
+              v128.store(x1, f64x2.add(v128.load(x1, 48), c13), 48);
+            }
+          }
+          // the remaining pixels (or narrow tap blocks): one pixel, `width` taps, lane by lane
+          for (; ow < nW; ow++) {
+            const x0 = xj + <usize>ow * step;
+            for (let l = 0; l < width; l++) {
+              let s: f64 = 0;
+              let da = dzrow + <usize>ow * pix;
+              let wr = wblk + ((<usize>l) << 3);
+              for (let kk = 0; kk < k; kk++) {
+                s += load<f64>(da) * load<f64>(wr);
+                da += 8;
+                wr += (<usize>width) << 3;
+              }
+              const x = x0 + ((<usize>l) << 3);
+              store<f64>(x, load<f64>(x) + s);
+            }
+          }
+          wblk += (<usize>(width * k)) << 3;
+          j += width;
         }
       }
     }

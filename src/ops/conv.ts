@@ -81,17 +81,26 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
   const { m, h, w: width, c, f, k, stride, pad, hp, wp, nH, nW } = info;
   checkGradient(fn, "dZ", dZ, [m, nH, nW, k], "shape of conv_forward's Z");
   const { kernels, arena } = wasm(fn);
+  const k8 = Math.ceil(k / 8) * 8;
+  const taps = f * f * c;
   return arena.scope(() => {
     const xp = placePadded(fn, arena, kernels, A_prev as NDArray, info);
+    const dz = arena.copyInWidened(fn, "dZ", dZ, k8);
+    // dW and db: a GEMM reduction over output pixels
+    const dw = arena.zeros(fn, "dW", taps * k8);
+    const db = arena.zeros(fn, "db", k8);
+    kernels.conv_backward_filter(xp, hp, wp, c, f, k8, stride, dz, nH, nW, dw, db, 0, m);
+    // dA_prev: the transposed convolution, into a padded buffer whose interior is dA_prev
     const w = arena.copyIn(fn, "W", W as NDArray);
-    const dz = arena.copyIn(fn, "dZ", dZ);
+    const wt = arena.alloc(fn, "W packed", taps * k * 8);
+    kernels.conv_pack_filters_t(w, f, c, k, wt);
     const dxp = arena.zeros(fn, "dA_prev padded", m * hp * wp * c);
-    const dw = arena.zeros(fn, "dW", f * f * c * k);
-    const db = arena.zeros(fn, "db", k);
-    kernels.conv_backward(xp, hp, wp, c, w, f, k, stride, dz, nH, nW, dxp, dw, db, 0, m);
-    // crop the padding: dA_prev is the interior of the padded gradient
+    kernels.conv_backward_input(wt, f, c, k, k8, stride, dz, nH, nW, dxp, hp, wp, 0, m);
     const padded = [hp * wp * c, wp * c, c, 1];
-    const dA_prev = arena.copyOut(dxp, [m, h, width, c], padded, pad * padded[1] + pad * c);
-    return [dA_prev, arena.copyOut(dw, [f, f, c, k]), arena.copyOut(db, [1, 1, 1, k])];
+    return [
+      arena.copyOut(dxp, [m, h, width, c], padded, pad * padded[1] + pad * c),
+      arena.copyOut(dw, [f, f, c, k], [f * c * k8, c * k8, k8, 1]),
+      arena.copyOut(db, [1, 1, 1, k], [k8, k8, k8, 1]),
+    ];
   });
 }

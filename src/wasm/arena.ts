@@ -104,6 +104,18 @@ export class Arena {
     return ptr;
   }
 
+  /** Copies `a` in C order with its last axis widened to `width` (zero-filled), e.g. channels to 8s. */
+  copyInWidened(fn: string, what: string, a: NDArray, width: number): number {
+    const last = a.shape[a.ndim - 1];
+    if (width === last) return this.copyIn(fn, what, a);
+    const rows = a.size / last;
+    const ptr = this.zeros(fn, what, rows * width);
+    const src = a.isContiguous() ? a.data.subarray(a.offset, a.offset + a.size) : a.toFloat64Array();
+    const dst = this.f64(ptr, rows * width);
+    for (let r = 0; r < rows; r++) dst.set(src.subarray(r * last, (r + 1) * last), r * width);
+    return ptr;
+  }
+
   /**
    * Copies `a` for a kernel that reads through strides: a view whose elements span little more than
    * its size (a transpose, say) is copied as one block and read strided in WASM; others are gathered.

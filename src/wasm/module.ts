@@ -19,8 +19,13 @@ export interface Kernels extends Record<string, unknown> {
   conv_forward(xp: Ptr, hp: number, wp: number, c: number, wpk: Ptr, f: number, k8: number, b8: Ptr,
     stride: number, z: Ptr, nH: number, nW: number, i0: number, i1: number): void;
   // prettier-ignore
-  conv_backward(xp: Ptr, hp: number, wp: number, c: number, w: Ptr, f: number, k: number, stride: number,
-    dz: Ptr, nH: number, nW: number, dxp: Ptr, dw: Ptr, db: Ptr, i0: number, i1: number): void;
+  conv_backward_filter(xp: Ptr, hp: number, wp: number, c: number, f: number, k8: number, stride: number,
+    dz: Ptr, nH: number, nW: number, dw: Ptr, db: Ptr, i0: number, i1: number): void;
+  // prettier-ignore
+  conv_pack_filters_t(w: Ptr, f: number, c: number, k: number, out: Ptr): void;
+  // prettier-ignore
+  conv_backward_input(wt: Ptr, f: number, c: number, k: number, k8: number, stride: number,
+    dz: Ptr, nH: number, nW: number, dxp: Ptr, hp: number, wp: number, i0: number, i1: number): void;
   // prettier-ignore
   pool_forward_max(x: Ptr, sx0: number, sx1: number, sx2: number, sx3: number, c: number, f: number,
     stride: number, y: Ptr, nH: number, nW: number, i0: number, i1: number): void;
