@@ -83,6 +83,14 @@ export class Arena {
     return ptr;
   }
 
+  /** Grows the memory to hold `bytes` of arena and touches every page of it (first touch is slow). */
+  reserve(fn: string, bytes: number): void {
+    this.scope(() => {
+      const ptr = this.alloc(fn, "the reserved arena", bytes);
+      new Uint8Array(this.memory.buffer, ptr, bytes).fill(0);
+    });
+  }
+
   /** A fresh Float64Array over `n` elements at `ptr` (valid until the next alloc). */
   f64(ptr: number, n: number): Float64Array {
     return new Float64Array(this.memory.buffer, ptr, n);

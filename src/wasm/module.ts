@@ -3,6 +3,7 @@
 import { instantiate } from "@assemblyscript/loader";
 import { Arena } from "./arena.js";
 import { wasmSource } from "./bytes.js";
+import { warmUp } from "./warmup.js";
 
 type Ptr = number;
 
@@ -46,7 +47,14 @@ export type WasmInput = URL | string | BufferSource | WebAssembly.Module | Respo
 export interface InitOptions {
   /** Override the module's location or pass its bytes/compiled Module (CDNs, custom bundling). */
   wasm?: WasmInput;
+  /**
+   * Bytes of arena to grow and touch up front (default 8 MiB, enough for a 56×56×64 layer), so the
+   * first calls pay no page faults; larger layers grow it on demand.
+   */
+  arenaBytes?: number;
 }
+
+const DEFAULT_ARENA_BYTES = 8 * 1024 * 1024;
 
 interface Runtime {
   kernels: Kernels;
@@ -61,10 +69,16 @@ async function load(options: InitOptions): Promise<void> {
   const source =
     input instanceof URL || typeof input === "string" ? await wasmSource(new URL(input, import.meta.url)) : input;
   const { exports } = await instantiate<Kernels>(source as BufferSource, {});
-  runtime = { kernels: exports, arena: new Arena(exports.memory, exports.heap_base()) };
+  const arena = new Arena(exports.memory, exports.heap_base());
+  arena.reserve("init", options.arenaBytes ?? DEFAULT_ARENA_BYTES);
+  await warmUp(exports, arena);
+  runtime = { kernels: exports, arena };
 }
 
-/** Compiles and instantiates the WASM module; call (and await) once before any op. Idempotent. */
+/**
+ * Compiles and instantiates the WASM module, warms every kernel up to V8's optimised tier and reserves
+ * the arena; call (and await) once before any op. Idempotent: later calls return the first one's promise.
+ */
 export function init(options: InitOptions = {}): Promise<void> {
   if (runtime) return Promise.resolve();
   pending ??= load(options).catch((e: unknown) => {
