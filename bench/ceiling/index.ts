@@ -6,14 +6,20 @@
  * Returns the sum of the accumulators so the work cannot be optimised away. 32 flops a step.
  */
 export function ceiling(a: usize, b: usize, n: i32, reps: i32): f64 {
-  let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c02 = f64x2.splat(0), c03 = f64x2.splat(0);
-  let c10 = f64x2.splat(0), c11 = f64x2.splat(0), c12 = f64x2.splat(0), c13 = f64x2.splat(0);
+  let c00 = f64x2.splat(0),
+    c01 = f64x2.splat(0),
+    c02 = f64x2.splat(0),
+    c03 = f64x2.splat(0);
+  let c10 = f64x2.splat(0),
+    c11 = f64x2.splat(0),
+    c12 = f64x2.splat(0),
+    c13 = f64x2.splat(0);
   for (let r = 0; r < reps; r++) {
     let pa = a;
     let pb = b;
     for (let j = 0; j < n; j++) {
       const a0 = v128.load64_splat(pa);
-      const a1 = v128.load64_splat(pa + (<usize>n << 3));
+      const a1 = v128.load64_splat(pa + ((<usize>n) << 3));
       const b0 = v128.load(pb);
       const b1 = v128.load(pb, 16);
       const b2 = v128.load(pb, 32);

@@ -1,0 +1,52 @@
+// npm run bench: every op on every workload of workloads.json, beside TF.js-WASM, ConvNetJS, the plain-TS
+// reference and the ceiling probe, in one process. Writes bench/results/latest.json and BENCHMARKS.md.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { init } from "../dist/index.js";
+import { loadCeiling } from "./ceiling.js";
+import * as conv from "./conv.js";
+import * as pool from "./pool.js";
+import * as tfjs from "./peers/tfjs.js";
+import * as convnetjs from "./peers/convnetjs.js";
+import { loadWorkloads } from "./workloads.js";
+import { markdown, type Results } from "./report.js";
+
+const only = process.argv[2]; // optional: "conv" or "pool"
+const workloads = loadWorkloads();
+
+await init();
+const ceiling = await loadCeiling();
+const peers = [await tfjs.setup(), convnetjs.setup()];
+
+const cpu = os.cpus();
+const machine = {
+  cpu: `${cpu[0]?.model ?? "unknown"} × ${cpu.length}`,
+  memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+  os: `${os.type()} ${os.release()} ${os.arch()}`,
+  node: process.version,
+  v8: process.versions.v8,
+  peers,
+};
+process.stderr.write(`convwasm bench on ${machine.cpu}, Node ${machine.node}\n`);
+
+if (only !== "pool") conv.plan(workloads.conv);
+if (only !== "conv") pool.plan(workloads.pool);
+const convRows = only === "pool" ? [] : await conv.run(workloads.conv, ceiling);
+const poolRows = only === "conv" ? [] : await pool.run(workloads.pool, ceiling);
+
+process.stderr.write("first calls after init(), in a fresh process…\n");
+const firstCall = JSON.parse(
+  execFileSync(process.execPath, ["--import", "tsx", new URL("./firstcall.ts", import.meta.url).pathname], {
+    encoding: "utf8",
+  }),
+);
+
+const results: Results = { date: new Date().toISOString(), machine, conv: convRows, pool: poolRows, firstCall };
+const dir = new URL("./results/", import.meta.url);
+mkdirSync(dir, { recursive: true });
+writeFileSync(new URL("latest.json", dir), JSON.stringify(results, null, 2) + "\n");
+const md = markdown(results);
+writeFileSync(new URL("../BENCHMARKS.md", import.meta.url), md);
+console.log(md);
+process.exit(0); // TF.js keeps handles open
