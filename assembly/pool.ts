@@ -1,5 +1,37 @@
 // pool_forward / pool_backward ("max" and "average") on raw NHWC memory; no padding, as in the notebook.
-// Channels are contiguous in NHWC, so the fast path works on 2 channels per f64x2 (when sx3 == 1).
+// Channels are contiguous in NHWC, so the fast path (sx3 == 1) works on 2 channels per f64x2, 8 at a
+// time where it can. f64x2.max is a NaN-safe instruction sequence on x86; pmax is one instruction, so
+// NaNs are tracked on the side (v != v) and put back at the end: the result is np.max's.
+
+const NAN2 = f64x2.splat(NaN);
+const ONE2 = f64x2.splat(1);
+
+/** np.max over the f×f window of 2 channels at p (element strides sx1, sx2): NaN if any is NaN. */
+function windowMax2(p: usize, f: i32, sx1: i32, sx2: i32): v128 {
+  let m = v128.load(p);
+  let nan = f64x2.ne(m, m);
+  for (let kh = 0; kh < f; kh++) {
+    let q = p + ((<usize>(kh * sx1)) << 3);
+    for (let kw = 0; kw < f; kw++) {
+      const v = v128.load(q);
+      m = f64x2.pmax(m, v);
+      nan = v128.or(nan, f64x2.ne(v, v));
+      q += (<usize>sx2) << 3;
+    }
+  }
+  return v128.bitselect(NAN2, m, nan);
+}
+
+/** np.max over the f×f window of one channel at p. */
+function windowMax1(p: usize, f: i32, sx1: i32, sx2: i32): f64 {
+  let m = load<f64>(p);
+  for (let kh = 0; kh < f; kh++) {
+    for (let kw = 0; kw < f; kw++) {
+      m = max<f64>(m, load<f64>(p + ((<usize>(kh * sx1 + kw * sx2)) << 3)));
+    }
+  }
+  return m;
+}
 
 /**
  * A[i,oh,ow,ch] = max of x[i, oh*s:oh*s+f, ow*s:ow*s+f, ch] (NaN if the window holds one, as np.max)
@@ -21,30 +53,53 @@ export function pool_forward_max(
   i1: i32,
 ): void {
   const vec = sx3 == 1 ? c & ~1 : 0; // channels handled two at a time
+  const step = (<usize>sx2) << 3;
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
         const corner = x + ((<usize>(i * sx0 + oh * stride * sx1 + ow * stride * sx2)) << 3);
         const yr = y + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
-        for (let ch = 0; ch < vec; ch += 2) {
+        let ch = 0;
+        for (; ch + 8 <= vec; ch += 8) {
+          // 8 channels per pass over the window: four independent max chains
           const p = corner + ((<usize>ch) << 3);
-          let m = v128.load(p);
+          let m0 = v128.load(p);
+          let m1 = v128.load(p, 16);
+          let m2 = v128.load(p, 32);
+          let m3 = v128.load(p, 48);
+          let n0 = f64x2.ne(m0, m0);
+          let n1 = f64x2.ne(m1, m1);
+          let n2 = f64x2.ne(m2, m2);
+          let n3 = f64x2.ne(m3, m3);
           for (let kh = 0; kh < f; kh++) {
+            let q = p + ((<usize>(kh * sx1)) << 3);
             for (let kw = 0; kw < f; kw++) {
-              m = f64x2.max(m, v128.load(p + ((<usize>(kh * sx1 + kw * sx2)) << 3)));
+              const v0 = v128.load(q);
+              const v1 = v128.load(q, 16);
+              const v2 = v128.load(q, 32);
+              const v3 = v128.load(q, 48);
+              m0 = f64x2.pmax(m0, v0);
+              m1 = f64x2.pmax(m1, v1);
+              m2 = f64x2.pmax(m2, v2);
+              m3 = f64x2.pmax(m3, v3);
+              n0 = v128.or(n0, f64x2.ne(v0, v0));
+              n1 = v128.or(n1, f64x2.ne(v1, v1));
+              n2 = v128.or(n2, f64x2.ne(v2, v2));
+              n3 = v128.or(n3, f64x2.ne(v3, v3));
+              q += step;
             }
           }
-          v128.store(yr + ((<usize>ch) << 3), m);
+          const o = yr + ((<usize>ch) << 3);
+          v128.store(o, v128.bitselect(NAN2, m0, n0));
+          v128.store(o, v128.bitselect(NAN2, m1, n1), 16);
+          v128.store(o, v128.bitselect(NAN2, m2, n2), 32);
+          v128.store(o, v128.bitselect(NAN2, m3, n3), 48);
         }
-        for (let ch = vec; ch < c; ch++) {
-          const p = corner + ((<usize>(ch * sx3)) << 3);
-          let m = load<f64>(p);
-          for (let kh = 0; kh < f; kh++) {
-            for (let kw = 0; kw < f; kw++) {
-              m = max<f64>(m, load<f64>(p + ((<usize>(kh * sx1 + kw * sx2)) << 3)));
-            }
-          }
-          store<f64>(yr + ((<usize>ch) << 3), m);
+        for (; ch < vec; ch += 2) {
+          v128.store(yr + ((<usize>ch) << 3), windowMax2(corner + ((<usize>ch) << 3), f, sx1, sx2));
+        }
+        for (; ch < c; ch++) {
+          store<f64>(yr + ((<usize>ch) << 3), windowMax1(corner + ((<usize>(ch * sx3)) << 3), f, sx1, sx2));
         }
       }
     }
@@ -70,22 +125,48 @@ export function pool_forward_average(
   const n = <f64>(f * f);
   const nv = f64x2.splat(n);
   const vec = sx3 == 1 ? c & ~1 : 0;
+  const step = (<usize>sx2) << 3;
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
         const corner = x + ((<usize>(i * sx0 + oh * stride * sx1 + ow * stride * sx2)) << 3);
         const yr = y + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
-        for (let ch = 0; ch < vec; ch += 2) {
+        let ch = 0;
+        for (; ch + 8 <= vec; ch += 8) {
+          const p = corner + ((<usize>ch) << 3);
+          let s0 = f64x2.splat(0);
+          let s1 = f64x2.splat(0);
+          let s2 = f64x2.splat(0);
+          let s3 = f64x2.splat(0);
+          for (let kh = 0; kh < f; kh++) {
+            let q = p + ((<usize>(kh * sx1)) << 3);
+            for (let kw = 0; kw < f; kw++) {
+              s0 = f64x2.add(s0, v128.load(q));
+              s1 = f64x2.add(s1, v128.load(q, 16));
+              s2 = f64x2.add(s2, v128.load(q, 32));
+              s3 = f64x2.add(s3, v128.load(q, 48));
+              q += step;
+            }
+          }
+          const o = yr + ((<usize>ch) << 3);
+          v128.store(o, f64x2.div(s0, nv));
+          v128.store(o, f64x2.div(s1, nv), 16);
+          v128.store(o, f64x2.div(s2, nv), 32);
+          v128.store(o, f64x2.div(s3, nv), 48);
+        }
+        for (; ch < vec; ch += 2) {
           const p = corner + ((<usize>ch) << 3);
           let s = f64x2.splat(0);
           for (let kh = 0; kh < f; kh++) {
+            let q = p + ((<usize>(kh * sx1)) << 3);
             for (let kw = 0; kw < f; kw++) {
-              s = f64x2.add(s, v128.load(p + ((<usize>(kh * sx1 + kw * sx2)) << 3)));
+              s = f64x2.add(s, v128.load(q));
+              q += step;
             }
           }
           v128.store(yr + ((<usize>ch) << 3), f64x2.div(s, nv));
         }
-        for (let ch = vec; ch < c; ch++) {
+        for (; ch < c; ch++) {
           const p = corner + ((<usize>(ch * sx3)) << 3);
           let s: f64 = 0;
           for (let kh = 0; kh < f; kh++) {
@@ -124,40 +205,34 @@ export function pool_backward_max(
   i0: i32,
   i1: i32,
 ): void {
-  const one = f64x2.splat(1);
   const vec = sx3 == 1 ? c & ~1 : 0;
+  const step = (<usize>sx2) << 3;
+  const dstep = (<usize>c) << 3;
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
         const corner = x + ((<usize>(i * sx0 + oh * stride * sx1 + ow * stride * sx2)) << 3);
         const dcorner = dx + ((<usize>(((i * h + oh * stride) * w + ow * stride) * c)) << 3);
         const dyr = dy + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
-        for (let ch = 0; ch < vec; ch += 2) {
+        let ch = 0;
+        for (; ch < vec; ch += 2) {
           const p = corner + ((<usize>ch) << 3);
-          let m = v128.load(p);
-          for (let kh = 0; kh < f; kh++) {
-            for (let kw = 0; kw < f; kw++) {
-              m = f64x2.max(m, v128.load(p + ((<usize>(kh * sx1 + kw * sx2)) << 3)));
-            }
-          }
+          const m = windowMax2(p, f, sx1, sx2);
           const g = v128.load(dyr + ((<usize>ch) << 3));
           for (let kh = 0; kh < f; kh++) {
+            let q = p + ((<usize>(kh * sx1)) << 3);
+            let d = dcorner + ((<usize>(kh * w * c + ch)) << 3);
             for (let kw = 0; kw < f; kw++) {
-              const v = v128.load(p + ((<usize>(kh * sx1 + kw * sx2)) << 3));
-              const d = dcorner + ((<usize>((kh * w + kw) * c + ch)) << 3);
-              const mask = v128.and(f64x2.eq(v, m), one);
+              const mask = v128.and(f64x2.eq(v128.load(q), m), ONE2);
               v128.store(d, f64x2.add(v128.load(d), f64x2.mul(mask, g)));
+              q += step;
+              d += dstep;
             }
           }
         }
-        for (let ch = vec; ch < c; ch++) {
+        for (; ch < c; ch++) {
           const p = corner + ((<usize>(ch * sx3)) << 3);
-          let m = load<f64>(p);
-          for (let kh = 0; kh < f; kh++) {
-            for (let kw = 0; kw < f; kw++) {
-              m = max<f64>(m, load<f64>(p + ((<usize>(kh * sx1 + kw * sx2)) << 3)));
-            }
-          }
+          const m = windowMax1(p, f, sx1, sx2);
           const g = load<f64>(dyr + ((<usize>ch) << 3));
           for (let kh = 0; kh < f; kh++) {
             for (let kw = 0; kw < f; kw++) {

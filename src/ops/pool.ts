@@ -1,11 +1,57 @@
 // pool_forward, pool_backward, create_mask_from_window, distribute_value:
 // validate -> copy in -> assembly/pool.ts -> copy out.
 import { NDArray, fmtShape, sizeOf } from "../ndarray.js";
-import { PoolHparameters, PoolMode, checkCache, checkGradient, checkInteger, checkMode, poolInfo } from "../shapes.js";
+import {
+  PoolHparameters,
+  PoolInfo,
+  PoolMode,
+  checkCache,
+  checkGradient,
+  checkInteger,
+  checkMode,
+  poolInfo,
+} from "../shapes.js";
 import { wasm } from "../wasm/module.js";
 
 /** pool_forward's cache: [A_prev, hparameters], as in the notebook. */
 export type PoolCache = [A_prev: NDArray, hparameters: PoolHparameters];
+
+/**
+ * Pooling streams each image through the arena in bands of rows sized to stay in L2: the band is
+ * copied in, pooled, and its result copied straight into the output array. Pooling does little
+ * arithmetic per element, so this (instead of placing whole inputs) is what sets its speed.
+ */
+const BAND_BYTES = 256 * 1024;
+
+interface Band {
+  /** image */
+  i: number;
+  /** output rows oh0..oh1 (exclusive) */
+  oh0: number;
+  oh1: number;
+  /** input rows r0..r0+rows that they read */
+  r0: number;
+  rows: number;
+}
+
+/** Output rows per band, and the bands of every image in order. */
+function bands({ m, w, c, f, stride, nH }: PoolInfo): { rowsOut: number; list: Band[] } {
+  const rowsOut = Math.max(1, Math.min(nH, Math.floor((BAND_BYTES / (w * c * 8) - f) / stride) + 1));
+  const list: Band[] = [];
+  for (let i = 0; i < m; i++) {
+    for (let oh0 = 0; oh0 < nH; oh0 += rowsOut) {
+      const oh1 = Math.min(nH, oh0 + rowsOut);
+      list.push({ i, oh0, oh1, r0: oh0 * stride, rows: (oh1 - 1 - oh0) * stride + f });
+    }
+  }
+  return { rowsOut, list };
+}
+
+/** The view numpy writes a[i, r0:r0+rows]: rows of one image of an NHWC array. */
+function rowsOf(a: NDArray, i: number, r0: number, rows: number): NDArray {
+  const [s0, s1, s2, s3] = a.strides;
+  return new NDArray(a.data, [rows, a.shape[2], a.shape[3]], [s1, s2, s3], a.offset + i * s0 + r0 * s1);
+}
 
 /**
  * pool_forward(A_prev [m,n_H_prev,n_W_prev,n_C], {f, stride}, mode = "max" | "average")
@@ -17,17 +63,23 @@ export function pool_forward(
   mode: PoolMode = "max",
 ): [NDArray, PoolCache] {
   const fn = "pool_forward";
-  const { m, c, f, stride, nH, nW } = poolInfo(fn, A_prev, hparameters);
+  const info = poolInfo(fn, A_prev, hparameters);
+  const { m, w, c, f, stride, nH, nW } = info;
   const kernel = checkMode(fn, mode) === "max" ? "pool_forward_max" : "pool_forward_average";
   const { kernels, arena } = wasm(fn);
-  const A = arena.scope(() => {
-    const x = arena.copyInStrided(fn, "A_prev", A_prev);
-    const y = arena.alloc(fn, "A", m * nH * nW * c * 8);
-    const [s0, s1, s2, s3] = x.strides;
-    kernels[kernel](x.ptr, s0, s1, s2, s3, c, f, stride, y, nH, nW, 0, m);
-    return arena.copyOut(y, [m, nH, nW, c]);
+  const out = arena.scope(() => {
+    const { rowsOut, list } = bands(info);
+    const x = arena.alloc(fn, "A_prev band", ((rowsOut - 1) * stride + f) * w * c * 8);
+    const y = arena.alloc(fn, "A band", rowsOut * nW * c * 8);
+    const out = new Float64Array(m * nH * nW * c);
+    for (const { i, oh0, oh1, r0, rows } of list) {
+      arena.write(x, rowsOf(A_prev, i, r0, rows));
+      kernels[kernel](x, rows * w * c, w * c, c, 1, c, f, stride, y, oh1 - oh0, nW, 0, 1);
+      out.set(arena.f64(y, (oh1 - oh0) * nW * c), (i * nH + oh0) * nW * c);
+    }
+    return out;
   });
-  return [A, [A_prev, hparameters]];
+  return [new NDArray(out, [m, nH, nW, c]), [A_prev, hparameters]];
 }
 
 /**
@@ -37,21 +89,47 @@ export function pool_forward(
 export function pool_backward(dA: NDArray, cache: PoolCache, mode: PoolMode = "max"): NDArray {
   const fn = "pool_backward";
   const [A_prev, hparameters] = checkCache(fn, cache, 2, "pool_forward");
-  const { m, h, w, c, f, stride, nH, nW } = poolInfo(fn, A_prev, hparameters);
+  const info = poolInfo(fn, A_prev, hparameters);
+  const { m, h, w, c, f, stride, nH, nW } = info;
   checkGradient(fn, "dA", dA, [m, nH, nW, c], "shape of pool_forward's A");
   checkMode(fn, mode);
   const { kernels, arena } = wasm(fn);
+  const row = w * c;
   return arena.scope(() => {
-    const dy = arena.copyIn(fn, "dA", dA);
-    const dx = arena.zeros(fn, "dA_prev", m * h * w * c);
-    if (mode === "max") {
-      const x = arena.copyInStrided(fn, "A_prev", A_prev as NDArray);
-      const [s0, s1, s2, s3] = x.strides;
-      kernels.pool_backward_max(x.ptr, s0, s1, s2, s3, h, w, c, f, stride, dy, nH, nW, dx, 0, m);
-    } else {
-      kernels.pool_backward_average(h, w, c, f, stride, dy, nH, nW, dx, 0, m);
+    const { rowsOut, list } = bands(info);
+    const bandRows = (rowsOut - 1) * stride + f;
+    const x = mode === "max" ? arena.alloc(fn, "A_prev band", bandRows * row * 8) : 0;
+    const dy = arena.alloc(fn, "dA band", rowsOut * nW * c * 8);
+    const dx = arena.alloc(fn, "dA_prev band", bandRows * row * 8);
+    const out = new Float64Array(m * h * w * c);
+    // when windows overlap (f > stride) a band's last rows also belong to the next band: they are
+    // carried to the start of the next band's buffer instead of being written out
+    let carried = 0;
+    for (const { i, oh0, oh1, r0, rows } of list) {
+      if (oh0 === 0) carried = 0;
+      arena.f64(dx + carried * row * 8, (rows - carried) * row).fill(0);
+      arena.write(
+        dy,
+        new NDArray(
+          dA.data,
+          [oh1 - oh0, nW, c],
+          dA.strides.slice(1),
+          dA.offset + i * dA.strides[0] + oh0 * dA.strides[1],
+        ),
+      );
+      if (mode === "max") {
+        arena.write(x, rowsOf(A_prev as NDArray, i, r0, rows));
+        kernels.pool_backward_max(x, rows * row, row, c, 1, rows, w, c, f, stride, dy, oh1 - oh0, nW, dx, 0, 1);
+      } else {
+        kernels.pool_backward_average(rows, w, c, f, stride, dy, oh1 - oh0, nW, dx, 0, 1);
+      }
+      const done = oh1 < nH ? Math.min(rows, oh1 * stride - r0) : rows;
+      const band = arena.f64(dx, rows * row);
+      out.set(band.subarray(0, done * row), (i * h + r0) * row);
+      carried = rows - done;
+      band.copyWithin(0, done * row, rows * row);
     }
-    return arena.copyOut(dx, [m, h, w, c]);
+    return new NDArray(out, [m, h, w, c]);
   });
 }
 

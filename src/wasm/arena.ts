@@ -105,11 +105,16 @@ export class Arena {
 
   /** Copies `a` into the arena in C order; kernels that need contiguous data take this. */
   copyIn(fn: string, what: string, a: NDArray): number {
+    const ptr = this.alloc(fn, what, a.size * 8);
+    this.write(ptr, a);
+    return ptr;
+  }
+
+  /** Writes the elements of `a` in C order at `ptr` (already allocated). */
+  write(ptr: number, a: NDArray): void {
     const n = a.size;
-    const ptr = this.alloc(fn, what, n * 8);
     if (a.isContiguous()) this.f64(ptr, n).set(a.data.subarray(a.offset, a.offset + n));
     else copyStrided(a, this.f64(ptr, n), 0);
-    return ptr;
   }
 
   /** Copies `a` in C order with its last axis widened to `width` (zero-filled), e.g. channels to 8s. */

@@ -90,6 +90,17 @@ describe("pool ops against the plain-TS reference", () => {
     );
   });
 
+  // large rows make several bands per image (bands of ~256 KiB): overlapping windows carry rows across
+  // band boundaries, and windows with gaps between them leave rows untouched
+  for (const dims of [
+    [2, 40, 300, 16, 3, 1],
+    [1, 41, 300, 16, 3, 2],
+    [1, 40, 300, 16, 2, 3],
+    [1, 37, 257, 17, 4, 4],
+  ] as Dims[]) {
+    it(`${name(dims)} (several bands per image)`, () => checkAgainstReference(dims, 9));
+  }
+
   it("tied maxima all receive the gradient (A=[1,2,2,1] all equal, f=2)", () => {
     const A = array([
       [
