@@ -248,29 +248,48 @@ export function conv_backward_filter(
   }
 }
 
-/** Width of the tap block that starts `left` taps before the end of a kernel row: 8, then 2, then 1. */
-function blockWidth(left: i32): i32 {
-  return left >= 8 ? 8 : left >= 2 ? 2 : 1;
-}
-
 /**
- * Packs W [f*f*c, k] for conv_backward_input: for each kernel row, blocks of 8 (then 2, then 1) taps,
- * each stored [k][width], so the micro-kernel reads one channel's taps as consecutive vectors.
+ * Packs W [f*f*c, k] for conv_backward_input: each kernel row's f*c taps in blocks of 8 (the last one
+ * zero-padded), each block stored [k][8], so the micro-kernel reads one channel's 8 taps as 4 vectors.
  */
 export function conv_pack_filters_t(w: usize, f: i32, c: i32, k: i32, out: usize): void {
   const fc = f * c;
   let dst = out;
   for (let kh = 0; kh < f; kh++) {
-    for (let j = 0; j < fc;) {
-      const width = blockWidth(fc - j);
+    for (let jb = 0; jb < fc; jb += 8) {
       for (let kk = 0; kk < k; kk++) {
-        for (let l = 0; l < width; l++) {
-          store<f64>(dst, load<f64>(w + ((<usize>((kh * fc + j + l) * k + kk)) << 3)));
+        for (let l = 0; l < 8; l++) {
+          const j = jb + l;
+          store<f64>(dst, j < fc ? load<f64>(w + ((<usize>((kh * fc + j) * k + kk)) << 3)) : 0);
           dst += 8;
         }
       }
-      j += width;
     }
+  }
+}
+
+/** p[0..8] += a0..a3 (8 lanes), or only the first r lanes when r < 8 (the end of a kernel row). */
+function addStore8(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, r: i32): void {
+  if (r == 8) {
+    v128.store(p, f64x2.add(v128.load(p), a0));
+    v128.store(p, f64x2.add(v128.load(p, 16), a1), 16);
+    v128.store(p, f64x2.add(v128.load(p, 32), a2), 32);
+    v128.store(p, f64x2.add(v128.load(p, 48), a3), 48);
+    return;
+  }
+  // lanes past r were computed from zero-padded filters and are dropped (they may hold 0 * Inf = NaN)
+  addStoreLanes(p, a0, r);
+  if (r > 2) addStoreLanes(p + 16, a1, r - 2);
+  if (r > 4) addStoreLanes(p + 32, a2, r - 4);
+  if (r > 6) addStoreLanes(p + 48, a3, r - 6);
+}
+
+/** p[0..2] += v, or only p[0] when n == 1. */
+function addStoreLanes(p: usize, v: v128, n: i32): void {
+  if (n >= 2) {
+    v128.store(p, f64x2.add(v128.load(p), v));
+  } else {
+    store<f64>(p, load<f64>(p) + f64x2.extract_lane(v, 0));
   }
 }
 
@@ -299,6 +318,7 @@ export function conv_backward_input(
   const step = (<usize>(stride * c)) << 3;
   const rowBytes = (<usize>(wp * c)) << 3;
   const pix = (<usize>k8) << 3;
+  const block = (<usize>k) << 6; // bytes of one packed block of 8 taps
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       const xrow = dxp + ((<usize>((i * hp + oh * stride) * wp) * c) << 3);
@@ -306,70 +326,62 @@ export function conv_backward_input(
       let wblk = wt;
       for (let kh = 0; kh < f; kh++) {
         const xr = xrow + <usize>kh * rowBytes;
-        for (let j = 0; j < fc;) {
-          const width = blockWidth(fc - j);
-          const xj = xr + ((<usize>j) << 3);
+        for (let jb = 0; jb < fc; jb += 8) {
+          const r = min(8, fc - jb);
+          const xj = xr + ((<usize>jb) << 3);
           let ow = 0;
-          if (width == 8) {
-            for (; ow + 2 <= nW; ow += 2) {
-              let c00 = f64x2.splat(0),
-                c01 = f64x2.splat(0),
-                c02 = f64x2.splat(0),
-                c03 = f64x2.splat(0);
-              let c10 = f64x2.splat(0),
-                c11 = f64x2.splat(0),
-                c12 = f64x2.splat(0),
-                c13 = f64x2.splat(0);
-              let da = dzrow + <usize>ow * pix;
-              let wr = wblk;
-              for (let kk = 0; kk < k; kk++) {
-                const g0 = v128.load64_splat(da);
-                const g1 = v128.load64_splat(da + pix);
-                const w0 = v128.load(wr),
-                  w1 = v128.load(wr, 16),
-                  w2 = v128.load(wr, 32),
-                  w3 = v128.load(wr, 48);
-                c00 = f64x2.add(c00, f64x2.mul(g0, w0));
-                c01 = f64x2.add(c01, f64x2.mul(g0, w1));
-                c02 = f64x2.add(c02, f64x2.mul(g0, w2));
-                c03 = f64x2.add(c03, f64x2.mul(g0, w3));
-                c10 = f64x2.add(c10, f64x2.mul(g1, w0));
-                c11 = f64x2.add(c11, f64x2.mul(g1, w1));
-                c12 = f64x2.add(c12, f64x2.mul(g1, w2));
-                c13 = f64x2.add(c13, f64x2.mul(g1, w3));
-                da += 8;
-                wr += 64;
-              }
-              const x0 = xj + <usize>ow * step;
-              v128.store(x0, f64x2.add(v128.load(x0), c00));
-              v128.store(x0, f64x2.add(v128.load(x0, 16), c01), 16);
-              v128.store(x0, f64x2.add(v128.load(x0, 32), c02), 32);
-              v128.store(x0, f64x2.add(v128.load(x0, 48), c03), 48);
-              const x1 = x0 + step;
-              v128.store(x1, f64x2.add(v128.load(x1), c10));
-              v128.store(x1, f64x2.add(v128.load(x1, 16), c11), 16);
-              v128.store(x1, f64x2.add(v128.load(x1, 32), c12), 32);
-              v128.store(x1, f64x2.add(v128.load(x1, 48), c13), 48);
+          for (; ow + 2 <= nW; ow += 2) {
+            let c00 = f64x2.splat(0);
+            let c01 = f64x2.splat(0);
+            let c02 = f64x2.splat(0);
+            let c03 = f64x2.splat(0);
+            let c10 = f64x2.splat(0);
+            let c11 = f64x2.splat(0);
+            let c12 = f64x2.splat(0);
+            let c13 = f64x2.splat(0);
+            let da = dzrow + <usize>ow * pix;
+            let wr = wblk;
+            for (let kk = 0; kk < k; kk++) {
+              const g0 = v128.load64_splat(da);
+              const g1 = v128.load64_splat(da + pix);
+              const w0 = v128.load(wr);
+              const w1 = v128.load(wr, 16);
+              const w2 = v128.load(wr, 32);
+              const w3 = v128.load(wr, 48);
+              c00 = f64x2.add(c00, f64x2.mul(g0, w0));
+              c01 = f64x2.add(c01, f64x2.mul(g0, w1));
+              c02 = f64x2.add(c02, f64x2.mul(g0, w2));
+              c03 = f64x2.add(c03, f64x2.mul(g0, w3));
+              c10 = f64x2.add(c10, f64x2.mul(g1, w0));
+              c11 = f64x2.add(c11, f64x2.mul(g1, w1));
+              c12 = f64x2.add(c12, f64x2.mul(g1, w2));
+              c13 = f64x2.add(c13, f64x2.mul(g1, w3));
+              da += 8;
+              wr += 64;
             }
-          }
-          // the remaining pixels (or narrow tap blocks): one pixel, `width` taps, lane by lane
-          for (; ow < nW; ow++) {
             const x0 = xj + <usize>ow * step;
-            for (let l = 0; l < width; l++) {
-              let s: f64 = 0;
-              let da = dzrow + <usize>ow * pix;
-              let wr = wblk + ((<usize>l) << 3);
-              for (let kk = 0; kk < k; kk++) {
-                s += load<f64>(da) * load<f64>(wr);
-                da += 8;
-                wr += (<usize>width) << 3;
-              }
-              const x = x0 + ((<usize>l) << 3);
-              store<f64>(x, load<f64>(x) + s);
-            }
+            addStore8(x0, c00, c01, c02, c03, r);
+            addStore8(x0 + step, c10, c11, c12, c13, r);
           }
-          wblk += (<usize>(width * k)) << 3;
-          j += width;
+          if (ow < nW) {
+            let c00 = f64x2.splat(0);
+            let c01 = f64x2.splat(0);
+            let c02 = f64x2.splat(0);
+            let c03 = f64x2.splat(0);
+            let da = dzrow + <usize>ow * pix;
+            let wr = wblk;
+            for (let kk = 0; kk < k; kk++) {
+              const g0 = v128.load64_splat(da);
+              c00 = f64x2.add(c00, f64x2.mul(g0, v128.load(wr)));
+              c01 = f64x2.add(c01, f64x2.mul(g0, v128.load(wr, 16)));
+              c02 = f64x2.add(c02, f64x2.mul(g0, v128.load(wr, 32)));
+              c03 = f64x2.add(c03, f64x2.mul(g0, v128.load(wr, 48)));
+              da += 8;
+              wr += 64;
+            }
+            addStore8(xj + <usize>ow * step, c00, c01, c02, c03, r);
+          }
+          wblk += block;
         }
       }
     }

@@ -92,7 +92,7 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     kernels.conv_backward_filter(xp, hp, wp, c, f, k8, stride, dz, nH, nW, dw, db, 0, m);
     // dA_prev: the transposed convolution, into a padded buffer whose interior is dA_prev
     const w = arena.copyIn(fn, "W", W as NDArray);
-    const wt = arena.alloc(fn, "W packed", taps * k * 8);
+    const wt = arena.alloc(fn, "W packed", f * Math.ceil((f * c) / 8) * 8 * k * 8);
     kernels.conv_pack_filters_t(w, f, c, k, wt);
     const dxp = arena.zeros(fn, "dA_prev padded", m * hp * wp * c);
     kernels.conv_backward_input(wt, f, c, k, k8, stride, dz, nH, nW, dxp, hp, wp, 0, m);

@@ -74,6 +74,10 @@ describe("conv_forward / conv_backward against the plain-TS reference", () => {
     ["one channel", [2, 7, 5, 1, 3, 1, 1, 1]],
     ["many filters", [1, 5, 5, 3, 3, 33, 1, 1]],
     ["stride larger than the input", [1, 3, 3, 1, 2, 2, 5, 0]],
+    ["channels not a multiple of 8 (k8 padding), odd taps per row", [2, 6, 7, 3, 5, 13, 1, 2]],
+    ["k a multiple of 8, taps per row a multiple of 8", [1, 5, 5, 8, 2, 16, 1, 0]],
+    ["one tap per row past a block of 8", [1, 6, 6, 3, 3, 17, 2, 1]],
+    ["large batch", [33, 5, 4, 2, 3, 9, 1, 1]],
   ];
   for (const [label, dims] of edges) it(`${name(dims)} (${label})`, () => checkAgainstReference(dims, 7));
 
@@ -83,14 +87,14 @@ describe("conv_forward / conv_backward against the plain-TS reference", () => {
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 8 }),
         fc.integer({ min: 1, max: 8 }),
-        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 10 }),
       )
       .chain(([m, h, w, c]) =>
         fc.tuple(
           fc.constant([m, h, w, c]),
           fc.integer({ min: 0, max: 4 }),
           fc.integer({ min: 1, max: 4 }),
-          fc.integer({ min: 1, max: 6 }),
+          fc.integer({ min: 1, max: 20 }),
         ),
       )
       .chain(([[m, h, w, c], pad, stride, k]) =>
