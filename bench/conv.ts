@@ -4,7 +4,7 @@ import * as reference from "../dist/reference/conv.js";
 import { wasm } from "../dist/wasm/module.js";
 import * as tfjs from "./peers/tfjs.js";
 import * as convnetjs from "./peers/convnetjs.js";
-import { measure, planCases } from "./measure.js";
+import { ROUNDS, measure, planCases } from "./measure.js";
 import type { ConvWorkload } from "./workloads.js";
 
 export interface ConvRow {
@@ -18,11 +18,8 @@ export interface ConvRow {
   copyMs?: number;
 }
 
-/** Naive kernels are slow: above this many MACs they are measured with fewer, longer samples. */
-const SLOW = 5e7;
-
 export function plan(workloads: ConvWorkload[]): void {
-  planCases(workloads.length * (7 + 6));
+  planCases(workloads.length * (ROUNDS * (5 + 4) + 2 + 2));
 }
 
 /** copy-in of A_prev and W and copy-out of Z, as conv_forward does them, without the kernels. */
@@ -50,7 +47,6 @@ export async function run(workloads: ConvWorkload[], ceiling: () => number): Pro
     const [Z, cache] = conv_forward(A, W, b, hp);
     const dZ = rs.randn(...Z.shape);
     const macs = w.m * Z.shape[1] * Z.shape[2] * w.k * w.f * w.f * w.c;
-    const maxTime = macs > SLOW ? 3 : 1;
     const tf = tfjs.conv(w, A.data, W.data, dZ.data, [...Z.shape]);
     const cn = convnetjs.conv(w, A.data, W.data, dZ.data, [...Z.shape]);
     const shape = `A [${A.shape}] W [${W.shape}] s${w.stride} p${w.pad}`;
@@ -62,10 +58,11 @@ export async function run(workloads: ConvWorkload[], ceiling: () => number): Pro
       [
         { name: "copies only", fn: copiesOnly(A, W, [...Z.shape]) },
         { name: tfjs.name, fn: tf.forward },
+      ],
+      [
         { name: "reference (plain TS)", fn: () => reference.conv_forward(A, W, b, hp) },
         { name: convnetjs.name, fn: cn.forward },
       ],
-      maxTime,
     );
     const copyMs = fwd.ms["copies only"];
     delete fwd.ms["copies only"];
@@ -75,12 +72,11 @@ export async function run(workloads: ConvWorkload[], ceiling: () => number): Pro
       `${w.name} conv_backward`,
       ceiling,
       { name: "convwasm", fn: () => conv_backward(dZ, cache) },
+      [{ name: `${tfjs.name} dA only`, fn: tf.backwardInput }],
       [
-        { name: `${tfjs.name} dA only`, fn: tf.backwardInput },
         { name: "reference (plain TS)", fn: () => reference.conv_backward(dZ, A, W, hp) },
         { name: convnetjs.name, fn: cn.backward },
       ],
-      maxTime,
     );
     rows.push({ workload: w.name, op: "conv_backward", shape, gflop: (4 * macs) / 1e9, ...bwd });
     tf.dispose();

@@ -3,7 +3,7 @@ import { RandomState, pool_forward, pool_backward } from "../dist/index.js";
 import * as reference from "../dist/reference/pool.js";
 import * as tfjs from "./peers/tfjs.js";
 import * as convnetjs from "./peers/convnetjs.js";
-import { measure, planCases } from "./measure.js";
+import { ROUNDS, measure, planCases, type Case } from "./measure.js";
 import type { PoolWorkload } from "./workloads.js";
 
 export interface PoolRow {
@@ -16,7 +16,8 @@ export interface PoolRow {
 }
 
 export function plan(workloads: PoolWorkload[]): void {
-  planCases(workloads.length * (6 + 5 + 5 + 5));
+  // per mode and direction: ROUNDS × (ceiling ×2, ours, TF.js) + the slow peers
+  planCases(workloads.length * (4 * ROUNDS * 4 + 2 + 1 + 1 + 1));
 }
 
 export async function run(workloads: PoolWorkload[], ceiling: () => number): Promise<PoolRow[]> {
@@ -32,26 +33,22 @@ export async function run(workloads: PoolWorkload[], ceiling: () => number): Pro
     const shape = `A [${A.shape}] f${w.f} s${w.stride}`;
     for (const mode of ["max", "average"] as const) {
       const [, cache] = pool_forward(A, hp, mode);
-      const forwardPeers = [
-        { name: tfjs.name, fn: tf.ops[mode].forward },
-        { name: "reference (plain TS)", fn: () => reference.pool_forward(A, hp, mode) },
-      ];
-      if (mode === "max") forwardPeers.push({ name: convnetjs.name, fn: cn.forward });
+      const slowForward: Case[] = [{ name: "reference (plain TS)", fn: () => reference.pool_forward(A, hp, mode) }];
+      if (mode === "max") slowForward.push({ name: convnetjs.name, fn: cn.forward });
       const fwd = await measure(
         `${w.name} pool_forward ${mode}`,
         ceiling,
         { name: "convwasm", fn: () => pool_forward(A, hp, mode) },
-        forwardPeers,
+        [{ name: tfjs.name, fn: tf.ops[mode].forward }],
+        slowForward,
       );
       rows.push({ workload: w.name, op: "pool_forward", mode, shape, ...fwd });
       const bwd = await measure(
         `${w.name} pool_backward ${mode}`,
         ceiling,
         { name: "convwasm", fn: () => pool_backward(dY, cache, mode) },
-        [
-          { name: tfjs.name, fn: tf.ops[mode].backward },
-          { name: "reference (plain TS)", fn: () => reference.pool_backward(dY, A, hp, mode) },
-        ],
+        [{ name: tfjs.name, fn: tf.ops[mode].backward }],
+        [{ name: "reference (plain TS)", fn: () => reference.pool_backward(dY, A, hp, mode) }],
       );
       rows.push({ workload: w.name, op: "pool_backward", mode, shape, ...bwd });
     }

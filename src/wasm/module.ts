@@ -2,7 +2,7 @@
 // @assemblyscript/loader is used here only: instantiation and turning `abort` into thrown Errors.
 import { instantiate } from "@assemblyscript/loader";
 import { Arena } from "./arena.js";
-import { wasmSource } from "./bytes.js";
+import { wasmBase64 } from "./binary.js";
 import { warmUp } from "./warmup.js";
 
 type Ptr = number;
@@ -41,11 +41,15 @@ export interface Kernels extends Record<string, unknown> {
     dy: Ptr, nH: number, nW: number, dx: Ptr, i0: number, i1: number): void;
 }
 
-/** Where the module comes from: by default the convwasm.wasm shipped beside dist/. */
-export type WasmInput = URL | string | BufferSource | WebAssembly.Module | Response;
+/** A module to use instead of the embedded one: its bytes, a compiled Module, or a fetch of convwasm.wasm. */
+export type WasmInput = BufferSource | WebAssembly.Module | Response | PromiseLike<Response>;
 
 export interface InitOptions {
-  /** Override the module's location or pass its bytes/compiled Module (CDNs, custom bundling). */
+  /**
+   * By default the module embedded in the package (base64, ~16 KB) is used, which works in Node and
+   * under every bundler with no configuration. Pass `fetch(url)` of `convwasm/convwasm.wasm`, its
+   * bytes or a compiled `WebAssembly.Module` to load it another way (e.g. from a CDN with streaming).
+   */
   wasm?: WasmInput;
   /**
    * Bytes of arena to grow and touch up front (default 8 MiB, enough for a 56×56×64 layer), so the
@@ -64,10 +68,16 @@ interface Runtime {
 let runtime: Runtime | null = null;
 let pending: Promise<void> | null = null;
 
+function decodeBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
 async function load(options: InitOptions): Promise<void> {
-  const input = options.wasm ?? new URL("../convwasm.wasm", import.meta.url);
-  const source =
-    input instanceof URL || typeof input === "string" ? await wasmSource(new URL(input, import.meta.url)) : input;
+  // compiled asynchronously either way: browsers forbid large synchronous compiles on the main thread
+  const source = options.wasm ?? decodeBase64(wasmBase64);
   const { exports } = await instantiate<Kernels>(source as BufferSource, {});
   const arena = new Arena(exports.memory, exports.heap_base());
   arena.reserve("init", options.arenaBytes ?? DEFAULT_ARENA_BYTES);

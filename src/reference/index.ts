@@ -1,0 +1,4 @@
+// The plain-TS kernels (convwasm/reference): readable twins of the WASM ones, for study and as a baseline.
+export { zero_pad } from "./pad.js";
+export { conv_forward, conv_backward, type ConvParams } from "./conv.js";
+export { pool_forward, pool_backward, type PoolParams } from "./pool.js";
