@@ -1,0 +1,8 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+// The demo uses the package built in dist/ (npm run build), imported by its name as an app would.
+export default defineConfig({
+  root: fileURLToPath(new URL(".", import.meta.url)),
+  resolve: { alias: { convwasm: fileURLToPath(new URL("../../dist/index.js", import.meta.url)) } },
+});
