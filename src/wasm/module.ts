@@ -1,6 +1,7 @@
 // Loads and instantiates the WASM module once (Node and browsers), and hands out its kernels and arena.
 // @assemblyscript/loader is used here only: instantiation and turning `abort` into thrown Errors.
 import { instantiate } from "@assemblyscript/loader";
+import { checkInteger } from "../shapes.js";
 import { Arena } from "./arena.js";
 import { wasmBase64 } from "./binary.js";
 import { warmUp } from "./warmup.js";
@@ -46,7 +47,7 @@ export type WasmInput = BufferSource | WebAssembly.Module | Response | PromiseLi
 
 export interface InitOptions {
   /**
-   * By default the module embedded in the package (base64, ~16 KB) is used, which works in Node and
+   * By default the module embedded in the package (base64, ~9 KB) is used, which works in Node and
    * under every bundler with no configuration. Pass `fetch(url)` of `convwasm/convwasm.wasm`, its
    * bytes or a compiled `WebAssembly.Module` to load it another way (e.g. from a CDN with streaming).
    */
@@ -76,11 +77,12 @@ function decodeBase64(b64: string): Uint8Array {
 }
 
 async function load(options: InitOptions): Promise<void> {
+  const arenaBytes = checkInteger("init", "arenaBytes", options.arenaBytes ?? DEFAULT_ARENA_BYTES, 0);
   // compiled asynchronously either way: browsers forbid large synchronous compiles on the main thread
   const source = options.wasm ?? decodeBase64(wasmBase64);
   const { exports } = await instantiate<Kernels>(source as BufferSource, {});
   const arena = new Arena(exports.memory, exports.heap_base());
-  arena.reserve("init", options.arenaBytes ?? DEFAULT_ARENA_BYTES);
+  arena.reserve("init", arenaBytes);
   await warmUp(exports, arena);
   runtime = { kernels: exports, arena };
 }

@@ -113,6 +113,25 @@ describe("conv_forward / conv_backward against the plain-TS reference", () => {
   });
 });
 
+describe("an empty batch", () => {
+  it("A=[0,4,4,3] W=[2,2,3,5] s=1 p=1: empty Z and dA_prev, zero dW and db", () => {
+    const [Z, cache] = conv_forward(
+      new NDArray(new Float64Array(0), [0, 4, 4, 3]),
+      randn(1, 2, 2, 3, 5),
+      randn(2, 1, 1, 1, 5),
+      {
+        stride: 1,
+        pad: 1,
+      },
+    );
+    expect(Z.shape).toEqual([0, 5, 5, 5]);
+    const [dA, dW, db] = conv_backward(Z, cache);
+    expect(dA.shape).toEqual([0, 4, 4, 3]);
+    expect(Array.from(dW.toFloat64Array()).every((v) => v === 0)).toBe(true);
+    expect(Array.from(db.toFloat64Array())).toEqual([0, 0, 0, 0, 0]);
+  });
+});
+
 describe("conv ops on strided views", () => {
   it("A=[3,6,5,4] as a transposed NCHW buffer, W and b and dZ strided: identical to contiguous", () => {
     const nchw = randn(11, 3, 4, 6, 5);

@@ -1,0 +1,37 @@
+// init(): a clear error before it, a retry after a failed load, its options. (Its own file: a fresh module.)
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { init, memory, conv_forward, pool_forward } from "../../dist/index.js";
+import { randn } from "../helpers.js";
+
+describe("init()", () => {
+  it("ops called before init() throw a clear error, and memory() reports nothing", () => {
+    expect(() =>
+      conv_forward(randn(1, 1, 3, 3, 1), randn(2, 2, 2, 1, 1), randn(3, 1, 1, 1, 1), { stride: 1, pad: 0 }),
+    ).toThrow("conv_forward: convwasm is not initialised; call `await init()` first");
+    expect(() => pool_forward(randn(1, 1, 3, 3, 1), { f: 2, stride: 1 })).toThrow(
+      /^pool_forward: convwasm is not initialised/,
+    );
+    expect(memory()).toEqual({ wasmBytes: 0, arenaBytesInUse: 0 });
+  });
+
+  it("a bad option or a broken module rejects, and a later init() can still succeed", async () => {
+    await expect(init({ arenaBytes: -1 })).rejects.toThrow(
+      "init: arenaBytes expects an integer >= 0 but got number -1",
+    );
+    await expect(init({ wasm: new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]) })).rejects.toThrow(
+      WebAssembly.CompileError,
+    );
+    expect(memory().wasmBytes).toBe(0);
+  });
+
+  it("init({ wasm: bytes, arenaBytes }) uses those bytes and reserves that much arena", async () => {
+    const bytes = readFileSync(new URL("../../dist/convwasm.wasm", import.meta.url));
+    await init({ wasm: bytes, arenaBytes: 24 * 1024 * 1024 });
+    expect(memory().wasmBytes).toBeGreaterThanOrEqual(24 * 1024 * 1024);
+    expect(memory().arenaBytesInUse).toBe(0);
+    const [Z] = conv_forward(randn(1, 2, 5, 5, 3), randn(2, 3, 3, 3, 4), randn(3, 1, 1, 1, 4), { stride: 1, pad: 1 });
+    expect(Z.shape).toEqual([2, 5, 5, 4]);
+    await init(); // idempotent: already initialised
+  });
+});
