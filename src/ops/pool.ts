@@ -108,15 +108,7 @@ export function pool_backward(dA: NDArray, cache: PoolCache, mode: PoolMode = "m
     for (const { i, oh0, oh1, r0, rows } of list) {
       if (oh0 === 0) carried = 0;
       arena.f64(dx + carried * row * 8, (rows - carried) * row).fill(0);
-      arena.write(
-        dy,
-        new NDArray(
-          dA.data,
-          [oh1 - oh0, nW, c],
-          dA.strides.slice(1),
-          dA.offset + i * dA.strides[0] + oh0 * dA.strides[1],
-        ),
-      );
+      arena.write(dy, rowsOf(dA, i, oh0, oh1 - oh0));
       if (mode === "max") {
         arena.write(x, rowsOf(A_prev as NDArray, i, r0, rows));
         kernels.pool_backward_max(x, rows * row, row, c, 1, rows, w, c, f, stride, dy, oh1 - oh0, nW, dx, 0, 1);
