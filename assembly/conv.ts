@@ -50,20 +50,22 @@ export function conv_forward(
       for (let kb = 0; kb < k8; kb += 8) {
         const wblk = wpk + ((<usize>(kb * taps)) << 3);
         const bias = b8 + ((<usize>kb) << 3);
-        const b0 = v128.load(bias),
-          b1 = v128.load(bias, 16),
-          b2 = v128.load(bias, 32),
-          b3 = v128.load(bias, 48);
-        let ow = 0;
-        for (; ow + 2 <= nW; ow += 2) {
-          let c00 = f64x2.splat(0),
-            c01 = f64x2.splat(0),
-            c02 = f64x2.splat(0),
-            c03 = f64x2.splat(0);
-          let c10 = f64x2.splat(0),
-            c11 = f64x2.splat(0),
-            c12 = f64x2.splat(0),
-            c13 = f64x2.splat(0);
+        const b0 = v128.load(bias);
+        const b1 = v128.load(bias, 16);
+        const b2 = v128.load(bias, 32);
+        const b3 = v128.load(bias, 48);
+        for (let ow = 0; ow < nW; ow += 2) {
+          // the second pixel of the pair; a row's odd last pixel is paired with itself and stored once
+          const two = ow + 1 < nW;
+          const second = two ? step : 0;
+          let c00 = f64x2.splat(0);
+          let c01 = f64x2.splat(0);
+          let c02 = f64x2.splat(0);
+          let c03 = f64x2.splat(0);
+          let c10 = f64x2.splat(0);
+          let c11 = f64x2.splat(0);
+          let c12 = f64x2.splat(0);
+          let c13 = f64x2.splat(0);
           let xr = xrow + <usize>ow * step;
           let wr = wblk;
           for (let kh = 0; kh < f; kh++) {
@@ -71,11 +73,11 @@ export function conv_forward(
             const end = xr + ((<usize>fc) << 3);
             while (xa < end) {
               const a0 = v128.load64_splat(xa);
-              const a1 = v128.load64_splat(xa + step);
-              const w0 = v128.load(wr),
-                w1 = v128.load(wr, 16),
-                w2 = v128.load(wr, 32),
-                w3 = v128.load(wr, 48);
+              const a1 = v128.load64_splat(xa + second);
+              const w0 = v128.load(wr);
+              const w1 = v128.load(wr, 16);
+              const w2 = v128.load(wr, 32);
+              const w3 = v128.load(wr, 48);
               c00 = f64x2.add(c00, f64x2.mul(a0, w0));
               c01 = f64x2.add(c01, f64x2.mul(a0, w1));
               c02 = f64x2.add(c02, f64x2.mul(a0, w2));
@@ -94,38 +96,13 @@ export function conv_forward(
           v128.store(z0, f64x2.add(c01, b1), 16);
           v128.store(z0, f64x2.add(c02, b2), 32);
           v128.store(z0, f64x2.add(c03, b3), 48);
-          const z1 = z0 + pix;
-          v128.store(z1, f64x2.add(c10, b0));
-          v128.store(z1, f64x2.add(c11, b1), 16);
-          v128.store(z1, f64x2.add(c12, b2), 32);
-          v128.store(z1, f64x2.add(c13, b3), 48);
-        }
-        if (ow < nW) {
-          let c00 = f64x2.splat(0),
-            c01 = f64x2.splat(0),
-            c02 = f64x2.splat(0),
-            c03 = f64x2.splat(0);
-          let xr = xrow + <usize>ow * step;
-          let wr = wblk;
-          for (let kh = 0; kh < f; kh++) {
-            let xa = xr;
-            const end = xr + ((<usize>fc) << 3);
-            while (xa < end) {
-              const a0 = v128.load64_splat(xa);
-              c00 = f64x2.add(c00, f64x2.mul(a0, v128.load(wr)));
-              c01 = f64x2.add(c01, f64x2.mul(a0, v128.load(wr, 16)));
-              c02 = f64x2.add(c02, f64x2.mul(a0, v128.load(wr, 32)));
-              c03 = f64x2.add(c03, f64x2.mul(a0, v128.load(wr, 48)));
-              xa += 8;
-              wr += 64;
-            }
-            xr += rowBytes;
+          if (two) {
+            const z1 = z0 + pix;
+            v128.store(z1, f64x2.add(c10, b0));
+            v128.store(z1, f64x2.add(c11, b1), 16);
+            v128.store(z1, f64x2.add(c12, b2), 32);
+            v128.store(z1, f64x2.add(c13, b3), 48);
           }
-          const z0 = zrow + <usize>ow * pix + ((<usize>kb) << 3);
-          v128.store(z0, f64x2.add(c00, b0));
-          v128.store(z0, f64x2.add(c01, b1), 16);
-          v128.store(z0, f64x2.add(c02, b2), 32);
-          v128.store(z0, f64x2.add(c03, b3), 48);
         }
       }
     }

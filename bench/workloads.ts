@@ -13,15 +13,8 @@ export interface ConvWorkload {
   pad: number;
 }
 
-export interface PoolWorkload {
-  name: string;
-  m: number;
-  h: number;
-  w: number;
-  c: number;
-  f: number;
-  stride: number;
-}
+/** A pooling layer: no filters and no padding. */
+export type PoolWorkload = Omit<ConvWorkload, "k" | "pad">;
 
 export function loadWorkloads(): { conv: ConvWorkload[]; pool: PoolWorkload[] } {
   const shared = new URL("../../shared/workloads.json", import.meta.url);
