@@ -128,6 +128,22 @@ describe("pool ops on strided views", () => {
   });
 });
 
+describe("pool ops on a strided view spread over several bands", () => {
+  it("A=[2,30,300,16] as a transposed NCHW buffer, f=3 s=2: identical to contiguous", () => {
+    const view = randn(33, 2, 16, 30, 300).transpose(0, 2, 3, 1);
+    const A = new NDArray(view.toFloat64Array(), [2, 30, 300, 16]);
+    const hp = { f: 3, stride: 2 };
+    for (const mode of MODES) {
+      const [Y, cache] = pool_forward(A, hp, mode);
+      const [Yv, cacheV] = pool_forward(view, hp, mode);
+      expectIdentical(Yv, Y);
+      const dY = randn(34, ...Y.shape);
+      expectIdentical(pool_backward(stridedCopy(dY), cacheV, mode), pool_backward(dY, cache, mode));
+      expectClose(pool_backward(dY, cache, mode), reference.pool_backward(dY, A, hp, mode), 1e-14);
+    }
+  });
+});
+
 describe("pool_backward: central finite differences", () => {
   for (const dims of [
     [2, 5, 4, 3, 2, 1],
