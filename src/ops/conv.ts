@@ -64,7 +64,7 @@ export function conv_forward(
     const b8 = arena.zeros(fn, "b", k8);
     arena.f64(b8, k).set(b.toFloat64Array());
     const z = arena.alloc(fn, "Z", m * nH * nW * k8 * 8);
-    kernels.conv_forward(xp, hp, wp, c, wpk, f, k8, b8, stride, z, nH, nW, 0, m);
+    kernels.conv_forward(xp, hp, wp, c, wpk, f, k8, b8, stride, z, nH, nW, 0, m * nH);
     return arena.copyOut(z, [m, nH, nW, k], [nH * nW * k8, nW * k8, k8, 1]);
   });
   return [Z, [A_prev, W, b, hparameters]];
@@ -89,13 +89,13 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     // dW and db: a GEMM reduction over output pixels
     const dw = arena.zeros(fn, "dW", taps * k8);
     const db = arena.zeros(fn, "db", k8);
-    kernels.conv_backward_filter(xp, hp, wp, c, f, k8, stride, dz, nH, nW, dw, db, 0, m);
+    kernels.conv_backward_filter(xp, hp, wp, c, f, k8, stride, dz, nH, nW, dw, db, 0, m * nH);
     // dA_prev: the transposed convolution, into a padded buffer whose interior is dA_prev
     const w = arena.copyIn(fn, "W", W as NDArray);
     const wt = arena.alloc(fn, "W packed", f * Math.ceil((f * c) / 8) * 8 * k * 8);
     kernels.conv_pack_filters_t(w, f, c, k, wt);
     const dxp = arena.zeros(fn, "dA_prev padded", m * hp * wp * c);
-    kernels.conv_backward_input(wt, f, c, k, k8, stride, dz, nH, nW, dxp, hp, wp, 0, m);
+    kernels.conv_backward_input(wt, f, c, k, k8, stride, dz, nH, nW, dxp, hp, wp, 0, m * nH);
     const padded = [hp * wp * c, wp * c, c, 1];
     return [
       arena.copyOut(dxp, [m, h, width, c], padded, pad * padded[1] + pad * c),

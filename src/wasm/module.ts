@@ -8,7 +8,11 @@ import { warmUp } from "./warmup.js";
 
 type Ptr = number;
 
-/** The exports of assembly/index.ts: kernels on pointers, dimensions and element strides. */
+/**
+ * The exports of assembly/index.ts: kernels on pointers, dimensions and element strides. The last two
+ * arguments are a range of the outer loop: images (i0..i1) or, for the conv kernels, output rows
+ * (r0..r1 of the m*nH rows of the batch).
+ */
 export interface Kernels extends Record<string, unknown> {
   memory: WebAssembly.Memory;
   heap_base(): Ptr;
@@ -19,15 +23,15 @@ export interface Kernels extends Record<string, unknown> {
   conv_pack_filters(w: Ptr, taps: number, k: number, k8: number, out: Ptr): void;
   // prettier-ignore
   conv_forward(xp: Ptr, hp: number, wp: number, c: number, wpk: Ptr, f: number, k8: number, b8: Ptr,
-    stride: number, z: Ptr, nH: number, nW: number, i0: number, i1: number): void;
+    stride: number, z: Ptr, nH: number, nW: number, r0: number, r1: number): void;
   // prettier-ignore
   conv_backward_filter(xp: Ptr, hp: number, wp: number, c: number, f: number, k8: number, stride: number,
-    dz: Ptr, nH: number, nW: number, dw: Ptr, db: Ptr, i0: number, i1: number): void;
+    dz: Ptr, nH: number, nW: number, dw: Ptr, db: Ptr, r0: number, r1: number): void;
   // prettier-ignore
   conv_pack_filters_t(w: Ptr, f: number, c: number, k: number, out: Ptr): void;
   // prettier-ignore
   conv_backward_input(wt: Ptr, f: number, c: number, k: number, k8: number, stride: number,
-    dz: Ptr, nH: number, nW: number, dxp: Ptr, hp: number, wp: number, i0: number, i1: number): void;
+    dz: Ptr, nH: number, nW: number, dxp: Ptr, hp: number, wp: number, r0: number, r1: number): void;
   // prettier-ignore
   pool_forward_max(x: Ptr, sx0: number, sx1: number, sx2: number, sx3: number, c: number, f: number,
     stride: number, y: Ptr, nH: number, nW: number, i0: number, i1: number): void;

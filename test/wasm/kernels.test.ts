@@ -1,0 +1,88 @@
+// The conv kernels take a range of output rows (r0..r1 of the batch's m*nH rows), so work can be split
+// (across threads, later): split ranges must give exactly what one call gives.
+import { beforeAll, describe, expect, it } from "vitest";
+import { init } from "../../dist/index.js";
+import { wasm } from "../../dist/wasm/module.js";
+import { randn } from "../helpers.js";
+
+beforeAll(() => init());
+
+// A=[2,5,6,3] padded by 1, W=[3,3,3,10] (k8 = 16), stride 2: nH = 3, nW = 3, 6 output rows in all
+const [m, h, w, c, f, k, k8, stride, pad] = [2, 5, 6, 3, 3, 10, 16, 2, 1];
+const [hp, wp] = [h + 2 * pad, w + 2 * pad];
+const [nH, nW] = [Math.floor((hp - f) / stride) + 1, Math.floor((wp - f) / stride) + 1];
+const rows = m * nH;
+const splits = [
+  [0, rows],
+  [0, 1, rows],
+  [0, 2, 3, rows],
+  [0, 1, 2, 3, 4, 5, rows],
+];
+
+/** Runs `body` with random inputs placed in the arena; returns the named outputs after each split. */
+function run(
+  body: (ranges: [number, number][], at: (name: string) => number) => void,
+  outputs: Record<string, number>,
+) {
+  const { arena } = wasm("test");
+  return splits.map((cuts) =>
+    arena.scope(() => {
+      const ptrs: Record<string, number> = {};
+      const inputs: Record<string, number> = {
+        xp: m * hp * wp * c,
+        wpk: f * f * c * k8,
+        wt: f * Math.ceil((f * c) / 8) * 8 * k,
+        b8: k8,
+        dz: m * nH * nW * k8,
+      };
+      Object.entries(inputs).forEach(([name, n], j) => {
+        ptrs[name] = arena.alloc("test", name, n * 8);
+        arena.f64(ptrs[name], n).set(randn(50 + j, n).toFloat64Array());
+      });
+      for (const [name, n] of Object.entries(outputs)) ptrs[name] = arena.zeros("test", name, n);
+      const ranges = cuts.slice(1).map((end, q) => [cuts[q], end] as [number, number]);
+      body(ranges, (name) => ptrs[name]);
+      return Object.fromEntries(
+        Object.entries(outputs).map(([name, n]) => [name, Array.from(arena.f64(ptrs[name], n))]),
+      );
+    }),
+  );
+}
+
+describe("conv kernels on split ranges of output rows", () => {
+  it(`conv_forward A=[${m},${h},${w},${c}] W=[${f},${f},${c},${k}] s=${stride} p=${pad}: any split gives the same Z`, () => {
+    const { kernels: K } = wasm("test");
+    const results = run(
+      (ranges, at) => {
+        for (const [r0, r1] of ranges)
+          K.conv_forward(at("xp"), hp, wp, c, at("wpk"), f, k8, at("b8"), stride, at("z"), nH, nW, r0, r1);
+      },
+      { z: rows * nW * k8 },
+    );
+    for (const r of results) expect(r).toEqual(results[0]);
+    // and a range covers its rows only: rows 1..2 alone leave rows 0 and 3.. untouched (zero)
+    const [part] = run(
+      (_, at) => K.conv_forward(at("xp"), hp, wp, c, at("wpk"), f, k8, at("b8"), stride, at("z"), nH, nW, 1, 3),
+      { z: rows * nW * k8 },
+    );
+    const row = nW * k8;
+    expect(part.z.slice(row, 3 * row)).toEqual(results[0].z.slice(row, 3 * row));
+    expect(part.z.slice(0, row).every((v) => v === 0)).toBe(true);
+    expect(part.z.slice(3 * row).every((v) => v === 0)).toBe(true);
+  });
+
+  it("conv_backward_filter and conv_backward_input: consecutive ranges in order give one call's dW, db and dA_prev", () => {
+    const { kernels: K } = wasm("test");
+    const results = run(
+      (ranges, at) => {
+        for (const [r0, r1] of ranges) {
+          K.conv_backward_filter(at("xp"), hp, wp, c, f, k8, stride, at("dz"), nH, nW, at("dw"), at("db"), r0, r1);
+          K.conv_backward_input(at("wt"), f, c, k, k8, stride, at("dz"), nH, nW, at("dxp"), hp, wp, r0, r1);
+        }
+      },
+      { dw: f * f * c * k8, db: k8, dxp: m * hp * wp * c },
+    );
+    for (const r of results) expect(r).toEqual(results[0]);
+    expect(results[0].dw.some((v) => v !== 0)).toBe(true);
+  });
+});
