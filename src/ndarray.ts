@@ -22,6 +22,13 @@ export function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
+/** How many elements of the data a view's elements span, from its first to its last (1 + Σ (d-1)·stride). */
+export function spanOf(shape: readonly number[], strides: readonly number[]): number {
+  let span = 1;
+  shape.forEach((d, k) => (span += (d - 1) * strides[k]));
+  return span;
+}
+
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(",")}]`;
 }

@@ -1,6 +1,8 @@
 // numpy's default printing of float64 arrays (np.array2string with precision=8, floatmode='maxprec',
 // linewidth=75, threshold=1000, edgeitems=3) and Python's repr() of a float.
 
+import { cStrides } from "./ndarray.js";
+
 const PRECISION = 8;
 const LINE_WIDTH = 75;
 const THRESHOLD = 1000;
@@ -124,11 +126,7 @@ export function formatArray(a: Printable): string {
   if (shape.length === 0) return pyRepr(a.at(0));
   if (a.size === 0) return "[]";
   const summarize = a.size > THRESHOLD;
-  const strides: number[] = new Array(shape.length);
-  for (let d = shape.length - 1, s = 1; d >= 0; d--) {
-    strides[d] = s;
-    s *= shape[d];
-  }
+  const strides = cStrides(shape);
   const shown = (axis: number): number[] => {
     const n = shape[axis];
     if (!summarize || n <= 2 * EDGE_ITEMS) return Array.from({ length: n }, (_, i) => i);

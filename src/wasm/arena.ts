@@ -1,10 +1,10 @@
 // The one arena in WASM linear memory, owned by the TypeScript side: a bump allocator reset after every
 // call. Views are made fresh on every access, never kept across a possible memory.grow (they detach).
-import { NDArray, copyStrided, cStrides } from "../ndarray.js";
+import { NDArray, copyStrided, cStrides, spanOf } from "../ndarray.js";
 
 const PAGE = 65536;
 /** What a WASM32 memory can address: 65536 pages of 64 KiB. */
-export const WASM32_BYTES = 65536 * PAGE;
+const WASM32_BYTES = 65536 * PAGE;
 const ALIGN = 16;
 
 function human(bytes: number): string {
@@ -134,8 +134,7 @@ export class Arena {
    * its size (a transpose, say) is copied as one block and read strided in WASM; others are gathered.
    */
   copyInStrided(fn: string, what: string, a: NDArray): Placed {
-    let span = 1;
-    a.shape.forEach((d, k) => (span += (d - 1) * a.strides[k]));
+    const span = spanOf(a.shape, a.strides);
     const nonNegative = a.strides.every((s) => s >= 0);
     if (a.isContiguous() || !nonNegative || span > 2 * a.size) {
       return { ptr: this.copyIn(fn, what, a), strides: cStrides(a.shape) };
@@ -147,10 +146,8 @@ export class Arena {
 
   /** A new NDArray holding a copy of the arena region at `ptr` seen with `shape` (and strides/offset). */
   copyOut(ptr: number, shape: readonly number[], strides = cStrides(shape), offset = 0): NDArray {
-    let span = 1;
-    shape.forEach((d, k) => (span += (d - 1) * strides[k]));
     if (shape.some((d) => d === 0)) return new NDArray(new Float64Array(0), shape);
-    const view = new NDArray(this.f64(ptr, offset + span), shape, strides, offset);
+    const view = new NDArray(this.f64(ptr, offset + spanOf(shape, strides)), shape, strides, offset);
     return new NDArray(view.toFloat64Array(), shape);
   }
 }
