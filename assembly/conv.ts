@@ -111,9 +111,12 @@ export function conv_forward(
 }
 
 /**
- * dW [taps,k8] += sum over output pixels of xp-window * dZ, and db [k8] += sum of dZ, for output rows
- * r0..r1 (taps = f*f*c in W's order). 2 taps × 8 channels in f64x2 registers, reduced along each output row.
- * xp [m,hp,wp,c] padded input; dz [m,nH,nW,k8] with channels past k zero.
+ * dW [taps,k8] += sum over output pixels of xp-window * dZ for output rows r0..r1 and tap units u0..u1
+ * (taps = f*f*c in W's order; unit u is the pair of taps 2*(u % P), 2*(u % P)+1 of kernel row u / P, with
+ * P = ceil(f*c / 2) units per kernel row). 2 taps × 8 channels in f64x2 registers, reduced along each
+ * output row. Every dW element is summed over rows then pixels in order whatever the unit range, so a
+ * split of the units (threads) gives the same bits as one call. xp [m,hp,wp,c] padded input; dz
+ * [m,nH,nW,k8] with channels past k zero.
  */
 export function conv_backward_filter(
   xp: usize,
@@ -127,11 +130,13 @@ export function conv_backward_filter(
   nH: i32,
   nW: i32,
   dw: usize,
-  db: usize,
   r0: i32,
   r1: i32,
+  u0: i32,
+  u1: i32,
 ): void {
   const fc = f * c;
+  const units = (fc + 1) >> 1;
   const step = (<usize>(stride * c)) << 3;
   const rowBytes = (<usize>(wp * c)) << 3;
   const pix = (<usize>k8) << 3;
@@ -141,11 +146,12 @@ export function conv_backward_filter(
     const oh = r - i * nH;
     const xrow = xp + ((<usize>((i * hp + oh * stride) * wp) * c) << 3);
     const dzrow = dz + <usize>((i * nH + oh) * nW) * pix;
-    for (let kh = 0; kh < f; kh++) {
+    for (let u = u0; u < u1; u++) {
+      const kh = u / units;
+      const j = (u - kh * units) << 1;
       const xr = xrow + <usize>kh * rowBytes;
       const dwr = dw + <usize>(kh * fc) * pix;
-      let j = 0;
-      for (; j + 2 <= fc; j += 2) {
+      if (j + 2 <= fc) {
         for (let kb = 0; kb < k8; kb += 8) {
           const d0 = dwr + <usize>j * pix + ((<usize>kb) << 3);
           const d1 = d0 + pix;
@@ -186,9 +192,8 @@ export function conv_backward_filter(
           v128.store(d1, c12, 32);
           v128.store(d1, c13, 48);
         }
-      }
-      if (j < fc) {
-        // an odd tap count leaves one tap: 1 × 8
+      } else {
+        // an odd tap count leaves one tap at the end of the kernel row: 1 × 8
         for (let kb = 0; kb < k8; kb += 8) {
           const d0 = dwr + <usize>j * pix + ((<usize>kb) << 3);
           let c00 = v128.load(d0),
@@ -213,7 +218,14 @@ export function conv_backward_filter(
         }
       }
     }
-    // db: the row's dZ summed
+  }
+}
+
+/** db [k8] += sum of dZ over the output pixels of rows r0..r1, row by row. dz [m,nH,nW,k8]. */
+export function conv_backward_bias(dz: usize, k8: i32, nW: i32, db: usize, r0: i32, r1: i32): void {
+  const pix = (<usize>k8) << 3;
+  for (let r = r0; r < r1; r++) {
+    const dzrow = dz + <usize>(r * nW) * pix;
     for (let kb = 0; kb < k8; kb += 2) {
       const d = db + ((<usize>kb) << 3);
       let s = v128.load(d);

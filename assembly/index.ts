@@ -4,6 +4,7 @@ export {
   conv_pack_filters,
   conv_forward,
   conv_backward_filter,
+  conv_backward_bias,
   conv_pack_filters_t,
   conv_backward_input,
 } from "./conv";

@@ -1,5 +1,5 @@
 // convwasm: the eight functions of "Convolutional Neural Network: Step by Step", float64, in WebAssembly.
-export { init, memory } from "./wasm/module.js";
+export { init, memory, getThreads, setThreads, threading, dispose } from "./wasm/module.js";
 export type { InitOptions, WasmInput } from "./wasm/module.js";
 export { NDArray, array, zeros } from "./ndarray.js";
 export type { Nested } from "./ndarray.js";

@@ -1,3 +1,7 @@
 // Type of dist/wasm/binary.js, which scripts/embed-wasm.mjs writes at build time.
-/** The release WASM module, base64-encoded. */
+/** The one-thread release module (its own memory), base64-encoded. */
 export declare const wasmBase64: string;
+/** The release module importing a shared memory (for the thread pool), base64-encoded. */
+export declare const sharedWasmBase64: string;
+/** The source of `workerMain` (src/wasm/worker.ts): the body of every pool thread. */
+export declare const workerSource: string;

@@ -28,7 +28,8 @@ export async function warmUp(k: Kernels, arena: Arena): Promise<void> {
       k.conv_pack_filters(wt, f * f * c, kk, k8, wpk);
       k.conv_pack_filters_t(wt, f, c, kk, wpk);
       k.conv_forward(xp, hp, wp, c, wpk, f, k8, b, 1, z, nH, nW, 0, nH);
-      k.conv_backward_filter(xp, hp, wp, c, f, k8, 1, z, nH, nW, dw, b, 0, nH);
+      k.conv_backward_filter(xp, hp, wp, c, f, k8, 1, z, nH, nW, dw, 0, nH, 0, f * Math.ceil((f * c) / 2));
+      k.conv_backward_bias(z, k8, nW, b, 0, nH);
       k.conv_backward_input(wpk, f, c, kk, k8, 1, z, nH, nW, xp, hp, wp, 0, nH);
       // pool: 2×2 and 3×3 windows over the same 9×9×5 image (odd channel count: vector and scalar paths)
       for (const pf of [2, 3]) {

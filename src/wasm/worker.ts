@@ -1,0 +1,70 @@
+// The body of every pool thread (Node worker_threads and Web Workers alike). scripts/embed-wasm.mjs turns
+// `workerMain` into a string at build time, so it must stay self-contained: no imports, no outer names.
+// Protocol (see pool.ts): the thread instantiates the shared module once, then sleeps on GEN, claims
+// tasks by compare-and-swap on NEXT, runs them and counts them in DONE. Nothing here allocates in WASM.
+
+/** What the bootstrap gives the thread: receive its one start message, post replies, end itself. */
+export interface WorkerHost {
+  receive(handler: (message: StartMessage) => void): void;
+  post(message: { ready: true } | { error: string }): void;
+  exit(): void;
+}
+
+export interface StartMessage {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  kernels: string[];
+  /** Word indices in `control` (Int32) and where the task table starts (Float64). */
+  layout: { GEN: number; NEXT: number; NTASKS: number; DONE: number; ERROR: number; MESSAGE: number; QUIT: number; TASKS: number; TASK_WORDS: number; MESSAGE_CHARS: number };
+}
+
+export function workerMain(host: WorkerHost): void {
+  host.receive((start) => {
+    const L = start.layout;
+    const ctl = new Int32Array(start.control);
+    const table = new Float64Array(start.control);
+    let fns: Function[];
+    try {
+      const abort = (): never => {
+        throw new Error("abort in a convwasm kernel");
+      };
+      const instance = new WebAssembly.Instance(start.module, { env: { memory: start.memory, abort } });
+      fns = start.kernels.map((name) => instance.exports[name] as Function);
+    } catch (e) {
+      host.post({ error: String(e) });
+      return;
+    }
+    host.post({ ready: true });
+    const fail = (task: number, e: unknown): void => {
+      if (Atomics.compareExchange(ctl, L.ERROR, 0, task + 1) !== 0) return;
+      const text = String(e instanceof Error ? e.message : e).slice(0, L.MESSAGE_CHARS - 1);
+      for (let i = 0; i < text.length; i++) ctl[L.MESSAGE + i] = text.charCodeAt(i);
+      ctl[L.MESSAGE + text.length] = 0;
+    };
+    let seen = Atomics.load(ctl, L.GEN);
+    for (;;) {
+      if (Atomics.load(ctl, L.QUIT) !== 0) return host.exit();
+      // claim tasks of the published job until none is left; the word NEXT is (generation << 16 | index)
+      for (;;) {
+        const word = Atomics.load(ctl, L.NEXT);
+        const n = Atomics.load(ctl, L.NTASKS);
+        const task = word & 0xffff;
+        if (task >= n) break;
+        if (Atomics.compareExchange(ctl, L.NEXT, word, word + 1) !== word) continue;
+        const at = L.TASKS + task * L.TASK_WORDS;
+        // kernel -1 ends the thread while it holds the task: how tests stand in for a thread that dies
+        if (table[at] === -1) return host.exit();
+        try {
+          const argc = table[at + 1];
+          fns[table[at]](...table.subarray(at + 2, at + 2 + argc));
+        } catch (e) {
+          fail(task, e);
+        }
+        if (Atomics.add(ctl, L.DONE, 1) + 1 === n) Atomics.notify(ctl, L.DONE);
+      }
+      Atomics.wait(ctl, L.GEN, seen);
+      seen = Atomics.load(ctl, L.GEN);
+    }
+  });
+}
