@@ -24,7 +24,7 @@ export function plan(workloads: ConvWorkload[]): void {
 
 /** copy-in of A_prev and W and copy-out of Z, as conv_forward does them, without the kernels. */
 function copiesOnly(A: ReturnType<RandomState["randn"]>, W: ReturnType<RandomState["randn"]>, zShape: number[]) {
-  const { arena } = wasm("bench");
+  const { arena } = wasm("bench").single;
   const k8 = Math.ceil(zShape[3] / 8) * 8;
   const [m, nH, nW, k] = zShape;
   return () =>

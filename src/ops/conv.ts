@@ -1,9 +1,9 @@
 // conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
 import { NDArray, fmtShape, pairwiseSum } from "../ndarray.js";
 import { ConvHparameters, ConvInfo, checkArray, checkCache, checkGradient, convInfo } from "../shapes.js";
-import { Placed } from "../wasm/arena.js";
-import { runTasks, taskCount, wasm } from "../wasm/module.js";
+import { context, streamTasks, taskCount } from "../wasm/module.js";
 import { Task, ranges } from "../wasm/pool.js";
+import { PaddedRows, WidenedRows, copyRowsOut } from "./rows.js";
 
 /** conv_forward's cache: [A_prev, W, b, hparameters], as in the notebook. */
 export type ConvCache = [A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvHparameters];
@@ -37,29 +37,20 @@ const MIN_TASK_MACS = 1 << 20;
 /** dA_prev is cut into at most this many chunks of output rows (two waves of 8: enough for 8 threads). */
 const MAX_CHUNKS = 16;
 
-type Runtime = ReturnType<typeof wasm>;
-
-/** Places A_prev zero-padded and C-contiguous in the arena (the input every conv kernel reads). */
-function placePadded(fn: string, rt: Runtime, A_prev: NDArray, info: ConvInfo): number {
-  const { arena } = rt;
-  const { m, h, w, c, pad, hp, wp } = info;
-  if (pad === 0 && A_prev.isContiguous()) return arena.copyIn(fn, "A_prev", A_prev);
-  const x: Placed = arena.copyInStrided(fn, "A_prev", A_prev);
-  const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
-  const [s0, s1, s2, s3] = x.strides;
-  const tasks = taskCount(rt, m * hp * wp * c, MIN_TASK_MACS / 4, m);
-  runTasks(
-    fn,
-    rt,
-    ranges(m, tasks).map(([i0, i1]): Task => ["zero_pad", x.ptr, s0, s1, s2, s3, h, w, c, pad, xp, i0, i1]),
-  );
-  return xp;
+/**
+ * The geometry of a convolution's rows: output row r (of the batch's m*nH) reads padded input rows
+ * start(r) .. end(r) (of the batch's m*hp).
+ */
+function windowRows({ hp, nH, f, stride }: ConvInfo) {
+  const start = (r: number) => Math.floor(r / nH) * hp + (r % nH) * stride;
+  return { start, end: (r: number) => start(r) + f };
 }
 
 /**
  * conv_forward(A_prev [m,n_H_prev,n_W_prev,n_C_prev], W [f,f,n_C_prev,n_C], b [1,1,1,n_C], {stride, pad})
  * -> [Z [m,n_H,n_W,n_C], cache], n_H = floor((n_H_prev - f + 2*pad) / stride) + 1 (same for W).
- * With threads, output rows are shared out: each is computed alone, so the bits never depend on the split.
+ * With threads, output rows are shared out (each is computed alone, so the bits never depend on the
+ * split) while the calling thread places the input rows of the next tasks and copies finished rows out.
  */
 export function conv_forward(
   A_prev: NDArray,
@@ -69,27 +60,39 @@ export function conv_forward(
 ): [NDArray, ConvCache] {
   const fn = "conv_forward";
   const info = convInfo(fn, A_prev, W, b, hparameters);
-  const { m, c, f, k, stride, hp, wp, nH, nW } = info;
-  const rt = wasm(fn);
-  const { kernels, arena } = rt;
+  const { m, c, f, k, stride, pad, hp, wp, nH, nW } = info;
   // output channels are computed in blocks of 8; k8 - k padding channels are cropped on the way out
   const k8 = Math.ceil(k / 8) * 8;
+  const rows = m * nH;
+  const macs = rows * nW * k8 * f * f * c;
+  const ctx = context(fn, macs, MIN_TASK_MACS);
+  const { kernels, arena } = ctx;
   const Z = arena.scope(() => {
-    const xp = placePadded(fn, rt, A_prev, info);
+    const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
     const w = arena.copyIn(fn, "W", W);
     const wpk = arena.alloc(fn, "W packed", f * f * c * k8 * 8);
     kernels.conv_pack_filters(w, f * f * c, k, k8, wpk);
     const b8 = arena.zeros(fn, "b", k8);
     arena.f64(b8, k).set(b.toFloat64Array());
-    const z = arena.alloc(fn, "Z", m * nH * nW * k8 * 8);
-    const rows = m * nH;
-    const tasks = taskCount(rt, rows * nW * k8 * f * f * c, MIN_TASK_MACS, rows);
-    runTasks(
+    const z = arena.alloc(fn, "Z", rows * nW * k8 * 8);
+    const input = new PaddedRows(arena.f64(xp, m * hp * wp * c), A_prev, pad);
+    const zv = arena.f64(z, rows * nW * k8);
+    const out = new Float64Array(rows * nW * k);
+    const { end } = windowRows(info);
+    const parts = ranges(rows, taskCount(ctx, macs, MIN_TASK_MACS, rows, 4));
+    streamTasks(
       fn,
-      rt,
-      ranges(rows, tasks).map(([r0, r1]): Task => ["conv_forward", xp, hp, wp, c, wpk, f, k8, b8, stride, z, nH, nW, r0, r1]),
+      ctx,
+      parts.length,
+      parts.length,
+      (t) => {
+        const [r0, r1] = parts[t];
+        input.ensure(end(r1 - 1));
+        return ["conv_forward", xp, hp, wp, c, wpk, f, k8, b8, stride, z, nH, nW, r0, r1];
+      },
+      (t) => copyRowsOut(zv, out, nW, k, k8, parts[t][0], parts[t][1]),
     );
-    return arena.copyOut(z, [m, nH, nW, k], [nH * nW * k8, nW * k8, k8, 1]);
+    return new NDArray(out, [m, nH, nW, k]);
   });
   return [Z, [A_prev, W, b, hparameters]];
 }
@@ -102,7 +105,8 @@ export function conv_forward(
  * still summed over all pixels in order, by one thread), db is one task, and dA_prev is cut into a number
  * of chunks of output rows fixed by the shape, at least ceil(f / stride) rows each, run in two waves (even
  * chunks, then odd, also on one thread), so the windows of concurrent chunks never overlap and every
- * element receives its terms in one fixed order.
+ * element receives its terms in one fixed order. The calling thread places dZ and A_prev while the first
+ * chunks run, and copies dA_prev out as the second wave finishes.
  */
 export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray, NDArray] {
   const fn = "conv_backward";
@@ -110,39 +114,101 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
   const info = convInfo(fn, A_prev, W, b, hparameters);
   const { m, h, w: width, c, f, k, stride, pad, hp, wp, nH, nW } = info;
   checkGradient(fn, "dZ", dZ, [m, nH, nW, k], "shape of conv_forward's Z");
-  const rt = wasm(fn);
-  const { kernels, arena } = rt;
   const k8 = Math.ceil(k / 8) * 8;
   const taps = f * f * c;
   const rows = m * nH;
   const macs = rows * nW * k8 * taps;
+  const ctx = context(fn, macs, MIN_TASK_MACS);
+  const { kernels, arena } = ctx;
   return arena.scope(() => {
-    const xp = placePadded(fn, rt, A_prev as NDArray, info);
-    const dz = arena.copyInWidened(fn, "dZ", dZ, k8);
+    const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
+    const dz = arena.alloc(fn, "dZ", rows * nW * k8 * 8);
     const dw = arena.zeros(fn, "dW", taps * k8);
     const db = arena.zeros(fn, "db", k8);
     const w = arena.copyIn(fn, "W", W as NDArray);
     const wt = arena.alloc(fn, "W packed", f * Math.ceil((f * c) / 8) * 8 * k * 8);
     kernels.conv_pack_filters_t(w, f, c, k, wt);
     // dA_prev: the transposed convolution, into a padded buffer whose interior is dA_prev
-    const dxp = arena.zeros(fn, "dA_prev padded", m * hp * wp * c);
-    // dW and db: a GEMM reduction over output pixels, shared out by units of 2 taps
-    const units = f * Math.ceil((f * c) / 2);
-    const filter = ranges(units, taskCount(rt, macs, MIN_TASK_MACS, units)).map(
-      ([u0, u1]): Task => ["conv_backward_filter", xp, hp, wp, c, f, k8, stride, dz, nH, nW, dw, 0, rows, u0, u1],
-    );
-    const bias: Task = ["conv_backward_bias", dz, k8, nW, db, 0, rows];
+    const dxp = arena.alloc(fn, "dA_prev padded", m * hp * wp * c * 8);
+    const input = new PaddedRows(arena.f64(xp, m * hp * wp * c), A_prev as NDArray, pad);
+    const grad = new WidenedRows(arena.f64(dz, rows * nW * k8), dZ, k8);
+    const dxv = arena.f64(dxp, m * hp * wp * c);
+    const row = wp * c;
+    let zeroed = 0;
+    const zeroTo = (g: number) => {
+      if (g > zeroed) dxv.fill(0, zeroed * row, g * row);
+      zeroed = Math.max(zeroed, g);
+    };
+    const dA = new Float64Array(m * h * width * c);
+    let copied = 0;
+    const copyOutTo = (g: number) => {
+      zeroTo(g); // rows no window reaches are zero; no task running now writes below g
+      for (; copied < g; copied++) {
+        const i = Math.floor(copied / hp);
+        const r = copied - i * hp - pad;
+        if (r >= 0 && r < h)
+          dA.set(dxv.subarray(copied * row + pad * c, copied * row + (pad + width) * c), (i * h + r) * width * c);
+      }
+    };
+    const { start, end } = windowRows(info);
     // dA_prev chunks: their number depends on the shape alone (never on the threads), and the waves
     // run in the same order on one thread, so the bits are the same for any number of threads
     const chunkCount = Math.min(MAX_CHUNKS, Math.floor(rows / Math.ceil(f / stride)), Math.floor(macs / MIN_TASK_MACS));
-    const chunks = ranges(rows, Math.max(1, chunkCount)).map(
-      ([r0, r1]): Task => ["conv_backward_input", wt, f, c, k, k8, stride, dz, nH, nW, dxp, hp, wp, r0, r1],
+    const chunks = ranges(rows, Math.max(1, chunkCount));
+    const inputTask = ([r0, r1]: [number, number]): Task => {
+      grad.ensure(r1);
+      zeroTo(end(r1 - 1));
+      return ["conv_backward_input", wt, f, c, k, k8, stride, dz, nH, nW, dxp, hp, wp, r0, r1];
+    };
+    // dW and db: a GEMM reduction over output pixels, shared out by units of 2 taps; they read all of
+    // A_prev and dZ, so they come after the first wave's chunks, which need only their own rows
+    const units = f * Math.ceil((f * c) / 2);
+    const reductions = ranges(units, taskCount(ctx, macs, MIN_TASK_MACS, units)).map(([u0, u1]): Task => [
+      "conv_backward_filter",
+      xp,
+      hp,
+      wp,
+      c,
+      f,
+      k8,
+      stride,
+      dz,
+      nH,
+      nW,
+      dw,
+      0,
+      rows,
+      u0,
+      u1,
+    ]);
+    reductions.push(["conv_backward_bias", dz, k8, nW, db, 0, rows]);
+    const even = chunks.filter((_, j) => j % 2 === 0);
+    const odd = chunks.filter((_, j) => j % 2 === 1);
+    streamTasks(
+      fn,
+      ctx,
+      even.length + reductions.length,
+      even.length + reductions.length,
+      (t) => {
+        if (t < even.length) return inputTask(even[t]);
+        grad.ensure(rows);
+        input.ensure(m * hp);
+        return reductions[t - even.length];
+      },
+      () => undefined,
     );
-    runTasks(fn, rt, [...filter, bias, ...chunks.filter((_, i) => i % 2 === 0)]);
-    if (chunks.length > 1) runTasks(fn, rt, chunks.filter((_, i) => i % 2 === 1));
-    const padded = [hp * wp * c, wp * c, c, 1];
+    // the second wave: once odd chunk j is done, the rows before chunk j + 2's windows are final
+    streamTasks(
+      fn,
+      ctx,
+      odd.length,
+      odd.length,
+      (t) => inputTask(odd[t]),
+      (t) => copyOutTo(2 * t + 3 < chunks.length ? start(chunks[2 * t + 3][0]) : m * hp),
+    );
+    copyOutTo(m * hp);
     return [
-      arena.copyOut(dxp, [m, h, width, c], padded, pad * padded[1] + pad * c),
+      new NDArray(dA, [m, h, width, c]),
       arena.copyOut(dw, [f, f, c, k], [f * c * k8, c * k8, k8, 1]),
       arena.copyOut(db, [1, 1, 1, k], [k8, k8, k8, 1]),
     ];

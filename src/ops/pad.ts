@@ -9,7 +9,8 @@ export function zero_pad(X: NDArray, pad: number): NDArray {
   checkArray(fn, "X", X, ["m", "n_H", "n_W", "n_C"]);
   checkInteger(fn, "pad", pad, 0);
   const [m, h, w, c] = X.shape;
-  const { kernels, arena } = wasm(fn);
+  // a copy with a border: memory-bound, so on the calling thread
+  const { kernels, arena } = wasm(fn).single;
   return arena.scope(() => {
     const x = arena.copyInStrided(fn, "X", X);
     const shape = [m, h + 2 * pad, w + 2 * pad, c];

@@ -55,11 +55,12 @@ export type WasmInput = BufferSource | WebAssembly.Module | Response | PromiseLi
 export interface InitOptions {
   /**
    * By default the modules embedded in the package (base64, ~9 KB each) are used, which works in Node
-   * and under every bundler with no configuration. Pass `fetch(url)` of `convwasm/convwasm-shared.wasm`
-   * (threads) or `convwasm/convwasm.wasm` (one thread), their bytes or a compiled `WebAssembly.Module`
-   * to load it another way (e.g. from a CDN with streaming).
+   * and under every bundler with no configuration. Pass `fetch(url)` of `convwasm/convwasm.wasm`, its
+   * bytes or a compiled `WebAssembly.Module` to load it another way (e.g. from a CDN with streaming).
    */
   wasm?: WasmInput;
+  /** The same for the shared-memory module (`convwasm/convwasm-shared.wasm`) that threads use. */
+  sharedWasm?: WasmInput;
   /**
    * Bytes of arena to grow and touch up front (default 8 MiB, enough for a 56×56×64 layer), so the
    * first calls pay no page faults; larger layers grow it on demand.
@@ -80,14 +81,28 @@ const STALL_MS = 5000;
 /** More threads than this is a mistake, not a machine. */
 const MAX_THREADS = 256;
 
-interface Runtime {
+/** An instance of one of the two builds and the arena in its memory. */
+export interface Side {
   kernels: Kernels;
   arena: Arena;
-  /** The shared build's compiled module and memory, when threads are possible. */
-  shared: { module: WebAssembly.Module; memory: WebAssembly.Memory; spawn: Spawn } | null;
+}
+
+interface Runtime {
+  /** The one-thread build on its own plain memory: every call that runs on the calling thread alone. */
+  single: Side;
+  /**
+   * The shared-memory build (when threads are possible here): calls shared out to the pool. Kept apart
+   * because V8 copies into and out of shared memory 2-4× slower than into plain memory.
+   */
+  shared: (Side & { module: WebAssembly.Module; memory: WebAssembly.Memory; spawn: Spawn }) | null;
   pool: Pool | null;
-  /** Why there are no more threads than one, when there are not. */
+  /** How threads run, or why there is only one. */
   reason: string;
+}
+
+/** What one call computes with: a side, and the pool when the call is shared out. */
+export interface Context extends Side {
+  pool: Pool | null;
 }
 
 let runtime: Runtime | null = null;
@@ -110,40 +125,51 @@ async function compile(source: WasmInput): Promise<WebAssembly.Module> {
   return WebAssembly.compile(source as BufferSource);
 }
 
-async function load(options: InitOptions): Promise<void> {
-  const arenaBytes = checkInteger("init", "arenaBytes", options.arenaBytes ?? DEFAULT_ARENA_BYTES, 0);
-  const where = platform();
-  const threads = checkThreads("init", options.threads ?? defaultThreads(where));
-  let module: WebAssembly.Module;
-  if (options.wasm !== undefined) module = await compile(options.wasm);
-  else module = await compile(decodeBase64(where.spawn ? sharedWasmBase64 : wasmBase64));
-  const importsMemory = WebAssembly.Module.imports(module).some((i) => i.kind === "memory");
-  let shared: Runtime["shared"] = null;
-  let reason = where.reason;
-  let imports = {};
-  if (importsMemory) {
-    if (!where.spawn) throw new Error(`init: the shared-memory module needs threads, but ${where.reason}`);
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-    shared = { module, memory, spawn: where.spawn };
-    imports = { env: { memory } };
-  } else if (where.spawn) {
-    reason = "init() was given the one-thread module (convwasm.wasm); threads need convwasm-shared.wasm";
-  }
+/** Instantiates `module`, reserves its arena and warms its kernels up. */
+async function side(module: WebAssembly.Module, imports: WebAssembly.Imports, arenaBytes: number): Promise<Side> {
   const { exports } = await instantiate<Kernels>(module, imports);
   const arena = new Arena(exports.memory, exports.heap_base());
   arena.reserve("init", arenaBytes);
   await warmUp(exports, arena);
+  return { kernels: exports, arena };
+}
+
+function importsMemory(module: WebAssembly.Module): boolean {
+  return WebAssembly.Module.imports(module).some((i) => i.kind === "memory");
+}
+
+async function load(options: InitOptions): Promise<void> {
+  const arenaBytes = checkInteger("init", "arenaBytes", options.arenaBytes ?? DEFAULT_ARENA_BYTES, 0);
+  const where = platform();
+  const threads = checkThreads("init", options.threads ?? defaultThreads(where));
+  const singleModule = await compile(options.wasm ?? decodeBase64(wasmBase64));
+  if (importsMemory(singleModule)) {
+    throw new TypeError("init: wasm expects the one-thread module (convwasm.wasm) but got one importing its memory");
+  }
+  const single = await side(singleModule, {}, arenaBytes);
+  let shared: Runtime["shared"] = null;
+  if (where.spawn) {
+    const module = await compile(options.sharedWasm ?? decodeBase64(sharedWasmBase64));
+    if (!importsMemory(module)) {
+      throw new TypeError(
+        "init: sharedWasm expects the shared-memory module (convwasm-shared.wasm) but got one with its own memory",
+      );
+    }
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    shared = { ...(await side(module, { env: { memory } }, arenaBytes)), module, memory, spawn: where.spawn };
+  }
+  let reason = where.reason;
   if (shared && threads === 1) {
     reason = options.threads === 1 ? "init() was asked for threads: 1" : `this machine reports ${where.cores} core`;
   }
-  const rt: Runtime = { kernels: exports, arena, shared, pool: null, reason };
+  const rt: Runtime = { single, shared, pool: null, reason };
   if (shared && threads > 1) await startPool(rt, threads);
   runtime = rt;
 }
 
 async function startPool(rt: Runtime, threads: number): Promise<void> {
-  const { module, memory, spawn } = rt.shared!;
-  rt.pool = await Pool.start(spawn, threads - 1, module, memory, rt.kernels, STALL_MS);
+  const { module, memory, spawn, kernels } = rt.shared!;
+  rt.pool = await Pool.start(spawn, threads - 1, module, memory, kernels, STALL_MS);
 }
 
 function stopPool(rt: Runtime): void {
@@ -165,37 +191,78 @@ export function init(options: InitOptions = {}): Promise<void> {
   return pending;
 }
 
-/** The kernels and arena, or a clear error when init() has not finished. */
+/** The runtime, or a clear error when init() has not finished. */
 export function wasm(fn: string): Runtime {
   if (!runtime) throw new Error(`${fn}: convwasm is not initialised; call \`await init()\` first`);
   return runtime;
 }
 
 /**
- * Runs kernel calls that write disjoint memory: on the pool's threads when there is a pool and more
- * than one task, else in order on the calling thread. A thread that died surfaces here as an Error,
- * after which the pool is closed and calls run on the calling thread.
+ * What a call of `work` units computes with: the pool over shared memory when there is a pool and the
+ * work makes at least two tasks of `minWork` (measured: bench/threshold.ts), else the calling thread
+ * alone on plain memory. (Either way the arithmetic, and so every bit of the result, is the same.)
  */
-export function runTasks(fn: string, rt: Runtime, tasks: Task[]): void {
-  const pool = rt.pool;
-  if (pool === null || tasks.length === 1) {
-    for (const [name, ...args] of tasks) (rt.kernels[name] as (...a: number[]) => void)(...args);
+export function context(fn: string, work: number, minWork: number): Context {
+  const rt = wasm(fn);
+  if (rt.pool !== null && rt.shared !== null && work >= 2 * minWork) {
+    if (rt.pool.broken !== null) {
+      const why = rt.pool.broken;
+      closePool(rt, why);
+      throw new Error(`${fn}: ${why}; ${CLOSED}`);
+    }
+    return { kernels: rt.shared.kernels, arena: rt.shared.arena, pool: rt.pool };
+  }
+  return { ...rt.single, pool: null };
+}
+
+const CLOSED = "the thread pool is closed and convwasm now runs on one thread (setThreads() starts a new one)";
+
+function closePool(rt: Runtime, why: string): void {
+  stopPool(rt);
+  rt.reason = `the thread pool was closed after an error: ${why}`;
+}
+
+/** Runs kernel calls that write disjoint memory, shared out when the context has a pool (see streamTasks). */
+export function runTasks(fn: string, ctx: Context, tasks: Task[]): void {
+  streamTasks(
+    fn,
+    ctx,
+    tasks.length,
+    tasks.length,
+    (t) => tasks[t],
+    () => undefined,
+  );
+}
+
+/**
+ * Runs `count` tasks fed and drained in order by the calling thread (see Pool.stream): on the pool's
+ * threads when the context has one, else one after another on the calling thread, with the same
+ * arithmetic either way. A thread that died surfaces here as an Error, after which the pool is closed
+ * and calls run on the calling thread.
+ */
+export function streamTasks(
+  fn: string,
+  ctx: Context,
+  count: number,
+  slots: number,
+  prepare: (t: number) => Task,
+  finish: (t: number) => void,
+): void {
+  const pool = ctx.pool;
+  if (pool === null) {
+    for (let t = 0; t < count; t++) {
+      const [name, ...args] = prepare(t);
+      (ctx.kernels[name] as (...a: number[]) => void)(...args);
+      finish(t);
+    }
     return;
   }
-  const closed = (why: string) =>
-    new Error(`${fn}: ${why}; the thread pool is closed and convwasm now runs on one thread (setThreads() starts a new one)`);
-  if (pool.broken !== null) {
-    stopPool(rt);
-    rt.reason = `the thread pool was closed after an error: ${pool.broken}`;
-    throw closed(pool.broken);
-  }
   try {
-    pool.run(fn, tasks);
+    pool.stream(fn, count, slots, prepare, finish);
   } catch (e) {
-    if (pool.broken === null) throw e;
-    stopPool(rt);
-    rt.reason = `the thread pool was closed after an error: ${pool.broken}`;
-    throw closed(pool.broken);
+    if (pool.broken === null || runtime?.pool !== pool) throw e;
+    closePool(runtime, pool.broken);
+    throw new Error(`${fn}: ${pool.broken}; ${CLOSED}`);
   }
 }
 
@@ -206,10 +273,16 @@ const TASKS_PER_THREAD = 2;
  * How many tasks to cut a job of `work` into (at most `units`, at least `minWork` each): 1 without a pool
  * or for small problems, which then run on the calling thread with no hand-off at all.
  */
-export function taskCount(rt: Runtime, work: number, minWork: number, units: number): number {
-  const threads = rt.pool?.size ?? 1;
+export function taskCount(
+  ctx: Context,
+  work: number,
+  minWork: number,
+  units: number,
+  perThread = TASKS_PER_THREAD,
+): number {
+  const threads = ctx.pool?.size ?? 1;
   if (threads === 1) return 1;
-  return Math.max(1, Math.min(units, threads * TASKS_PER_THREAD, Math.floor(work / minWork)));
+  return Math.max(1, Math.min(units, threads * perThread, Math.floor(work / minWork)));
 }
 
 /** Threads in use (the calling thread included); 1 before init(). */
@@ -255,7 +328,9 @@ export function threading(): { threads: number; reason: string } {
   if (!runtime) return { threads: 1, reason: "convwasm is not initialised" };
   const threads = getThreads();
   const reason =
-    threads > 1 ? `${threads} threads (${runtime.reason} over one shared WebAssembly.Memory)` : `1 thread: ${runtime.reason}`;
+    threads > 1
+      ? `${threads} threads (${runtime.reason} over one shared WebAssembly.Memory)`
+      : `1 thread: ${runtime.reason}`;
   return { threads, reason };
 }
 
@@ -268,7 +343,10 @@ export function dispose(): void {
 
 /** Bytes of WASM linear memory, and how much of the arena is in use (0 between calls: nothing leaks). */
 export function memory(): { wasmBytes: number; arenaBytesInUse: number } {
-  return runtime
-    ? { wasmBytes: runtime.arena.wasmBytes, arenaBytesInUse: runtime.arena.bytesInUse }
-    : { wasmBytes: 0, arenaBytesInUse: 0 };
+  if (!runtime) return { wasmBytes: 0, arenaBytesInUse: 0 };
+  const sides = runtime.shared ? [runtime.single, runtime.shared] : [runtime.single];
+  return {
+    wasmBytes: sides.reduce((n, s) => n + s.arena.wasmBytes, 0),
+    arenaBytesInUse: sides.reduce((n, s) => n + s.arena.bytesInUse, 0),
+  };
 }

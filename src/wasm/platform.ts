@@ -26,7 +26,7 @@ type NodeOs = { availableParallelism(): number };
 function nodeSpawn(wt: NodeWorkerThreads): Spawn {
   return (source) => {
     const code =
-      `const { parentPort } = require("node:worker_threads");\n(${source})({` +
+      `const { parentPort } = process.getBuiltinModule("node:worker_threads");\n(${source})({` +
       ` receive: (f) => parentPort.once("message", f), post: (m) => parentPort.postMessage(m),` +
       ` exit: () => process.exit(0) });`;
     const w = new wt.Worker(code, { eval: true });
@@ -67,13 +67,21 @@ export function platform(): Platform {
     .process;
   if (proc?.versions?.node) {
     if (typeof proc.getBuiltinModule !== "function") {
-      return { spawn: null, reason: `Node ${proc.versions.node} lacks process.getBuiltinModule (Node ≥ 20.16 has it)`, cores: 1 };
+      return {
+        spawn: null,
+        reason: `Node ${proc.versions.node} lacks process.getBuiltinModule (Node ≥ 20.16 has it)`,
+        cores: 1,
+      };
     }
     const wt = proc.getBuiltinModule("node:worker_threads") as NodeWorkerThreads;
     const os = proc.getBuiltinModule("node:os") as NodeOs;
     return { spawn: nodeSpawn(wt), reason: "Node worker_threads", cores: os.availableParallelism() };
   }
-  const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number }; document?: unknown };
+  const g = globalThis as {
+    crossOriginIsolated?: boolean;
+    navigator?: { hardwareConcurrency?: number };
+    document?: unknown;
+  };
   const cores = g.navigator?.hardwareConcurrency ?? 1;
   if (g.crossOriginIsolated !== true) {
     return {

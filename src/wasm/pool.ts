@@ -11,16 +11,19 @@ const L = {
   GEN: 0, // bumped for every job; idle workers sleep on it
   NEXT: 1, // claim word: (generation << 16) | index of the next task
   NTASKS: 2,
-  DONE: 3, // tasks finished in this job
+  LIMIT: 3, // tasks below this are ready to run (a stream raises it as the calling thread writes them)
   ERROR: 4, // 0, or 1 + the index of the first task that threw
   QUIT: 5, // workers leave when non-zero
   MESSAGE: 16, // the first error's text, one UTF-16 unit per word
   MESSAGE_CHARS: 240,
-  TASKS: 512, // in float64 units: the task table, TASK_WORDS per task: [kernel, argc, ...args]
+  FLAGS: 1024, // one word per task of the job, set to 1 when it is done
+  TASKS: (1024 + 65536) / 2, // in float64 units: the task table, ROWS rows [kernel, argc, ...args]; task t in row t % ROWS
+  ROWS: 1024,
   TASK_WORDS: 24,
 };
-const MAX_TASKS = 1024;
-const CONTROL_BYTES = (L.TASKS + MAX_TASKS * L.TASK_WORDS) * 8;
+/** Tasks in one job: the claim word has 16 bits of index, and 0xffff means "closed". */
+const MAX_TASKS = 0xfff0;
+const CONTROL_BYTES = (L.TASKS + L.ROWS * L.TASK_WORDS) * 8;
 /** A task that ends the worker thread claiming it without finishing (tests use it to stand for a crash). */
 export const EXIT = "(exit)";
 /** A claim word whose index is past any job: nothing can be claimed while a job is being written. */
@@ -84,7 +87,9 @@ export class Pool {
           (t, i) =>
             new Promise<void>((resolve, reject) => {
               t.onReply((reply) =>
-                "ready" in reply ? resolve() : reject(new Error(`worker thread ${i + 1} failed to start: ${reply.error}`)),
+                "ready" in reply
+                  ? resolve()
+                  : reject(new Error(`worker thread ${i + 1} failed to start: ${reply.error}`)),
               );
               t.onExit((reason) => reject(new Error(`worker thread ${i + 1} exited while starting (${reason})`)));
               t.post({ module, memory, control, kernels: names, layout: L });
@@ -108,54 +113,93 @@ export class Pool {
    * of one job must write disjoint memory; their order of execution is unspecified.
    */
   run(fn: string, tasks: Task[]): void {
-    if (tasks.length > MAX_TASKS) throw new RangeError(`${fn}: ${tasks.length} tasks exceed ${MAX_TASKS}`);
-    const { ctl, table } = this;
-    const g = (this.gen = (this.gen + 1) & 0x7fff);
-    // close claiming, write the job, then open it: a late worker can never claim a half-written job
-    Atomics.store(ctl, L.NEXT, (g << 16) | CLOSED);
-    for (const [t, [name, ...args]] of tasks.entries()) {
-      const at = L.TASKS + t * L.TASK_WORDS;
-      table[at] = name === EXIT ? -1 : this.index.get(name)!;
-      table[at + 1] = args.length;
-      table.set(args, at + 2);
+    if (tasks.length > L.ROWS) throw new RangeError(`${fn}: ${tasks.length} tasks exceed ${L.ROWS}`);
+    this.stream(
+      fn,
+      tasks.length,
+      L.ROWS,
+      (t) => tasks[t],
+      () => undefined,
+    );
+  }
+
+  /**
+   * Runs `count` tasks that the calling thread feeds and drains in order: `prepare(t)` writes what task t
+   * reads and returns it, `finish(t)` reads what it wrote, in order of t. At most `slots` tasks are
+   * prepared and not yet finished; the calling thread runs tasks itself when it has nothing to feed or
+   * drain. With one slot per task and no-op callbacks this is a plain parallel job.
+   */
+  stream(fn: string, count: number, slots: number, prepare: (t: number) => Task, finish: (t: number) => void): void {
+    for (let base = 0; base < count; base += MAX_TASKS) {
+      const n = Math.min(MAX_TASKS, count - base);
+      this.job(
+        fn,
+        n,
+        Math.min(slots, L.ROWS),
+        (t) => prepare(base + t),
+        (t) => finish(base + t),
+      );
     }
-    Atomics.store(ctl, L.NTASKS, tasks.length);
-    Atomics.store(ctl, L.DONE, 0);
+  }
+
+  private job(fn: string, n: number, slots: number, prepare: (t: number) => Task, finish: (t: number) => void): void {
+    if (this.broken !== null) throw new Error(`${fn}: ${this.broken}`);
+    const { ctl } = this;
+    const g = (this.gen = (this.gen + 1) & 0x7fff);
+    // close claiming, reset the job, then open it: a late worker can never claim into a half-written job
+    Atomics.store(ctl, L.NEXT, (g << 16) | CLOSED);
+    ctl.fill(0, L.FLAGS, L.FLAGS + n);
+    Atomics.store(ctl, L.NTASKS, n);
+    Atomics.store(ctl, L.LIMIT, 0);
     Atomics.store(ctl, L.ERROR, 0);
     Atomics.store(ctl, L.NEXT, g << 16);
     Atomics.add(ctl, L.GEN, 1);
     Atomics.notify(ctl, L.GEN);
-    const n = tasks.length;
+    const tasks: Task[] = [];
+    let prepared = 0;
+    let finished = 0;
     let error: unknown = null;
     let longest = 0;
-    for (;;) {
+    let since = performance.now();
+    while (finished < n) {
+      // drain finished tasks in order, then feed, then work, then wait
+      if (finished < prepared && Atomics.load(ctl, L.FLAGS + finished) === 1) {
+        finish(finished);
+        finished++;
+        since = performance.now();
+        continue;
+      }
+      if (prepared < n && prepared - finished < slots) {
+        const task = (tasks[prepared] = prepare(prepared));
+        this.write(prepared, task);
+        Atomics.store(ctl, L.LIMIT, ++prepared);
+        Atomics.notify(ctl, L.LIMIT);
+        continue;
+      }
       const word = Atomics.load(ctl, L.NEXT);
       const t = word & 0xffff;
-      if (t >= n) break;
-      if (Atomics.compareExchange(ctl, L.NEXT, word, word + 1) !== word) continue;
-      const t0 = performance.now();
-      try {
+      // (an EXIT task is left to a worker: it stands for a worker thread dying)
+      if (t < prepared && tasks[t][0] !== EXIT) {
+        if (Atomics.compareExchange(ctl, L.NEXT, word, word + 1) !== word) continue;
+        const t0 = performance.now();
         const [name, ...args] = tasks[t];
-        (this.kernels[name] as (...a: number[]) => void)(...args);
-      } catch (e) {
-        error ??= e;
+        try {
+          (this.kernels[name] as (...a: number[]) => void)(...args);
+        } catch (e) {
+          error ??= new Error(`${fn}: task ${t} (${name}) failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        longest = Math.max(longest, performance.now() - t0);
+        Atomics.store(ctl, L.FLAGS + t, 1);
+        continue;
       }
-      longest = Math.max(longest, performance.now() - t0);
-      Atomics.add(ctl, L.DONE, 1);
-    }
-    // wait for the workers' tasks. A thread that died holding one would leave DONE short forever, so
-    // no progress for far longer than a task takes here (and at least stallMs) ends the pool with an error.
-    const limit = Math.max(this.stallMs, 50 * longest);
-    let done = Atomics.load(ctl, L.DONE);
-    let since = performance.now();
-    while (done < n) {
-      Atomics.wait(ctl, L.DONE, done, 20);
-      const now = Atomics.load(ctl, L.DONE);
-      if (now !== done) {
-        done = now;
-        since = performance.now();
-      } else if (performance.now() - since > limit) {
-        this.broken ??= `a worker thread stopped responding (no task finished in ${Math.round(limit)} ms)`;
+      // a worker holds the next task to drain. A thread that died holding it would leave it unfinished
+      // forever, so no progress for far longer than a task takes here (and at least stallMs) ends the pool.
+      Atomics.wait(ctl, L.FLAGS + finished, 0, 20);
+      if (
+        Atomics.load(ctl, L.FLAGS + finished) === 0 &&
+        performance.now() - since > Math.max(this.stallMs, 50 * longest)
+      ) {
+        this.broken ??= `a worker thread stopped responding (no task finished in ${Math.round(performance.now() - since)} ms)`;
         this.dispose();
         throw new Error(`${fn}: ${this.broken}`);
       }
@@ -167,6 +211,14 @@ export class Pool {
       for (let i = L.MESSAGE; ctl[i] !== 0 && i < L.MESSAGE + L.MESSAGE_CHARS; i++) text += String.fromCharCode(ctl[i]);
       throw new Error(`${fn}: task ${failed - 1} (${tasks[failed - 1][0]}) failed in a worker thread: ${text}`);
     }
+  }
+
+  /** Writes task t into its row of the table. */
+  private write(t: number, [name, ...args]: Task): void {
+    const at = L.TASKS + (t % L.ROWS) * L.TASK_WORDS;
+    this.table[at] = name === EXIT ? -1 : this.index.get(name)!;
+    this.table[at + 1] = args.length;
+    this.table.set(args, at + 2);
   }
 
   /** Ends every worker thread. */

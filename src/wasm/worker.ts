@@ -1,7 +1,7 @@
 // The body of every pool thread (Node worker_threads and Web Workers alike). scripts/embed-wasm.mjs turns
 // `workerMain` into a string at build time, so it must stay self-contained: no imports, no outer names.
 // Protocol (see pool.ts): the thread instantiates the shared module once, then sleeps on GEN, claims
-// tasks by compare-and-swap on NEXT, runs them and counts them in DONE. Nothing here allocates in WASM.
+// tasks by compare-and-swap on NEXT, runs them and flags each one done. Nothing here allocates in WASM.
 
 /** What the bootstrap gives the thread: receive its one start message, post replies, end itself. */
 export interface WorkerHost {
@@ -16,7 +16,21 @@ export interface StartMessage {
   control: SharedArrayBuffer;
   kernels: string[];
   /** Word indices in `control` (Int32) and where the task table starts (Float64). */
-  layout: { GEN: number; NEXT: number; NTASKS: number; DONE: number; ERROR: number; MESSAGE: number; QUIT: number; TASKS: number; TASK_WORDS: number; MESSAGE_CHARS: number };
+  layout: Record<
+    | "GEN"
+    | "NEXT"
+    | "NTASKS"
+    | "LIMIT"
+    | "ERROR"
+    | "QUIT"
+    | "MESSAGE"
+    | "MESSAGE_CHARS"
+    | "FLAGS"
+    | "TASKS"
+    | "ROWS"
+    | "TASK_WORDS",
+    number
+  >;
 }
 
 export function workerMain(host: WorkerHost): void {
@@ -45,14 +59,21 @@ export function workerMain(host: WorkerHost): void {
     let seen = Atomics.load(ctl, L.GEN);
     for (;;) {
       if (Atomics.load(ctl, L.QUIT) !== 0) return host.exit();
-      // claim tasks of the published job until none is left; the word NEXT is (generation << 16 | index)
+      // claim tasks of the published job until none is left; the word NEXT is (generation << 16 | index).
+      // In a stream, only tasks below LIMIT are ready: wait for the calling thread to write more.
       for (;;) {
         const word = Atomics.load(ctl, L.NEXT);
         const n = Atomics.load(ctl, L.NTASKS);
         const task = word & 0xffff;
         if (task >= n) break;
+        const limit = Atomics.load(ctl, L.LIMIT);
+        if (task >= limit) {
+          for (let spin = 0; spin < 4000 && Atomics.load(ctl, L.LIMIT) === limit; spin++);
+          if (Atomics.load(ctl, L.LIMIT) === limit) Atomics.wait(ctl, L.LIMIT, limit, 1);
+          continue;
+        }
         if (Atomics.compareExchange(ctl, L.NEXT, word, word + 1) !== word) continue;
-        const at = L.TASKS + task * L.TASK_WORDS;
+        const at = L.TASKS + (task % L.ROWS) * L.TASK_WORDS;
         // kernel -1 ends the thread while it holds the task: how tests stand in for a thread that dies
         if (table[at] === -1) return host.exit();
         try {
@@ -61,7 +82,8 @@ export function workerMain(host: WorkerHost): void {
         } catch (e) {
           fail(task, e);
         }
-        if (Atomics.add(ctl, L.DONE, 1) + 1 === n) Atomics.notify(ctl, L.DONE);
+        Atomics.store(ctl, L.FLAGS + task, 1);
+        Atomics.notify(ctl, L.FLAGS + task);
       }
       Atomics.wait(ctl, L.GEN, seen);
       seen = Atomics.load(ctl, L.GEN);

@@ -113,6 +113,21 @@ describe("conv_forward / conv_backward against the plain-TS reference", () => {
   });
 });
 
+describe("rows of A_prev that no window reaches", () => {
+  it("get a zero gradient even when the arena still holds another call's data (A=[2,28,25,20] f=5 s=2 p=0)", () => {
+    const dims: Dims = [2, 28, 25, 20, 5, 9, 2, 0];
+    // leave large values all over the arena first
+    const big = new NDArray(
+      randn(90, 4, 40, 40, 20)
+        .toFloat64Array()
+        .map((v) => v * 1e6),
+      [4, 40, 40, 20],
+    );
+    conv_forward(big, randn(91, 3, 3, 20, 30), randn(92, 1, 1, 1, 30), { stride: 1, pad: 1 });
+    checkAgainstReference(dims, 0);
+  });
+});
+
 describe("an empty batch", () => {
   it("A=[0,4,4,3] W=[2,2,3,5] s=1 p=1: empty Z and dA_prev, zero dW and db", () => {
     const [Z, cache] = conv_forward(

@@ -24,7 +24,7 @@ function run(
   body: (ranges: [number, number][], at: (name: string) => number) => void,
   outputs: Record<string, number>,
 ) {
-  const { arena } = wasm("test");
+  const { arena } = wasm("test").single;
   return splits.map((cuts) =>
     arena.scope(() => {
       const ptrs: Record<string, number> = {};
@@ -51,7 +51,7 @@ function run(
 
 describe("conv kernels on split ranges of output rows", () => {
   it(`conv_forward A=[${m},${h},${w},${c}] W=[${f},${f},${c},${k}] s=${stride} p=${pad}: any split gives the same Z`, () => {
-    const { kernels: K } = wasm("test");
+    const { kernels: K } = wasm("test").single;
     const results = run(
       (ranges, at) => {
         for (const [r0, r1] of ranges)
@@ -71,12 +71,14 @@ describe("conv kernels on split ranges of output rows", () => {
     expect(part.z.slice(3 * row).every((v) => v === 0)).toBe(true);
   });
 
-  it("conv_backward_filter and conv_backward_input: consecutive ranges in order give one call's dW, db and dA_prev", () => {
-    const { kernels: K } = wasm("test");
+  it("conv_backward_filter, conv_backward_bias and conv_backward_input: consecutive ranges in order give one call's dW, db and dA_prev", () => {
+    const { kernels: K } = wasm("test").single;
+    const units = f * Math.ceil((f * c) / 2);
     const results = run(
       (ranges, at) => {
         for (const [r0, r1] of ranges) {
-          K.conv_backward_filter(at("xp"), hp, wp, c, f, k8, stride, at("dz"), nH, nW, at("dw"), at("db"), r0, r1);
+          K.conv_backward_filter(at("xp"), hp, wp, c, f, k8, stride, at("dz"), nH, nW, at("dw"), r0, r1, 0, units);
+          K.conv_backward_bias(at("dz"), k8, nW, at("db"), r0, r1);
           K.conv_backward_input(at("wt"), f, c, k, k8, stride, at("dz"), nH, nW, at("dxp"), hp, wp, r0, r1);
         }
       },
@@ -84,5 +86,42 @@ describe("conv kernels on split ranges of output rows", () => {
     );
     for (const r of results) expect(r).toEqual(results[0]);
     expect(results[0].dw.some((v) => v !== 0)).toBe(true);
+    expect(results[0].db.some((v) => v !== 0)).toBe(true);
+  });
+
+  it("conv_backward_filter: any split of the tap units (units of 2 taps; f*c = 9 is odd) gives one call's dW", () => {
+    const { kernels: K } = wasm("test").single;
+    const units = f * Math.ceil((f * c) / 2); // 15: each kernel row ends with a single tap
+    const results = [
+      [0, units],
+      [0, 4, units],
+      [0, 5, 9, 10, units],
+    ].map(
+      (cuts) =>
+        run(
+          (_, at) => {
+            for (let q = 1; q < cuts.length; q++)
+              K.conv_backward_filter(
+                at("xp"),
+                hp,
+                wp,
+                c,
+                f,
+                k8,
+                stride,
+                at("dz"),
+                nH,
+                nW,
+                at("dw"),
+                0,
+                rows,
+                cuts[q - 1],
+                cuts[q],
+              );
+          },
+          { dw: f * f * c * k8 },
+        )[0],
+    );
+    for (const r of results) expect(r).toEqual(results[0]);
   });
 });
