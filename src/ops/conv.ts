@@ -84,7 +84,6 @@ export function conv_forward(
       fn,
       ctx,
       parts.length,
-      parts.length,
       (t) => {
         const [r0, r1] = parts[t];
         input.ensure(end(r1 - 1));
@@ -188,7 +187,6 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
       fn,
       ctx,
       even.length + reductions.length,
-      even.length + reductions.length,
       (t) => {
         if (t < even.length) return inputTask(even[t]);
         grad.ensure(rows);
@@ -201,7 +199,6 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     streamTasks(
       fn,
       ctx,
-      odd.length,
       odd.length,
       (t) => inputTask(odd[t]),
       (t) => copyOutTo(2 * t + 3 < chunks.length ? start(chunks[2 * t + 3][0]) : m * hp),

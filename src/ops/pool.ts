@@ -11,11 +11,7 @@ import {
   checkMode,
   poolInfo,
 } from "../shapes.js";
-import { Arena } from "../wasm/arena.js";
-import { Context, context, streamTasks } from "../wasm/module.js";
-
-/** Input elements below which pooling is not worth handing to other threads (measured: bench/threshold.ts). */
-const MIN_TASK_ELEMENTS = 1 << 16;
+import { wasm } from "../wasm/module.js";
 
 /** pool_forward's cache: [A_prev, hparameters], as in the notebook. */
 export type PoolCache = [A_prev: NDArray, hparameters: PoolHparameters];
@@ -24,6 +20,11 @@ export type PoolCache = [A_prev: NDArray, hparameters: PoolHparameters];
  * Pooling streams each image through the arena in bands of rows sized to stay in L2: the band is
  * copied in, pooled, and its result copied straight into the output array. Pooling does little
  * arithmetic per element, so this (instead of placing whole inputs) is what sets its speed.
+ *
+ * It runs on the calling thread whatever the thread count: only that thread can read the caller's
+ * arrays, V8 copies into shared memory 2-4× slower than into plain memory, and those copies are most
+ * of the work; handing bands to other threads (a pipeline: this thread copying, the others pooling)
+ * measured 0.6-1.1× the one-thread speed on 2 cores.
  */
 const BAND_BYTES = 256 * 1024;
 
@@ -57,20 +58,9 @@ function rowsOf(a: NDArray, i: number, r0: number, rows: number): NDArray {
   return new NDArray(a.data, [rows, a.shape[2], a.shape[3]], [s1, s2, s3], a.offset + i * s0 + r0 * s1);
 }
 
-/** The arena buffers of `slots` bands in flight, `bytes` each. */
-function slotBuffers(fn: string, arena: Arena, what: string, slots: number, bytes: number): number[] {
-  return Array.from({ length: slots }, () => arena.alloc(fn, what, bytes));
-}
-
-/** Bands in flight at once: with threads, enough for every thread to hold one while others are fed. */
-function slotCount(ctx: Context): number {
-  return ctx.pool ? 2 * ctx.pool.size : 1;
-}
-
 /**
  * pool_forward(A_prev [m,n_H_prev,n_W_prev,n_C], {f, stride}, mode = "max" | "average")
  * -> [A [m,n_H,n_W,n_C], cache], n_H = floor((n_H_prev - f) / stride) + 1 (no padding).
- * With threads the calling thread copies bands in and out while the others pool them.
  */
 export function pool_forward(
   A_prev: NDArray,
@@ -81,30 +71,17 @@ export function pool_forward(
   const info = poolInfo(fn, A_prev, hparameters);
   const { m, w, c, f, stride, nH, nW } = info;
   const kernel = checkMode(fn, mode) === "max" ? "pool_forward_max" : "pool_forward_average";
-  const ctx = context(fn, A_prev.size, MIN_TASK_ELEMENTS);
-  const { arena } = ctx;
+  const { kernels, arena } = wasm(fn).single;
   const out = arena.scope(() => {
     const { rowsOut, list } = bands(info);
-    const slots = slotCount(ctx);
-    const xs = slotBuffers(fn, arena, "A_prev band", slots, ((rowsOut - 1) * stride + f) * w * c * 8);
-    const ys = slotBuffers(fn, arena, "A band", slots, rowsOut * nW * c * 8);
+    const x = arena.alloc(fn, "A_prev band", ((rowsOut - 1) * stride + f) * w * c * 8);
+    const y = arena.alloc(fn, "A band", rowsOut * nW * c * 8);
     const out = new Float64Array(m * nH * nW * c);
-    streamTasks(
-      fn,
-      ctx,
-      list.length,
-      slots,
-      (t) => {
-        const { i, oh0, oh1, r0, rows } = list[t];
-        const [x, y] = [xs[t % slots], ys[t % slots]];
-        arena.write(x, rowsOf(A_prev, i, r0, rows));
-        return [kernel, x, rows * w * c, w * c, c, 1, c, f, stride, y, oh1 - oh0, nW, 0, 1];
-      },
-      (t) => {
-        const { i, oh0, oh1 } = list[t];
-        out.set(arena.f64(ys[t % slots], (oh1 - oh0) * nW * c), (i * nH + oh0) * nW * c);
-      },
-    );
+    for (const { i, oh0, oh1, r0, rows } of list) {
+      arena.write(x, rowsOf(A_prev, i, r0, rows));
+      kernels[kernel](x, rows * w * c, w * c, c, 1, c, f, stride, y, oh1 - oh0, nW, 0, 1);
+      out.set(arena.f64(y, (oh1 - oh0) * nW * c), (i * nH + oh0) * nW * c);
+    }
     return out;
   });
   return [new NDArray(out, [m, nH, nW, c]), [A_prev, hparameters]];
@@ -113,8 +90,6 @@ export function pool_forward(
 /**
  * pool_backward(dA [m,n_H,n_W,n_C], cache, mode = "max" | "average") -> dA_prev [m,n_H_prev,n_W_prev,n_C].
  * max: every tied maximum of a window receives its gradient; average: spread evenly (distribute_value).
- * Each band's gradient is computed alone from zero; where windows overlap (f > stride) the rows a band
- * shares with the next are added to the next band's on the way out, in band order, on any thread count.
  */
 export function pool_backward(dA: NDArray, cache: PoolCache, mode: PoolMode = "max"): NDArray {
   const fn = "pool_backward";
@@ -123,65 +98,34 @@ export function pool_backward(dA: NDArray, cache: PoolCache, mode: PoolMode = "m
   const { m, h, w, c, f, stride, nH, nW } = info;
   checkGradient(fn, "dA", dA, [m, nH, nW, c], "shape of pool_forward's A");
   checkMode(fn, mode);
-  const ctx = context(fn, (A_prev as NDArray).size, MIN_TASK_ELEMENTS);
-  const { arena } = ctx;
+  const { kernels, arena } = wasm(fn).single;
   const row = w * c;
   return arena.scope(() => {
     const { rowsOut, list } = bands(info);
-    const slots = slotCount(ctx);
     const bandRows = (rowsOut - 1) * stride + f;
-    const xs = mode === "max" ? slotBuffers(fn, arena, "A_prev band", slots, bandRows * row * 8) : [];
-    const dys = slotBuffers(fn, arena, "dA band", slots, rowsOut * nW * c * 8);
-    const dxs = slotBuffers(fn, arena, "dA_prev band", slots, bandRows * row * 8);
-    const carry = arena.alloc(fn, "dA_prev rows shared by bands", bandRows * row * 8);
+    const x = mode === "max" ? arena.alloc(fn, "A_prev band", bandRows * row * 8) : 0;
+    const dy = arena.alloc(fn, "dA band", rowsOut * nW * c * 8);
+    const dx = arena.alloc(fn, "dA_prev band", bandRows * row * 8);
     const out = new Float64Array(m * h * w * c);
+    // when windows overlap (f > stride) a band's last rows also belong to the next band: they are
+    // carried to the start of the next band's buffer instead of being written out
     let carried = 0;
-    streamTasks(
-      fn,
-      ctx,
-      list.length,
-      slots,
-      (t) => {
-        const { i, oh0, oh1, r0, rows } = list[t];
-        const s = t % slots;
-        arena.f64(dxs[s], rows * row).fill(0);
-        arena.write(dys[s], rowsOf(dA, i, oh0, oh1 - oh0));
-        if (mode === "average") {
-          return ["pool_backward_average", rows, w, c, f, stride, dys[s], oh1 - oh0, nW, dxs[s], 0, 1];
-        }
-        arena.write(xs[s], rowsOf(A_prev as NDArray, i, r0, rows));
-        return [
-          "pool_backward_max",
-          xs[s],
-          rows * row,
-          row,
-          c,
-          1,
-          rows,
-          w,
-          c,
-          f,
-          stride,
-          dys[s],
-          oh1 - oh0,
-          nW,
-          dxs[s],
-          0,
-          1,
-        ];
-      },
-      (t) => {
-        const { i, oh0, oh1, r0, rows } = list[t];
-        const band = arena.f64(dxs[t % slots], rows * row);
-        const shared = arena.f64(carry, bandRows * row);
-        if (oh0 === 0) carried = 0;
-        for (let j = 0; j < carried * row; j++) band[j] = shared[j] + band[j];
-        const done = oh1 < nH ? Math.min(rows, oh1 * stride - r0) : rows;
-        out.set(band.subarray(0, done * row), (i * h + r0) * row);
-        carried = rows - done;
-        shared.set(band.subarray(done * row, rows * row));
-      },
-    );
+    for (const { i, oh0, oh1, r0, rows } of list) {
+      if (oh0 === 0) carried = 0;
+      arena.f64(dx + carried * row * 8, (rows - carried) * row).fill(0);
+      arena.write(dy, rowsOf(dA, i, oh0, oh1 - oh0));
+      if (mode === "max") {
+        arena.write(x, rowsOf(A_prev as NDArray, i, r0, rows));
+        kernels.pool_backward_max(x, rows * row, row, c, 1, rows, w, c, f, stride, dy, oh1 - oh0, nW, dx, 0, 1);
+      } else {
+        kernels.pool_backward_average(rows, w, c, f, stride, dy, oh1 - oh0, nW, dx, 0, 1);
+      }
+      const done = oh1 < nH ? Math.min(rows, oh1 * stride - r0) : rows;
+      const band = arena.f64(dx, rows * row);
+      out.set(band.subarray(0, done * row), (i * h + r0) * row);
+      carried = rows - done;
+      band.copyWithin(0, done * row, rows * row);
+    }
     return new NDArray(out, [m, h, w, c]);
   });
 }

@@ -222,18 +222,6 @@ function closePool(rt: Runtime, why: string): void {
   rt.reason = `the thread pool was closed after an error: ${why}`;
 }
 
-/** Runs kernel calls that write disjoint memory, shared out when the context has a pool (see streamTasks). */
-export function runTasks(fn: string, ctx: Context, tasks: Task[]): void {
-  streamTasks(
-    fn,
-    ctx,
-    tasks.length,
-    tasks.length,
-    (t) => tasks[t],
-    () => undefined,
-  );
-}
-
 /**
  * Runs `count` tasks fed and drained in order by the calling thread (see Pool.stream): on the pool's
  * threads when the context has one, else one after another on the calling thread, with the same
@@ -244,7 +232,6 @@ export function streamTasks(
   fn: string,
   ctx: Context,
   count: number,
-  slots: number,
   prepare: (t: number) => Task,
   finish: (t: number) => void,
 ): void {
@@ -258,7 +245,7 @@ export function streamTasks(
     return;
   }
   try {
-    pool.stream(fn, count, slots, prepare, finish);
+    pool.stream(fn, count, prepare, finish);
   } catch (e) {
     if (pool.broken === null || runtime?.pool !== pool) throw e;
     closePool(runtime, pool.broken);

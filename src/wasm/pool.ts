@@ -113,11 +113,9 @@ export class Pool {
    * of one job must write disjoint memory; their order of execution is unspecified.
    */
   run(fn: string, tasks: Task[]): void {
-    if (tasks.length > L.ROWS) throw new RangeError(`${fn}: ${tasks.length} tasks exceed ${L.ROWS}`);
     this.stream(
       fn,
       tasks.length,
-      L.ROWS,
       (t) => tasks[t],
       () => undefined,
     );
@@ -125,24 +123,15 @@ export class Pool {
 
   /**
    * Runs `count` tasks that the calling thread feeds and drains in order: `prepare(t)` writes what task t
-   * reads and returns it, `finish(t)` reads what it wrote, in order of t. At most `slots` tasks are
-   * prepared and not yet finished; the calling thread runs tasks itself when it has nothing to feed or
-   * drain. With one slot per task and no-op callbacks this is a plain parallel job.
+   * reads and returns it, `finish(t)` reads what it wrote, in order of t. The calling thread runs tasks
+   * itself when it has nothing to feed or drain.
    */
-  stream(fn: string, count: number, slots: number, prepare: (t: number) => Task, finish: (t: number) => void): void {
-    for (let base = 0; base < count; base += MAX_TASKS) {
-      const n = Math.min(MAX_TASKS, count - base);
-      this.job(
-        fn,
-        n,
-        Math.min(slots, L.ROWS),
-        (t) => prepare(base + t),
-        (t) => finish(base + t),
-      );
-    }
+  stream(fn: string, count: number, prepare: (t: number) => Task, finish: (t: number) => void): void {
+    if (count > MAX_TASKS) throw new RangeError(`${fn}: ${count} tasks in one job exceed ${MAX_TASKS}`);
+    this.job(fn, count, prepare, finish);
   }
 
-  private job(fn: string, n: number, slots: number, prepare: (t: number) => Task, finish: (t: number) => void): void {
+  private job(fn: string, n: number, prepare: (t: number) => Task, finish: (t: number) => void): void {
     if (this.broken !== null) throw new Error(`${fn}: ${this.broken}`);
     const { ctl } = this;
     const g = (this.gen = (this.gen + 1) & 0x7fff);
@@ -169,7 +158,8 @@ export class Pool {
         since = performance.now();
         continue;
       }
-      if (prepared < n && prepared - finished < slots) {
+      // (at most ROWS tasks in flight: task t is written to row t % ROWS of the table)
+      if (prepared < n && prepared - finished < L.ROWS) {
         const task = (tasks[prepared] = prepare(prepared));
         this.write(prepared, task);
         Atomics.store(ctl, L.LIMIT, ++prepared);
