@@ -4,7 +4,7 @@ import * as reference from "../dist/reference/conv.js";
 import { wasm } from "../dist/wasm/module.js";
 import * as tfjs from "./peers/tfjs.js";
 import * as convnetjs from "./peers/convnetjs.js";
-import { ROUNDS, measure, planCases } from "./measure.js";
+import { ROUNDS, THREADS, measure, planCases } from "./measure.js";
 import type { ConvWorkload } from "./workloads.js";
 
 export interface ConvRow {
@@ -19,7 +19,7 @@ export interface ConvRow {
 }
 
 export function plan(workloads: ConvWorkload[]): void {
-  planCases(workloads.length * (ROUNDS * (5 + 4) + 2 + 2));
+  planCases(workloads.length * (ROUNDS * (5 + 4 + (THREADS > 1 ? 2 : 0)) + 2 + 2));
 }
 
 /** copy-in of A_prev and W and copy-out of Z, as conv_forward does them, without the kernels. */

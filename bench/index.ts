@@ -11,11 +11,13 @@ import * as tfjs from "./peers/tfjs.js";
 import * as convnetjs from "./peers/convnetjs.js";
 import { loadWorkloads } from "./workloads.js";
 import { markdown, type Results } from "./report.js";
+import { THREADS, oneThread } from "./measure.js";
 
 const only = process.argv[2]; // optional: "conv" or "pool"
 const workloads = loadWorkloads();
 
 await init();
+await oneThread();
 const ceiling = await loadCeiling();
 const peers = [await tfjs.setup(), convnetjs.setup()];
 
@@ -26,6 +28,7 @@ const machine = {
   os: `${os.type()} ${os.release()} ${os.arch()}`,
   node: process.version,
   v8: process.versions.v8,
+  threads: `${THREADS} (the threads column; every other column one thread)`,
   peers,
 };
 process.stderr.write(`convwasm bench on ${machine.cpu}, Node ${machine.node}\n`);
@@ -42,7 +45,14 @@ const firstCall = JSON.parse(
   }),
 );
 
-const results: Results = { date: new Date().toISOString(), machine, conv: convRows, pool: poolRows, firstCall };
+const results: Results = {
+  date: new Date().toISOString(),
+  machine,
+  conv: convRows,
+  pool: poolRows,
+  firstCall,
+  threads: THREADS,
+};
 const dir = new URL("./results/", import.meta.url);
 mkdirSync(dir, { recursive: true });
 writeFileSync(new URL("latest.json", dir), JSON.stringify(results, null, 2) + "\n");

@@ -1,6 +1,7 @@
 // One benny suite per (workload, op): the ceiling probe before and after our op (interleaved, best
 // sample of each), then the peers. Returns the best time of every case, in milliseconds.
 import b from "benny";
+import { getThreads, setThreads } from "../dist/index.js";
 import { CEILING_FLOPS } from "./ceiling.js";
 
 export interface Case {
@@ -24,6 +25,16 @@ export function planCases(n: number): void {
 
 /** Rounds of the fast cases: the machine is shared and noisy, so each is the best of several rounds. */
 export const ROUNDS = 3;
+
+/** The threads column: init()'s default (the cores, at most 8), read before the bench drops to one. */
+export let THREADS = 1;
+export const threadsCase = "convwasm (threads)";
+
+/** Remembers the default thread count and switches to one thread for the one-thread columns. */
+export async function oneThread(): Promise<void> {
+  THREADS = getThreads();
+  await setThreads(1);
+}
 
 async function suite(title: string, cases: Case[], maxTime: number): Promise<Record<string, number>> {
   const summary = await b.suite(
@@ -66,6 +77,12 @@ export async function measure(
         maxTime,
       ),
     );
+    // the same call on THREADS threads, in the same round (the rest of the bench runs on one)
+    if (THREADS > 1) {
+      await setThreads(THREADS);
+      keep(await suite(`${round} · ${THREADS} threads`, [{ name: threadsCase, fn: ours.fn }], maxTime));
+      await setThreads(1);
+    }
   }
   if (slow.length > 0) keep(await suite(title, slow, 2 * maxTime));
   const ceilingMs = Math.min(ms["ceiling"], ms["ceiling (after)"]);

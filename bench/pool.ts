@@ -3,7 +3,7 @@ import { RandomState, pool_forward, pool_backward } from "../dist/index.js";
 import * as reference from "../dist/reference/pool.js";
 import * as tfjs from "./peers/tfjs.js";
 import * as convnetjs from "./peers/convnetjs.js";
-import { ROUNDS, measure, planCases, type Case } from "./measure.js";
+import { ROUNDS, THREADS, measure, planCases, type Case } from "./measure.js";
 import type { PoolWorkload } from "./workloads.js";
 
 export interface PoolRow {
@@ -17,7 +17,7 @@ export interface PoolRow {
 
 export function plan(workloads: PoolWorkload[]): void {
   // per mode and direction: ROUNDS × (ceiling ×2, ours, TF.js) + the slow peers
-  planCases(workloads.length * (4 * ROUNDS * 4 + 2 + 1 + 1 + 1));
+  planCases(workloads.length * (4 * ROUNDS * (4 + (THREADS > 1 ? 1 : 0)) + 2 + 1 + 1 + 1));
 }
 
 export async function run(workloads: PoolWorkload[], ceiling: () => number): Promise<PoolRow[]> {

@@ -31,8 +31,12 @@ export function conv_single_step(a_slice_prev: NDArray, W: NDArray, b: NDArray |
   return pairwiseSum(a, 0, a.length) + bias;
 }
 
-/** Multiply-adds below which a task is not worth waking a thread for (measured: bench/threshold.ts). */
-const MIN_TASK_MACS = 1 << 20;
+/**
+ * Multiply-adds below which a task is not worth handing to another thread; calls of twice this are
+ * shared out. Measured with `npm run bench:threshold` (2 cores): sharing pays from about 1M multiply-adds
+ * for conv_forward and 0.25M for conv_backward (0.9× the calling thread's time there, 0.65× at 9M).
+ */
+const MIN_TASK_MACS = { forward: 2 ** 19, backward: 2 ** 17 };
 
 /** dA_prev is cut into at most this many chunks of output rows (two waves of 8: enough for 8 threads). */
 const MAX_CHUNKS = 16;
@@ -65,7 +69,7 @@ export function conv_forward(
   const k8 = Math.ceil(k / 8) * 8;
   const rows = m * nH;
   const macs = rows * nW * k8 * f * f * c;
-  const ctx = context(fn, macs, MIN_TASK_MACS);
+  const ctx = context(fn, macs, MIN_TASK_MACS.forward);
   const { kernels, arena } = ctx;
   const Z = arena.scope(() => {
     const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
@@ -79,7 +83,7 @@ export function conv_forward(
     const zv = arena.f64(z, rows * nW * k8);
     const out = new Float64Array(rows * nW * k);
     const { end } = windowRows(info);
-    const parts = ranges(rows, taskCount(ctx, macs, MIN_TASK_MACS, rows, 4));
+    const parts = ranges(rows, taskCount(ctx, macs, MIN_TASK_MACS.forward, rows, 4));
     streamTasks(
       fn,
       ctx,
@@ -117,7 +121,7 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
   const taps = f * f * c;
   const rows = m * nH;
   const macs = rows * nW * k8 * taps;
-  const ctx = context(fn, macs, MIN_TASK_MACS);
+  const ctx = context(fn, macs, MIN_TASK_MACS.backward);
   const { kernels, arena } = ctx;
   return arena.scope(() => {
     const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
@@ -152,7 +156,11 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     const { start, end } = windowRows(info);
     // dA_prev chunks: their number depends on the shape alone (never on the threads), and the waves
     // run in the same order on one thread, so the bits are the same for any number of threads
-    const chunkCount = Math.min(MAX_CHUNKS, Math.floor(rows / Math.ceil(f / stride)), Math.floor(macs / MIN_TASK_MACS));
+    const chunkCount = Math.min(
+      MAX_CHUNKS,
+      Math.floor(rows / Math.ceil(f / stride)),
+      Math.floor(macs / MIN_TASK_MACS.backward),
+    );
     const chunks = ranges(rows, Math.max(1, chunkCount));
     const inputTask = ([r0, r1]: [number, number]): Task => {
       grad.ensure(r1);
@@ -162,7 +170,7 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     // dW and db: a GEMM reduction over output pixels, shared out by units of 2 taps; they read all of
     // A_prev and dZ, so they come after the first wave's chunks, which need only their own rows
     const units = f * Math.ceil((f * c) / 2);
-    const reductions = ranges(units, taskCount(ctx, macs, MIN_TASK_MACS, units)).map(([u0, u1]): Task => [
+    const reductions = ranges(units, taskCount(ctx, macs, MIN_TASK_MACS.backward, units)).map(([u0, u1]): Task => [
       "conv_backward_filter",
       xp,
       hp,

@@ -204,7 +204,7 @@ export function wasm(fn: string): Runtime {
  */
 export function context(fn: string, work: number, minWork: number): Context {
   const rt = wasm(fn);
-  if (rt.pool !== null && rt.shared !== null && work >= 2 * minWork) {
+  if (rt.pool !== null && rt.shared !== null && work >= 2 * minWork * tuning.minWorkScale) {
     if (rt.pool.broken !== null) {
       const why = rt.pool.broken;
       closePool(rt, why);
@@ -214,6 +214,13 @@ export function context(fn: string, work: number, minWork: number): Context {
   }
   return { ...rt.single, pool: null };
 }
+
+/**
+ * Scales every op's minimum work per task. bench/threshold.ts sets it near 0 (share everything out, in
+ * as many tasks as there may be) and to Infinity (share nothing) to measure where threads start to
+ * pay; not part of the API.
+ */
+export const tuning = { minWorkScale: 1 };
 
 const CLOSED = "the thread pool is closed and convwasm now runs on one thread (setThreads() starts a new one)";
 
@@ -269,7 +276,7 @@ export function taskCount(
 ): number {
   const threads = ctx.pool?.size ?? 1;
   if (threads === 1) return 1;
-  return Math.max(1, Math.min(units, threads * perThread, Math.floor(work / minWork)));
+  return Math.max(1, Math.min(units, threads * perThread, Math.floor(work / (minWork * tuning.minWorkScale))));
 }
 
 /** Threads in use (the calling thread included); 1 before init(). */
