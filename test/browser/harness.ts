@@ -18,10 +18,10 @@ export function pack(): string {
   return join(dir, JSON.parse(out)[0].filename);
 }
 
-/** A fresh app folder with test/browser/app's files and the packed package installed in node_modules. */
-export function freshApp(tarball: string): string {
+/** A fresh app folder with test/browser/<name>'s files and the packed package installed in node_modules. */
+export function freshApp(tarball: string, name = "app"): string {
   const app = mkdtempSync(join(tmpdir(), "convwasm-app-"));
-  cpSync(join(ROOT, "test", "browser", "app"), app, { recursive: true });
+  cpSync(join(ROOT, "test", "browser", name), app, { recursive: true });
   const pkg = join(app, "node_modules", "convwasm");
   mkdirSync(pkg, { recursive: true });
   execFileSync("tar", ["-xzf", tarball, "-C", pkg, "--strip-components=1"]);
@@ -48,8 +48,14 @@ const TYPES: Record<string, string> = {
   ".json": "application/json",
 };
 
-/** Serves `dir` on 127.0.0.1 (a free port); resolves to its base URL and a close function. */
-export async function serve(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
+/** Headers that make a page cross-origin isolated (SharedArrayBuffer, shared WebAssembly.Memory). */
+export const ISOLATED = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
+
+/** Serves `dir` on 127.0.0.1 (a free port) with `headers` on every response; resolves to its base URL and a close function. */
+export async function serve(
+  dir: string,
+  headers: Record<string, string> = {},
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)).replace(
       /^(\.\.[/\\])+/,
@@ -61,7 +67,9 @@ export async function serve(dir: string): Promise<{ url: string; close: () => Pr
       res.writeHead(404).end("not found");
       return;
     }
-    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" }).end(readFileSync(file));
+    res
+      .writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" })
+      .end(readFileSync(file));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
