@@ -1,9 +1,9 @@
 // conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
 import { NDArray, fmtShape, pairwiseSum } from "../ndarray.js";
 import { ConvHparameters, ConvInfo, checkArray, checkCache, checkGradient, convInfo } from "../shapes.js";
-import { context, streamTasks, taskCount } from "../wasm/module.js";
+import { Context, context, streamTasks, taskCount } from "../wasm/module.js";
 import { Task, ranges } from "../wasm/pool.js";
-import { PaddedRows, WidenedRows, copyRowsOut } from "./rows.js";
+import { PaddedRows, WidenedRows, copyRowsOut, copySpan, zero } from "./rows.js";
 
 /** conv_forward's cache: [A_prev, W, b, hparameters], as in the notebook. */
 export type ConvCache = [A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvHparameters];
@@ -41,6 +41,17 @@ const MIN_TASK_MACS = { forward: 2 ** 19, backward: 2 ** 17 };
 /** dA_prev is cut into at most this many chunks of output rows (two waves of 8: enough for 8 threads). */
 const MAX_CHUNKS = 16;
 
+/** Places A_prev zero-padded and C-contiguous in the arena in one go (small calls). */
+function placePadded(fn: string, { kernels, arena }: Context, A_prev: NDArray, info: ConvInfo): number {
+  const { m, h, w, c, pad, hp, wp } = info;
+  if (pad === 0 && A_prev.isContiguous()) return arena.copyIn(fn, "A_prev", A_prev);
+  const x = arena.copyInStrided(fn, "A_prev", A_prev);
+  const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
+  const [s0, s1, s2, s3] = x.strides;
+  kernels.zero_pad(x.ptr, s0, s1, s2, s3, h, w, c, pad, xp, 0, m);
+  return xp;
+}
+
 /**
  * The geometry of a convolution's rows: output row r (of the batch's m*nH) reads padded input rows
  * start(r) .. end(r) (of the batch's m*hp).
@@ -72,13 +83,19 @@ export function conv_forward(
   const ctx = context(fn, macs, MIN_TASK_MACS.forward);
   const { kernels, arena } = ctx;
   const Z = arena.scope(() => {
-    const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
     const w = arena.copyIn(fn, "W", W);
     const wpk = arena.alloc(fn, "W packed", f * f * c * k8 * 8);
     kernels.conv_pack_filters(w, f * f * c, k, k8, wpk);
     const b8 = arena.zeros(fn, "b", k8);
     arena.f64(b8, k).set(b.toFloat64Array());
     const z = arena.alloc(fn, "Z", rows * nW * k8 * 8);
+    if (macs < 2 * MIN_TASK_MACS.forward) {
+      // a small call (never shared out): one block copy and one kernel call beat placing rows one by one
+      const xp = placePadded(fn, ctx, A_prev, info);
+      kernels.conv_forward(xp, hp, wp, c, wpk, f, k8, b8, stride, z, nH, nW, 0, rows);
+      return arena.copyOut(z, [m, nH, nW, k], [nH * nW * k8, nW * k8, k8, 1]);
+    }
+    const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
     const input = new PaddedRows(arena.f64(xp, m * hp * wp * c), A_prev, pad);
     const zv = arena.f64(z, rows * nW * k8);
     const out = new Float64Array(rows * nW * k);
@@ -123,14 +140,31 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
   const macs = rows * nW * k8 * taps;
   const ctx = context(fn, macs, MIN_TASK_MACS.backward);
   const { kernels, arena } = ctx;
+  const units = f * Math.ceil((f * c) / 2);
+  const padded = [hp * wp * c, wp * c, c, 1];
   return arena.scope(() => {
-    const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
-    const dz = arena.alloc(fn, "dZ", rows * nW * k8 * 8);
     const dw = arena.zeros(fn, "dW", taps * k8);
     const db = arena.zeros(fn, "db", k8);
     const w = arena.copyIn(fn, "W", W as NDArray);
     const wt = arena.alloc(fn, "W packed", f * Math.ceil((f * c) / 8) * 8 * k * 8);
     kernels.conv_pack_filters_t(w, f, c, k, wt);
+    const outW = (): [NDArray, NDArray] => [
+      arena.copyOut(dw, [f, f, c, k], [f * c * k8, c * k8, k8, 1]),
+      arena.copyOut(db, [1, 1, 1, k], [k8, k8, k8, 1]),
+    ];
+    if (macs < 2 * MIN_TASK_MACS.backward) {
+      // a small call (never shared out, and one dA_prev chunk: see chunkCount below): block copies and
+      // one call of each kernel beat placing rows one by one
+      const xp = placePadded(fn, ctx, A_prev as NDArray, info);
+      const dz = arena.copyInWidened(fn, "dZ", dZ, k8);
+      const dxp = arena.zeros(fn, "dA_prev padded", m * hp * wp * c);
+      kernels.conv_backward_filter(xp, hp, wp, c, f, k8, stride, dz, nH, nW, dw, 0, rows, 0, units);
+      kernels.conv_backward_bias(dz, k8, nW, db, 0, rows);
+      kernels.conv_backward_input(wt, f, c, k, k8, stride, dz, nH, nW, dxp, hp, wp, 0, rows);
+      return [arena.copyOut(dxp, [m, h, width, c], padded, pad * padded[1] + pad * c), ...outW()];
+    }
+    const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
+    const dz = arena.alloc(fn, "dZ", rows * nW * k8 * 8);
     // dA_prev: the transposed convolution, into a padded buffer whose interior is dA_prev
     const dxp = arena.alloc(fn, "dA_prev padded", m * hp * wp * c * 8);
     const input = new PaddedRows(arena.f64(xp, m * hp * wp * c), A_prev as NDArray, pad);
@@ -139,7 +173,7 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     const row = wp * c;
     let zeroed = 0;
     const zeroTo = (g: number) => {
-      if (g > zeroed) dxv.fill(0, zeroed * row, g * row);
+      if (g > zeroed) zero(dxv, zeroed * row, g * row);
       zeroed = Math.max(zeroed, g);
     };
     const dA = new Float64Array(m * h * width * c);
@@ -149,13 +183,13 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
       for (; copied < g; copied++) {
         const i = Math.floor(copied / hp);
         const r = copied - i * hp - pad;
-        if (r >= 0 && r < h)
-          dA.set(dxv.subarray(copied * row + pad * c, copied * row + (pad + width) * c), (i * h + r) * width * c);
+        if (r >= 0 && r < h) copySpan(dxv, copied * row + pad * c, dA, (i * h + r) * width * c, width * c);
       }
     };
     const { start, end } = windowRows(info);
     // dA_prev chunks: their number depends on the shape alone (never on the threads), and the waves
-    // run in the same order on one thread, so the bits are the same for any number of threads
+    // run in the same order on one thread, so the bits are the same for any number of threads (below
+    // 2 * MIN_TASK_MACS.backward there is one chunk, which the small-call path above relies on)
     const chunkCount = Math.min(
       MAX_CHUNKS,
       Math.floor(rows / Math.ceil(f / stride)),
@@ -169,7 +203,6 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     };
     // dW and db: a GEMM reduction over output pixels, shared out by units of 2 taps; they read all of
     // A_prev and dZ, so they come after the first wave's chunks, which need only their own rows
-    const units = f * Math.ceil((f * c) / 2);
     const reductions = ranges(units, taskCount(ctx, macs, MIN_TASK_MACS.backward, units)).map(([u0, u1]): Task => [
       "conv_backward_filter",
       xp,
@@ -212,10 +245,6 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
       (t) => copyOutTo(2 * t + 3 < chunks.length ? start(chunks[2 * t + 3][0]) : m * hp),
     );
     copyOutTo(m * hp);
-    return [
-      new NDArray(dA, [m, h, width, c]),
-      arena.copyOut(dw, [f, f, c, k], [f * c * k8, c * k8, k8, 1]),
-      arena.copyOut(db, [1, 1, 1, k], [k8, k8, k8, 1]),
-    ];
+    return [new NDArray(dA, [m, h, width, c]), ...outW()];
   });
 }

@@ -4,16 +4,49 @@
 // allocation, so no view outlives a memory.grow.
 import { NDArray } from "../ndarray.js";
 
-/** Copies row (i, r) of an NHWC array (w*c elements) to dst[at..]. */
-function copyRow(a: NDArray, i: number, r: number, dst: Float64Array, at: number): void {
-  const [, , w, c] = a.shape;
-  const [s0, s1, s2, s3] = a.strides;
-  const base = a.offset + i * s0 + r * s1;
-  if (s3 === 1 && s2 === c) {
-    dst.set(a.data.subarray(base, base + w * c), at);
-    return;
+/** Runs shorter than this are copied or zeroed element by element: cheaper than subarray + set/fill. */
+const SHORT = 64;
+
+/** dst[from..to] = 0. */
+export function zero(dst: Float64Array, from: number, to: number): void {
+  if (to - from >= SHORT) dst.fill(0, from, to);
+  else for (let j = from; j < to; j++) dst[j] = 0;
+}
+
+/** dst[to..to+n] = src[from..from+n]. */
+export function copySpan(src: Float64Array, from: number, dst: Float64Array, to: number, n: number): void {
+  if (n >= SHORT) dst.set(src.subarray(from, from + n), to);
+  else for (let j = 0; j < n; j++) dst[to + j] = src[from + j];
+}
+
+/** Where row (i, r) of an NHWC array starts in its data, and how to read its w*c elements. */
+class RowReader {
+  readonly w: number;
+  readonly c: number;
+  private readonly s: number[];
+  private readonly contiguous: boolean;
+
+  constructor(private readonly a: NDArray) {
+    [, , this.w, this.c] = a.shape;
+    this.s = [...a.strides];
+    this.contiguous = this.s[3] === 1 && this.s[2] === this.c;
   }
-  for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) dst[at++] = a.data[base + x * s2 + ch * s3];
+
+  /** Copies row (i, r) to dst[at..at+w*c]. */
+  copy(i: number, r: number, dst: Float64Array, at: number): void {
+    const { a, w, c, s } = this;
+    const base = a.offset + i * s[0] + r * s[1];
+    if (this.contiguous) return copySpan(a.data, base, dst, at, w * c);
+    for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) dst[at++] = a.data[base + x * s[2] + ch * s[3]];
+  }
+
+  /** Copies row (i, r) to dst with each pixel's c channels widened to `width` (dst zero there already). */
+  copyWidened(i: number, r: number, dst: Float64Array, at: number, width: number): void {
+    const { a, w, c, s } = this;
+    const base = a.offset + i * s[0] + r * s[1];
+    for (let x = 0; x < w; x++)
+      for (let ch = 0; ch < c; ch++) dst[at + x * width + ch] = a.data[base + x * s[2] + ch * s[3]];
+  }
 }
 
 /**
@@ -22,33 +55,37 @@ function copyRow(a: NDArray, i: number, r: number, dst: Float64Array, at: number
  */
 export class PaddedRows {
   private placed = 0;
+  private readonly rows: RowReader;
   private readonly h: number;
+  private readonly hp: number;
   private readonly rowLength: number;
+  private readonly border: number;
 
   constructor(
     private readonly xp: Float64Array,
-    private readonly a: NDArray,
+    a: NDArray,
     private readonly pad: number,
   ) {
-    const [, h, w, c] = a.shape;
-    this.h = h;
-    this.rowLength = (w + 2 * pad) * c;
+    this.rows = new RowReader(a);
+    this.h = a.shape[1];
+    this.hp = this.h + 2 * pad;
+    this.border = pad * this.rows.c;
+    this.rowLength = this.rows.w * this.rows.c + 2 * this.border;
   }
 
   ensure(g: number): void {
-    const { xp, a, pad, h, rowLength } = this;
-    const c = a.shape[3];
+    const { xp, pad, h, hp, rowLength, border } = this;
     for (; this.placed < g; this.placed++) {
       const at = this.placed * rowLength;
-      const i = Math.floor(this.placed / (h + 2 * pad));
-      const r = this.placed - i * (h + 2 * pad) - pad;
+      const i = Math.floor(this.placed / hp);
+      const r = this.placed - i * hp - pad;
       if (r < 0 || r >= h) {
-        xp.fill(0, at, at + rowLength);
+        zero(xp, at, at + rowLength);
         continue;
       }
-      xp.fill(0, at, at + pad * c);
-      copyRow(a, i, r, xp, at + pad * c);
-      xp.fill(0, at + rowLength - pad * c, at + rowLength);
+      zero(xp, at, at + border);
+      this.rows.copy(i, r, xp, at + border);
+      zero(xp, at + rowLength - border, at + rowLength);
     }
   }
 }
@@ -59,28 +96,29 @@ export class PaddedRows {
  */
 export class WidenedRows {
   private placed = 0;
+  private readonly rows: RowReader;
+  private readonly nH: number;
 
   constructor(
     private readonly dst: Float64Array,
-    private readonly a: NDArray,
+    a: NDArray,
     private readonly k8: number,
-  ) {}
+  ) {
+    this.rows = new RowReader(a);
+    this.nH = a.shape[1];
+  }
 
   ensure(r: number): void {
-    const { dst, a, k8 } = this;
-    const [, nH, nW, k] = a.shape;
+    const { dst, k8, nH, rows } = this;
+    const row = rows.w * k8;
     for (; this.placed < r; this.placed++) {
       const i = Math.floor(this.placed / nH);
-      const at = this.placed * nW * k8;
-      if (k === k8) {
-        copyRow(a, i, this.placed - i * nH, dst, at);
-        continue;
-      }
-      const [s0, s1, s2, s3] = a.strides;
-      const base = a.offset + i * s0 + (this.placed - i * nH) * s1;
-      dst.fill(0, at, at + nW * k8);
-      for (let x = 0; x < nW; x++) {
-        for (let ch = 0; ch < k; ch++) dst[at + x * k8 + ch] = a.data[base + x * s2 + ch * s3];
+      const at = this.placed * row;
+      if (rows.c === k8) {
+        rows.copy(i, this.placed - i * nH, dst, at);
+      } else {
+        zero(dst, at, at + row);
+        rows.copyWidened(i, this.placed - i * nH, dst, at, k8);
       }
     }
   }
@@ -103,5 +141,9 @@ export function copyRowsOut(
     out.set(src.subarray(r0 * n * k8, r1 * n * k8), r0 * n * k);
     return;
   }
-  for (let p = r0 * n; p < r1 * n; p++) out.set(src.subarray(p * k8, p * k8 + k), p * k);
+  if (k >= SHORT) {
+    for (let p = r0 * n; p < r1 * n; p++) out.set(src.subarray(p * k8, p * k8 + k), p * k);
+    return;
+  }
+  for (let p = r0 * n; p < r1 * n; p++) for (let ch = 0; ch < k; ch++) out[p * k + ch] = src[p * k8 + ch];
 }

@@ -52,7 +52,7 @@ describe("memory()", () => {
   });
 
   it("a request beyond what WASM32 addresses is a RangeError naming the sizes; the library works afterwards", () => {
-    // a 30000×30000 image seen through zero strides: tiny in JS, 7.2 GB once placed in the arena
+    // a 30000×30000 image seen through zero strides: tiny in JS, 7.2 GB once placed (Z: 57.6 GB)
     const huge = new NDArray(new Float64Array(1), [1, 30000, 30000, 1], [0, 0, 0, 0]);
     const W = randn(6, 1, 1, 1, 1);
     const b = randn(7, 1, 1, 1, 1);
@@ -60,7 +60,7 @@ describe("memory()", () => {
     const call = () => conv_forward(huge, W, b, { stride: 1, pad: 1 });
     expect(call).toThrow(RangeError);
     expect(call).toThrow(
-      /^conv_forward: A_prev padded needs 6\.7 GiB \(7200960032 bytes\).*beyond the 4\.0 GiB \(4294967296 bytes\) that WASM32 can address/,
+      /^conv_forward: Z needs 53\.7 GiB \(57607680256 bytes\).*beyond the 4\.0 GiB \(4294967296 bytes\) that WASM32 can address/,
     );
     expect(memory()).toEqual(before);
     // pooling streams bands of rows through the arena: only a single row beyond 4 GiB is too much
