@@ -203,21 +203,10 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     };
     // dW and db: a GEMM reduction over output pixels, shared out by units of 2 taps; they read all of
     // A_prev and dZ, so they come after the first wave's chunks, which need only their own rows
+    const filterArgs = [xp, hp, wp, c, f, k8, stride, dz, nH, nW, dw, 0, rows];
     const reductions = ranges(units, taskCount(ctx, macs, MIN_TASK_MACS.backward, units)).map(([u0, u1]): Task => [
       "conv_backward_filter",
-      xp,
-      hp,
-      wp,
-      c,
-      f,
-      k8,
-      stride,
-      dz,
-      nH,
-      nW,
-      dw,
-      0,
-      rows,
+      ...filterArgs,
       u0,
       u1,
     ]);

@@ -141,9 +141,5 @@ export function copyRowsOut(
     out.set(src.subarray(r0 * n * k8, r1 * n * k8), r0 * n * k);
     return;
   }
-  if (k >= SHORT) {
-    for (let p = r0 * n; p < r1 * n; p++) out.set(src.subarray(p * k8, p * k8 + k), p * k);
-    return;
-  }
-  for (let p = r0 * n; p < r1 * n; p++) for (let ch = 0; ch < k; ch++) out[p * k + ch] = src[p * k8 + ch];
+  for (let p = r0 * n; p < r1 * n; p++) copySpan(src, p * k8, out, p * k, k);
 }

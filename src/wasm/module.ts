@@ -148,17 +148,25 @@ async function load(options: InitOptions): Promise<void> {
   }
   const single = await side(singleModule, {}, arenaBytes);
   let shared: Runtime["shared"] = null;
+  let reason = where.reason;
+  let memory: WebAssembly.Memory | null = null;
   if (where.spawn) {
+    try {
+      memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    } catch (e) {
+      // e.g. no room for 4 GiB of address space (32-bit browsers)
+      reason = `no shared WebAssembly.Memory could be made here (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  if (where.spawn && memory) {
     const module = await compile(options.sharedWasm ?? decodeBase64(sharedWasmBase64));
     if (!importsMemory(module)) {
       throw new TypeError(
         "init: sharedWasm expects the shared-memory module (convwasm-shared.wasm) but got one with its own memory",
       );
     }
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     shared = { ...(await side(module, { env: { memory } }, arenaBytes)), module, memory, spawn: where.spawn };
   }
-  let reason = where.reason;
   if (shared && threads === 1) {
     reason = options.threads === 1 ? "init() was asked for threads: 1" : `this machine reports ${where.cores} core`;
   }
