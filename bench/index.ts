@@ -17,7 +17,7 @@ const only = process.argv[2]; // optional: "conv" or "pool"
 const workloads = loadWorkloads();
 
 await init();
-await oneThread();
+oneThread();
 const ceiling = await loadCeiling();
 const peers = [await tfjs.setup(), convnetjs.setup()];
 

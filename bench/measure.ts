@@ -1,7 +1,8 @@
 // One benny suite per (workload, op): the ceiling probe before and after our op (interleaved, best
 // sample of each), then the peers. Returns the best time of every case, in milliseconds.
 import b from "benny";
-import { getThreads, setThreads } from "../dist/index.js";
+import { getThreads } from "../dist/index.js";
+import { tuning } from "../dist/wasm/module.js";
 import { CEILING_FLOPS } from "./ceiling.js";
 
 export interface Case {
@@ -24,16 +25,19 @@ export function planCases(n: number): void {
 }
 
 /** Rounds of the fast cases: the machine is shared and noisy, so each is the best of several rounds. */
-export const ROUNDS = 3;
+export const ROUNDS = 4;
 
-/** The threads column: init()'s default (the cores, at most 8), read before the bench drops to one. */
+/** The threads column: init()'s default (the cores, at most 8). */
 export let THREADS = 1;
 export const threadsCase = "convwasm (threads)";
 
-/** Remembers the default thread count and switches to one thread for the one-thread columns. */
-export async function oneThread(): Promise<void> {
+/**
+ * Keeps init()'s pool for the threads column and makes every other call run on the calling thread, as
+ * on one thread (no call is shared out), so no worker is stopped or started between the columns.
+ */
+export function oneThread(): void {
   THREADS = getThreads();
-  await setThreads(1);
+  tuning.minWorkScale = Infinity;
 }
 
 async function suite(title: string, cases: Case[], maxTime: number): Promise<Record<string, number>> {
@@ -79,9 +83,9 @@ export async function measure(
     );
     // the same call on THREADS threads, in the same round (the rest of the bench runs on one)
     if (THREADS > 1) {
-      await setThreads(THREADS);
+      tuning.minWorkScale = 1;
       keep(await suite(`${round} · ${THREADS} threads`, [{ name: threadsCase, fn: ours.fn }], maxTime));
-      await setThreads(1);
+      tuning.minWorkScale = Infinity;
     }
   }
   if (slow.length > 0) keep(await suite(title, slow, 2 * maxTime));
