@@ -1,4 +1,5 @@
-// Loads and instantiates the WASM module once (Node and browsers), and hands out its kernels and arena.
+// Loads and instantiates the two builds of the WASM module once (Node and browsers), starts the thread
+// pool, and hands each call its kernels, arena and pool (context). Also the threads API.
 // @assemblyscript/loader is used here only: instantiation and turning `abort` into thrown Errors.
 import { instantiate } from "@assemblyscript/loader";
 import { checkInteger } from "../shapes.js";
@@ -11,9 +12,9 @@ import { warmUp } from "./warmup.js";
 type Ptr = number;
 
 /**
- * The exports of assembly/index.ts: kernels on pointers, dimensions and element strides. The last two
+ * The exports of assembly/index.ts: kernels on pointers, dimensions and element strides. The last
  * arguments are a range of the outer loop: images (i0..i1) or, for the conv kernels, output rows
- * (r0..r1 of the m*nH rows of the batch).
+ * (r0..r1 of the m*nH rows of the batch), and for conv_backward_filter then a range of tap units (u0..u1).
  */
 export interface Kernels extends Record<string, unknown> {
   memory: WebAssembly.Memory;
