@@ -26,7 +26,7 @@ import { expectIdentical, randn } from "../helpers.js";
 beforeAll(() => init());
 afterAll(() => setThreads(availableParallelism() > 1 ? 2 : 1));
 
-/** Jobs of more than one task the pool ran while `body` ran (so a test knows work was shared out). */
+/** Jobs handed to the pool while `body` ran (so a test knows whether work was shared out). */
 function sharedJobs(body: () => void): number {
   const pool = wasm("test").pool;
   if (!pool) {
