@@ -213,12 +213,8 @@ export function wasm(fn: string): Runtime {
  */
 export function context(fn: string, work: number, minWork: number): Context {
   const rt = wasm(fn);
+  // (a pool broken since the last call refuses the job, and streamTasks turns that into the error)
   if (rt.pool !== null && rt.shared !== null && work >= 2 * minWork * tuning.minWorkScale) {
-    if (rt.pool.broken !== null) {
-      const why = rt.pool.broken;
-      closePool(rt, why);
-      throw new Error(`${fn}: ${why}; ${CLOSED}`);
-    }
     return { kernels: rt.shared.kernels, arena: rt.shared.arena, pool: rt.pool };
   }
   return { ...rt.single, pool: null };
