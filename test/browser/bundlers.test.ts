@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { bin, chromiumAvailable, cleanup, freshApp, launch, openPage, pack, screenshot, serve } from "./harness.js";
+import { bin, requireChromium, cleanup, freshApp, launch, openPage, pack, screenshot, serve } from "./harness.js";
 
 const Z_MEAN = 0.048995203528855794;
 const Z_321 = [-0.61490741, -6.7439236, -2.55153897, 1.75698377, 3.56208902, 0.53036437, 5.18531798, 8.75898442];
@@ -40,8 +40,7 @@ let tarball: string;
 const temp: string[] = [];
 
 beforeAll(async () => {
-  if (!chromiumAvailable())
-    throw new Error("browser tests need Debian's chromium at /usr/bin/chromium: apt-get install -y chromium");
+  requireChromium();
   tarball = pack();
   temp.push(join(tarball, ".."));
   browser = await launch();

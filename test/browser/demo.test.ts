@@ -6,15 +6,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { ROOT, bin, chromiumAvailable, cleanup, launch, openPage, screenshot, serve } from "./harness.js";
+import { ROOT, bin, requireChromium, cleanup, launch, openPage, screenshot, serve } from "./harness.js";
 
 let browser: Browser;
 let out: string;
 let server: Awaited<ReturnType<typeof serve>>;
 
 beforeAll(async () => {
-  if (!chromiumAvailable())
-    throw new Error("browser tests need Debian's chromium at /usr/bin/chromium: apt-get install -y chromium");
+  requireChromium();
   out = mkdtempSync(join(tmpdir(), "convwasm-demo-"));
   execFileSync(
     bin("vite"),

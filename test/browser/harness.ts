@@ -77,8 +77,10 @@ export async function serve(
   return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM);
+/** Fails at once, with how to fix it, when Debian's Chromium is not installed. */
+export function requireChromium(): void {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`browser tests need Debian's chromium at ${CHROMIUM}: apt-get install -y chromium`);
 }
 
 export async function launch(): Promise<Browser> {

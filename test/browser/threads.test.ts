@@ -6,7 +6,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { ISOLATED, bin, chromiumAvailable, cleanup, freshApp, launch, openPage, pack, serve } from "./harness.js";
+import { ISOLATED, bin, requireChromium, cleanup, freshApp, launch, openPage, pack, serve } from "./harness.js";
 
 interface Run {
   used: number;
@@ -28,8 +28,7 @@ let nodeDigests: string[];
 const temp: string[] = [];
 
 beforeAll(async () => {
-  if (!chromiumAvailable())
-    throw new Error("browser tests need Debian's chromium at /usr/bin/chromium: apt-get install -y chromium");
+  requireChromium();
   const tarball = pack();
   temp.push(join(tarball, ".."));
   const app = freshApp(tarball, "threads-app");
