@@ -1,57 +1,77 @@
 // conv_forward / conv_backward: the notebook's equations on raw NHWC memory. The input is pre-padded
 // (zero_pad kernel), so windows never leave it and 0 * Inf gives NaN exactly where numpy's does.
+//
+// Window geometry: kernel row kh reads padded input row oh*sh + kh*dilH; its fw*cg taps (kw, then the
+// cg channels of the group) lie in `runs` runs of `run` consecutive elements, `jump` apart. Without
+// dilation and groups a kernel row is one run of fw*c taps (the fast case); otherwise one run per kw.
+// Output and gradient pixels are `kp` elements apart, so a group's channels can sit inside wider pixels.
+import { at, bytes, store8, store8Plus } from "./mem";
+
+/** Runs per kernel row: 1 when a row of taps is contiguous in the input, else fw. */
+function runsOf(c: i32, cg: i32, fw: i32, dilW: i32): i32 {
+  return dilW == 1 && cg == c ? 1 : fw;
+}
 
 /**
- * Packs W [f*f*c, k] (C order) into blocks of 8 output channels, [k8/8][taps][8], zero past k, so the
+ * Packs W [taps, k] (C order) into blocks of 8 output channels, [k8/8][taps][8], zero past k, so the
  * forward micro-kernel reads 8 channels of one tap as 4 consecutive vectors.
  */
 export function conv_pack_filters(w: usize, taps: i32, k: i32, k8: i32, out: usize): void {
   for (let kb = 0; kb < k8; kb += 8) {
     for (let t = 0; t < taps; t++) {
-      const dst = out + ((<usize>(kb * taps + t * 8)) << 3);
+      const dst = at(out, kb * taps + t * 8);
       for (let l = 0; l < 8; l++) {
         const kk = kb + l;
-        store<f64>(dst + ((<usize>l) << 3), kk < k ? load<f64>(w + ((<usize>(t * k + kk)) << 3)) : 0);
+        store<f64>(at(dst, l), kk < k ? load<f64>(at(w, t * k + kk)) : 0);
       }
     }
   }
 }
 
 /**
- * Z[i,oh,ow,:] = sum over the window of xp * W, plus b, for output rows r0..r1, 2 output pixels × 8
- * channels at a time in f64x2 registers. xp [m,hp,wp,c] padded input; wpk from conv_pack_filters; b8 [k8] and
- * z [m,nH,nW,k8] with k8 a multiple of 8 (channels past k are computed as zeros and cropped by the caller).
+ * Z[i,oh,ow,:] = sum over the window of xp * W, plus b, for output rows r0..r1 (of the batch's m*nH),
+ * 2 output pixels × 8 channels at a time in f64x2 registers. xp [m,hp,wp,c] padded input (the group's
+ * first channel); wpk from conv_pack_filters; b8 [k8]; z [m,nH,nW,kp] (k8 channels written per pixel,
+ * those past k computed as zeros and cropped by the caller).
  */
 export function conv_forward(
   xp: usize,
   hp: i32,
   wp: i32,
   c: i32,
+  cg: i32,
   wpk: usize,
-  f: i32,
+  fh: i32,
+  fw: i32,
+  dilH: i32,
+  dilW: i32,
   k8: i32,
   b8: usize,
-  stride: i32,
+  sh: i32,
+  sw: i32,
   z: usize,
+  kp: i32,
   nH: i32,
   nW: i32,
   r0: i32,
   r1: i32,
 ): void {
-  const fc = f * c;
-  const taps = f * fc;
-  const step = (<usize>(stride * c)) << 3; // bytes between neighbouring output pixels' windows
-  const rowBytes = (<usize>(wp * c)) << 3;
-  const pix = (<usize>k8) << 3; // bytes per output pixel
+  const runs = runsOf(c, cg, fw, dilW);
+  const run = bytes(runs == 1 ? fw * c : cg);
+  const jump = bytes(dilW * c);
+  const taps = fh * fw * cg;
+  const step = bytes(sw * c); // between neighbouring output pixels' windows
+  const rowStep = bytes(dilH * wp * c);
+  const pix = bytes(kp);
   // output row r is row r % nH of image r / nH; each is computed alone, so any split of the range agrees
   for (let r = r0; r < r1; r++) {
     const i = r / nH;
     const oh = r - i * nH;
-    const xrow = xp + ((<usize>((i * hp + oh * stride) * wp) * c) << 3);
+    const xrow = at(xp, (i * hp + oh * sh) * wp * c);
     const zrow = z + <usize>((i * nH + oh) * nW) * pix;
     for (let kb = 0; kb < k8; kb += 8) {
-      const wblk = wpk + ((<usize>(kb * taps)) << 3);
-      const bias = b8 + ((<usize>kb) << 3);
+      const wblk = at(wpk, kb * taps);
+      const bias = at(b8, kb);
       const b0 = v128.load(bias);
       const b1 = v128.load(bias, 16);
       const b2 = v128.load(bias, 32);
@@ -70,41 +90,34 @@ export function conv_forward(
         let c13 = f64x2.splat(0);
         let xr = xrow + <usize>ow * step;
         let wr = wblk;
-        for (let kh = 0; kh < f; kh++) {
-          let xa = xr;
-          const end = xr + ((<usize>fc) << 3);
-          while (xa < end) {
-            const a0 = v128.load64_splat(xa);
-            const a1 = v128.load64_splat(xa + second);
-            const w0 = v128.load(wr);
-            const w1 = v128.load(wr, 16);
-            const w2 = v128.load(wr, 32);
-            const w3 = v128.load(wr, 48);
-            c00 = f64x2.add(c00, f64x2.mul(a0, w0));
-            c01 = f64x2.add(c01, f64x2.mul(a0, w1));
-            c02 = f64x2.add(c02, f64x2.mul(a0, w2));
-            c03 = f64x2.add(c03, f64x2.mul(a0, w3));
-            c10 = f64x2.add(c10, f64x2.mul(a1, w0));
-            c11 = f64x2.add(c11, f64x2.mul(a1, w1));
-            c12 = f64x2.add(c12, f64x2.mul(a1, w2));
-            c13 = f64x2.add(c13, f64x2.mul(a1, w3));
-            xa += 8;
-            wr += 64;
+        for (let kh = 0; kh < fh; kh++) {
+          for (let q = 0; q < runs; q++) {
+            let xa = xr + <usize>q * jump;
+            const end = xa + run;
+            while (xa < end) {
+              const a0 = v128.load64_splat(xa);
+              const a1 = v128.load64_splat(xa + second);
+              const w0 = v128.load(wr);
+              const w1 = v128.load(wr, 16);
+              const w2 = v128.load(wr, 32);
+              const w3 = v128.load(wr, 48);
+              c00 = f64x2.add(c00, f64x2.mul(a0, w0));
+              c01 = f64x2.add(c01, f64x2.mul(a0, w1));
+              c02 = f64x2.add(c02, f64x2.mul(a0, w2));
+              c03 = f64x2.add(c03, f64x2.mul(a0, w3));
+              c10 = f64x2.add(c10, f64x2.mul(a1, w0));
+              c11 = f64x2.add(c11, f64x2.mul(a1, w1));
+              c12 = f64x2.add(c12, f64x2.mul(a1, w2));
+              c13 = f64x2.add(c13, f64x2.mul(a1, w3));
+              xa += 8;
+              wr += 64;
+            }
           }
-          xr += rowBytes;
+          xr += rowStep;
         }
-        const z0 = zrow + <usize>ow * pix + ((<usize>kb) << 3);
-        v128.store(z0, f64x2.add(c00, b0));
-        v128.store(z0, f64x2.add(c01, b1), 16);
-        v128.store(z0, f64x2.add(c02, b2), 32);
-        v128.store(z0, f64x2.add(c03, b3), 48);
-        if (two) {
-          const z1 = z0 + pix;
-          v128.store(z1, f64x2.add(c10, b0));
-          v128.store(z1, f64x2.add(c11, b1), 16);
-          v128.store(z1, f64x2.add(c12, b2), 32);
-          v128.store(z1, f64x2.add(c13, b3), 48);
-        }
+        const z0 = at(zrow + <usize>ow * pix, kb);
+        store8Plus(z0, c00, c01, c02, c03, b0, b1, b2, b3);
+        if (two) store8Plus(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3);
       }
     }
   }
@@ -112,124 +125,112 @@ export function conv_forward(
 
 /**
  * dW [taps,k8] += sum over output pixels of xp-window * dZ for output rows r0..r1 and tap units u0..u1
- * (taps = f*f*c in W's order; unit u is the pair of taps 2*(u % P), 2*(u % P)+1 of kernel row u / P, with
- * P = ceil(f*c / 2) units per kernel row). 2 taps × 8 channels in f64x2 registers, reduced along each
- * output row. Every dW element is summed over rows then pixels in order whatever the unit range, so a
- * split of the units (threads) gives the same bits as one call. xp [m,hp,wp,c] padded input; dz
- * [m,nH,nW,k8] with channels past k zero.
+ * (taps = fh*fw*cg in W's order; unit u is the pair of taps 2*(u % P), 2*(u % P)+1 of kernel row u / P,
+ * with P = ceil(fw*cg / 2) units per kernel row). 2 taps × 8 channels in f64x2 registers, reduced along
+ * each output row. Every dW element is summed over rows then pixels in order whatever the unit range,
+ * so a split of the units (threads) gives the same bits as one call. xp [m,hp,wp,c] padded input (the
+ * group's first channel); dz [m,nH,nW,kp] with k8 channels read per pixel (those past k zero).
  */
 export function conv_backward_filter(
   xp: usize,
   hp: i32,
   wp: i32,
   c: i32,
-  f: i32,
+  cg: i32,
+  fh: i32,
+  fw: i32,
+  dilH: i32,
+  dilW: i32,
   k8: i32,
-  stride: i32,
+  sh: i32,
+  sw: i32,
   dz: usize,
+  kp: i32,
   nH: i32,
   nW: i32,
-  dw: usize,
+  gw: usize,
   r0: i32,
   r1: i32,
   u0: i32,
   u1: i32,
 ): void {
-  const fc = f * c;
+  const fc = fw * cg;
   const units = (fc + 1) >> 1;
-  const step = (<usize>(stride * c)) << 3;
-  const rowBytes = (<usize>(wp * c)) << 3;
-  const pix = (<usize>k8) << 3;
+  const step = bytes(sw * c);
+  const rowBytes = bytes(wp * c);
+  const pix = bytes(kp);
+  const pix8 = bytes(k8);
   // output row r is row r % nH of image r / nH; consecutive ranges called in order equal one call
   for (let r = r0; r < r1; r++) {
     const i = r / nH;
     const oh = r - i * nH;
-    const xrow = xp + ((<usize>((i * hp + oh * stride) * wp) * c) << 3);
+    const xrow = at(xp, (i * hp + oh * sh) * wp * c);
     const dzrow = dz + <usize>((i * nH + oh) * nW) * pix;
     for (let u = u0; u < u1; u++) {
       const kh = u / units;
       const j = (u - kh * units) << 1;
-      const xr = xrow + <usize>kh * rowBytes;
-      const dwr = dw + <usize>(kh * fc) * pix;
-      if (j + 2 <= fc) {
-        for (let kb = 0; kb < k8; kb += 8) {
-          const d0 = dwr + <usize>j * pix + ((<usize>kb) << 3);
-          const d1 = d0 + pix;
-          let c00 = v128.load(d0),
-            c01 = v128.load(d0, 16),
-            c02 = v128.load(d0, 32),
-            c03 = v128.load(d0, 48);
-          let c10 = v128.load(d1),
-            c11 = v128.load(d1, 16),
-            c12 = v128.load(d1, 32),
-            c13 = v128.load(d1, 48);
-          let xa = xr + ((<usize>j) << 3);
-          let da = dzrow + ((<usize>kb) << 3);
-          for (let ow = 0; ow < nW; ow++) {
-            const a0 = v128.load64_splat(xa);
-            const a1 = v128.load64_splat(xa, 8);
-            const g0 = v128.load(da),
-              g1 = v128.load(da, 16),
-              g2 = v128.load(da, 32),
-              g3 = v128.load(da, 48);
-            c00 = f64x2.add(c00, f64x2.mul(a0, g0));
-            c01 = f64x2.add(c01, f64x2.mul(a0, g1));
-            c02 = f64x2.add(c02, f64x2.mul(a0, g2));
-            c03 = f64x2.add(c03, f64x2.mul(a0, g3));
-            c10 = f64x2.add(c10, f64x2.mul(a1, g0));
-            c11 = f64x2.add(c11, f64x2.mul(a1, g1));
-            c12 = f64x2.add(c12, f64x2.mul(a1, g2));
-            c13 = f64x2.add(c13, f64x2.mul(a1, g3));
-            xa += step;
-            da += pix;
-          }
-          v128.store(d0, c00);
-          v128.store(d0, c01, 16);
-          v128.store(d0, c02, 32);
-          v128.store(d0, c03, 48);
-          v128.store(d1, c10);
-          v128.store(d1, c11, 16);
-          v128.store(d1, c12, 32);
-          v128.store(d1, c13, 48);
+      // an odd tap count leaves one tap at the end of the kernel row: paired with itself, stored once
+      const two = j + 1 < fc;
+      const xr = xrow + <usize>(kh * dilH) * rowBytes;
+      const x0 = at(xr, (j / cg) * dilW * c + (j % cg));
+      const x1 = two ? at(xr, ((j + 1) / cg) * dilW * c + ((j + 1) % cg)) : x0;
+      const d0 = gw + <usize>(kh * fc + j) * pix8;
+      const d1 = d0 + pix8;
+      for (let kb = 0; kb < k8; kb += 8) {
+        const e0 = at(d0, kb);
+        const e1 = at(d1, kb);
+        let c00 = v128.load(e0),
+          c01 = v128.load(e0, 16),
+          c02 = v128.load(e0, 32),
+          c03 = v128.load(e0, 48);
+        let c10 = f64x2.splat(0),
+          c11 = f64x2.splat(0),
+          c12 = f64x2.splat(0),
+          c13 = f64x2.splat(0);
+        if (two) {
+          c10 = v128.load(e1);
+          c11 = v128.load(e1, 16);
+          c12 = v128.load(e1, 32);
+          c13 = v128.load(e1, 48);
         }
-      } else {
-        // an odd tap count leaves one tap at the end of the kernel row: 1 × 8
-        for (let kb = 0; kb < k8; kb += 8) {
-          const d0 = dwr + <usize>j * pix + ((<usize>kb) << 3);
-          let c00 = v128.load(d0),
-            c01 = v128.load(d0, 16),
-            c02 = v128.load(d0, 32),
-            c03 = v128.load(d0, 48);
-          let xa = xr + ((<usize>j) << 3);
-          let da = dzrow + ((<usize>kb) << 3);
-          for (let ow = 0; ow < nW; ow++) {
-            const a0 = v128.load64_splat(xa);
-            c00 = f64x2.add(c00, f64x2.mul(a0, v128.load(da)));
-            c01 = f64x2.add(c01, f64x2.mul(a0, v128.load(da, 16)));
-            c02 = f64x2.add(c02, f64x2.mul(a0, v128.load(da, 32)));
-            c03 = f64x2.add(c03, f64x2.mul(a0, v128.load(da, 48)));
-            xa += step;
-            da += pix;
-          }
-          v128.store(d0, c00);
-          v128.store(d0, c01, 16);
-          v128.store(d0, c02, 32);
-          v128.store(d0, c03, 48);
+        let xa = x0;
+        let xb = x1;
+        let da = at(dzrow, kb);
+        for (let ow = 0; ow < nW; ow++) {
+          const a0 = v128.load64_splat(xa);
+          const a1 = v128.load64_splat(xb);
+          const g0 = v128.load(da),
+            g1 = v128.load(da, 16),
+            g2 = v128.load(da, 32),
+            g3 = v128.load(da, 48);
+          c00 = f64x2.add(c00, f64x2.mul(a0, g0));
+          c01 = f64x2.add(c01, f64x2.mul(a0, g1));
+          c02 = f64x2.add(c02, f64x2.mul(a0, g2));
+          c03 = f64x2.add(c03, f64x2.mul(a0, g3));
+          c10 = f64x2.add(c10, f64x2.mul(a1, g0));
+          c11 = f64x2.add(c11, f64x2.mul(a1, g1));
+          c12 = f64x2.add(c12, f64x2.mul(a1, g2));
+          c13 = f64x2.add(c13, f64x2.mul(a1, g3));
+          xa += step;
+          xb += step;
+          da += pix;
         }
+        store8(e0, c00, c01, c02, c03);
+        if (two) store8(e1, c10, c11, c12, c13);
       }
     }
   }
 }
 
-/** db [k8] += sum of dZ over the output pixels of rows r0..r1, row by row. dz [m,nH,nW,k8]. */
-export function conv_backward_bias(dz: usize, k8: i32, nW: i32, db: usize, r0: i32, r1: i32): void {
-  const pix = (<usize>k8) << 3;
+/** db [k8] += sum of dZ over the output pixels of rows r0..r1, row by row. dz [m,nH,nW,kp], k8 read per pixel. */
+export function conv_backward_bias(dz: usize, k8: i32, kp: i32, nW: i32, db: usize, r0: i32, r1: i32): void {
+  const pix = bytes(kp);
   for (let r = r0; r < r1; r++) {
     const dzrow = dz + <usize>(r * nW) * pix;
     for (let kb = 0; kb < k8; kb += 2) {
-      const d = db + ((<usize>kb) << 3);
+      const d = at(db, kb);
       let s = v128.load(d);
-      let da = dzrow + ((<usize>kb) << 3);
+      let da = at(dzrow, kb);
       for (let ow = 0; ow < nW; ow++) {
         s = f64x2.add(s, v128.load(da));
         da += pix;
@@ -240,32 +241,34 @@ export function conv_backward_bias(dz: usize, k8: i32, nW: i32, db: usize, r0: i
 }
 
 /**
- * Packs W [f*f*c, k] for conv_backward_input: each kernel row's f*c taps in blocks of 8 (the last one
- * zero-padded), each block stored [k][8], so the micro-kernel reads one channel's 8 taps as 4 vectors.
+ * Packs W [fh*fw*cg, k] for conv_backward_input: each run of each kernel row (see the top of this file)
+ * in blocks of 8 taps (the last one zero-padded), each block stored [k][8], so the micro-kernel reads one
+ * channel's 8 taps as 4 vectors.
  */
-export function conv_pack_filters_t(w: usize, f: i32, c: i32, k: i32, out: usize): void {
-  const fc = f * c;
+export function conv_pack_filters_t(w: usize, fh: i32, fw: i32, c: i32, cg: i32, dilW: i32, k: i32, out: usize): void {
+  const runs = runsOf(c, cg, fw, dilW);
+  const run = runs == 1 ? fw * c : cg;
   let dst = out;
-  for (let kh = 0; kh < f; kh++) {
-    for (let jb = 0; jb < fc; jb += 8) {
-      for (let kk = 0; kk < k; kk++) {
-        for (let l = 0; l < 8; l++) {
-          const j = jb + l;
-          store<f64>(dst, j < fc ? load<f64>(w + ((<usize>((kh * fc + j) * k + kk)) << 3)) : 0);
-          dst += 8;
+  for (let kh = 0; kh < fh; kh++) {
+    for (let q = 0; q < runs; q++) {
+      const first = kh * fw * cg + q * run;
+      for (let jb = 0; jb < run; jb += 8) {
+        for (let kk = 0; kk < k; kk++) {
+          for (let l = 0; l < 8; l++) {
+            const j = jb + l;
+            store<f64>(dst, j < run ? load<f64>(at(w, (first + j) * k + kk)) : 0);
+            dst += 8;
+          }
         }
       }
     }
   }
 }
 
-/** p[0..8] += a0..a3 (8 lanes), or only the first r lanes when r < 8 (the end of a kernel row). */
+/** p[0..8] += a0..a3 (8 lanes), or only the first r lanes when r < 8 (the end of a run). */
 function addStore8(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, r: i32): void {
   if (r == 8) {
-    v128.store(p, f64x2.add(v128.load(p), a0));
-    v128.store(p, f64x2.add(v128.load(p, 16), a1), 16);
-    v128.store(p, f64x2.add(v128.load(p, 32), a2), 32);
-    v128.store(p, f64x2.add(v128.load(p, 48), a3), 48);
+    store8Plus(p, v128.load(p), v128.load(p, 16), v128.load(p, 32), v128.load(p, 48), a0, a1, a2, a3);
     return;
   }
   // lanes past r were computed from zero-padded filters and are dropped (they may hold 0 * Inf = NaN)
@@ -285,17 +288,23 @@ function addStoreLanes(p: usize, v: v128, n: i32): void {
 }
 
 /**
- * dxp[i, oh*s+kh, ow*s+kw, :] += W[kh,kw,:,:] · dZ[i,oh,ow,:] (the transposed convolution) for output
- * rows r0..r1; dxp [m,hp,wp,c] is the padded gradient, zeroed by the caller. wt from conv_pack_filters_t;
- * dz [m,nH,nW,k8]. 2 output pixels × 8 taps in f64x2 registers, reduced over the k channels.
+ * dxp[i, oh*sh+kh*dilH, ow*sw+kw*dilW, :] += W[kh,kw,:,:] · dZ[i,oh,ow,:] (the transposed convolution)
+ * for output rows r0..r1; dxp [m,hp,wp,c] is the padded gradient (the group's first channel), zeroed by
+ * the caller. wt from conv_pack_filters_t; dz [m,nH,nW,kp], k channels read per pixel. 2 output pixels ×
+ * 8 taps in f64x2 registers, reduced over the k channels.
  */
 export function conv_backward_input(
   wt: usize,
-  f: i32,
+  fh: i32,
+  fw: i32,
   c: i32,
+  cg: i32,
+  dilH: i32,
+  dilW: i32,
   k: i32,
-  k8: i32,
-  stride: i32,
+  kp: i32,
+  sh: i32,
+  sw: i32,
   dz: usize,
   nH: i32,
   nW: i32,
@@ -305,76 +314,64 @@ export function conv_backward_input(
   r0: i32,
   r1: i32,
 ): void {
-  const fc = f * c;
-  const step = (<usize>(stride * c)) << 3;
-  const rowBytes = (<usize>(wp * c)) << 3;
-  const pix = (<usize>k8) << 3;
-  const block = (<usize>k) << 6; // bytes of one packed block of 8 taps
+  const runs = runsOf(c, cg, fw, dilW);
+  const run = runs == 1 ? fw * c : cg;
+  const jump = bytes(dilW * c);
+  const step = bytes(sw * c);
+  const rowStep = bytes(dilH * wp * c);
+  const pix = bytes(kp);
+  const block = bytes(k * 8); // one packed block of 8 taps
   // output row r is row r % nH of image r / nH; consecutive ranges called in order equal one call
   for (let r = r0; r < r1; r++) {
     const i = r / nH;
     const oh = r - i * nH;
-    const xrow = dxp + ((<usize>((i * hp + oh * stride) * wp) * c) << 3);
+    const xrow = at(dxp, (i * hp + oh * sh) * wp * c);
     const dzrow = dz + <usize>((i * nH + oh) * nW) * pix;
     let wblk = wt;
-    for (let kh = 0; kh < f; kh++) {
-      const xr = xrow + <usize>kh * rowBytes;
-      for (let jb = 0; jb < fc; jb += 8) {
-        const r = min(8, fc - jb);
-        const xj = xr + ((<usize>jb) << 3);
-        let ow = 0;
-        for (; ow + 2 <= nW; ow += 2) {
-          let c00 = f64x2.splat(0);
-          let c01 = f64x2.splat(0);
-          let c02 = f64x2.splat(0);
-          let c03 = f64x2.splat(0);
-          let c10 = f64x2.splat(0);
-          let c11 = f64x2.splat(0);
-          let c12 = f64x2.splat(0);
-          let c13 = f64x2.splat(0);
-          let da = dzrow + <usize>ow * pix;
-          let wr = wblk;
-          for (let kk = 0; kk < k; kk++) {
-            const g0 = v128.load64_splat(da);
-            const g1 = v128.load64_splat(da + pix);
-            const w0 = v128.load(wr);
-            const w1 = v128.load(wr, 16);
-            const w2 = v128.load(wr, 32);
-            const w3 = v128.load(wr, 48);
-            c00 = f64x2.add(c00, f64x2.mul(g0, w0));
-            c01 = f64x2.add(c01, f64x2.mul(g0, w1));
-            c02 = f64x2.add(c02, f64x2.mul(g0, w2));
-            c03 = f64x2.add(c03, f64x2.mul(g0, w3));
-            c10 = f64x2.add(c10, f64x2.mul(g1, w0));
-            c11 = f64x2.add(c11, f64x2.mul(g1, w1));
-            c12 = f64x2.add(c12, f64x2.mul(g1, w2));
-            c13 = f64x2.add(c13, f64x2.mul(g1, w3));
-            da += 8;
-            wr += 64;
+    for (let kh = 0; kh < fh; kh++) {
+      for (let q = 0; q < runs; q++) {
+        const xr = xrow + <usize>kh * rowStep + <usize>q * jump;
+        for (let jb = 0; jb < run; jb += 8) {
+          const lanes = min(8, run - jb);
+          const xj = at(xr, jb);
+          for (let ow = 0; ow < nW; ow += 2) {
+            // a row's odd last pixel is paired with itself and stored once
+            const two = ow + 1 < nW;
+            const second = two ? pix : 0;
+            let c00 = f64x2.splat(0);
+            let c01 = f64x2.splat(0);
+            let c02 = f64x2.splat(0);
+            let c03 = f64x2.splat(0);
+            let c10 = f64x2.splat(0);
+            let c11 = f64x2.splat(0);
+            let c12 = f64x2.splat(0);
+            let c13 = f64x2.splat(0);
+            let da = dzrow + <usize>ow * pix;
+            let wr = wblk;
+            for (let kk = 0; kk < k; kk++) {
+              const g0 = v128.load64_splat(da);
+              const g1 = v128.load64_splat(da + second);
+              const w0 = v128.load(wr);
+              const w1 = v128.load(wr, 16);
+              const w2 = v128.load(wr, 32);
+              const w3 = v128.load(wr, 48);
+              c00 = f64x2.add(c00, f64x2.mul(g0, w0));
+              c01 = f64x2.add(c01, f64x2.mul(g0, w1));
+              c02 = f64x2.add(c02, f64x2.mul(g0, w2));
+              c03 = f64x2.add(c03, f64x2.mul(g0, w3));
+              c10 = f64x2.add(c10, f64x2.mul(g1, w0));
+              c11 = f64x2.add(c11, f64x2.mul(g1, w1));
+              c12 = f64x2.add(c12, f64x2.mul(g1, w2));
+              c13 = f64x2.add(c13, f64x2.mul(g1, w3));
+              da += 8;
+              wr += 64;
+            }
+            const x0 = xj + <usize>ow * step;
+            addStore8(x0, c00, c01, c02, c03, lanes);
+            if (two) addStore8(x0 + step, c10, c11, c12, c13, lanes);
           }
-          const x0 = xj + <usize>ow * step;
-          addStore8(x0, c00, c01, c02, c03, r);
-          addStore8(x0 + step, c10, c11, c12, c13, r);
+          wblk += block;
         }
-        if (ow < nW) {
-          let c00 = f64x2.splat(0);
-          let c01 = f64x2.splat(0);
-          let c02 = f64x2.splat(0);
-          let c03 = f64x2.splat(0);
-          let da = dzrow + <usize>ow * pix;
-          let wr = wblk;
-          for (let kk = 0; kk < k; kk++) {
-            const g0 = v128.load64_splat(da);
-            c00 = f64x2.add(c00, f64x2.mul(g0, v128.load(wr)));
-            c01 = f64x2.add(c01, f64x2.mul(g0, v128.load(wr, 16)));
-            c02 = f64x2.add(c02, f64x2.mul(g0, v128.load(wr, 32)));
-            c03 = f64x2.add(c03, f64x2.mul(g0, v128.load(wr, 48)));
-            da += 8;
-            wr += 64;
-          }
-          addStore8(xj + <usize>ow * step, c00, c01, c02, c03, r);
-        }
-        wblk += block;
       }
     }
   }

@@ -1,4 +1,5 @@
 // The WASM ABI: kernels on raw pointers, dimensions and element strides. Nothing here allocates.
+// src/wasm/kernels.ts lists every export with its arguments; a test checks the two agree.
 export { zero_pad } from "./pad";
 export {
   conv_pack_filters,
@@ -13,4 +14,9 @@ export { pool_forward_max, pool_forward_average, pool_backward_max, pool_backwar
 /** First byte past the module's static data: the TypeScript arena starts here. */
 export function heap_base(): usize {
   return __heap_base;
+}
+
+/** Bumped whenever a kernel's arguments change (src/wasm/kernels.ts ABI_VERSION must match). */
+export function abi_version(): i32 {
+  return 2;
 }

@@ -1,8 +1,9 @@
-// zero_pad: the notebook's np.pad(X, ((0,0),(pad,pad),(pad,pad),(0,0))) on raw NHWC memory.
+// zero_pad: np.pad(X, ((0,0),(top,bottom),(left,right),(0,0))) on raw NHWC memory.
+import { at, bytes } from "./mem";
 
 /**
  * Zero-pads H and W of images i0..i1 (exclusive): x [m,h,w,c] read through element strides
- * (sx0..sx3) -> out [m,h+2*pad,w+2*pad,c] C-contiguous. Every element of those images is written.
+ * (sx0..sx3) -> out [m,top+h+bottom,left+w+right,c] C-contiguous. Every element of those images is written.
  */
 export function zero_pad(
   x: usize,
@@ -13,36 +14,37 @@ export function zero_pad(
   h: i32,
   w: i32,
   c: i32,
-  pad: i32,
+  top: i32,
+  bottom: i32,
+  left: i32,
+  right: i32,
   out: usize,
   i0: i32,
   i1: i32,
 ): void {
-  const wp = w + 2 * pad;
-  const rowBytes = (<usize>(wp * c)) << 3;
-  const imageBytes = <usize>(h + 2 * pad) * rowBytes;
-  const padBytes = (<usize>(pad * c)) << 3;
+  const rowBytes = bytes((left + w + right) * c);
+  const imageBytes = <usize>(top + h + bottom) * rowBytes;
+  const leftBytes = bytes(left * c);
+  const rightBytes = bytes(right * c);
   for (let i = i0; i < i1; i++) {
     const img = out + <usize>i * imageBytes;
     // top and bottom bands of zero rows
-    memory.fill(img, 0, <usize>pad * rowBytes);
-    memory.fill(img + <usize>(pad + h) * rowBytes, 0, <usize>pad * rowBytes);
+    memory.fill(img, 0, <usize>top * rowBytes);
+    memory.fill(img + <usize>(top + h) * rowBytes, 0, <usize>bottom * rowBytes);
     for (let y = 0; y < h; y++) {
-      const row = img + <usize>(y + pad) * rowBytes;
-      memory.fill(row, 0, padBytes);
-      memory.fill(row + rowBytes - padBytes, 0, padBytes);
-      const dst = row + padBytes;
+      const row = img + <usize>(y + top) * rowBytes;
+      memory.fill(row, 0, leftBytes);
+      memory.fill(row + rowBytes - rightBytes, 0, rightBytes);
+      const dst = row + leftBytes;
       const src = i * sx0 + y * sx1;
       if (sx3 == 1 && sx2 == c) {
         // channels and columns contiguous: one copy per row
-        memory.copy(dst, x + ((<usize>src) << 3), (<usize>(w * c)) << 3);
+        memory.copy(dst, at(x, src), bytes(w * c));
       } else {
         for (let xw = 0; xw < w; xw++) {
           const s = src + xw * sx2;
-          const d = dst + ((<usize>(xw * c)) << 3);
-          for (let ch = 0; ch < c; ch++) {
-            store<f64>(d + ((<usize>ch) << 3), load<f64>(x + ((<usize>(s + ch * sx3)) << 3)));
-          }
+          const d = at(dst, xw * c);
+          for (let ch = 0; ch < c; ch++) store<f64>(at(d, ch), load<f64>(at(x, s + ch * sx3)));
         }
       }
     }

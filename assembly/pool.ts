@@ -2,39 +2,44 @@
 // Channels are contiguous in NHWC, so the fast path (sx3 == 1) works on 2 channels per f64x2, 8 at a
 // time where it can. f64x2.max is a NaN-safe instruction sequence on x86; pmax is one instruction, so
 // NaNs are tracked on the side (v != v) and put back at the end: the result is np.max's.
+import { at, bytes } from "./mem";
 
 const NAN2 = f64x2.splat(NaN);
 const ONE2 = f64x2.splat(1);
 
-/** np.max over the f×f window of 2 channels at p (element strides sx1, sx2): NaN if any is NaN. */
-function windowMax2(p: usize, f: i32, sx1: i32, sx2: i32): v128 {
+/** np.max over the fh×fw window of 2 channels at p (element strides sx1, sx2): NaN if any is NaN. */
+function windowMax2(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): v128 {
   let m = v128.load(p);
   let nan = f64x2.ne(m, m);
-  for (let kh = 0; kh < f; kh++) {
-    let q = p + ((<usize>(kh * sx1)) << 3);
-    for (let kw = 0; kw < f; kw++) {
+  for (let kh = 0; kh < fh; kh++) {
+    let q = at(p, kh * sx1);
+    for (let kw = 0; kw < fw; kw++) {
       const v = v128.load(q);
       m = f64x2.pmax(m, v);
       nan = v128.or(nan, f64x2.ne(v, v));
-      q += (<usize>sx2) << 3;
+      q += bytes(sx2);
     }
   }
   return v128.bitselect(NAN2, m, nan);
 }
 
-/** np.max over the f×f window of one channel at p. */
-function windowMax1(p: usize, f: i32, sx1: i32, sx2: i32): f64 {
+/**
+ * np.max over the fh×fw window of one channel at p, with pmax's rule (the first of equal values is kept,
+ * so the sign of a zero maximum is the first zero's in every lane) and NaN if any is NaN.
+ */
+function windowMax1(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): f64 {
   let m = load<f64>(p);
-  for (let kh = 0; kh < f; kh++) {
-    for (let kw = 0; kw < f; kw++) {
-      m = max<f64>(m, load<f64>(p + ((<usize>(kh * sx1 + kw * sx2)) << 3)));
+  for (let kh = 0; kh < fh; kh++) {
+    for (let kw = 0; kw < fw; kw++) {
+      const v = load<f64>(at(p, kh * sx1 + kw * sx2));
+      m = v > m || v != v ? v : m;
     }
   }
   return m;
 }
 
 /**
- * A[i,oh,ow,ch] = max of x[i, oh*s:oh*s+f, ow*s:ow*s+f, ch] (NaN if the window holds one, as np.max)
+ * A[i,oh,ow,ch] = max of x[i, oh*sh:oh*sh+fh, ow*sw:ow*sw+fw, ch] (NaN if the window holds one, as np.max)
  * for images i0..i1. x [m,h,w,c] through element strides sx0..sx3; y [m,nH,nW,c] C-contiguous.
  */
 export function pool_forward_max(
@@ -44,8 +49,10 @@ export function pool_forward_max(
   sx2: i32,
   sx3: i32,
   c: i32,
-  f: i32,
-  stride: i32,
+  fh: i32,
+  fw: i32,
+  sh: i32,
+  sw: i32,
   y: usize,
   nH: i32,
   nW: i32,
@@ -53,16 +60,16 @@ export function pool_forward_max(
   i1: i32,
 ): void {
   const vec = sx3 == 1 ? c & ~1 : 0; // channels handled two at a time
-  const step = (<usize>sx2) << 3;
+  const step = bytes(sx2);
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
-        const corner = x + ((<usize>(i * sx0 + oh * stride * sx1 + ow * stride * sx2)) << 3);
-        const yr = y + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
+        const corner = at(x, i * sx0 + oh * sh * sx1 + ow * sw * sx2);
+        const yr = at(y, ((i * nH + oh) * nW + ow) * c);
         let ch = 0;
         for (; ch + 8 <= vec; ch += 8) {
           // 8 channels per pass over the window: four independent max chains
-          const p = corner + ((<usize>ch) << 3);
+          const p = at(corner, ch);
           let m0 = v128.load(p);
           let m1 = v128.load(p, 16);
           let m2 = v128.load(p, 32);
@@ -71,9 +78,9 @@ export function pool_forward_max(
           let n1 = f64x2.ne(m1, m1);
           let n2 = f64x2.ne(m2, m2);
           let n3 = f64x2.ne(m3, m3);
-          for (let kh = 0; kh < f; kh++) {
-            let q = p + ((<usize>(kh * sx1)) << 3);
-            for (let kw = 0; kw < f; kw++) {
+          for (let kh = 0; kh < fh; kh++) {
+            let q = at(p, kh * sx1);
+            for (let kw = 0; kw < fw; kw++) {
               const v0 = v128.load(q);
               const v1 = v128.load(q, 16);
               const v2 = v128.load(q, 32);
@@ -89,24 +96,24 @@ export function pool_forward_max(
               q += step;
             }
           }
-          const o = yr + ((<usize>ch) << 3);
+          const o = at(yr, ch);
           v128.store(o, v128.bitselect(NAN2, m0, n0));
           v128.store(o, v128.bitselect(NAN2, m1, n1), 16);
           v128.store(o, v128.bitselect(NAN2, m2, n2), 32);
           v128.store(o, v128.bitselect(NAN2, m3, n3), 48);
         }
         for (; ch < vec; ch += 2) {
-          v128.store(yr + ((<usize>ch) << 3), windowMax2(corner + ((<usize>ch) << 3), f, sx1, sx2));
+          v128.store(at(yr, ch), windowMax2(at(corner, ch), fh, fw, sx1, sx2));
         }
         for (; ch < c; ch++) {
-          store<f64>(yr + ((<usize>ch) << 3), windowMax1(corner + ((<usize>(ch * sx3)) << 3), f, sx1, sx2));
+          store<f64>(at(yr, ch), windowMax1(at(corner, ch * sx3), fh, fw, sx1, sx2));
         }
       }
     }
   }
 }
 
-/** As pool_forward_max, with the window's mean (sum / (f*f), as np.mean) instead of its max. */
+/** As pool_forward_max, with the window's mean (sum / (fh*fw), as np.mean) instead of its max. */
 export function pool_forward_average(
   x: usize,
   sx0: i32,
@@ -114,33 +121,35 @@ export function pool_forward_average(
   sx2: i32,
   sx3: i32,
   c: i32,
-  f: i32,
-  stride: i32,
+  fh: i32,
+  fw: i32,
+  sh: i32,
+  sw: i32,
   y: usize,
   nH: i32,
   nW: i32,
   i0: i32,
   i1: i32,
 ): void {
-  const n = <f64>(f * f);
+  const n = <f64>(fh * fw);
   const nv = f64x2.splat(n);
   const vec = sx3 == 1 ? c & ~1 : 0;
-  const step = (<usize>sx2) << 3;
+  const step = bytes(sx2);
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
-        const corner = x + ((<usize>(i * sx0 + oh * stride * sx1 + ow * stride * sx2)) << 3);
-        const yr = y + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
+        const corner = at(x, i * sx0 + oh * sh * sx1 + ow * sw * sx2);
+        const yr = at(y, ((i * nH + oh) * nW + ow) * c);
         let ch = 0;
         for (; ch + 8 <= vec; ch += 8) {
-          const p = corner + ((<usize>ch) << 3);
+          const p = at(corner, ch);
           let s0 = f64x2.splat(0);
           let s1 = f64x2.splat(0);
           let s2 = f64x2.splat(0);
           let s3 = f64x2.splat(0);
-          for (let kh = 0; kh < f; kh++) {
-            let q = p + ((<usize>(kh * sx1)) << 3);
-            for (let kw = 0; kw < f; kw++) {
+          for (let kh = 0; kh < fh; kh++) {
+            let q = at(p, kh * sx1);
+            for (let kw = 0; kw < fw; kw++) {
               s0 = f64x2.add(s0, v128.load(q));
               s1 = f64x2.add(s1, v128.load(q, 16));
               s2 = f64x2.add(s2, v128.load(q, 32));
@@ -148,33 +157,33 @@ export function pool_forward_average(
               q += step;
             }
           }
-          const o = yr + ((<usize>ch) << 3);
+          const o = at(yr, ch);
           v128.store(o, f64x2.div(s0, nv));
           v128.store(o, f64x2.div(s1, nv), 16);
           v128.store(o, f64x2.div(s2, nv), 32);
           v128.store(o, f64x2.div(s3, nv), 48);
         }
         for (; ch < vec; ch += 2) {
-          const p = corner + ((<usize>ch) << 3);
+          const p = at(corner, ch);
           let s = f64x2.splat(0);
-          for (let kh = 0; kh < f; kh++) {
-            let q = p + ((<usize>(kh * sx1)) << 3);
-            for (let kw = 0; kw < f; kw++) {
+          for (let kh = 0; kh < fh; kh++) {
+            let q = at(p, kh * sx1);
+            for (let kw = 0; kw < fw; kw++) {
               s = f64x2.add(s, v128.load(q));
               q += step;
             }
           }
-          v128.store(yr + ((<usize>ch) << 3), f64x2.div(s, nv));
+          v128.store(at(yr, ch), f64x2.div(s, nv));
         }
         for (; ch < c; ch++) {
-          const p = corner + ((<usize>(ch * sx3)) << 3);
+          const p = at(corner, ch * sx3);
           let s: f64 = 0;
-          for (let kh = 0; kh < f; kh++) {
-            for (let kw = 0; kw < f; kw++) {
-              s += load<f64>(p + ((<usize>(kh * sx1 + kw * sx2)) << 3));
+          for (let kh = 0; kh < fh; kh++) {
+            for (let kw = 0; kw < fw; kw++) {
+              s += load<f64>(at(p, kh * sx1 + kw * sx2));
             }
           }
-          store<f64>(yr + ((<usize>ch) << 3), s / n);
+          store<f64>(at(yr, ch), s / n);
         }
       }
     }
@@ -196,8 +205,10 @@ export function pool_backward_max(
   h: i32,
   w: i32,
   c: i32,
-  f: i32,
-  stride: i32,
+  fh: i32,
+  fw: i32,
+  sh: i32,
+  sw: i32,
   dy: usize,
   nH: i32,
   nW: i32,
@@ -206,23 +217,23 @@ export function pool_backward_max(
   i1: i32,
 ): void {
   const vec = sx3 == 1 ? c & ~1 : 0;
-  const step = (<usize>sx2) << 3;
-  const dstep = (<usize>c) << 3;
+  const step = bytes(sx2);
+  const dstep = bytes(c);
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
-        const corner = x + ((<usize>(i * sx0 + oh * stride * sx1 + ow * stride * sx2)) << 3);
-        const dcorner = dx + ((<usize>(((i * h + oh * stride) * w + ow * stride) * c)) << 3);
-        const dyr = dy + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
+        const corner = at(x, i * sx0 + oh * sh * sx1 + ow * sw * sx2);
+        const dcorner = at(dx, ((i * h + oh * sh) * w + ow * sw) * c);
+        const dyr = at(dy, ((i * nH + oh) * nW + ow) * c);
         let ch = 0;
         for (; ch < vec; ch += 2) {
-          const p = corner + ((<usize>ch) << 3);
-          const m = windowMax2(p, f, sx1, sx2);
-          const g = v128.load(dyr + ((<usize>ch) << 3));
-          for (let kh = 0; kh < f; kh++) {
-            let q = p + ((<usize>(kh * sx1)) << 3);
-            let d = dcorner + ((<usize>(kh * w * c + ch)) << 3);
-            for (let kw = 0; kw < f; kw++) {
+          const p = at(corner, ch);
+          const m = windowMax2(p, fh, fw, sx1, sx2);
+          const g = v128.load(at(dyr, ch));
+          for (let kh = 0; kh < fh; kh++) {
+            let q = at(p, kh * sx1);
+            let d = at(dcorner, kh * w * c + ch);
+            for (let kw = 0; kw < fw; kw++) {
               const mask = v128.and(f64x2.eq(v128.load(q), m), ONE2);
               v128.store(d, f64x2.add(v128.load(d), f64x2.mul(mask, g)));
               q += step;
@@ -231,13 +242,13 @@ export function pool_backward_max(
           }
         }
         for (; ch < c; ch++) {
-          const p = corner + ((<usize>(ch * sx3)) << 3);
-          const m = windowMax1(p, f, sx1, sx2);
-          const g = load<f64>(dyr + ((<usize>ch) << 3));
-          for (let kh = 0; kh < f; kh++) {
-            for (let kw = 0; kw < f; kw++) {
-              const v = load<f64>(p + ((<usize>(kh * sx1 + kw * sx2)) << 3));
-              const d = dcorner + ((<usize>((kh * w + kw) * c + ch)) << 3);
+          const p = at(corner, ch * sx3);
+          const m = windowMax1(p, fh, fw, sx1, sx2);
+          const g = load<f64>(at(dyr, ch));
+          for (let kh = 0; kh < fh; kh++) {
+            for (let kw = 0; kw < fw; kw++) {
+              const v = load<f64>(at(p, kh * sx1 + kw * sx2));
+              const d = at(dcorner, (kh * w + kw) * c + ch);
               store<f64>(d, load<f64>(d) + select<f64>(1, 0, v == m) * g);
             }
           }
@@ -248,15 +259,17 @@ export function pool_backward_max(
 }
 
 /**
- * dx[window] += dy[i,oh,ow,ch] / (f*f) (the notebook's distribute_value) for images i0..i1.
+ * dx[window] += dy[i,oh,ow,ch] / (fh*fw) (the notebook's distribute_value) for images i0..i1.
  * dy [m,nH,nW,c] and dx [m,h,w,c] C-contiguous, dx zeroed by the caller.
  */
 export function pool_backward_average(
   h: i32,
   w: i32,
   c: i32,
-  f: i32,
-  stride: i32,
+  fh: i32,
+  fw: i32,
+  sh: i32,
+  sw: i32,
   dy: usize,
   nH: i32,
   nW: i32,
@@ -264,23 +277,23 @@ export function pool_backward_average(
   i0: i32,
   i1: i32,
 ): void {
-  const n = <f64>(f * f);
+  const n = <f64>(fh * fw);
   const nv = f64x2.splat(n);
   const vec = c & ~1;
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
-        const dcorner = dx + ((<usize>(((i * h + oh * stride) * w + ow * stride) * c)) << 3);
-        const dyr = dy + ((<usize>(((i * nH + oh) * nW + ow) * c)) << 3);
-        for (let kh = 0; kh < f; kh++) {
-          for (let kw = 0; kw < f; kw++) {
-            const dr = dcorner + ((<usize>((kh * w + kw) * c)) << 3);
+        const dcorner = at(dx, ((i * h + oh * sh) * w + ow * sw) * c);
+        const dyr = at(dy, ((i * nH + oh) * nW + ow) * c);
+        for (let kh = 0; kh < fh; kh++) {
+          for (let kw = 0; kw < fw; kw++) {
+            const dr = at(dcorner, (kh * w + kw) * c);
             for (let ch = 0; ch < vec; ch += 2) {
-              const o = (<usize>ch) << 3;
+              const o = bytes(ch);
               v128.store(dr + o, f64x2.add(v128.load(dr + o), f64x2.div(v128.load(dyr + o), nv)));
             }
             if (vec < c) {
-              const o = (<usize>vec) << 3;
+              const o = bytes(vec);
               store<f64>(dr + o, load<f64>(dr + o) + load<f64>(dyr + o) / n);
             }
           }

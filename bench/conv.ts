@@ -1,7 +1,7 @@
 // conv_forward and conv_backward on every conv workload, beside the peers and the ceiling probe.
-import { RandomState, conv_forward, conv_backward } from "../dist/index.js";
-import * as reference from "../dist/reference/conv.js";
-import { wasm } from "../dist/wasm/module.js";
+import { RandomState, conv_forward, conv_backward } from "convwasm";
+import * as reference from "convwasm/reference";
+import { wasm } from "convwasm/internal";
 import * as tfjs from "./peers/tfjs.js";
 import * as convnetjs from "./peers/convnetjs.js";
 import { ROUNDS, THREADS, measure, planCases } from "./measure.js";

@@ -1,6 +1,6 @@
 // Run in a fresh process (bench/index.ts spawns it): how long init() takes, and the first call of each
 // op after it against a warm call. Prints one JSON line.
-import { RandomState, init, conv_forward, conv_backward, pool_forward, pool_backward } from "../dist/index.js";
+import { RandomState, init, conv_forward, conv_backward, pool_forward, pool_backward } from "convwasm";
 
 const t0 = performance.now();
 await init();

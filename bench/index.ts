@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { init } from "../dist/index.js";
+import { init } from "convwasm";
 import { loadCeiling } from "./ceiling.js";
 import * as conv from "./conv.js";
 import * as pool from "./pool.js";

@@ -1,8 +1,8 @@
 // One benny suite per (workload, op): the ceiling probe before and after our op (interleaved, best
 // sample of each), then the peers. Returns the best time of every case, in milliseconds.
 import b from "benny";
-import { getThreads } from "../dist/index.js";
-import { tuning } from "../dist/wasm/module.js";
+import { getThreads } from "convwasm";
+import { tuning } from "convwasm/internal";
 import { CEILING_FLOPS } from "./ceiling.js";
 
 export interface Case {

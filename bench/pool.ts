@@ -1,6 +1,6 @@
 // pool_forward and pool_backward ("max" and "average") on every pool workload, beside the peers.
-import { RandomState, pool_forward, pool_backward } from "../dist/index.js";
-import * as reference from "../dist/reference/pool.js";
+import { RandomState, pool_forward, pool_backward } from "convwasm";
+import * as reference from "convwasm/reference";
 import * as tfjs from "./peers/tfjs.js";
 import * as convnetjs from "./peers/convnetjs.js";
 import { ROUNDS, THREADS, measure, planCases, type Case } from "./measure.js";

@@ -2,8 +2,8 @@
 // and conv_backward on growing layers, always on the calling thread and always shared out (in as many
 // tasks as there may be), as a markdown table; MIN_TASK_MACS in src/ops/conv.ts is set from it (calls
 // of at least twice that are shared out). Best of many calls, interleaved.
-import { RandomState, conv_backward, conv_forward, getThreads, init } from "../dist/index.js";
-import { tuning } from "../dist/wasm/module.js";
+import { RandomState, conv_backward, conv_forward, getThreads, init } from "convwasm";
+import { tuning } from "convwasm/internal";
 
 await init();
 const threads = getThreads();

@@ -1,6 +1,7 @@
 // convwasm: the eight functions of "Convolutional Neural Network: Step by Step", float64, in WebAssembly.
-export { init, memory, getThreads, setThreads, threading, dispose } from "./wasm/module.js";
-export type { InitOptions, WasmInput } from "./wasm/module.js";
+export { init, release, memory } from "./wasm/loader.js";
+export { getThreads, setThreads, threading, dispose } from "./wasm/threads.js";
+export type { InitOptions, WasmInput } from "./wasm/loader.js";
 export { NDArray, array, zeros } from "./ndarray.js";
 export type { Nested } from "./ndarray.js";
 export { RandomState, random } from "./random.js";

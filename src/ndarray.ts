@@ -1,42 +1,82 @@
 // NDArray: float64 data + shape + strides (counted in elements) + offset, as scijs/ndarray and numpy.
 // Views (index, transpose) share data and copy nothing.
+import { cStrides, fmtShape, sizeOf } from "./layout.js";
 import { formatArray } from "./print.js";
+
+export { cStrides, fmtShape, sizeOf, spanOf } from "./layout.js";
 
 /** Nested number arrays, as numpy's array([[1, 2], [3, 4]]). */
 export type Nested = number | readonly Nested[];
 
-/** C-order (row-major) strides in elements for a shape. */
-export function cStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  for (let d = shape.length - 1, s = 1; d >= 0; d--) {
-    strides[d] = s;
-    s *= shape[d];
+/** A short description of any value, for error messages. */
+export function describe(x: unknown): string {
+  if (x instanceof NDArray) return `an array of shape ${fmtShape(x.shape)}`;
+  if (x === null) return "null";
+  if (Array.isArray(x)) {
+    return x.length <= 8 && x.every((v) => typeof v === "number") ? fmtShape(x) : `a plain array of length ${x.length}`;
   }
-  return strides;
+  if (typeof x === "object" || typeof x === "function") {
+    const name = (x as object).constructor?.name;
+    return !name || name === "Object" ? "an object" : `a ${name}`;
+  }
+  return `${typeof x} ${String(x)}`;
 }
 
-/** Product of a shape's entries. */
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
+/** The text of anything thrown. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : describe(e);
 }
 
-/** How many elements of the data a view's elements span, from its first to its last (1 + Σ (d-1)·stride). */
-export function spanOf(shape: readonly number[], strides: readonly number[]): number {
-  let span = 1;
-  shape.forEach((d, k) => (span += (d - 1) * strides[k]));
-  return span;
+// Float64Array's own accessors, read once: a user's array may carry own properties that shadow them
+const typedArrayProto = Object.getPrototypeOf(Float64Array.prototype) as object;
+const intrinsic = (key: string) => Object.getOwnPropertyDescriptor(typedArrayProto, key)!.get!;
+const bufferOf = intrinsic("buffer") as (this: Float64Array) => ArrayBufferLike;
+const byteOffsetOf = intrinsic("byteOffset") as (this: Float64Array) => number;
+const lengthOf = intrinsic("length") as (this: Float64Array) => number;
+
+/**
+ * `data` as a fresh Float64Array view of the same memory, made through the engine's own accessors (so
+ * a Proxy, a look-alike or an array with shadowing own properties is refused or bypassed).
+ */
+function realData(fn: string, name: string, data: unknown): Float64Array {
+  if (!ArrayBuffer.isView(data) || Object.getPrototypeOf(data) !== Float64Array.prototype) {
+    throw new TypeError(`${fn}: ${name} expects a Float64Array but got ${describe(data)}`);
+  }
+  const f = data as Float64Array;
+  return new Float64Array(bufferOf.call(f), byteOffsetOf.call(f), lengthOf.call(f));
 }
 
-export function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(",")}]`;
+/** A fresh array of the integers in `v` (each read once), or a named error. */
+function integers(fn: string, name: string, v: unknown, min: number): number[] {
+  if (!Array.isArray(v) || v.length > 64) {
+    throw new RangeError(`${fn}: ${name} expects an array of at most 64 integers but got ${describe(v)}`);
+  }
+  const out: number[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const d: unknown = v[i];
+    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < min) {
+      throw new RangeError(`${fn}: ${name} expects integers >= ${min} but got [${Array.from(v, String).join(",")}]`);
+    }
+    out.push(d);
+  }
+  return out;
 }
 
-function checkShape(fn: string, shape: readonly number[]): void {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    const got = Array.isArray(shape) ? `[${shape.map(String).join(",")}]` : String(shape);
-    throw new RangeError(`${fn}: shape expects integers >= 0 but got ${got}`);
+/** Checks that every element of a view lies inside `data`. */
+function checkBounds(fn: string, length: number, shape: number[], strides: number[], offset: number): void {
+  if (sizeOf(shape) === 0) return;
+  let lo = offset;
+  let hi = offset;
+  shape.forEach((d, k) => {
+    const reach = (d - 1) * strides[k];
+    if (reach < 0) lo += reach;
+    else hi += reach;
+  });
+  if (lo < 0 || hi >= length) {
+    throw new RangeError(
+      `${fn}: shape ${fmtShape(shape)} with strides ${fmtShape(strides)} and offset ${offset} ` +
+        `reaches elements ${lo}..${hi} but data has ${length}${length === 0 ? " (is its buffer detached?)" : ""}`,
+    );
   }
 }
 
@@ -49,30 +89,30 @@ export class NDArray {
   /** Element index in `data` of the first element. */
   readonly offset: number;
 
+  /**
+   * A view of `data` (a Float64Array); strides default to C order. Every element the view reaches must
+   * lie inside `data`. The fields cannot be reassigned (the instance is frozen).
+   */
   constructor(data: Float64Array, shape: readonly number[], strides?: readonly number[], offset = 0) {
-    checkShape("NDArray", shape);
+    const fn = "NDArray";
+    // (messages name the field first: snapshot() re-prefixes them with the function and argument)
+    if (!ArrayBuffer.isView(data) || !(data instanceof Float64Array)) {
+      throw new TypeError(`${fn}: data expects a Float64Array but got ${describe(data)}`);
+    }
+    const s = integers(fn, "shape", shape, 0);
+    const st = strides === undefined ? cStrides(s) : integers(fn, "strides", strides, -Infinity);
+    if (st.length !== s.length) {
+      throw new RangeError(`${fn}: strides ${fmtShape(st)} do not match the shape ${fmtShape(s)}`);
+    }
+    if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
+      throw new RangeError(`${fn}: offset expects an integer >= 0 but got ${describe(offset)}`);
+    }
+    checkBounds(fn, data.length, s, st, offset);
     this.data = data;
-    this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze(strides ? [...strides] : cStrides(shape));
+    this.shape = Object.freeze(s);
+    this.strides = Object.freeze(st);
     this.offset = offset;
-    if (this.strides.length !== shape.length) {
-      throw new RangeError(`NDArray: strides ${fmtShape(this.strides)} do not match shape ${fmtShape(shape)}`);
-    }
-    if (this.size > 0) {
-      let lo = offset;
-      let hi = offset;
-      shape.forEach((d, k) => {
-        const reach = (d - 1) * this.strides[k];
-        if (reach < 0) lo += reach;
-        else hi += reach;
-      });
-      if (lo < 0 || hi >= data.length) {
-        throw new RangeError(
-          `NDArray: shape ${fmtShape(shape)} with strides ${fmtShape(this.strides)} and offset ${offset} ` +
-            `reaches elements ${lo}..${hi} but data has ${data.length}`,
-        );
-      }
-    }
+    Object.freeze(this);
   }
 
   get ndim(): number {
@@ -253,7 +293,7 @@ export function array(data: Float64Array | Nested, shape?: readonly number[]): N
       throw new TypeError("array: with a shape, data expects a flat array of numbers");
     }
     const s = shape ?? [flat.length];
-    checkShape("array", s);
+    integers("array", "shape", s, 0);
     if (sizeOf(s) !== flat.length) {
       throw new RangeError(`array: data has ${flat.length} elements but shape ${fmtShape(s)} needs ${sizeOf(s)}`);
     }
@@ -267,6 +307,44 @@ export function array(data: Float64Array | Nested, shape?: readonly number[]): N
 
 /** zeros(shape): a new C-contiguous array of zeros. */
 export function zeros(shape: readonly number[]): NDArray {
-  checkShape("zeros", shape);
-  return new NDArray(new Float64Array(sizeOf(shape)), shape);
+  const s = integers("zeros", "shape", shape, 0);
+  return new NDArray(allocate("zeros", "the result", sizeOf(s)), s);
+}
+
+/**
+ * A trusted copy of the view `x` passed as argument `name` of `fn`: each field read once (a getter or a
+ * Proxy runs now, before any work starts, and never again during the call), checked, and `data` taken
+ * as a fresh view of the same memory. Shares the caller's data; copies nothing but the shape.
+ */
+export function snapshot(fn: string, name: string, x: unknown): NDArray {
+  if (!(x instanceof NDArray)) throw new TypeError(`${fn}: ${name} expects an NDArray but got ${describe(x)}`);
+  let fields: [unknown, unknown, unknown, unknown];
+  try {
+    fields = [x.data, x.shape, x.strides, x.offset];
+  } catch (e) {
+    throw new TypeError(`${fn}: reading ${name} threw: ${messageOf(e)}`, { cause: e });
+  }
+  const data = realData(fn, `${name}.data`, fields[0]);
+  try {
+    return new NDArray(data, fields[1] as number[], fields[2] as number[], fields[3] as number);
+  } catch (e) {
+    // the constructor's checks, named after this argument
+    const E = e instanceof TypeError ? TypeError : RangeError;
+    throw new E(`${fn}: ${name}.${messageOf(e).replace(/^NDArray: /, "")}`);
+  }
+}
+
+/** Largest array of results the engine is asked for; past it, a named RangeError instead of its own. */
+const MAX_ELEMENTS = 2 ** 32 - 1;
+
+/** A new Float64Array of `n` zeros for `what` of `fn`, or a RangeError naming them when it cannot be had. */
+export function allocate(fn: string, what: string, n: number): Float64Array {
+  if (!Number.isSafeInteger(n) || n > MAX_ELEMENTS) {
+    throw new RangeError(`${fn}: ${what} would have ${n} elements, more than an array can hold (${MAX_ELEMENTS})`);
+  }
+  try {
+    return new Float64Array(n);
+  } catch (e) {
+    throw new RangeError(`${fn}: ${what} needs ${n * 8} bytes, which could not be allocated (${messageOf(e)})`);
+  }
 }

@@ -1,7 +1,7 @@
 // numpy's default printing of float64 arrays (np.array2string with precision=8, floatmode='maxprec',
 // linewidth=75, threshold=1000, edgeitems=3) and Python's repr() of a float.
 
-import { cStrides } from "./ndarray.js";
+import { cStrides } from "./layout.js";
 
 const PRECISION = 8;
 const LINE_WIDTH = 75;

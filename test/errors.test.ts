@@ -16,7 +16,7 @@ import {
   distribute_value,
   type ConvCache,
   type PoolCache,
-} from "../dist/index.js";
+} from "convwasm";
 import { randn } from "./helpers.js";
 
 await init();
@@ -229,14 +229,14 @@ describe("the other functions reject", () => {
     rejects(
       () => conv_single_step(randn(1, 2, 2, 3), randn(2, 2, 2, 3), randn(3, 2)),
       TypeError,
-      "conv_single_step: b expects a number or a one-element array such as [1,1,1] but got shape [2]",
+      "conv_single_step: b expects a number or a one-element array such as [1,1,1] but got an array of shape [2]",
     );
   });
   it("create_mask_from_window: not an array, or empty", () => {
     rejects(
       () => create_mask_from_window(any([1, 2])),
       TypeError,
-      "create_mask_from_window: x expects an NDArray but got object",
+      "create_mask_from_window: x expects an NDArray but got [1,2]",
     );
     rejects(
       () => create_mask_from_window(array(new Float64Array(0), [0])),

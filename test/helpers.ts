@@ -1,9 +1,15 @@
 // Shared test helpers: fixtures (numpy's golden values), closeness, random arrays.
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { expect } from "vitest";
-import { NDArray, RandomState } from "../dist/index.js";
+import { NDArray, RandomState } from "convwasm";
 
 export type Encoded = (number | "nan" | "inf" | "-inf")[];
+
+/** The path of a file the package exports, e.g. "convwasm.wasm" (resolved as a user's import would be). */
+export function packageFile(name: string): string {
+  return createRequire(import.meta.url).resolve(`convwasm/${name}`);
+}
 
 /** A JSON fixture written by scripts/fixtures.py. */
 export function fixture<T>(name: string): T {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { NDArray, array, zeros } from "../dist/index.js";
+import { NDArray, array, zeros } from "convwasm";
 import { fixture, decode, type Encoded } from "./helpers.js";
 
 describe("NDArray", () => {
@@ -79,7 +79,7 @@ describe("NDArray", () => {
 
   it("bad construction and indexing throw clear errors", () => {
     expect(() => array([1, 2, 3], [2, 2])).toThrow("array: data has 3 elements but shape [2,2] needs 4");
-    expect(() => array(new Float64Array(4), [2, NaN])).toThrow(/array: shape expects integers >= 0 but got \[2,NaN\]/);
+    expect(() => array(new Float64Array(4), [2, NaN])).toThrow("array: shape expects integers >= 0 but got [2,NaN]");
     expect(() => array(new Float64Array(4), [2, Infinity])).toThrow(RangeError);
     expect(() => array(new Float64Array(4), [-1, -4])).toThrow(RangeError);
     expect(() => array([[1, 2], [3]])).toThrow(/ragged/);

@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { init, random, zero_pad, conv_forward, conv_backward, pool_forward, pool_backward } from "../dist/index.js";
-import { replayNotebook, formatChecks } from "../dist/notebook.js";
+import { init, random, zero_pad, conv_forward, conv_backward, pool_forward, pool_backward } from "convwasm";
+import { replayNotebook, formatChecks } from "convwasm/notebook";
 import { fixture, decode, expectClose } from "./helpers.js";
 
 interface Notebook {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RandomState, random } from "../dist/index.js";
+import { RandomState, random } from "convwasm";
 import { fixture } from "./helpers.js";
 
 /** Distance in units in the last place between two doubles of the same sign. */

@@ -1,21 +1,24 @@
 // zero_pad: validate -> copy in -> assembly/pad.ts -> copy out.
-import { NDArray } from "../ndarray.js";
+import { NDArray, allocate } from "../ndarray.js";
 import { checkArray, checkInteger } from "../shapes.js";
-import { wasm } from "../wasm/module.js";
+import { run } from "../wasm/schedule.js";
 
 /** zero_pad(X [m,n_H,n_W,n_C], pad) -> X_pad [m,n_H+2*pad,n_W+2*pad,n_C]: zeros around H and W. */
 export function zero_pad(X: NDArray, pad: number): NDArray {
   const fn = "zero_pad";
-  checkArray(fn, "X", X, ["m", "n_H", "n_W", "n_C"]);
+  const x4 = checkArray(fn, "X", X, ["m", "n_H", "n_W", "n_C"]);
   checkInteger(fn, "pad", pad, 0);
-  const [m, h, w, c] = X.shape;
+  const [m, h, w, c] = x4.shape;
+  const shape = [m, h + 2 * pad, w + 2 * pad, c];
+  const n = m * shape[1] * shape[2] * c;
+  const out = allocate(fn, "X_pad", n);
   // a copy with a border: memory-bound, so on the calling thread
-  const { kernels, arena } = wasm(fn).single;
-  return arena.scope(() => {
-    const x = arena.copyInStrided(fn, "X", X);
-    const shape = [m, h + 2 * pad, w + 2 * pad, c];
-    const out = arena.alloc(fn, "X_pad", m * shape[1] * shape[2] * c * 8);
-    kernels.zero_pad(x.ptr, x.strides[0], x.strides[1], x.strides[2], x.strides[3], h, w, c, pad, out, 0, m);
-    return arena.copyOut(out, shape);
+  run(fn, 0, null, ({ kernels, arena }) => {
+    const x = arena.copyInStrided(fn, "X", x4);
+    const xp = arena.alloc(fn, "X_pad", n * 8);
+    const [s0, s1, s2, s3] = x.strides;
+    kernels.zero_pad(x.ptr, s0, s1, s2, s3, h, w, c, pad, pad, pad, pad, xp, 0, m);
+    out.set(arena.f64(xp, n));
   });
+  return new NDArray(out, shape);
 }

@@ -51,41 +51,46 @@ class RowReader {
 
 /**
  * The padded input [m,hp,wp,c] of a convolution, written in order of its m*hp rows: `ensure(g)` makes
- * rows 0..g hold A_prev with `pad` zeros around each image.
+ * rows 0..g hold A_prev with zeros around each image (top, bottom, left, right).
  */
 export class PaddedRows {
   private placed = 0;
   private readonly rows: RowReader;
   private readonly h: number;
   private readonly hp: number;
+  private readonly top: number;
   private readonly rowLength: number;
-  private readonly border: number;
+  private readonly before: number;
+  private readonly after: number;
 
   constructor(
     private readonly xp: Float64Array,
     a: NDArray,
-    private readonly pad: number,
+    pad: { top: number; bottom: number; left: number; right: number },
   ) {
     this.rows = new RowReader(a);
+    const { w, c } = this.rows;
     this.h = a.shape[1];
-    this.hp = this.h + 2 * pad;
-    this.border = pad * this.rows.c;
-    this.rowLength = this.rows.w * this.rows.c + 2 * this.border;
+    this.hp = pad.top + this.h + pad.bottom;
+    this.top = pad.top;
+    this.before = pad.left * c;
+    this.after = pad.right * c;
+    this.rowLength = this.before + w * c + this.after;
   }
 
   ensure(g: number): void {
-    const { xp, pad, h, hp, rowLength, border } = this;
+    const { xp, top, h, hp, rowLength, before, after } = this;
     for (; this.placed < g; this.placed++) {
       const at = this.placed * rowLength;
       const i = Math.floor(this.placed / hp);
-      const r = this.placed - i * hp - pad;
+      const r = this.placed - i * hp - top;
       if (r < 0 || r >= h) {
         zero(xp, at, at + rowLength);
         continue;
       }
-      zero(xp, at, at + border);
-      this.rows.copy(i, r, xp, at + border);
-      zero(xp, at + rowLength - border, at + rowLength);
+      zero(xp, at, at + before);
+      this.rows.copy(i, r, xp, at + before);
+      zero(xp, at + rowLength - after, at + rowLength);
     }
   }
 }

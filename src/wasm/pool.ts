@@ -2,10 +2,8 @@
 // of shared Int32 words. A call stays synchronous: the calling thread publishes a job (a list of kernel
 // calls on disjoint outputs), takes tasks itself and sleeps in Atomics.wait until the last one is done.
 import { workerSource } from "./binary.js";
+import { KERNEL_NAMES, Kernels, Task, call } from "./kernels.js";
 import type { StartMessage } from "./worker.js";
-
-/** One kernel call: the export's name and its arguments. */
-export type Task = [kernel: string, ...args: number[]];
 
 const L = {
   GEN: 0, // bumped for every job; idle workers sleep on it
@@ -24,8 +22,6 @@ const L = {
 /** Tasks in one job: the claim word has 16 bits of index, and 0xffff means "closed". */
 const MAX_TASKS = 0xfff0;
 const CONTROL_BYTES = (L.TASKS + L.ROWS * L.TASK_WORDS) * 8;
-/** A task that ends the worker thread claiming it without finishing (tests use it to stand for a crash). */
-export const EXIT = "(exit)";
 /** A claim word whose index is past any job: nothing can be claimed while a job is being written. */
 const CLOSED = 0xffff;
 
@@ -43,7 +39,7 @@ export type Spawn = (source: string) => Thread;
 export class Pool {
   private readonly ctl: Int32Array;
   private readonly table: Float64Array;
-  private readonly index: Map<string, number>;
+  private readonly index = new Map(KERNEL_NAMES.map((n, i) => [n, i]));
   private gen = 0;
   /** Why the pool can no longer be used (a thread exited or stopped responding), once it happens. */
   broken: string | null = null;
@@ -51,14 +47,12 @@ export class Pool {
   private constructor(
     readonly threads: Thread[],
     control: SharedArrayBuffer,
-    private readonly kernels: Record<string, unknown>,
-    names: string[],
+    private readonly kernels: Kernels,
     /** No progress for this long while waiting means a thread died mid-task. */
     private readonly stallMs: number,
   ) {
     this.ctl = new Int32Array(control);
     this.table = new Float64Array(control);
-    this.index = new Map(names.map((n, i) => [n, i]));
     for (const [i, t] of threads.entries()) {
       t.onExit((reason) => {
         this.broken ??= `worker thread ${i + 1} exited (${reason})`;
@@ -72,13 +66,12 @@ export class Pool {
     workers: number,
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
-    kernels: Record<string, unknown>,
+    kernels: Kernels,
     stallMs: number,
   ): Promise<Pool> {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const ctl = new Int32Array(control);
     ctl[L.NEXT] = CLOSED;
-    const names = Object.keys(kernels).filter((n) => typeof kernels[n] === "function");
     const threads: Thread[] = [];
     try {
       for (let i = 0; i < workers; i++) threads.push(spawn(workerSource));
@@ -92,7 +85,7 @@ export class Pool {
                   : reject(new Error(`worker thread ${i + 1} failed to start: ${reply.error}`)),
               );
               t.onExit((reason) => reject(new Error(`worker thread ${i + 1} exited while starting (${reason})`)));
-              t.post({ module, memory, control, kernels: names, layout: L });
+              t.post({ module, memory, control, kernels: KERNEL_NAMES, layout: L });
             }),
         ),
       );
@@ -100,7 +93,7 @@ export class Pool {
       for (const t of threads) t.terminate();
       throw e;
     }
-    return new Pool(threads, control, kernels, names, stallMs);
+    return new Pool(threads, control, kernels, stallMs);
   }
 
   /** Threads in all, the caller included. */
@@ -150,49 +143,58 @@ export class Pool {
     let error: unknown = null;
     let longest = 0;
     let since = performance.now();
-    while (finished < n) {
-      // drain finished tasks in order, then feed, then work, then wait
-      if (finished < prepared && Atomics.load(ctl, L.FLAGS + finished) === 1) {
-        finish(finished);
-        finished++;
-        since = performance.now();
-        continue;
-      }
-      // (at most ROWS tasks in flight: task t is written to row t % ROWS of the table)
-      if (prepared < n && prepared - finished < L.ROWS) {
-        const task = (tasks[prepared] = prepare(prepared));
-        this.write(prepared, task);
-        Atomics.store(ctl, L.LIMIT, ++prepared);
-        Atomics.notify(ctl, L.LIMIT);
-        continue;
-      }
-      const word = Atomics.load(ctl, L.NEXT);
-      const t = word & 0xffff;
-      // (an EXIT task is left to a worker: it stands for a worker thread dying)
-      if (t < prepared && tasks[t][0] !== EXIT) {
-        if (Atomics.compareExchange(ctl, L.NEXT, word, word + 1) !== word) continue;
-        const t0 = performance.now();
-        const [name, ...args] = tasks[t];
-        try {
-          (this.kernels[name] as (...a: number[]) => void)(...args);
-        } catch (e) {
-          error ??= new Error(`${fn}: task ${t} (${name}) failed: ${e instanceof Error ? e.message : String(e)}`);
+    const stalled = () => performance.now() - since > Math.max(this.stallMs, 50 * longest);
+    try {
+      while (finished < n) {
+        // drain finished tasks in order, then feed, then work, then wait
+        if (finished < prepared && Atomics.load(ctl, L.FLAGS + finished) === 1) {
+          finish(finished);
+          finished++;
+          since = performance.now();
+          continue;
         }
-        longest = Math.max(longest, performance.now() - t0);
-        Atomics.store(ctl, L.FLAGS + t, 1);
-        continue;
+        // (at most ROWS tasks in flight: task t is written to row t % ROWS of the table)
+        if (prepared < n && prepared - finished < L.ROWS) {
+          const task = (tasks[prepared] = prepare(prepared));
+          this.write(prepared, task);
+          Atomics.store(ctl, L.LIMIT, ++prepared);
+          Atomics.notify(ctl, L.LIMIT);
+          continue;
+        }
+        const word = Atomics.load(ctl, L.NEXT);
+        const t = word & 0xffff;
+        if (t < prepared) {
+          if (Atomics.compareExchange(ctl, L.NEXT, word, word + 1) !== word) continue;
+          const t0 = performance.now();
+          try {
+            call(this.kernels, tasks[t]);
+          } catch (e) {
+            error ??= new Error(
+              `${fn}: task ${t} (${tasks[t][0]}) failed: ${e instanceof Error ? e.message : String(e)}`,
+            );
+          }
+          longest = Math.max(longest, performance.now() - t0);
+          Atomics.store(ctl, L.FLAGS + t, 1);
+          continue;
+        }
+        // a worker holds the next task to drain. A thread that died holding it would leave it unfinished
+        // forever, so no progress for far longer than a task takes here (and at least stallMs) ends the pool.
+        Atomics.wait(ctl, L.FLAGS + finished, 0, 20);
+        if (Atomics.load(ctl, L.FLAGS + finished) === 0 && stalled()) throw this.stall(fn, since);
       }
-      // a worker holds the next task to drain. A thread that died holding it would leave it unfinished
-      // forever, so no progress for far longer than a task takes here (and at least stallMs) ends the pool.
-      Atomics.wait(ctl, L.FLAGS + finished, 0, 20);
-      if (
-        Atomics.load(ctl, L.FLAGS + finished) === 0 &&
-        performance.now() - since > Math.max(this.stallMs, 50 * longest)
-      ) {
-        this.broken ??= `a worker thread stopped responding (no task finished in ${Math.round(performance.now() - since)} ms)`;
-        this.dispose();
-        throw new Error(`${fn}: ${this.broken}`);
+    } catch (e) {
+      // a failure here (in prepare, finish or a stall) must not leave tasks running into the arena the
+      // caller is about to release, nor flagging them done in the next job: close claiming, then wait
+      // for every task already claimed
+      const claimed = Math.min(Atomics.exchange(ctl, L.NEXT, (g << 16) | CLOSED) & 0xffff, prepared);
+      since = performance.now();
+      for (let t = finished; t < claimed && this.broken === null; t++) {
+        while (Atomics.load(ctl, L.FLAGS + t) === 0) {
+          Atomics.wait(ctl, L.FLAGS + t, 0, 20);
+          if (Atomics.load(ctl, L.FLAGS + t) === 0 && stalled()) throw this.stall(fn, since);
+        }
       }
+      throw e;
     }
     if (error !== null) throw error;
     const failed = Atomics.load(ctl, L.ERROR);
@@ -203,10 +205,17 @@ export class Pool {
     }
   }
 
+  /** The pool is broken: a thread stopped responding. Ends the threads; the error to throw. */
+  private stall(fn: string, since: number): Error {
+    this.broken ??= `a worker thread stopped responding (no task finished in ${Math.round(performance.now() - since)} ms)`;
+    this.dispose();
+    return new Error(`${fn}: ${this.broken}`);
+  }
+
   /** Writes task t into its row of the table. */
   private write(t: number, [name, ...args]: Task): void {
     const at = L.TASKS + (t % L.ROWS) * L.TASK_WORDS;
-    this.table[at] = name === EXIT ? -1 : this.index.get(name)!;
+    this.table[at] = this.index.get(name)!;
     this.table[at + 1] = args.length;
     this.table.set(args, at + 2);
   }

@@ -9,8 +9,8 @@ import {
   conv_single_step,
   convForward,
   convBackward,
-} from "../../dist/index.js";
-import * as reference from "../../dist/reference/conv.js";
+} from "convwasm";
+import * as reference from "convwasm/reference";
 import { decode, dot, expectClose, expectIdentical, fixture, randn, stridedCopy, type Encoded } from "../helpers.js";
 
 beforeAll(() => init());

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { init, zero_pad, zeroPad } from "../../dist/index.js";
-import { zero_pad as reference } from "../../dist/reference/pad.js";
+import { init, zero_pad, zeroPad } from "convwasm";
+import { zero_pad as reference } from "convwasm/reference";
 import { expectIdentical, randn, stridedCopy } from "../helpers.js";
 
 beforeAll(() => init());

@@ -13,8 +13,8 @@ import {
   poolBackward,
   createMaskFromWindow,
   distributeValue,
-} from "../../dist/index.js";
-import * as reference from "../../dist/reference/pool.js";
+} from "convwasm";
+import * as reference from "convwasm/reference";
 import { decode, dot, expectClose, expectIdentical, fixture, randn, stridedCopy, type Encoded } from "../helpers.js";
 
 beforeAll(() => init());

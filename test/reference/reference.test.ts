@@ -1,8 +1,8 @@
 // The plain-TS kernels are the oracle for the WASM ones, so they are checked against numpy themselves.
 import { describe, it } from "vitest";
-import { RandomState } from "../../dist/index.js";
-import * as conv from "../../dist/reference/conv.js";
-import * as pool from "../../dist/reference/pool.js";
+import { RandomState } from "convwasm";
+import * as conv from "convwasm/reference";
+import * as pool from "convwasm/reference";
 import { decode, expectClose, fixture } from "../helpers.js";
 
 type Out = { A: number[]; dA_prev: number[] };

@@ -1,8 +1,8 @@
 // init(): a clear error before it, a retry after a failed load, its options. (Its own file: a fresh module.)
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { init, memory, conv_forward, pool_forward } from "../../dist/index.js";
-import { randn } from "../helpers.js";
+import { init, memory, conv_forward, pool_forward } from "convwasm";
+import { packageFile, randn } from "../helpers.js";
 
 describe("init()", () => {
   it("ops called before init() throw a clear error, and memory() reports nothing", () => {
@@ -20,13 +20,17 @@ describe("init()", () => {
       "init: arenaBytes expects an integer >= 0 but got number -1",
     );
     await expect(init({ wasm: new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]) })).rejects.toThrow(
-      WebAssembly.CompileError,
+      /^init: wasm expects a WebAssembly module but could not compile it \(CompileError/,
+    );
+    // an empty module, and one with the right names that does nothing: refused, naming what is wrong
+    await expect(init({ wasm: new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]) })).rejects.toThrow(
+      "init: wasm expects a build of this version of convwasm, but it has no abi_version export (not a convwasm module)",
     );
     expect(memory().wasmBytes).toBe(0);
   });
 
   it("init({ wasm: bytes, arenaBytes }) uses those bytes and reserves that much arena", async () => {
-    const bytes = readFileSync(new URL("../../dist/convwasm.wasm", import.meta.url));
+    const bytes = readFileSync(packageFile("convwasm.wasm"));
     await init({ wasm: bytes, arenaBytes: 24 * 1024 * 1024 });
     expect(memory().wasmBytes).toBeGreaterThanOrEqual(24 * 1024 * 1024);
     expect(memory().arenaBytesInUse).toBe(0);

@@ -1,8 +1,8 @@
 // The conv kernels take a range of output rows (r0..r1 of the batch's m*nH rows), so work can be split
 // (across threads, later): split ranges must give exactly what one call gives.
 import { beforeAll, describe, expect, it } from "vitest";
-import { init } from "../../dist/index.js";
-import { wasm } from "../../dist/wasm/module.js";
+import { init } from "convwasm";
+import { wasm } from "convwasm/internal";
 import { randn } from "../helpers.js";
 
 beforeAll(() => init());
@@ -55,14 +55,57 @@ describe("conv kernels on split ranges of output rows", () => {
     const results = run(
       (ranges, at) => {
         for (const [r0, r1] of ranges)
-          K.conv_forward(at("xp"), hp, wp, c, at("wpk"), f, k8, at("b8"), stride, at("z"), nH, nW, r0, r1);
+          K.conv_forward(
+            at("xp"),
+            hp,
+            wp,
+            c,
+            c,
+            at("wpk"),
+            f,
+            f,
+            1,
+            1,
+            k8,
+            at("b8"),
+            stride,
+            stride,
+            at("z"),
+            k8,
+            nH,
+            nW,
+            r0,
+            r1,
+          );
       },
       { z: rows * nW * k8 },
     );
     for (const r of results) expect(r).toEqual(results[0]);
     // and a range covers its rows only: rows 1..2 alone leave rows 0 and 3.. untouched (zero)
     const [part] = run(
-      (_, at) => K.conv_forward(at("xp"), hp, wp, c, at("wpk"), f, k8, at("b8"), stride, at("z"), nH, nW, 1, 3),
+      (_, at) =>
+        K.conv_forward(
+          at("xp"),
+          hp,
+          wp,
+          c,
+          c,
+          at("wpk"),
+          f,
+          f,
+          1,
+          1,
+          k8,
+          at("b8"),
+          stride,
+          stride,
+          at("z"),
+          k8,
+          nH,
+          nW,
+          1,
+          3,
+        ),
       { z: rows * nW * k8 },
     );
     const row = nW * k8;
@@ -77,9 +120,51 @@ describe("conv kernels on split ranges of output rows", () => {
     const results = run(
       (ranges, at) => {
         for (const [r0, r1] of ranges) {
-          K.conv_backward_filter(at("xp"), hp, wp, c, f, k8, stride, at("dz"), nH, nW, at("dw"), r0, r1, 0, units);
-          K.conv_backward_bias(at("dz"), k8, nW, at("db"), r0, r1);
-          K.conv_backward_input(at("wt"), f, c, k, k8, stride, at("dz"), nH, nW, at("dxp"), hp, wp, r0, r1);
+          K.conv_backward_filter(
+            at("xp"),
+            hp,
+            wp,
+            c,
+            c,
+            f,
+            f,
+            1,
+            1,
+            k8,
+            stride,
+            stride,
+            at("dz"),
+            k8,
+            nH,
+            nW,
+            at("dw"),
+            r0,
+            r1,
+            0,
+            units,
+          );
+          K.conv_backward_bias(at("dz"), k8, k8, nW, at("db"), r0, r1);
+          K.conv_backward_input(
+            at("wt"),
+            f,
+            f,
+            c,
+            c,
+            1,
+            1,
+            k,
+            k8,
+            stride,
+            stride,
+            at("dz"),
+            nH,
+            nW,
+            at("dxp"),
+            hp,
+            wp,
+            r0,
+            r1,
+          );
         }
       },
       { dw: f * f * c * k8, db: k8, dxp: m * hp * wp * c },
@@ -106,10 +191,16 @@ describe("conv kernels on split ranges of output rows", () => {
                 hp,
                 wp,
                 c,
+                c,
                 f,
+                f,
+                1,
+                1,
                 k8,
                 stride,
+                stride,
                 at("dz"),
+                k8,
                 nH,
                 nW,
                 at("dw"),

@@ -1,16 +1,7 @@
 // The arena: reused across calls, grows on demand, never leaks (after thousands of calls or errors),
 // and a request beyond WASM32 is a RangeError after which the library works normally.
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  NDArray,
-  init,
-  memory,
-  zero_pad,
-  conv_forward,
-  conv_backward,
-  pool_forward,
-  pool_backward,
-} from "../../dist/index.js";
+import { NDArray, init, memory, zero_pad, conv_forward, conv_backward, pool_forward, pool_backward } from "convwasm";
 import { randn } from "../helpers.js";
 
 beforeAll(() => init());

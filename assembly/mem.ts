@@ -1,0 +1,36 @@
+// Address arithmetic on float64 elements. The element size lives here alone, so that a float32 build
+// could follow by changing it (and the f64x2 lanes) in one place.
+
+/** log2 of the element size in bytes. */
+export const SHIFT: i32 = 3;
+
+/** Bytes of `n` elements. */
+// @ts-ignore: decorator
+@inline
+export function bytes(n: i32): usize {
+  return (<usize>n) << SHIFT;
+}
+
+/** The address of element `i` from `base`. */
+// @ts-ignore: decorator
+@inline
+export function at(base: usize, i: i32): usize {
+  return base + ((<usize>i) << SHIFT);
+}
+
+/** p[0..8] = a0..a3 (8 lanes). */
+// @ts-ignore: decorator
+@inline
+export function store8(p: usize, a0: v128, a1: v128, a2: v128, a3: v128): void {
+  v128.store(p, a0);
+  v128.store(p, a1, 16);
+  v128.store(p, a2, 32);
+  v128.store(p, a3, 48);
+}
+
+/** p[0..8] = a0..a3 + b0..b3. */
+// @ts-ignore: decorator
+@inline
+export function store8Plus(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, b0: v128, b1: v128, b2: v128, b3: v128): void {
+  store8(p, f64x2.add(a0, b0), f64x2.add(a1, b1), f64x2.add(a2, b2), f64x2.add(a3, b3));
+}

@@ -1,0 +1,172 @@
+// The one table of WASM kernels (the exports of assembly/index.ts): each kernel's arguments, the calls
+// init() warms it up with and, for kernels shared out to threads, the least work worth a task. The
+// `Kernels` type, the warm-up, the loader's check of a module and the pool's dispatch all derive from it.
+import type { Arena } from "./arena.js";
+
+/** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
+export const ABI_VERSION = 2;
+
+/** Scratch buffers (zeros) for the warm-up calls, each big enough for every kernel's use of it. */
+interface Scratch {
+  x: number;
+  xp: number;
+  w: number;
+  wpk: number;
+  b: number;
+  z: number;
+  y: number;
+}
+
+// warm-up geometry: one 9×9×5 image (odd widths, odd taps), 3×3 window, 12 filters (k8 = 16), stride 1,
+// pad 1, so that every code path (vector and scalar lanes, odd pixel and tap tails) runs
+const G = { h: 9, w: 9, c: 5, f: 3, k: 12, k8: 16, hp: 11, wp: 11, nH: 9, nW: 9 };
+const UNITS = G.f * Math.ceil((G.f * G.c) / 2);
+/** Pooling windows warmed up: 2×2 and 3×3 with their own stride. */
+const POOLS = [2, 3].map((f) => ({ f, n: Math.floor((G.h - f) / f) + 1 }));
+const IMG = [G.h * G.w * G.c, G.w * G.c, G.c, 1] as const;
+
+/** Elements of scratch each buffer gets: more than any warm-up call reads or writes. */
+export const SCRATCH_ELEMENTS = G.hp * G.wp * G.c * G.k8;
+
+interface Spec {
+  /** Argument names, in order (documentation and arity). */
+  readonly args: readonly string[];
+  /** The calls of one warm-up round. */
+  readonly warm: (s: Scratch) => number[][];
+  /** Multiply-adds below which a task is not worth handing to another thread (bench/threshold.ts). */
+  readonly minWork?: number;
+}
+
+export const KERNELS = {
+  zero_pad: {
+    args: ["x", "sx0", "sx1", "sx2", "sx3", "h", "w", "c", "top", "bottom", "left", "right", "out", "i0", "i1"],
+    warm: (s) => [[s.x, ...IMG, G.h, G.w, G.c, 1, 1, 1, 1, s.xp, 0, 1]],
+  },
+  conv_pack_filters: {
+    args: ["w", "taps", "k", "k8", "out"],
+    warm: (s) => [[s.w, G.f * G.f * G.c, G.k, G.k8, s.wpk]],
+  },
+  conv_forward: {
+    // prettier-ignore
+    args: ["xp", "hp", "wp", "c", "cg", "wpk", "fh", "fw", "dilH", "dilW", "k8", "b8", "sh", "sw", "z", "kp",
+      "nH", "nW", "r0", "r1"],
+    warm: (s) => [
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH],
+      // dilated: one run per kw (nH = nW = 11 - 5 + 1)
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 2, 2, G.k8, s.b, 1, 1, s.z, G.k8, 7, 7, 0, 7],
+    ],
+    // sharing out pays from about 1M multiply-adds on 2 cores (bench/threshold.ts)
+    minWork: 2 ** 19,
+  },
+  conv_backward_filter: {
+    // prettier-ignore
+    args: ["xp", "hp", "wp", "c", "cg", "fh", "fw", "dilH", "dilW", "k8", "sh", "sw", "dz", "kp", "nH", "nW",
+      "gw", "r0", "r1", "u0", "u1"],
+    warm: (s) => [
+      [s.xp, G.hp, G.wp, G.c, G.c, G.f, G.f, 1, 1, G.k8, 1, 1, s.z, G.k8, G.nH, G.nW, s.w, 0, G.nH, 0, UNITS],
+    ],
+    // sharing out pays from about 0.25M multiply-adds on 2 cores
+    minWork: 2 ** 17,
+  },
+  conv_backward_bias: {
+    args: ["dz", "k8", "kp", "nW", "db", "r0", "r1"],
+    warm: (s) => [[s.z, G.k8, G.k8, G.nW, s.b, 0, G.nH]],
+  },
+  conv_pack_filters_t: {
+    args: ["w", "fh", "fw", "c", "cg", "dilW", "k", "out"],
+    warm: (s) => [
+      [s.w, G.f, G.f, G.c, G.c, 1, G.k, s.wpk],
+      [s.w, G.f, G.f, G.c, G.c, 2, G.k, s.wpk],
+    ],
+  },
+  conv_backward_input: {
+    // prettier-ignore
+    args: ["wt", "fh", "fw", "c", "cg", "dilH", "dilW", "k", "kp", "sh", "sw", "dz", "nH", "nW", "dxp", "hp",
+      "wp", "r0", "r1"],
+    warm: (s) => [[s.wpk, G.f, G.f, G.c, G.c, 1, 1, G.k, G.k8, 1, 1, s.z, G.nH, G.nW, s.xp, G.hp, G.wp, 0, G.nH]],
+    minWork: 2 ** 17,
+  },
+  pool_forward_max: {
+    // prettier-ignore
+    args: ["x", "sx0", "sx1", "sx2", "sx3", "c", "fh", "fw", "sh", "sw", "y", "nH", "nW", "i0", "i1"],
+    warm: (s) => POOLS.map(({ f, n }) => [s.x, ...IMG, G.c, f, f, f, f, s.y, n, n, 0, 1]),
+  },
+  pool_forward_average: {
+    // prettier-ignore
+    args: ["x", "sx0", "sx1", "sx2", "sx3", "c", "fh", "fw", "sh", "sw", "y", "nH", "nW", "i0", "i1"],
+    warm: (s) => POOLS.map(({ f, n }) => [s.x, ...IMG, G.c, f, f, f, f, s.y, n, n, 0, 1]),
+  },
+  pool_backward_max: {
+    // prettier-ignore
+    args: ["x", "sx0", "sx1", "sx2", "sx3", "h", "w", "c", "fh", "fw", "sh", "sw", "dy", "nH", "nW", "dx",
+      "i0", "i1"],
+    warm: (s) => POOLS.map(({ f, n }) => [s.x, ...IMG, G.h, G.w, G.c, f, f, f, f, s.y, n, n, s.xp, 0, 1]),
+  },
+  pool_backward_average: {
+    args: ["h", "w", "c", "fh", "fw", "sh", "sw", "dy", "nH", "nW", "dx", "i0", "i1"],
+    warm: (s) => POOLS.map(({ f, n }) => [G.h, G.w, G.c, f, f, f, f, s.y, n, n, s.xp, 0, 1]),
+  },
+} as const satisfies Record<string, Spec>;
+
+export type KernelName = keyof typeof KERNELS;
+export const KERNEL_NAMES = Object.keys(KERNELS) as KernelName[];
+
+type Numbers<A extends readonly string[]> = { [I in keyof A]: number };
+
+/** The module's exports: the kernels (on pointers, dimensions and element strides), its memory, heap_base. */
+export type Kernels = { [K in KernelName]: (...args: Numbers<(typeof KERNELS)[K]["args"]>) => void } & {
+  memory: WebAssembly.Memory;
+  heap_base(): number;
+  abi_version(): number;
+};
+
+/** One kernel call: the export's name and its arguments. */
+export type Task = { [K in KernelName]: [K, ...Numbers<(typeof KERNELS)[K]["args"]>] }[KernelName];
+
+/** Calls a task's kernel. */
+export function call(k: Kernels, [name, ...args]: Task): void {
+  (k[name] as (...a: number[]) => void)(...args);
+}
+
+/**
+ * Why `exports` is not a build of assembly/index.ts this code can drive (a missing or extra kernel, a
+ * kernel with another arity, another ABI version), or null when it is.
+ */
+export function mismatch(exports: Record<string, unknown>): string | null {
+  if (typeof exports.abi_version !== "function") return "it has no abi_version export (not a convwasm module)";
+  const version = (exports.abi_version as () => number)();
+  if (version !== ABI_VERSION) return `its ABI version is ${version}, this code needs ${ABI_VERSION}`;
+  for (const name of KERNEL_NAMES) {
+    const f = exports[name];
+    if (typeof f !== "function") return `it has no kernel ${name}`;
+    const want = KERNELS[name].args.length;
+    if (f.length !== want) return `its kernel ${name} takes ${f.length} arguments, this code passes ${want}`;
+  }
+  if (typeof exports.heap_base !== "function" || !(exports.memory instanceof WebAssembly.Memory)) {
+    return "it lacks heap_base or its memory";
+  }
+  return null;
+}
+
+// V8 first runs WASM functions on baseline code (Liftoff, 4-5× slower) and swaps in optimised code only
+// after a function has run a while; there is no on-stack replacement, so one long call can run on
+// baseline code throughout. init() therefore runs every kernel on small scratch problems until V8 has
+// tiered them up, and grows and touches the arena so the first real call does not pay for page faults.
+
+/** Rounds of every kernel on scratch data; V8 tiers each up well within this (see bench/firstcall). */
+const ROUNDS = 24;
+
+/** Runs every kernel's warm-up calls ROUNDS times on zero-filled scratch. */
+export async function warmUp(k: Kernels, arena: Arena): Promise<void> {
+  for (let round = 0; round < ROUNDS; round++) {
+    arena.scope(() => {
+      const buf = () => arena.zeros("init", "warm-up", SCRATCH_ELEMENTS);
+      const s: Scratch = { x: buf(), xp: buf(), w: buf(), wpk: buf(), b: buf(), z: buf(), y: buf() };
+      for (const name of KERNEL_NAMES) {
+        for (const args of (KERNELS[name] as Spec).warm(s)) (k[name] as (...a: number[]) => void)(...args);
+      }
+    });
+    // let V8's background compiler publish the optimised code
+    if (round % 6 === 5) await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}

@@ -1,0 +1,172 @@
+// Loads and instantiates the two builds of the WASM module once (Node and browsers), checks that they
+// are builds this code can drive, warms them up and starts the pool; gives memory back on request.
+// @assemblyscript/loader is used here only: instantiation and turning `abort` into thrown Errors.
+import { instantiate } from "@assemblyscript/loader";
+import { checkInteger } from "../shapes.js";
+import { Arena } from "./arena.js";
+import { sharedWasmBase64, wasmBase64 } from "./binary.js";
+import { Kernels, mismatch, warmUp } from "./kernels.js";
+import { defaultThreads, platform } from "./platform.js";
+import { Runtime, Side, checkThreads, startPool, state, stopPool, wasm } from "./runtime.js";
+
+/** A module to use instead of the embedded one: its bytes, a compiled Module, or a fetch of convwasm.wasm. */
+export type WasmInput = BufferSource | WebAssembly.Module | Response | PromiseLike<Response>;
+
+export interface InitOptions {
+  /**
+   * By default the modules embedded in the package (base64, ~9 KB each) are used, which works in Node
+   * and under every bundler with no configuration. Pass `fetch(url)` of `convwasm/convwasm.wasm`, its
+   * bytes or a compiled `WebAssembly.Module` to load it another way (e.g. from a CDN with streaming).
+   */
+  wasm?: WasmInput;
+  /** The same for the shared-memory module (`convwasm/convwasm-shared.wasm`) that threads use. */
+  sharedWasm?: WasmInput;
+  /**
+   * Bytes of arena to grow and touch up front (default 8 MiB, enough for a 56×56×64 layer), so the
+   * first calls pay no page faults; larger layers grow it on demand.
+   */
+  arenaBytes?: number;
+  /**
+   * Threads to compute with, the calling thread included (default: the cores reported, at most 8).
+   * Where threads are unavailable (see `threading()`) every call runs on the calling thread.
+   */
+  threads?: number;
+}
+
+const DEFAULT_ARENA_BYTES = 8 * 1024 * 1024;
+/** Shared memory may grow to what WASM32 addresses, 4 GiB (reserved address space, not RAM). */
+const MAX_PAGES = 65536;
+
+function decodeBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+async function compile(what: string, source: WasmInput): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  try {
+    if (typeof (source as PromiseLike<Response>).then === "function" || source instanceof Response) {
+      // compiled asynchronously: browsers forbid large synchronous compiles on the main thread
+      return await WebAssembly.compileStreaming(source as Response | PromiseLike<Response>);
+    }
+    return await WebAssembly.compile(source as BufferSource);
+  } catch (e) {
+    throw new TypeError(`init: ${what} expects a WebAssembly module but could not compile it (${String(e)})`);
+  }
+}
+
+/** Instantiates `module` (after checking it is a convwasm build) and reserves its arena. */
+async function instantiateSide(
+  what: string,
+  module: WebAssembly.Module,
+  imports: WebAssembly.Imports,
+  arenaBytes: number,
+): Promise<Side> {
+  const { exports, instance } = await instantiate<Record<string, unknown>>(module, imports);
+  // (arity is read from the raw exports: the loader's wrappers do not keep it)
+  const wrong = mismatch(instance.exports);
+  if (wrong !== null) throw new TypeError(`init: ${what} expects a build of this version of convwasm, but ${wrong}`);
+  const kernels = exports as unknown as Kernels;
+  const arena = new Arena(kernels.memory, kernels.heap_base());
+  arena.reserve("init", arenaBytes);
+  return { kernels, arena };
+}
+
+function importsMemory(module: WebAssembly.Module): boolean {
+  return WebAssembly.Module.imports(module).some((i) => i.kind === "memory");
+}
+
+function sharedMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+}
+
+async function load(options: InitOptions): Promise<void> {
+  const arenaBytes = checkInteger("init", "arenaBytes", options.arenaBytes ?? DEFAULT_ARENA_BYTES, 0);
+  const where = platform();
+  const threads = checkThreads("init", options.threads ?? defaultThreads(where));
+  const singleModule = await compile("wasm", options.wasm ?? decodeBase64(wasmBase64));
+  if (importsMemory(singleModule)) {
+    throw new TypeError("init: wasm expects the one-thread module (convwasm.wasm) but got one importing its memory");
+  }
+  const single = { ...(await instantiateSide("wasm", singleModule, {}, arenaBytes)), module: singleModule };
+  await warmUp(single.kernels, single.arena);
+  let shared: Runtime["shared"] = null;
+  let reason = where.reason;
+  let memory: WebAssembly.Memory | null = null;
+  if (where.spawn) {
+    try {
+      memory = sharedMemory();
+    } catch (e) {
+      // e.g. no room for 4 GiB of address space (32-bit browsers)
+      reason = `no shared WebAssembly.Memory could be made here (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  if (where.spawn && memory) {
+    const module = await compile("sharedWasm", options.sharedWasm ?? decodeBase64(sharedWasmBase64));
+    if (!importsMemory(module)) {
+      throw new TypeError(
+        "init: sharedWasm expects the shared-memory module (convwasm-shared.wasm) but got one with its own memory",
+      );
+    }
+    const side = await instantiateSide("sharedWasm", module, { env: { memory } }, arenaBytes);
+    await warmUp(side.kernels, side.arena);
+    shared = { ...side, module, memory, spawn: where.spawn };
+  }
+  if (shared && threads === 1) {
+    reason = options.threads === 1 ? "init() was asked for threads: 1" : `this machine reports ${where.cores} core`;
+  }
+  const rt: Runtime = { single, shared, pool: null, reason, arenaBytes };
+  if (shared && threads > 1) await startPool(rt, threads);
+  state.runtime = rt;
+}
+
+/**
+ * Compiles and instantiates the WASM module, warms every kernel up to V8's optimised tier, reserves
+ * the arena and starts the worker threads; call (and await) once before any op. Idempotent: later calls
+ * return the first one's promise.
+ */
+export function init(options: InitOptions = {}): Promise<void> {
+  if (state.runtime) return Promise.resolve();
+  state.pending ??= load(options).catch((e: unknown) => {
+    state.pending = null; // a failed load can be retried
+    throw e;
+  });
+  return state.pending;
+}
+
+/**
+ * Gives WASM memory back: WASM memories never shrink, so after a call that grew them (a huge batch) this
+ * drops both and makes new ones of the size init() reserved, with the same threads. The compiled code
+ * is kept (no warm-up again). Calls are synchronous, so a release() asked for inside one (from a
+ * callback) happens after it.
+ */
+export function release(): Promise<void> {
+  const rt = wasm("release");
+  const next = state.switching.then(async () => {
+    const m = rt.single.module;
+    rt.single = { ...(await instantiateSide("wasm", m, {}, rt.arenaBytes)), module: m };
+    if (rt.shared) {
+      const threads = rt.pool?.size ?? 1;
+      stopPool(rt);
+      const memory = sharedMemory();
+      const side = await instantiateSide("sharedWasm", rt.shared.module, { env: { memory } }, rt.arenaBytes);
+      rt.shared = { ...rt.shared, ...side, memory };
+      if (threads > 1) await startPool(rt, threads);
+    }
+  });
+  state.switching = next.catch(() => undefined);
+  return next;
+}
+
+/** Bytes of WASM linear memory, and how much of the arena is in use (0 between calls: nothing leaks). */
+export function memory(): { wasmBytes: number; arenaBytesInUse: number } {
+  const rt = state.runtime;
+  if (!rt) return { wasmBytes: 0, arenaBytesInUse: 0 };
+  const sides: Side[] = rt.shared ? [rt.single, rt.shared] : [rt.single];
+  return {
+    wasmBytes: sides.reduce((n, s) => n + s.arena.wasmBytes, 0),
+    arenaBytesInUse: sides.reduce((n, s) => n + s.arena.bytesInUse, 0),
+  };
+}
