@@ -90,8 +90,37 @@ export function conv_forward(
         let c13 = f64x2.splat(0);
         let xr = xrow + <usize>ow * step;
         let wr = wblk;
-        for (let kh = 0; kh < fh; kh++) {
-          for (let q = 0; q < runs; q++) {
+        if (runs == 1) {
+          // the fast case: each kernel row one run of fw*c taps (kept apart: the segment loop below costs
+          // 3-6% on layers with few channels)
+          for (let kh = 0; kh < fh; kh++) {
+            let xa = xr;
+            const end = xr + run;
+            while (xa < end) {
+              const a0 = v128.load64_splat(xa);
+              const a1 = v128.load64_splat(xa + second);
+              const w0 = v128.load(wr);
+              const w1 = v128.load(wr, 16);
+              const w2 = v128.load(wr, 32);
+              const w3 = v128.load(wr, 48);
+              c00 = f64x2.add(c00, f64x2.mul(a0, w0));
+              c01 = f64x2.add(c01, f64x2.mul(a0, w1));
+              c02 = f64x2.add(c02, f64x2.mul(a0, w2));
+              c03 = f64x2.add(c03, f64x2.mul(a0, w3));
+              c10 = f64x2.add(c10, f64x2.mul(a1, w0));
+              c11 = f64x2.add(c11, f64x2.mul(a1, w1));
+              c12 = f64x2.add(c12, f64x2.mul(a1, w2));
+              c13 = f64x2.add(c13, f64x2.mul(a1, w3));
+              xa += 8;
+              wr += 64;
+            }
+            xr += rowStep;
+          }
+        } else {
+          // the window as segments of `run` consecutive taps: kernel row kh's run q starts kh*rowStep + q*jump
+          // from the corner
+          const segments = fh * runs;
+          for (let sgm = 0, q = 0; sgm < segments; sgm++) {
             let xa = xr + <usize>q * jump;
             const end = xa + run;
             while (xa < end) {
@@ -112,8 +141,11 @@ export function conv_forward(
               xa += 8;
               wr += 64;
             }
+            if (++q == runs) {
+              q = 0;
+              xr += rowStep;
+            }
           }
-          xr += rowStep;
         }
         const z0 = at(zrow + <usize>ow * pix, kb);
         store8Plus(z0, c00, c01, c02, c03, b0, b1, b2, b3);
@@ -124,12 +156,13 @@ export function conv_forward(
 }
 
 /**
- * dW [taps,k8] += sum over output pixels of xp-window * dZ for output rows r0..r1 and tap units u0..u1
- * (taps = fh*fw*cg in W's order; unit u is the pair of taps 2*(u % P), 2*(u % P)+1 of kernel row u / P,
- * with P = ceil(fw*cg / 2) units per kernel row). 2 taps × 8 channels in f64x2 registers, reduced along
- * each output row. Every dW element is summed over rows then pixels in order whatever the unit range,
- * so a split of the units (threads) gives the same bits as one call. xp [m,hp,wp,c] padded input (the
- * group's first channel); dz [m,nH,nW,kp] with k8 channels read per pixel (those past k zero).
+ * dW [taps,k8] += sum over output pixels of xp-window * dZ for output rows r0..r1 and tap units u0..u1.
+ * Taps are fh*fw*cg in W's order; a unit is a pair of neighbouring taps of one run (see the top of this
+ * file), or the last tap of a run of odd length: kernel row kh has runs * ceil(run / 2) units. 2 taps × 8
+ * channels in f64x2 registers, reduced along each output row. Every dW element is summed over rows then
+ * pixels in order whatever the unit range, so a split of the units (threads) gives the same bits as one
+ * call. xp [m,hp,wp,c] padded input (the group's first channel); dz [m,nH,nW,kp] with k8 channels read
+ * per pixel (those past k zero).
  */
 export function conv_backward_filter(
   xp: usize,
@@ -154,8 +187,10 @@ export function conv_backward_filter(
   u0: i32,
   u1: i32,
 ): void {
-  const fc = fw * cg;
-  const units = (fc + 1) >> 1;
+  const runs = runsOf(c, cg, fw, dilW);
+  const run = runs == 1 ? fw * c : cg;
+  const perRun = (run + 1) >> 1;
+  const units = runs * perRun;
   const step = bytes(sw * c);
   const rowBytes = bytes(wp * c);
   const pix = bytes(kp);
@@ -166,57 +201,80 @@ export function conv_backward_filter(
     const oh = r - i * nH;
     const xrow = at(xp, (i * hp + oh * sh) * wp * c);
     const dzrow = dz + <usize>((i * nH + oh) * nW) * pix;
-    for (let u = u0; u < u1; u++) {
-      const kh = u / units;
-      const j = (u - kh * units) << 1;
-      // an odd tap count leaves one tap at the end of the kernel row: paired with itself, stored once
-      const two = j + 1 < fc;
-      const xr = xrow + <usize>(kh * dilH) * rowBytes;
-      const x0 = at(xr, (j / cg) * dilW * c + (j % cg));
-      const x1 = two ? at(xr, ((j + 1) / cg) * dilW * c + ((j + 1) % cg)) : x0;
-      const d0 = gw + <usize>(kh * fc + j) * pix8;
+    // unit u is unit jj of run q of kernel row kh, advanced one unit at a time
+    let kh = u0 / units;
+    let q = (u0 - kh * units) / perRun;
+    let jj = u0 - kh * units - q * perRun;
+    for (let u = u0; u < u1; u++, jj++) {
+      if (jj == perRun) {
+        jj = 0;
+        if (++q == runs) {
+          q = 0;
+          kh++;
+        }
+      }
+      const j = jj << 1;
+      const two = j + 1 < run;
+      const x0 = at(xrow + <usize>(kh * dilH) * rowBytes, q * dilW * c + j);
+      const d0 = gw + <usize>(kh * fw * cg + q * run + j) * pix8;
       const d1 = d0 + pix8;
-      for (let kb = 0; kb < k8; kb += 8) {
-        const e0 = at(d0, kb);
-        const e1 = at(d1, kb);
-        let c00 = v128.load(e0),
-          c01 = v128.load(e0, 16),
-          c02 = v128.load(e0, 32),
-          c03 = v128.load(e0, 48);
-        let c10 = f64x2.splat(0),
-          c11 = f64x2.splat(0),
-          c12 = f64x2.splat(0),
-          c13 = f64x2.splat(0);
-        if (two) {
-          c10 = v128.load(e1);
-          c11 = v128.load(e1, 16);
-          c12 = v128.load(e1, 32);
-          c13 = v128.load(e1, 48);
+      if (two) {
+        for (let kb = 0; kb < k8; kb += 8) {
+          const e0 = at(d0, kb);
+          const e1 = at(d1, kb);
+          let c00 = v128.load(e0),
+            c01 = v128.load(e0, 16),
+            c02 = v128.load(e0, 32),
+            c03 = v128.load(e0, 48);
+          let c10 = v128.load(e1),
+            c11 = v128.load(e1, 16),
+            c12 = v128.load(e1, 32),
+            c13 = v128.load(e1, 48);
+          let xa = x0;
+          let da = at(dzrow, kb);
+          for (let ow = 0; ow < nW; ow++) {
+            const a0 = v128.load64_splat(xa);
+            const a1 = v128.load64_splat(xa, 8);
+            const g0 = v128.load(da),
+              g1 = v128.load(da, 16),
+              g2 = v128.load(da, 32),
+              g3 = v128.load(da, 48);
+            c00 = f64x2.add(c00, f64x2.mul(a0, g0));
+            c01 = f64x2.add(c01, f64x2.mul(a0, g1));
+            c02 = f64x2.add(c02, f64x2.mul(a0, g2));
+            c03 = f64x2.add(c03, f64x2.mul(a0, g3));
+            c10 = f64x2.add(c10, f64x2.mul(a1, g0));
+            c11 = f64x2.add(c11, f64x2.mul(a1, g1));
+            c12 = f64x2.add(c12, f64x2.mul(a1, g2));
+            c13 = f64x2.add(c13, f64x2.mul(a1, g3));
+            xa += step;
+            da += pix;
+          }
+          store8(e0, c00, c01, c02, c03);
+          store8(e1, c10, c11, c12, c13);
         }
-        let xa = x0;
-        let xb = x1;
-        let da = at(dzrow, kb);
-        for (let ow = 0; ow < nW; ow++) {
-          const a0 = v128.load64_splat(xa);
-          const a1 = v128.load64_splat(xb);
-          const g0 = v128.load(da),
-            g1 = v128.load(da, 16),
-            g2 = v128.load(da, 32),
-            g3 = v128.load(da, 48);
-          c00 = f64x2.add(c00, f64x2.mul(a0, g0));
-          c01 = f64x2.add(c01, f64x2.mul(a0, g1));
-          c02 = f64x2.add(c02, f64x2.mul(a0, g2));
-          c03 = f64x2.add(c03, f64x2.mul(a0, g3));
-          c10 = f64x2.add(c10, f64x2.mul(a1, g0));
-          c11 = f64x2.add(c11, f64x2.mul(a1, g1));
-          c12 = f64x2.add(c12, f64x2.mul(a1, g2));
-          c13 = f64x2.add(c13, f64x2.mul(a1, g3));
-          xa += step;
-          xb += step;
-          da += pix;
+      } else {
+        // the last tap of a run of odd length: 1 × 8 (kept apart: pairing it with itself measured 10%
+        // slower on the pairs)
+        for (let kb = 0; kb < k8; kb += 8) {
+          const e0 = at(d0, kb);
+          let c00 = v128.load(e0),
+            c01 = v128.load(e0, 16),
+            c02 = v128.load(e0, 32),
+            c03 = v128.load(e0, 48);
+          let xa = x0;
+          let da = at(dzrow, kb);
+          for (let ow = 0; ow < nW; ow++) {
+            const a0 = v128.load64_splat(xa);
+            c00 = f64x2.add(c00, f64x2.mul(a0, v128.load(da)));
+            c01 = f64x2.add(c01, f64x2.mul(a0, v128.load(da, 16)));
+            c02 = f64x2.add(c02, f64x2.mul(a0, v128.load(da, 32)));
+            c03 = f64x2.add(c03, f64x2.mul(a0, v128.load(da, 48)));
+            xa += step;
+            da += pix;
+          }
+          store8(e0, c00, c01, c02, c03);
         }
-        store8(e0, c00, c01, c02, c03);
-        if (two) store8(e1, c10, c11, c12, c13);
       }
     }
   }
@@ -334,10 +392,8 @@ export function conv_backward_input(
         for (let jb = 0; jb < run; jb += 8) {
           const lanes = min(8, run - jb);
           const xj = at(xr, jb);
-          for (let ow = 0; ow < nW; ow += 2) {
-            // a row's odd last pixel is paired with itself and stored once
-            const two = ow + 1 < nW;
-            const second = two ? pix : 0;
+          let ow = 0;
+          for (; ow + 2 <= nW; ow += 2) {
             let c00 = f64x2.splat(0);
             let c01 = f64x2.splat(0);
             let c02 = f64x2.splat(0);
@@ -350,7 +406,7 @@ export function conv_backward_input(
             let wr = wblk;
             for (let kk = 0; kk < k; kk++) {
               const g0 = v128.load64_splat(da);
-              const g1 = v128.load64_splat(da + second);
+              const g1 = v128.load64_splat(da + pix);
               const w0 = v128.load(wr);
               const w1 = v128.load(wr, 16);
               const w2 = v128.load(wr, 32);
@@ -368,7 +424,26 @@ export function conv_backward_input(
             }
             const x0 = xj + <usize>ow * step;
             addStore8(x0, c00, c01, c02, c03, lanes);
-            if (two) addStore8(x0 + step, c10, c11, c12, c13, lanes);
+            addStore8(x0 + step, c10, c11, c12, c13, lanes);
+          }
+          if (ow < nW) {
+            // a row's odd last pixel: 1 × 8 (kept apart from the pairs: a shared loop measured 8-25% slower)
+            let c00 = f64x2.splat(0);
+            let c01 = f64x2.splat(0);
+            let c02 = f64x2.splat(0);
+            let c03 = f64x2.splat(0);
+            let da = dzrow + <usize>ow * pix;
+            let wr = wblk;
+            for (let kk = 0; kk < k; kk++) {
+              const g0 = v128.load64_splat(da);
+              c00 = f64x2.add(c00, f64x2.mul(g0, v128.load(wr)));
+              c01 = f64x2.add(c01, f64x2.mul(g0, v128.load(wr, 16)));
+              c02 = f64x2.add(c02, f64x2.mul(g0, v128.load(wr, 32)));
+              c03 = f64x2.add(c03, f64x2.mul(g0, v128.load(wr, 48)));
+              da += 8;
+              wr += 64;
+            }
+            addStore8(xj + <usize>ow * step, c00, c01, c02, c03, lanes);
           }
           wblk += block;
         }

@@ -31,12 +31,15 @@ export function conv_single_step(a_slice_prev: NDArray, W: NDArray, b: NDArray |
   return pairwiseSum(a, 0, a.length) + bias;
 }
 
+/** Bytes of the padded input [m,hp,wp,c] in the arena. */
+const paddedBytes = ({ m, hp, wp, c }: ConvGeometry) => m * hp * wp * c * 8;
+
 /** Places A_prev zero-padded and C-contiguous in the arena in one go (small calls). */
 function placePadded(fn: string, { kernels, arena }: Context, A_prev: NDArray, g: ConvGeometry): number {
   const { m, h, w, c, top, bottom, left, right, hp, wp } = g;
   if (hp === h && wp === w && A_prev.isContiguous()) return arena.copyIn(fn, "A_prev", A_prev);
   const x = arena.copyInStrided(fn, "A_prev", A_prev);
-  const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
+  const xp = arena.alloc(fn, "A_prev padded", paddedBytes(g));
   const [s0, s1, s2, s3] = x.strides;
   kernels.zero_pad(x.ptr, s0, s1, s2, s3, h, w, c, top, bottom, left, right, xp, 0, m);
   return xp;
@@ -90,7 +93,7 @@ export function conv_forward(
       copyRowsOut(arena.f64(z, rows * nW * k8), out, nW, k, k8, 0, rows);
       return;
     }
-    const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
+    const xp = arena.alloc(fn, "A_prev padded", paddedBytes(g));
     const input = new PaddedRows(arena.f64(xp, m * hp * wp * c), args.A_prev, g);
     const zv = arena.f64(z, rows * nW * k8);
     const { end } = windowRows(g);
@@ -134,7 +137,8 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
   const taps = fh * fw * c;
   const rows = m * nH;
   const macs = rows * nW * k8 * taps;
-  const units = fh * Math.ceil((fw * c) / 2);
+  const { runs, run: runLength } = runsOf(g);
+  const units = fh * runs * Math.ceil(runLength / 2);
   const row = wp * c;
   const dA = allocate(fn, "dA_prev", m * h * width * c);
   const dW = allocate(fn, "dW", taps * k);
@@ -171,7 +175,7 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
       copyOutW();
       return;
     }
-    const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
+    const xp = arena.alloc(fn, "A_prev padded", paddedBytes(g));
     const dz = arena.alloc(fn, "dZ", rows * nW * k8 * 8);
     // dA_prev: the transposed convolution, into a padded buffer whose interior is dA_prev
     dxp = arena.alloc(fn, "dA_prev padded", m * hp * wp * c * 8);
@@ -240,8 +244,16 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
   return [new NDArray(dA, [m, h, width, c]), new NDArray(dW, [fh, fw, c, k]), new NDArray(db, [1, 1, 1, k])];
 }
 
+/**
+ * How the kernels walk a kernel row of taps (assembly/conv.ts): one run of fw*c consecutive taps, or
+ * with dilation one run of c per kw.
+ */
+function runsOf({ fw, c, dw }: ConvGeometry): { runs: number; run: number } {
+  return dw === 1 ? { runs: 1, run: fw * c } : { runs: fw, run: c };
+}
+
 /** Taps conv_pack_filters_t lays out: each run of each kernel row rounded up to blocks of 8. */
-function packedT({ fh, fw, c, dw }: ConvGeometry): number {
-  const [runs, run] = dw === 1 ? [1, fw * c] : [fw, c];
-  return fh * runs * blocks8(run);
+function packedT(g: ConvGeometry): number {
+  const { runs, run } = runsOf(g);
+  return g.fh * runs * blocks8(run);
 }
