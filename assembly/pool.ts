@@ -1,7 +1,9 @@
 // pool_forward / pool_backward ("max" and "average") on raw NHWC memory; no padding, as in the notebook.
 // Channels are contiguous in NHWC, so the fast path (sx3 == 1) works on 2 channels per f64x2, 8 at a
 // time where it can. f64x2.max is a NaN-safe instruction sequence on x86; pmax is one instruction, so
-// NaNs are tracked on the side (v != v) and put back at the end: the result is np.max's.
+// NaNs are tracked on the side (v != v) and put back at the end: the result is np.max's. Of equal values
+// the last in window order (row by row) is kept, as np.max keeps it: so a window of zeros gives the sign
+// of its last zero, in vector and scalar lanes alike (pmax(v, m) = v < m ? m : v).
 import { at, bytes } from "./mem";
 
 const NAN2 = f64x2.splat(NaN);
@@ -15,7 +17,7 @@ function windowMax2(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): v128 {
     let q = at(p, kh * sx1);
     for (let kw = 0; kw < fw; kw++) {
       const v = v128.load(q);
-      m = f64x2.pmax(m, v);
+      m = f64x2.pmax(v, m);
       nan = v128.or(nan, f64x2.ne(v, v));
       q += bytes(sx2);
     }
@@ -24,15 +26,15 @@ function windowMax2(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): v128 {
 }
 
 /**
- * np.max over the fh×fw window of one channel at p, with pmax's rule (the first of equal values is kept,
- * so the sign of a zero maximum is the first zero's in every lane) and NaN if any is NaN.
+ * np.max over the fh×fw window of one channel at p (the last of equal values kept, as in the vector
+ * lanes) and NaN if any is NaN.
  */
 function windowMax1(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): f64 {
   let m = load<f64>(p);
   for (let kh = 0; kh < fh; kh++) {
     for (let kw = 0; kw < fw; kw++) {
       const v = load<f64>(at(p, kh * sx1 + kw * sx2));
-      m = v > m || v != v ? v : m;
+      m = v >= m || v != v ? v : m;
     }
   }
   return m;
@@ -85,10 +87,10 @@ export function pool_forward_max(
               const v1 = v128.load(q, 16);
               const v2 = v128.load(q, 32);
               const v3 = v128.load(q, 48);
-              m0 = f64x2.pmax(m0, v0);
-              m1 = f64x2.pmax(m1, v1);
-              m2 = f64x2.pmax(m2, v2);
-              m3 = f64x2.pmax(m3, v3);
+              m0 = f64x2.pmax(v0, m0);
+              m1 = f64x2.pmax(v1, m1);
+              m2 = f64x2.pmax(v2, m2);
+              m3 = f64x2.pmax(v3, m3);
               n0 = v128.or(n0, f64x2.ne(v0, v0));
               n1 = v128.or(n1, f64x2.ne(v1, v1));
               n2 = v128.or(n2, f64x2.ne(v2, v2));

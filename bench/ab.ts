@@ -1,5 +1,5 @@
 // An interleaved A/B of two builds of convwasm on every conv and pool workload, one thread (or --threads N):
-//   npx tsx bench/ab.ts <path to the other build's dist/index.js> [--threads N] [--rounds R]
+//   npx tsx bench/ab.ts <path to the other build's dist/index.js> [--threads N] [--rounds R] [--only REGEX]
 // Each round times every op on both builds alternately, best of several calls each; the table gives the
 // best per build over all rounds and the ratio (this build / the other), so machine phases cancel out.
 import { pathToFileURL } from "node:url";
@@ -19,6 +19,8 @@ if (!args[0] || args[0].startsWith("--")) {
 }
 const other = (await import(pathToFileURL(resolve(args[0])).href)) as Lib;
 const threads = flag("threads", 1);
+const onlyAt = args.indexOf("--only");
+const only = new RegExp(onlyAt >= 0 ? args[onlyAt + 1] : "");
 const rounds = flag("rounds", 5);
 await mine.init({ threads });
 await other.init({ threads });
@@ -72,9 +74,10 @@ const own = (lib: Lib, x: unknown): unknown =>
     : Array.isArray(x)
       ? x.map((v) => own(lib, v))
       : x;
-const results = cases.map(() => ({ a: Infinity, b: Infinity }));
+const chosen = cases.filter((c) => only.test(c.name));
+const results = chosen.map(() => ({ a: Infinity, b: Infinity }));
 for (let round = 0; round < rounds; round++) {
-  cases.forEach((c, i) => {
+  chosen.forEach((c, i) => {
     const fa = c.run(mine);
     const fb = c.run(
       new Proxy(other, {
@@ -93,7 +96,7 @@ console.log(
   `| op | this build ms | other build ms | this/other |  (threads: ${threads}, best of ${rounds} interleaved rounds)`,
 );
 console.log("|---|---:|---:|---:|");
-cases.forEach((c, i) => {
+chosen.forEach((c, i) => {
   const { a, b } = results[i];
   console.log(`| ${c.name} | ${a.toFixed(3)} | ${b.toFixed(3)} | ${(a / b).toFixed(3)} |`);
 });

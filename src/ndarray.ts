@@ -43,7 +43,9 @@ function realData(fn: string, name: string, data: unknown): Float64Array {
     throw new TypeError(`${fn}: ${name} expects a Float64Array but got ${describe(data)}`);
   }
   const f = data as Float64Array;
-  return new Float64Array(bufferOf.call(f), byteOffsetOf.call(f), lengthOf.call(f));
+  const length = lengthOf.call(f);
+  // (a detached array has length 0, and its buffer can no longer be viewed)
+  return length === 0 ? new Float64Array(0) : new Float64Array(bufferOf.call(f), byteOffsetOf.call(f), length);
 }
 
 /** A fresh array of the integers in `v` (each read once), or a named error. */

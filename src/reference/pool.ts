@@ -20,7 +20,8 @@ export function pool_forward(A_prev: NDArray, { f, stride }: PoolParams, mode: "
           for (let kh = 0; kh < f; kh++)
             for (let kw = 0; kw < f; kw++) {
               const v = x[((i * h + oh * stride + kh) * w + ow * stride + kw) * c + ch];
-              r = mode === "max" ? Math.max(r, v) : r + v; // Math.max propagates NaN, as np.max
+              // np.max: NaN propagates, and of equal values (±0) the last is kept
+              r = mode === "max" ? (v >= r || v !== v ? v : r) : r + v;
             }
           A[((i * nH + oh) * nW + ow) * c + ch] = mode === "max" ? r : r / (f * f);
         }

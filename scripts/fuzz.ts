@@ -1,0 +1,403 @@
+// npm run fuzz [-- --seconds S] [--seed N]: random and hostile inputs for every op, checked against the
+// plain-TS reference kernels and the library's invariants. Each case is one op on random shapes and
+// hyperparameters, its arrays seen as contiguous, strided, reversed, gapped or broadcast views holding
+// normal numbers or NaN/±Inf/−0/subnormals/1e308, sometimes read through getters or a Proxy that counts
+// reads, calls another op (re-entrant) or throws. Every batch of cases runs on 1, 2 and 3 threads.
+// Checked: the result equals the reference's (bitwise for copies and pooling, 1e-9 relative for
+// convolutions) and a contiguous copy's (bitwise), the same bits on every thread count, the arena back to
+// 0 after every call, every error a TypeError/RangeError/Error starting with the function's name, and no
+// error at all on valid input. Exits 1 on any finding, printing the seed to replay it.
+import fc from "fast-check";
+import * as lib from "../dist/index.js";
+import * as reference from "../dist/reference/index.js";
+
+const { NDArray } = lib;
+type NDArray = lib.NDArray;
+
+const argv = process.argv.slice(2);
+const arg = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const seconds = Number(arg("seconds") ?? 30);
+const seed = Number(arg("seed") ?? Math.floor(Math.random() * 2 ** 31));
+const BATCH = 40;
+
+// ---- values and views ------------------------------------------------------------------------------
+
+const special = [NaN, Infinity, -Infinity, -0, 0, 5e-324, -2.2250738585072014e-308, 1, -1];
+/** Only where the order of summation cannot matter (copies, pooling): a sum of these may overflow or not. */
+const extreme = [1e308, -1e308, Number.MAX_VALUE];
+
+/** Random values: mostly normal numbers, sometimes a few special ones. */
+function values(rng: () => number, n: number, specials: boolean, sums: boolean): Float64Array {
+  const pool = sums ? special : [...special, ...extreme];
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    v[i] = specials && rng() < 0.05 ? pool[Math.floor(rng() * pool.length)] : (rng() * 2 - 1) * 3;
+  }
+  return v;
+}
+
+type ViewKind = "contiguous" | "strided" | "reversed" | "gapped" | "broadcast";
+const VIEWS: ViewKind[] = ["contiguous", "strided", "reversed", "gapped", "broadcast"];
+
+/** The C-order values `v` of `shape` seen as a view of kind `kind` (broadcast: axis 0 repeats image 0). */
+function view(kind: ViewKind, v: Float64Array, shape: number[]): NDArray {
+  const a = new NDArray(v, shape);
+  const nd = shape.length;
+  if (kind === "contiguous" || a.size === 0) return a;
+  if (kind === "strided") {
+    // held in a transposed buffer, seen through strides
+    const axes = shape.map((_, d) => nd - 1 - d);
+    const held = new NDArray(
+      a.transpose(...axes).toFloat64Array(),
+      axes.map((d) => shape[d]),
+    );
+    return held.transpose(...axes);
+  }
+  if (kind === "reversed") {
+    // every axis reversed in memory: negative strides
+    const data = new Float64Array(a.size);
+    for (let k = 0; k < a.size; k++) data[a.size - 1 - k] = a.at(k);
+    const strides = a.strides.map((s) => -s);
+    return new NDArray(data, shape, strides, a.size - 1);
+  }
+  if (kind === "gapped") {
+    // every other element of a buffer twice as long, filled with garbage between
+    const data = new Float64Array(2 * a.size).fill(12345.678);
+    for (let k = 0; k < a.size; k++) data[2 * k] = a.at(k);
+    return new NDArray(
+      data,
+      shape,
+      a.strides.map((s) => 2 * s),
+      0,
+    );
+  }
+  // broadcast: the first image repeated along axis 0 (stride 0)
+  const one = [1, ...shape.slice(1)];
+  const first = new NDArray(v.slice(0, a.size / shape[0]), one);
+  return new NDArray(first.data, shape, [0, ...first.strides.slice(1)], 0);
+}
+
+/** The values a view of `kind` ends up holding (broadcast repeats image 0). */
+function logical(kind: ViewKind, v: Float64Array, shape: number[]): Float64Array {
+  if (kind !== "broadcast" || shape[0] === 0) return v;
+  const per = v.length / shape[0];
+  const out = new Float64Array(v.length);
+  for (let i = 0; i < shape[0]; i++) out.set(v.subarray(0, per), i * per);
+  return out;
+}
+
+type Hostility = "none" | "proxy" | "getters" | "reenter" | "throw";
+
+/** `a` as the caller passes it: plain, or read through a Proxy or getters that do something on each read. */
+function hostile(a: NDArray, how: Hostility, reenter: () => void): NDArray {
+  if (how === "none") return a;
+  const onRead = () => {
+    if (how === "reenter") reenter();
+    if (how === "throw") throw new Error("hostile getter");
+  };
+  if (how === "proxy") {
+    return new Proxy(a, {
+      get(t, key) {
+        onRead();
+        return Reflect.get(t, key, t);
+      },
+    });
+  }
+  const fields = (["data", "shape", "strides", "offset"] as const).map((f) => [
+    f,
+    {
+      get: () => {
+        onRead();
+        return a[f];
+      },
+    },
+  ]);
+  return Object.create(NDArray.prototype, Object.fromEntries(fields)) as NDArray;
+}
+
+// ---- cases -----------------------------------------------------------------------------------------
+
+interface Case {
+  op: "zero_pad" | "conv_forward" | "conv_backward" | "pool_forward" | "pool_backward" | "mask" | "distribute";
+  m: number;
+  h: number;
+  w: number;
+  c: number;
+  f: number;
+  k: number;
+  stride: number;
+  pad: number;
+  mode: "max" | "average";
+  views: ViewKind[];
+  hostility: Hostility;
+  specials: boolean;
+  seed: number;
+}
+
+const small = fc.record({
+  m: fc.integer({ min: 0, max: 3 }),
+  h: fc.integer({ min: 1, max: 9 }),
+  w: fc.integer({ min: 1, max: 9 }),
+  c: fc.integer({ min: 1, max: 11 }),
+  k: fc.integer({ min: 1, max: 12 }),
+});
+// big enough to be shared out to the thread pool
+const large = fc.record({
+  m: fc.integer({ min: 1, max: 2 }),
+  h: fc.integer({ min: 16, max: 34 }),
+  w: fc.integer({ min: 16, max: 34 }),
+  c: fc.integer({ min: 8, max: 24 }),
+  k: fc.integer({ min: 8, max: 24 }),
+});
+const caseArb: fc.Arbitrary<Case> = fc
+  .record({
+    op: fc.constantFrom<Case["op"]>(
+      "zero_pad",
+      "conv_forward",
+      "conv_backward",
+      "pool_forward",
+      "pool_backward",
+      "mask",
+      "distribute",
+    ),
+    dims: fc.oneof({ weight: 9, arbitrary: small }, { weight: 1, arbitrary: large }),
+    f: fc.integer({ min: 1, max: 4 }),
+    stride: fc.integer({ min: 1, max: 3 }),
+    pad: fc.integer({ min: 0, max: 3 }),
+    mode: fc.constantFrom<Case["mode"]>("max", "average"),
+    views: fc.array(fc.constantFrom(...VIEWS), { minLength: 4, maxLength: 4 }),
+    hostility: fc.constantFrom<Hostility>("none", "none", "none", "proxy", "getters", "reenter", "throw"),
+    specials: fc.boolean(),
+    seed: fc.integer({ min: 0, max: 2 ** 30 }),
+  })
+  .map(({ dims, ...rest }) => ({ ...dims, ...rest }));
+
+function mulberry32(a: number): () => number {
+  return () => {
+    a |= 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** What a case computes: its outputs, or the error it throws. */
+type Outcome = { out: NDArray[] } | { error: unknown };
+
+/** The functions a case calls (the backward ones call the forward one first for its cache). */
+const FN: Record<Case["op"], string[]> = {
+  zero_pad: ["zero_pad"],
+  conv_forward: ["conv_forward"],
+  conv_backward: ["conv_forward", "conv_backward"],
+  pool_forward: ["pool_forward"],
+  pool_backward: ["pool_forward", "pool_backward"],
+  mask: ["create_mask_from_window"],
+  distribute: ["distribute_value"],
+};
+
+/** A small threaded op a re-entrant getter calls; its result must stay right too. */
+const R = new lib.RandomState(99);
+const reA = R.randn(1, 24, 24, 16);
+const reW = R.randn(3, 3, 16, 16);
+const reB = R.randn(1, 1, 1, 16);
+let reExpected: Float64Array | null = null;
+function reenter(): void {
+  const [Z] = lib.conv_forward(reA, reW, reB, { stride: 1, pad: 1 });
+  const z = Z.toFloat64Array();
+  if (reExpected === null) reExpected = z;
+  else if (!same(z, reExpected)) finding("wrong result", "the re-entrant call inside a getter");
+}
+
+/**
+ * Runs a case: `contiguous` true runs it on plain contiguous arrays of the same values (the baseline);
+ * false on its views, through its hostility. Returns the outcome and, for the baseline, the reference's.
+ */
+function run(cs: Case, contiguous: boolean): { got: Outcome; ref: Float64Array[] | null; valid: boolean } {
+  const rng = mulberry32(cs.seed);
+  const { m, h, w, c, f, k, stride, pad, mode } = cs;
+  const arr = (j: number, shape: number[]) => {
+    const v = values(
+      rng,
+      shape.reduce((x, y) => x * y, 1),
+      cs.specials,
+      cs.op.startsWith("conv"),
+    );
+    // the baseline holds, contiguous, the values the view shows
+    const plain = new NDArray(logical(cs.views[j], v, shape), shape);
+    return { a: contiguous ? plain : hostile(view(cs.views[j], v, shape), cs.hostility, reenter), plain };
+  };
+  const valid = contiguous || cs.hostility !== "throw" || cs.op === "distribute";
+  let ref: Float64Array[] | null = null;
+  const got = ((): Outcome => {
+    try {
+      switch (cs.op) {
+        case "zero_pad": {
+          const X = arr(0, [m, h, w, c]);
+          if (contiguous) ref = [reference.zero_pad(X.plain, pad).toFloat64Array()];
+          return { out: [lib.zero_pad(X.a, pad)] };
+        }
+        case "conv_forward":
+        case "conv_backward": {
+          const fe = Math.min(f, h + 2 * pad, w + 2 * pad);
+          const A = arr(0, [m, h, w, c]);
+          const W = arr(1, [fe, fe, c, k]);
+          const b = arr(2, [1, 1, 1, k]);
+          const hp = { stride, pad };
+          const [Z, cache] = lib.conv_forward(A.a, W.a, b.a, hp);
+          if (cs.op === "conv_forward") {
+            if (contiguous) ref = [reference.conv_forward(A.plain, W.plain, b.plain, hp).toFloat64Array()];
+            return { out: [Z] };
+          }
+          const dZ = arr(3, [...Z.shape]);
+          if (contiguous) {
+            ref = reference.conv_backward(dZ.plain, A.plain, W.plain, hp).map((x) => x.toFloat64Array());
+          }
+          return { out: lib.conv_backward(dZ.a, cache) };
+        }
+        case "pool_forward":
+        case "pool_backward": {
+          const fe = Math.min(f, h, w);
+          const A = arr(0, [m, h, w, c]);
+          const hp = { f: fe, stride };
+          const [P, cache] = lib.pool_forward(A.a, hp, mode);
+          if (cs.op === "pool_forward") {
+            if (contiguous) ref = [reference.pool_forward(A.plain, hp, mode).toFloat64Array()];
+            return { out: [P] };
+          }
+          const dP = arr(1, [...P.shape]);
+          if (contiguous) ref = [reference.pool_backward(dP.plain, A.plain, hp, mode).toFloat64Array()];
+          return { out: [lib.pool_backward(dP.a, cache, mode)] };
+        }
+        case "mask":
+          return { out: [lib.create_mask_from_window(arr(0, [h, w]).a)] };
+        case "distribute":
+          return { out: [lib.distribute_value(rng() * 4 - 2, [h, w])] };
+      }
+    } catch (error) {
+      return { error };
+    }
+  })();
+  return { got, ref, valid };
+}
+
+// ---- checks ----------------------------------------------------------------------------------------
+
+const counts = { inputs: 0, calls: 0, wrong: 0, leaks: 0, hangs: 0, unnamed: 0, invalidRefused: 0, validRefused: 0 };
+const findings: string[] = [];
+let current = "";
+
+function finding(kind: string, detail: string): void {
+  if (kind === "wrong result") counts.wrong++;
+  findings.push(`${kind}: ${detail} [${current}]`);
+}
+
+function same(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+function close(a: Float64Array, b: Float64Array, rtol: number): boolean {
+  if (a.length !== b.length) return false;
+  let scale = 0;
+  for (const v of b) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i]) || !Number.isFinite(b[i])) {
+      if (!Object.is(a[i], b[i]) && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
+      continue;
+    }
+    if (Math.abs(a[i] - b[i]) > rtol * Math.max(Math.abs(b[i]), scale)) return false;
+  }
+  return true;
+}
+
+/** Checks one case on the current thread count; returns the bits of its outputs (for the thread comparison). */
+function check(cs: Case): string {
+  current = `seed ${seed} case ${JSON.stringify(cs)} threads ${lib.getThreads()}`;
+  const fn = FN[cs.op];
+  const t0 = performance.now();
+  const base = run(cs, true);
+  const mine = run(cs, false);
+  counts.calls += 2;
+  counts.inputs++;
+  if (performance.now() - t0 > 10_000) {
+    counts.hangs++;
+    findings.push(`hang: ${Math.round(performance.now() - t0)} ms [${current}]`);
+  }
+  if (lib.memory().arenaBytesInUse !== 0) {
+    counts.leaks++;
+    findings.push(`leak: ${lib.memory().arenaBytesInUse} bytes in use after the call [${current}]`);
+  }
+  for (const [what, r] of [
+    ["baseline", base],
+    ["view", mine],
+  ] as const) {
+    if ("error" in r.got) {
+      const e = r.got.error;
+      const ok = e instanceof Error && fn.some((name) => e.message.startsWith(`${name}: `));
+      if (!ok) {
+        counts.unnamed++;
+        findings.push(`unnamed error (${what}): ${String(e)} [${current}]`);
+      }
+      if (r.valid && !(e instanceof RangeError && /more than an array can hold|WASM32|could not/.test(e.message))) {
+        // the shapes are drawn valid: any other refusal of a valid call is a finding
+        counts.validRefused++;
+        findings.push(`valid input refused (${what}): ${String(e)} [${current}]`);
+      }
+    } else if (!r.valid) {
+      findings.push(`a throwing getter did not make the call fail (${what}) [${current}]`);
+    }
+  }
+  if (cs.hostility === "throw") counts.invalidRefused++;
+  if ("out" in base.got) {
+    const outs = base.got.out.map((o) => o.toFloat64Array());
+    if (base.ref) {
+      const conv = cs.op.startsWith("conv");
+      base.ref.forEach((r, j) => {
+        if (!(conv ? close(outs[j], r, 1e-9) : same(outs[j], r)))
+          finding("wrong result", `${cs.op} output ${j} vs the reference`);
+      });
+    }
+    if ("out" in mine.got) {
+      mine.got.out.forEach((o, j) => {
+        if (!same(o.toFloat64Array(), outs[j])) finding("wrong result", `${cs.op} output ${j} on views vs contiguous`);
+      });
+    }
+    return outs.map((o) => Array.from(o, (v) => (Object.is(v, -0) ? "-0" : String(v))).join(",")).join("|");
+  }
+  return `error ${String((base.got as { error: unknown }).error)}`;
+}
+
+// ---- main ------------------------------------------------------------------------------------------
+
+await lib.init({ threads: 3 });
+const until = performance.now() + seconds * 1000;
+console.log(`fuzz: seed ${seed}, ${seconds} s (replay: npm run fuzz -- --seed ${seed} --seconds ${seconds})`);
+let batch = 0;
+while (performance.now() < until && findings.length < 20) {
+  const cases = fc.sample(caseArb, { seed: seed + batch, numRuns: BATCH });
+  const digests: string[][] = [];
+  for (const threads of [1, 2, 3]) {
+    await lib.setThreads(threads);
+    digests.push(cases.map(check));
+  }
+  cases.forEach((cs, i) => {
+    if (digests[1][i] !== digests[0][i] || digests[2][i] !== digests[0][i]) {
+      current = `seed ${seed} case ${JSON.stringify(cs)}`;
+      finding("wrong result", "different bits on 1, 2 and 3 threads");
+    }
+  });
+  batch++;
+}
+console.log(
+  `fuzz: ${counts.inputs} inputs, ${counts.calls} calls in ${batch} batches on 1-3 threads; ` +
+    `wrong results ${counts.wrong}, leaks ${counts.leaks}, hangs ${counts.hangs}, unnamed errors ${counts.unnamed}, ` +
+    `valid inputs refused ${counts.validRefused}; ${counts.invalidRefused} throwing-argument calls refused by name`,
+);
+for (const f of findings) console.log(`  ${f}`);
+lib.dispose();
+process.exit(findings.length > 0 ? 1 : 0);
