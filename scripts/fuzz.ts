@@ -137,21 +137,16 @@ interface Case {
   seed: number;
 }
 
-const small = fc.record({
-  m: fc.integer({ min: 0, max: 3 }),
-  h: fc.integer({ min: 1, max: 9 }),
-  w: fc.integer({ min: 1, max: 9 }),
-  c: fc.integer({ min: 1, max: 11 }),
-  k: fc.integer({ min: 1, max: 12 }),
-});
+/** Batch, height, width, channels and filters drawn from [min, max] ranges. */
+const dims = (r: Record<"m" | "h" | "w" | "c" | "k", [number, number]>) =>
+  fc.record(
+    Object.fromEntries(Object.entries(r).map(([key, [min, max]]) => [key, fc.integer({ min, max })])) as {
+      [K in keyof typeof r]: fc.Arbitrary<number>;
+    },
+  );
+const small = dims({ m: [0, 3], h: [1, 9], w: [1, 9], c: [1, 11], k: [1, 12] });
 // big enough to be shared out to the thread pool
-const large = fc.record({
-  m: fc.integer({ min: 1, max: 2 }),
-  h: fc.integer({ min: 16, max: 34 }),
-  w: fc.integer({ min: 16, max: 34 }),
-  c: fc.integer({ min: 8, max: 24 }),
-  k: fc.integer({ min: 8, max: 24 }),
-});
+const large = dims({ m: [1, 2], h: [16, 34], w: [16, 34], c: [8, 24], k: [8, 24] });
 const caseArb: fc.Arbitrary<Case> = fc
   .record({
     op: fc.constantFrom<Case["op"]>(

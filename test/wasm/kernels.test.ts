@@ -52,62 +52,38 @@ function run(
 describe("conv kernels on split ranges of output rows", () => {
   it(`conv_forward A=[${m},${h},${w},${c}] W=[${f},${f},${c},${k}] s=${stride} p=${pad}: any split gives the same Z`, () => {
     const { kernels: K } = wasm("test").single;
+    const forward = (at: (name: string) => number, r0: number, r1: number) =>
+      K.conv_forward(
+        at("xp"),
+        hp,
+        wp,
+        c,
+        c,
+        at("wpk"),
+        f,
+        f,
+        1,
+        1,
+        k8,
+        at("b8"),
+        stride,
+        stride,
+        at("z"),
+        k8,
+        nH,
+        nW,
+        r0,
+        r1,
+      );
     const results = run(
       (ranges, at) => {
-        for (const [r0, r1] of ranges)
-          K.conv_forward(
-            at("xp"),
-            hp,
-            wp,
-            c,
-            c,
-            at("wpk"),
-            f,
-            f,
-            1,
-            1,
-            k8,
-            at("b8"),
-            stride,
-            stride,
-            at("z"),
-            k8,
-            nH,
-            nW,
-            r0,
-            r1,
-          );
+        for (const [r0, r1] of ranges) forward(at, r0, r1);
       },
       { z: rows * nW * k8 },
     );
     for (const r of results) expect(r).toEqual(results[0]);
     // and a range covers its rows only: rows 1..2 alone leave rows 0 and 3.. untouched (zero)
-    const [part] = run(
-      (_, at) =>
-        K.conv_forward(
-          at("xp"),
-          hp,
-          wp,
-          c,
-          c,
-          at("wpk"),
-          f,
-          f,
-          1,
-          1,
-          k8,
-          at("b8"),
-          stride,
-          stride,
-          at("z"),
-          k8,
-          nH,
-          nW,
-          1,
-          3,
-        ),
-      { z: rows * nW * k8 },
-    );
+    const [part] = run((_, at) => forward(at, 1, 3), { z: rows * nW * k8 });
     const row = nW * k8;
     expect(part.z.slice(row, 3 * row)).toEqual(results[0].z.slice(row, 3 * row));
     expect(part.z.slice(0, row).every((v) => v === 0)).toBe(true);
