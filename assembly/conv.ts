@@ -451,3 +451,211 @@ export function conv_backward_input(
     }
   }
 }
+
+// Depthwise convolutions (one input channel per group): channels are independent, so the kernels run
+// along them, 8 at a time in f64x2 registers. Every array has c8 channels per pixel (a multiple of 8,
+// zero past the real ones; with a channel multiplier M the caller repeats each input channel M times).
+
+/**
+ * Z[i,oh,ow,ch] = sum over kh, kw of xp[i, oh*sh + kh*dilH, ow*sw + kw*dilW, ch] * w[kh,kw,ch], plus
+ * b[ch], for output rows r0..r1, 2 output pixels × 8 channels at a time. xp [m,hp,wp,c8] padded input;
+ * w [fh,fw,c8]; b [c8]; z [m,nH,nW,c8].
+ */
+export function conv_forward_depthwise(
+  xp: usize,
+  hp: i32,
+  wp: i32,
+  c8: i32,
+  w: usize,
+  fh: i32,
+  fw: i32,
+  dilH: i32,
+  dilW: i32,
+  b: usize,
+  sh: i32,
+  sw: i32,
+  z: usize,
+  nH: i32,
+  nW: i32,
+  r0: i32,
+  r1: i32,
+): void {
+  const pix = bytes(c8);
+  const step = bytes(sw * c8);
+  const tapW = bytes(dilW * c8);
+  const tapH = bytes(dilH * wp * c8);
+  for (let r = r0; r < r1; r++) {
+    const i = r / nH;
+    const oh = r - i * nH;
+    const xrow = at(xp, (i * hp + oh * sh) * wp * c8);
+    const zrow = at(z, (i * nH + oh) * nW * c8);
+    for (let ow = 0; ow < nW; ow += 2) {
+      // a row's odd last pixel is paired with itself and stored once
+      const two = ow + 1 < nW;
+      const second = two ? step : 0;
+      for (let cb = 0; cb < c8; cb += 8) {
+        let c00 = f64x2.splat(0);
+        let c01 = f64x2.splat(0);
+        let c02 = f64x2.splat(0);
+        let c03 = f64x2.splat(0);
+        let c10 = f64x2.splat(0);
+        let c11 = f64x2.splat(0);
+        let c12 = f64x2.splat(0);
+        let c13 = f64x2.splat(0);
+        let xr = at(xrow + <usize>ow * step, cb);
+        let wr = at(w, cb);
+        for (let kh = 0; kh < fh; kh++) {
+          let xa = xr;
+          for (let kw = 0; kw < fw; kw++) {
+            const w0 = v128.load(wr);
+            const w1 = v128.load(wr, 16);
+            const w2 = v128.load(wr, 32);
+            const w3 = v128.load(wr, 48);
+            const xb = xa + second;
+            c00 = f64x2.add(c00, f64x2.mul(v128.load(xa), w0));
+            c01 = f64x2.add(c01, f64x2.mul(v128.load(xa, 16), w1));
+            c02 = f64x2.add(c02, f64x2.mul(v128.load(xa, 32), w2));
+            c03 = f64x2.add(c03, f64x2.mul(v128.load(xa, 48), w3));
+            c10 = f64x2.add(c10, f64x2.mul(v128.load(xb), w0));
+            c11 = f64x2.add(c11, f64x2.mul(v128.load(xb, 16), w1));
+            c12 = f64x2.add(c12, f64x2.mul(v128.load(xb, 32), w2));
+            c13 = f64x2.add(c13, f64x2.mul(v128.load(xb, 48), w3));
+            xa += tapW;
+            wr += pix;
+          }
+          xr += tapH;
+        }
+        const bias = at(b, cb);
+        const b0 = v128.load(bias);
+        const b1 = v128.load(bias, 16);
+        const b2 = v128.load(bias, 32);
+        const b3 = v128.load(bias, 48);
+        const z0 = at(zrow + <usize>ow * pix, cb);
+        store8Plus(z0, c00, c01, c02, c03, b0, b1, b2, b3);
+        if (two) store8Plus(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3);
+      }
+    }
+  }
+}
+
+/**
+ * dxp[i, oh*sh + kh*dilH, ow*sw + kw*dilW, ch] += w[kh,kw,ch] * dz[i,oh,ow,ch] for output rows r0..r1,
+ * in order of output pixels, then taps. dxp [m,hp,wp,c8] zeroed by the caller; w [fh,fw,c8]; dz [m,nH,nW,c8].
+ */
+export function conv_backward_input_depthwise(
+  w: usize,
+  fh: i32,
+  fw: i32,
+  dilH: i32,
+  dilW: i32,
+  c8: i32,
+  sh: i32,
+  sw: i32,
+  dz: usize,
+  nH: i32,
+  nW: i32,
+  dxp: usize,
+  hp: i32,
+  wp: i32,
+  r0: i32,
+  r1: i32,
+): void {
+  const pix = bytes(c8);
+  const step = bytes(sw * c8);
+  const tapW = bytes(dilW * c8);
+  const tapH = bytes(dilH * wp * c8);
+  for (let r = r0; r < r1; r++) {
+    const i = r / nH;
+    const oh = r - i * nH;
+    const xrow = at(dxp, (i * hp + oh * sh) * wp * c8);
+    const dzrow = at(dz, (i * nH + oh) * nW * c8);
+    for (let ow = 0; ow < nW; ow++) {
+      const g = dzrow + <usize>ow * pix;
+      for (let cb = 0; cb < c8; cb += 8) {
+        const g0 = v128.load(at(g, cb));
+        const g1 = v128.load(at(g, cb), 16);
+        const g2 = v128.load(at(g, cb), 32);
+        const g3 = v128.load(at(g, cb), 48);
+        let xr = at(xrow + <usize>ow * step, cb);
+        let wr = at(w, cb);
+        for (let kh = 0; kh < fh; kh++) {
+          let xa = xr;
+          for (let kw = 0; kw < fw; kw++) {
+            store8Plus(
+              xa,
+              v128.load(xa),
+              v128.load(xa, 16),
+              v128.load(xa, 32),
+              v128.load(xa, 48),
+              f64x2.mul(v128.load(wr), g0),
+              f64x2.mul(v128.load(wr, 16), g1),
+              f64x2.mul(v128.load(wr, 32), g2),
+              f64x2.mul(v128.load(wr, 48), g3),
+            );
+            xa += tapW;
+            wr += pix;
+          }
+          xr += tapH;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * dW[t,ch] += sum over output pixels of xp-window tap t * dZ, for output rows r0..r1 and taps t0..t1
+ * (t = kh*fw + kw), summed over rows then pixels in order whatever the tap range (threads split taps).
+ * xp [m,hp,wp,c8]; dz [m,nH,nW,c8]; gw [fh*fw,c8].
+ */
+export function conv_backward_filter_depthwise(
+  xp: usize,
+  hp: i32,
+  wp: i32,
+  c8: i32,
+  fh: i32,
+  fw: i32,
+  dilH: i32,
+  dilW: i32,
+  sh: i32,
+  sw: i32,
+  dz: usize,
+  nH: i32,
+  nW: i32,
+  gw: usize,
+  r0: i32,
+  r1: i32,
+  t0: i32,
+  t1: i32,
+): void {
+  const pix = bytes(c8);
+  const step = bytes(sw * c8);
+  for (let r = r0; r < r1; r++) {
+    const i = r / nH;
+    const oh = r - i * nH;
+    const xrow = at(xp, (i * hp + oh * sh) * wp * c8);
+    const dzrow = at(dz, (i * nH + oh) * nW * c8);
+    for (let t = t0; t < t1; t++) {
+      const kh = t / fw;
+      const kw = t - kh * fw;
+      const xt = at(xrow, (kh * dilH * wp + kw * dilW) * c8);
+      for (let cb = 0; cb < c8; cb += 8) {
+        const d = at(gw, t * c8 + cb);
+        let a0 = v128.load(d);
+        let a1 = v128.load(d, 16);
+        let a2 = v128.load(d, 32);
+        let a3 = v128.load(d, 48);
+        let xa = at(xt, cb);
+        let ga = at(dzrow, cb);
+        for (let ow = 0; ow < nW; ow++) {
+          a0 = f64x2.add(a0, f64x2.mul(v128.load(xa), v128.load(ga)));
+          a1 = f64x2.add(a1, f64x2.mul(v128.load(xa, 16), v128.load(ga, 16)));
+          a2 = f64x2.add(a2, f64x2.mul(v128.load(xa, 32), v128.load(ga, 32)));
+          a3 = f64x2.add(a3, f64x2.mul(v128.load(xa, 48), v128.load(ga, 48)));
+          xa += step;
+          ga += pix;
+        }
+        store8(d, a0, a1, a2, a3);
+      }
+    }
+  }
+}

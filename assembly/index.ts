@@ -8,6 +8,9 @@ export {
   conv_backward_bias,
   conv_pack_filters_t,
   conv_backward_input,
+  conv_forward_depthwise,
+  conv_backward_input_depthwise,
+  conv_backward_filter_depthwise,
 } from "./conv";
 export { pool_forward_max, pool_forward_average, pool_backward_max, pool_backward_average } from "./pool";
 
@@ -18,5 +21,5 @@ export function heap_base(): usize {
 
 /** Bumped whenever a kernel's arguments change (src/wasm/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
-  return 2;
+  return 3;
 }

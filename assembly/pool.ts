@@ -1,4 +1,6 @@
-// pool_forward / pool_backward ("max" and "average") on raw NHWC memory; no padding, as in the notebook.
+// pool_forward / pool_backward ("max" and "average") on raw NHWC memory. Padding is the caller's: it
+// places the input padded (−∞ for max, so padding never wins; 0 for average) and gives the average
+// kernels each window's divisor as the product of a row factor and a column factor.
 // Channels are contiguous in NHWC, so the fast path (sx3 == 1) works on 2 channels per f64x2, 8 at a
 // time where it can. f64x2.max is a NaN-safe instruction sequence on x86; pmax is one instruction, so
 // NaNs are tracked on the side (v != v) and put back at the end: the result is np.max's. Of equal values
@@ -115,7 +117,10 @@ export function pool_forward_max(
   }
 }
 
-/** As pool_forward_max, with the window's mean (sum / (fh*fw), as np.mean) instead of its max. */
+/**
+ * As pool_forward_max, with the window's sum divided by divH[oh] * divW[ow] (fh*fw without padding: the
+ * mean, as np.mean) instead of its max.
+ */
 export function pool_forward_average(
   x: usize,
   sx0: i32,
@@ -132,14 +137,16 @@ export function pool_forward_average(
   nW: i32,
   i0: i32,
   i1: i32,
+  divH: usize,
+  divW: usize,
 ): void {
-  const n = <f64>(fh * fw);
-  const nv = f64x2.splat(n);
   const vec = sx3 == 1 ? c & ~1 : 0;
   const step = bytes(sx2);
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
+        const n = load<f64>(at(divH, oh)) * load<f64>(at(divW, ow));
+        const nv = f64x2.splat(n);
         const corner = at(x, i * sx0 + oh * sh * sx1 + ow * sw * sx2);
         const yr = at(y, ((i * nH + oh) * nW + ow) * c);
         let ch = 0;
@@ -261,8 +268,8 @@ export function pool_backward_max(
 }
 
 /**
- * dx[window] += dy[i,oh,ow,ch] / (fh*fw) (the notebook's distribute_value) for images i0..i1.
- * dy [m,nH,nW,c] and dx [m,h,w,c] C-contiguous, dx zeroed by the caller.
+ * dx[window] += dy[i,oh,ow,ch] / (divH[oh] * divW[ow]) (the notebook's distribute_value: fh*fw without
+ * padding) for images i0..i1. dy [m,nH,nW,c] and dx [m,h,w,c] C-contiguous, dx zeroed by the caller.
  */
 export function pool_backward_average(
   h: i32,
@@ -278,13 +285,15 @@ export function pool_backward_average(
   dx: usize,
   i0: i32,
   i1: i32,
+  divH: usize,
+  divW: usize,
 ): void {
-  const n = <f64>(fh * fw);
-  const nv = f64x2.splat(n);
   const vec = c & ~1;
   for (let i = i0; i < i1; i++) {
     for (let oh = 0; oh < nH; oh++) {
       for (let ow = 0; ow < nW; ow++) {
+        const n = load<f64>(at(divH, oh)) * load<f64>(at(divW, ow));
+        const nv = f64x2.splat(n);
         const dcorner = at(dx, ((i * h + oh * sh) * w + ow * sw) * c);
         const dyr = at(dy, ((i * nH + oh) * nW + ow) * c);
         for (let kh = 0; kh < fh; kh++) {

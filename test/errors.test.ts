@@ -62,22 +62,61 @@ describe("conv_forward rejects", () => {
       RangeError,
       "conv_forward: W expects 4 input channels but A_prev has 3 (A_prev [10,4,4,3], W [2,2,4,8])",
     ));
-  it("a non-square W", () =>
-    rejects(
-      () => conv_forward(A, randn(5, 2, 3, 3, 8), b, hp),
-      RangeError,
-      "conv_forward: W expects a square f×f window but got 2×3",
-    ));
   it("b of the wrong shape", () => {
     rejects(
       () => conv_forward(A, W, randn(6, 1, 1, 1, 7), hp),
       RangeError,
-      "conv_forward: b expects shape [1,1,1,8] for W [2,2,3,8] but got [1,1,1,7]",
+      "conv_forward: b expects shape [1,1,1,8] or [8] for W [2,2,3,8] but got [1,1,1,7]",
     );
     rejects(
-      () => conv_forward(A, W, randn(6, 8), hp),
+      () => conv_forward(A, W, randn(6, 1, 8), hp),
       RangeError,
-      "conv_forward: b expects 4 dimensions (1, 1, 1, n_C) but got shape [8]",
+      "conv_forward: b expects shape [1,1,1,8] or [8] for W [2,2,3,8] but got [1,8]",
+    );
+  });
+  it("groups that do not divide the channels, or W not sized for them", () => {
+    const A6 = randn(7, 1, 5, 5, 6);
+    rejects(
+      () => conv_forward(A6, randn(8, 3, 3, 2, 8), b, { stride: 1, pad: 1, groups: 4 }),
+      RangeError,
+      "conv_forward: hparameters.groups expects a divisor of n_C_prev (6) and n_C (8) but got 4",
+    );
+    rejects(
+      () => conv_forward(A6, randn(8, 3, 3, 6, 8), b, { stride: 1, pad: 1, groups: 2 }),
+      RangeError,
+      "conv_forward: W expects n_C_prev / groups = 3 input channels (A_prev has 6 in 2 groups) but has 6",
+    );
+    rejects(
+      () => conv_forward(A6, randn(8, 3, 3, 3, 8), b, { stride: 1, pad: 1, groups: 0 }),
+      RangeError,
+      "conv_forward: hparameters.groups expects an integer >= 1 but got number 0",
+    );
+  });
+  it("stride, pad and dilation in none of their forms", () => {
+    rejects(
+      () => conv_forward(A, W, b, { stride: [1] as never, pad: 1 }),
+      RangeError,
+      "conv_forward: hparameters.stride expects an integer >= 1 or [height, width] of them but got [1]",
+    );
+    rejects(
+      () => conv_forward(A, W, b, { stride: 1, pad: "full" as never }),
+      RangeError,
+      'conv_forward: hparameters.pad expects an integer >= 0, [height, width], [[top, bottom], [left, right]], "same" or "valid" but got string full',
+    );
+    rejects(
+      () => conv_forward(A, W, b, { stride: 1, pad: [[1, -1], [0, 0]] }),
+      RangeError,
+      "conv_forward: hparameters.pad[0] ([top, bottom]) expects an integer >= 0 or [height, width] of them but got [1,-1]",
+    );
+    rejects(
+      () => conv_forward(A, W, b, { stride: 1, pad: 0, dilation: [1, 0] }),
+      RangeError,
+      "conv_forward: hparameters.dilation expects an integer >= 1 or [height, width] of them but got [1,0]",
+    );
+    rejects(
+      () => conv_forward(A, W, b, { stride: 1, pad: 0, dilation: 4 }),
+      RangeError,
+      "conv_forward: the 2×2 window (5×5 dilated) is larger than the padded input 4×4 (A_prev [10,4,4,3], pad 0)",
     );
   });
   it("stride that is not an integer >= 1", () => {

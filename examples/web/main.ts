@@ -310,6 +310,7 @@ function renderConvMarks(): void {
 }
 
 let pooled: { A_prev: NDArray; cache: [NDArray, { f: number; stride: number }]; shape: number[] } | null = null;
+// (the page's pooling hyperparameters are plain numbers; the cache keeps the object it was given)
 function renderPool(): void {
   const A_prev = new NDArray(Z.data, [1, Z.shape[1], Z.shape[2], 1], Z.strides, Z.offset); // channel 0, a view
   const hp = { f: num("pool-f"), stride: num("pool-stride") };
@@ -322,7 +323,7 @@ function renderPool(): void {
   const [Aavg] = pool_forward(A_prev, hp, "average");
   drawHeat($("pool-max"), channel(Amax, 0));
   drawHeat($("pool-avg"), channel(Aavg, 0));
-  pooled = { A_prev, cache: c, shape: [...Amax.shape] };
+  pooled = { A_prev, cache: [c[0], hp], shape: [...Amax.shape] };
 }
 
 function renderGrad(): void {

@@ -1,10 +1,10 @@
 // conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
 import { NDArray, allocate, describe, fmtShape, pairwiseSum, snapshot } from "../ndarray.js";
-import { ConvGeometry, ConvHparameters, cacheItems, checkArray, checkGradient, convArgs } from "../shapes.js";
-import type { Task } from "../wasm/kernels.js";
+import { ConvArgs, ConvGeometry, ConvHparameters, cacheItems, checkArray, checkGradient, convArgs } from "../shapes.js";
+import type { KernelName, Task } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
 import { Context, minWork, run, streamTasks, taskCount } from "../wasm/schedule.js";
-import { PaddedRows, WidenedRows, copyRowsOut, copySpan, zero } from "./rows.js";
+import { LaidRows, Layout, PaddedRows, copyPixelsOut, copySpan, zero } from "./rows.js";
 
 /** conv_forward's cache: [A_prev, W, b, hparameters], as in the notebook. */
 export type ConvCache = [A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvHparameters];
@@ -31,15 +31,90 @@ export function conv_single_step(a_slice_prev: NDArray, W: NDArray, b: NDArray |
   return pairwiseSum(a, 0, a.length) + bias;
 }
 
-/** Bytes of the padded input [m,hp,wp,c] in the arena. */
-const paddedBytes = ({ m, hp, wp, c }: ConvGeometry) => m * hp * wp * c * 8;
+/** Output channels are computed in blocks of 8; the padding channels are cropped on the way out. */
+const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
 
-/** Places A_prev zero-padded and C-contiguous in the arena in one go (small calls). */
-function placePadded(fn: string, { kernels, arena }: Context, A_prev: NDArray, g: ConvGeometry): number {
+/**
+ * How the kernels walk a kernel row of cg taps per kw (assembly/conv.ts): one run of fw*c consecutive
+ * taps when there is neither dilation nor grouping, else one run of cg per kw.
+ */
+function runsOf({ fw, c, dw, groups }: ConvGeometry): { runs: number; run: number } {
+  return dw === 1 && groups === 1 ? { runs: 1, run: fw * c } : { runs: fw, run: c / groups };
+}
+
+/**
+ * One call's kernels and buffers. A dense conv (groups = 1) or a grouped one runs the dense kernels once
+ * per group, on the group's slice of input channels and of 8-wide blocks of output channels; a depthwise
+ * conv (one input channel per group) runs the depthwise kernels on all channels at once, each input
+ * channel repeated channel-multiplier times and every array widened to c8 channels.
+ */
+interface Plan {
+  /** Where the input's channels go (A_prev and dA_prev) and the output's (Z and dZ). */
+  input: Layout;
+  output: Layout;
+  /** Multiply-adds of the call, to decide how it is shared out. */
+  macs: number;
+  /** The kernels deciding that: forward, filter gradient, input gradient. */
+  kernels: { forward: KernelName; filter: KernelName; input: KernelName };
+  /** Units the filter gradient can be split into per group (tap pairs or taps). */
+  units: number;
+}
+
+function planOf({ g }: ConvArgs): Plan {
+  const { m, c, k, fh, fw, nH, nW, groups } = g;
+  const pixels = m * nH * nW;
+  if (groups > 1 && groups === c) {
+    const c8 = blocks8(k);
+    return {
+      input: Layout.repeated(c, k / c, c8),
+      output: Layout.grouped(k, 1, c8),
+      macs: pixels * c8 * fh * fw,
+      kernels: {
+        forward: "conv_forward_depthwise",
+        filter: "conv_backward_filter_depthwise",
+        input: "conv_backward_input_depthwise",
+      },
+      units: fh * fw,
+    };
+  }
+  const kg8 = blocks8(k / groups);
+  const { runs, run } = runsOf(g);
+  return {
+    input: Layout.plain(c),
+    output: Layout.grouped(k, groups, kg8),
+    macs: pixels * groups * kg8 * fh * fw * (c / groups),
+    kernels: { forward: "conv_forward", filter: "conv_backward_filter", input: "conv_backward_input" },
+    units: fh * runs * Math.ceil(run / 2),
+  };
+}
+
+/** W's output channels of group j: the view W[..., j*kg:(j+1)*kg]. */
+function groupOf(W: NDArray, j: number, groups: number): NDArray {
+  const kg = W.shape[3] / groups;
+  return new NDArray(W.data, [...W.shape.slice(0, 3), kg], W.strides, W.offset + j * kg * W.strides[3]);
+}
+
+/** The pointer `ptr` advanced by `n` float64 elements. */
+const plus = (ptr: number, n: number) => ptr + n * 8;
+
+/** Places A_prev zero-padded in the plan's input layout in the arena in one go (small calls). */
+function placePadded(
+  fn: string,
+  { kernels, arena }: Context,
+  A_prev: NDArray,
+  g: ConvGeometry,
+  layout: Layout,
+): number {
   const { m, h, w, c, top, bottom, left, right, hp, wp } = g;
+  if (!layout.plain) {
+    const n = m * hp * wp * layout.width;
+    const xp = arena.alloc(fn, "A_prev padded", n * 8);
+    new PaddedRows(arena.f64(xp, n), A_prev, g, layout).ensure(m * hp);
+    return xp;
+  }
   if (hp === h && wp === w && A_prev.isContiguous()) return arena.copyIn(fn, "A_prev", A_prev);
   const x = arena.copyInStrided(fn, "A_prev", A_prev);
-  const xp = arena.alloc(fn, "A_prev padded", paddedBytes(g));
+  const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
   const [s0, s1, s2, s3] = x.strides;
   kernels.zero_pad(x.ptr, s0, s1, s2, s3, h, w, c, top, bottom, left, right, xp, 0, m);
   return xp;
@@ -54,12 +129,41 @@ function windowRows({ hp, nH, fh, sh, dh }: ConvGeometry) {
   return { start, end: (r: number) => start(r) + (fh - 1) * dh + 1 };
 }
 
-/** Output channels are computed in blocks of 8; the k8 - k padding channels are cropped on the way out. */
-const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
+/** Packed filters and bias for the forward kernels, in the arena; the forward task of rows r0..r1. */
+function forwardKernels(fn: string, { arena, kernels }: Context, args: ConvArgs, plan: Plan, xp: number, z: number) {
+  const { c, k, fh, fw, dh, dw, sh, sw, hp, wp, nH, nW, groups } = args.g;
+  const width = plan.output.width;
+  const b8 = arena.zeros(fn, "b", width);
+  const bias = args.b.toFloat64Array();
+  const bv = arena.f64(b8, width);
+  for (let o = 0; o < k; o++) bv[plan.output.slot[o]] = bias[o];
+  if (plan.kernels.forward === "conv_forward_depthwise") {
+    const w = arena.copyInWidened(fn, "W", args.W, width);
+    return (r0: number, r1: number): Task[] => [
+      ["conv_forward_depthwise", xp, hp, wp, width, w, fh, fw, dh, dw, b8, sh, sw, z, nH, nW, r0, r1],
+    ];
+  }
+  const [cg, kg, kg8] = [c / groups, k / groups, width / groups];
+  const taps = fh * fw * cg;
+  const wpk = arena.alloc(fn, "W packed", groups * taps * kg8 * 8);
+  arena.scope(() => {
+    for (let j = 0; j < groups; j++) {
+      const wj = arena.copyIn(fn, "W", groupOf(args.W, j, groups));
+      kernels.conv_pack_filters(wj, taps, kg, kg8, plus(wpk, j * taps * kg8));
+    }
+  });
+  return (r0: number, r1: number): Task[] =>
+    Array.from({ length: groups }, (_, j): Task => [
+      "conv_forward",
+      ...([plus(xp, j * cg), hp, wp, c, cg, plus(wpk, j * taps * kg8), fh, fw, dh, dw, kg8] as const),
+      ...([plus(b8, j * kg8), sh, sw, plus(z, j * kg8), width, nH, nW, r0, r1] as const),
+    ]);
+}
 
 /**
- * conv_forward(A_prev [m,n_H_prev,n_W_prev,n_C_prev], W [f,f,n_C_prev,n_C], b [1,1,1,n_C], {stride, pad})
- * -> [Z [m,n_H,n_W,n_C], cache], n_H = floor((n_H_prev - f + 2*pad) / stride) + 1 (same for W).
+ * conv_forward(A_prev [m,n_H_prev,n_W_prev,n_C_prev], W [f_H,f_W,n_C_prev/groups,n_C], b [1,1,1,n_C] or
+ * [n_C], {stride, pad, dilation?, groups?}) -> [Z [m,n_H,n_W,n_C], cache], with
+ * n_H = floor((n_H_prev + top + bottom - ((f_H - 1)·dilation + 1)) / stride) + 1 (the same for W).
  * With threads, output rows are shared out (each is computed alone, so the bits never depend on the
  * split) while the calling thread places the input rows of the next tasks and copies finished rows out.
  */
@@ -72,42 +176,40 @@ export function conv_forward(
   const fn = "conv_forward";
   const args = convArgs(fn, A_prev, W, b, hparameters);
   const { g } = args;
-  const { m, c, k, fh, fw, sh, sw, dh, dw, hp, wp, nH, nW } = g;
-  const k8 = blocks8(k);
+  const { m, k, hp, wp, nH, nW } = g;
+  const plan = planOf(args);
+  const { input, output, macs } = plan;
   const rows = m * nH;
-  const taps = fh * fw * c;
-  const macs = rows * nW * k8 * taps;
   const out = allocate(fn, "Z", rows * nW * k);
-  run(fn, macs, "conv_forward", (ctx) => {
-    const { kernels, arena } = ctx;
-    const w = arena.copyIn(fn, "W", args.W);
-    const wpk = arena.alloc(fn, "W packed", taps * k8 * 8);
-    kernels.conv_pack_filters(w, taps, k, k8, wpk);
-    const b8 = arena.zeros(fn, "b", k8);
-    arena.f64(b8, k).set(args.b.toFloat64Array());
-    const z = arena.alloc(fn, "Z", rows * nW * k8 * 8);
-    if (ctx.pool === null && macs < 2 * minWork("conv_forward")) {
-      // a small call (never shared out): one block copy and one kernel call beat placing rows one by one
-      const xp = placePadded(fn, ctx, args.A_prev, g);
-      kernels.conv_forward(xp, hp, wp, c, c, wpk, fh, fw, dh, dw, k8, b8, sh, sw, z, k8, nH, nW, 0, rows);
-      copyRowsOut(arena.f64(z, rows * nW * k8), out, nW, k, k8, 0, rows);
-      return;
-    }
-    const xp = arena.alloc(fn, "A_prev padded", paddedBytes(g));
-    const input = new PaddedRows(arena.f64(xp, m * hp * wp * c), args.A_prev, g);
-    const zv = arena.f64(z, rows * nW * k8);
+  run(fn, macs, plan.kernels.forward, (ctx) => {
+    const { arena } = ctx;
+    const z = arena.alloc(fn, "Z", rows * nW * output.width * 8);
+    const streamed = ctx.pool !== null || macs >= 2 * minWork(plan.kernels.forward);
+    // a small call (never shared out): one block copy and one kernel call (per group) beat placing rows
+    const xp = streamed
+      ? arena.alloc(fn, "A_prev padded", m * hp * wp * input.width * 8)
+      : placePadded(fn, ctx, args.A_prev, g, input);
+    const tasks = forwardKernels(fn, ctx, args, plan, xp, z);
+    const padded = streamed ? new PaddedRows(arena.f64(xp, m * hp * wp * input.width), args.A_prev, g, input) : null;
+    const zv = arena.f64(z, rows * nW * output.width);
     const { end } = windowRows(g);
-    const parts = ranges(rows, taskCount(ctx, macs, "conv_forward", rows, 4));
+    const parts = streamed ? ranges(rows, taskCount(ctx, macs, plan.kernels.forward, rows, 4)) : [[0, rows]];
+    const groupTasks = parts.map(([r0, r1]) => tasks(r0, r1));
+    const per = groupTasks[0].length;
     streamTasks(
       fn,
       ctx,
-      parts.length,
+      parts.length * per,
       (t) => {
-        const [r0, r1] = parts[t];
-        input.ensure(end(r1 - 1));
-        return ["conv_forward", xp, hp, wp, c, c, wpk, fh, fw, dh, dw, k8, b8, sh, sw, z, k8, nH, nW, r0, r1];
+        const part = Math.floor(t / per);
+        padded?.ensure(end(parts[part][1] - 1));
+        return groupTasks[part][t % per];
       },
-      (t) => copyRowsOut(zv, out, nW, k, k8, parts[t][0], parts[t][1]),
+      (t) => {
+        if (t % per !== per - 1) return;
+        const [r0, r1] = parts[Math.floor(t / per)];
+        copyPixelsOut(zv, out, output, r0 * nW, r1 * nW);
+      },
     );
   });
   return [new NDArray(out, [m, nH, nW, k]), [A_prev, W, b, hparameters]];
@@ -117,8 +219,81 @@ export function conv_forward(
 const MAX_CHUNKS = 16;
 
 /**
- * conv_backward(dZ [m,n_H,n_W,n_C], cache) -> [dA_prev [m,n_H_prev,n_W_prev,n_C_prev], dW [f,f,n_C_prev,n_C],
- * db [1,1,1,n_C]]: equations (1)-(3) of the notebook, with the stride honoured and pad 0 allowed.
+ * The backward kernels' packed filters and gradient buffers in the arena, their tasks, and copying dW
+ * and db out.
+ */
+function backwardKernels(
+  fn: string,
+  { arena, kernels }: Context,
+  args: ConvArgs,
+  plan: Plan,
+  bufs: { xp: number; dz: number; dxp: number },
+) {
+  const { m, c, k, fh, fw, dh, dw, sh, sw, hp, wp, nH, nW, groups } = args.g;
+  const { xp, dz, dxp } = bufs;
+  const rows = m * nH;
+  const width = plan.output.width;
+  const gb = arena.zeros(fn, "db", width);
+  const bias: Task = ["conv_backward_bias", dz, width, width, nW, gb, 0, rows];
+  const taps = fh * fw * (c / groups);
+  const [kg, kg8] = [k / groups, width / groups];
+  const gw = arena.zeros(fn, "dW", groups * taps * kg8);
+  /** dW [taps, k] and db [k] from their arena buffers. */
+  const copyOut = (dW: Float64Array, db: Float64Array) => {
+    const gv = arena.f64(gw, groups * taps * kg8);
+    for (let j = 0; j < groups; j++) {
+      for (let t = 0; t < taps; t++) copySpan(gv, (j * taps + t) * kg8, dW, t * k + j * kg, kg);
+    }
+    copyPixelsOut(arena.f64(gb, width), db, plan.output, 0, 1);
+  };
+  if (plan.kernels.input === "conv_backward_input_depthwise") {
+    const w = arena.copyInWidened(fn, "W", args.W, width);
+    return {
+      input: (r0: number, r1: number): Task[] => [
+        ["conv_backward_input_depthwise", w, fh, fw, dh, dw, width, sh, sw, dz, nH, nW, dxp, hp, wp, r0, r1],
+      ],
+      filter: (parts: number): Task[] =>
+        ranges(plan.units, parts).map(([t0, t1]): Task => [
+          "conv_backward_filter_depthwise",
+          ...([xp, hp, wp, width, fh, fw, dh, dw, sh, sw, dz, nH, nW, gw, 0, rows, t0, t1] as const),
+        ]),
+      bias,
+      copyOut,
+    };
+  }
+  const cg = c / groups;
+  const { runs, run } = runsOf(args.g);
+  const packed = fh * runs * blocks8(run) * kg;
+  const wt = arena.alloc(fn, "W packed", groups * packed * 8);
+  arena.scope(() => {
+    for (let j = 0; j < groups; j++) {
+      const wj = arena.copyIn(fn, "W", groupOf(args.W, j, groups));
+      kernels.conv_pack_filters_t(wj, fh, fw, c, cg, dw, kg, plus(wt, j * packed));
+    }
+  });
+  return {
+    input: (r0: number, r1: number): Task[] =>
+      Array.from({ length: groups }, (_, j): Task => [
+        "conv_backward_input",
+        ...([plus(wt, j * packed), fh, fw, c, cg, dh, dw, kg, width, sh, sw, plus(dz, j * kg8), nH, nW] as const),
+        ...([plus(dxp, j * cg), hp, wp, r0, r1] as const),
+      ]),
+    filter: (parts: number): Task[] =>
+      Array.from({ length: groups }, (_, j) =>
+        ranges(plan.units, parts).map(([u0, u1]): Task => [
+          "conv_backward_filter",
+          ...([plus(xp, j * cg), hp, wp, c, cg, fh, fw, dh, dw, kg8, sh, sw, plus(dz, j * kg8), width] as const),
+          ...([nH, nW, plus(gw, j * taps * kg8), 0, rows, u0, u1] as const),
+        ]),
+      ).flat(),
+    bias,
+    copyOut,
+  };
+}
+
+/**
+ * conv_backward(dZ [m,n_H,n_W,n_C], cache) -> [dA_prev [m,n_H_prev,n_W_prev,n_C_prev], dW (W's shape),
+ * db (b's shape)]: equations (1)-(3) of the notebook, for every geometry conv_forward takes.
  *
  * The results are the same bits for any number of threads: dW is shared out by taps (every element is
  * still summed over all pixels in order, by one thread), db is one task, and dA_prev is cut into a number
@@ -131,57 +306,66 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
   const fn = "conv_backward";
   const args = convArgs(fn, ...(cacheItems(fn, cache, 4, "conv_forward") as [unknown, unknown, unknown, unknown]));
   const { g } = args;
-  const { m, h, w: width, c, k, fh, fw, sh, sw, dh, dw, top, left, hp, wp, nH, nW } = g;
+  const { m, h, w: width, c, k, fh, sh, dh, top, left, hp, wp, nH, nW } = g;
   const dz4 = checkGradient(fn, "dZ", dZ, [m, nH, nW, k], "shape of conv_forward's Z");
-  const k8 = blocks8(k);
-  const taps = fh * fw * c;
+  const plan = planOf(args);
+  const { input, output, macs } = plan;
   const rows = m * nH;
-  const macs = rows * nW * k8 * taps;
-  const { runs, run: runLength } = runsOf(g);
-  const units = fh * runs * Math.ceil(runLength / 2);
-  const row = wp * c;
   const dA = allocate(fn, "dA_prev", m * h * width * c);
-  const dW = allocate(fn, "dW", taps * k);
+  const dW = allocate(fn, "dW", args.W.size);
   const db = allocate(fn, "db", k);
-  run(fn, macs, "conv_backward_filter", (ctx) => {
-    const { kernels, arena } = ctx;
-    const gw = arena.zeros(fn, "dW", taps * k8);
-    const gb = arena.zeros(fn, "db", k8);
-    const w = arena.copyIn(fn, "W", args.W);
-    const wt = arena.alloc(fn, "W packed", packedT(g) * k * 8);
-    kernels.conv_pack_filters_t(w, fh, fw, c, c, dw, k, wt);
-    const copyOutW = () => {
-      copyRowsOut(arena.f64(gw, taps * k8), dW, 1, k, k8, 0, taps);
-      copyRowsOut(arena.f64(gb, k8), db, 1, k, k8, 0, 1);
+  run(fn, macs, plan.kernels.filter, (ctx) => {
+    const { arena } = ctx;
+    const iw = input.width;
+    const row = wp * iw;
+    // the rows of the padded gradient dxp that are dA_prev's, copied out (the repeated channels of a
+    // depthwise conv with a channel multiplier summed)
+    const copyOutRow = (v: Float64Array, p: number) => {
+      const i = Math.floor(p / hp);
+      const r = p - i * hp - top;
+      if (r < 0 || r >= h) return;
+      const from = p * row + left * iw;
+      const to = (i * h + r) * width * c;
+      if (input.plain) return copySpan(v, from, dA, to, width * c);
+      const { slot, repeat } = input;
+      for (let x = 0; x < width; x++) {
+        for (let ch = 0; ch < c; ch++) {
+          let sum = 0;
+          for (let j = 0, q = from + x * iw + slot[ch]; j < repeat; j++) sum += v[q + j];
+          dA[to + x * c + ch] = sum;
+        }
+      }
     };
-    const dxv = () => arena.f64(dxp, m * hp * wp * c);
-    const copyOutRow = (v: Float64Array, padded: number) => {
-      const i = Math.floor(padded / hp);
-      const r = padded - i * hp - top;
-      if (r >= 0 && r < h) copySpan(v, padded * row + left * c, dA, (i * h + r) * width * c, width * c);
-    };
-    let dxp = 0;
-    if (ctx.pool === null && macs < 2 * minWork("conv_backward_filter")) {
-      // a small call (never shared out, and one dA_prev chunk: see chunkCount below): block copies and
-      // one call of each kernel beat placing rows one by one
-      const xp = placePadded(fn, ctx, args.A_prev, g);
-      const dz = arena.copyInWidened(fn, "dZ", dz4, k8);
-      dxp = arena.zeros(fn, "dA_prev padded", m * hp * wp * c);
-      kernels.conv_backward_filter(xp, hp, wp, c, c, fh, fw, dh, dw, k8, sh, sw, dz, k8, nH, nW, gw, 0, rows, 0, units);
-      kernels.conv_backward_bias(dz, k8, k8, nW, gb, 0, rows);
-      kernels.conv_backward_input(wt, fh, fw, c, c, dh, dw, k, k8, sh, sw, dz, nH, nW, dxp, hp, wp, 0, rows);
-      const v = dxv();
-      for (let p = 0; p < m * hp; p++) copyOutRow(v, p);
-      copyOutW();
-      return;
+    const streamed = ctx.pool !== null || macs >= 2 * minWork(plan.kernels.filter);
+    const n = m * hp * wp * iw;
+    let xp: number;
+    let dz: number;
+    let place = (_rows: number, _padded: number) => undefined as void;
+    if (!streamed) {
+      // a small call (never shared out, and one dA_prev chunk: see chunkCount below): block copies beat
+      // placing rows one by one
+      xp = placePadded(fn, ctx, args.A_prev, g, input);
+      if (output.plain) dz = arena.copyIn(fn, "dZ", dz4);
+      else if (output.slot.every((s, o) => s === o)) dz = arena.copyInWidened(fn, "dZ", dz4, output.width);
+      else {
+        dz = arena.alloc(fn, "dZ", rows * nW * output.width * 8);
+        new LaidRows(arena.f64(dz, rows * nW * output.width), dz4, output).ensure(rows);
+      }
+    } else {
+      xp = arena.alloc(fn, "A_prev padded", n * 8);
+      dz = arena.alloc(fn, "dZ", rows * nW * output.width * 8);
     }
-    const xp = arena.alloc(fn, "A_prev padded", paddedBytes(g));
-    const dz = arena.alloc(fn, "dZ", rows * nW * k8 * 8);
-    // dA_prev: the transposed convolution, into a padded buffer whose interior is dA_prev
-    dxp = arena.alloc(fn, "dA_prev padded", m * hp * wp * c * 8);
-    const input = new PaddedRows(arena.f64(xp, m * hp * wp * c), args.A_prev, g);
-    const grad = new WidenedRows(arena.f64(dz, rows * nW * k8), dz4, k8);
-    const v = dxv();
+    const dxp = arena.alloc(fn, "dA_prev padded", n * 8);
+    const kernels = backwardKernels(fn, ctx, args, plan, { xp, dz, dxp });
+    if (streamed) {
+      const padded = new PaddedRows(arena.f64(xp, n), args.A_prev, g, input);
+      const grad = new LaidRows(arena.f64(dz, rows * nW * output.width), dz4, output);
+      place = (r: number, p: number) => {
+        grad.ensure(r);
+        padded.ensure(p);
+      };
+    }
+    const v = arena.f64(dxp, n);
     let zeroed = 0;
     const zeroTo = (end: number) => {
       if (end > zeroed) zero(v, zeroed * row, end * row);
@@ -199,61 +383,48 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     const chunkCount = Math.min(
       MAX_CHUNKS,
       Math.floor(rows / Math.ceil(((fh - 1) * dh + 1) / sh)),
-      Math.floor(macs / minWork("conv_backward_input")),
+      Math.floor(macs / minWork(plan.kernels.input)),
     );
     const chunks = ranges(rows, Math.max(1, chunkCount));
-    const inputTask = ([r0, r1]: [number, number]): Task => {
-      grad.ensure(r1);
+    const chunkTasks = chunks.map(([r0, r1]) => kernels.input(r0, r1));
+    const per = chunkTasks[0].length;
+    const inputTask = (j: number, t: number): Task => {
+      const [, r1] = chunks[j];
+      place(r1, 0);
       zeroTo(end(r1 - 1));
-      return ["conv_backward_input", wt, fh, fw, c, c, dh, dw, k, k8, sh, sw, dz, nH, nW, dxp, hp, wp, r0, r1];
+      return chunkTasks[j][t];
     };
-    // dW and db: a GEMM reduction over output pixels, shared out by units of 2 taps; they read all of
+    // dW and db: a GEMM reduction over output pixels, shared out by units of taps; they read all of
     // A_prev and dZ, so they come after the first wave's chunks, which need only their own rows
-    const reductions = ranges(units, taskCount(ctx, macs, "conv_backward_filter", units)).map(([u0, u1]): Task => [
-      "conv_backward_filter",
-      ...([xp, hp, wp, c, c, fh, fw, dh, dw, k8, sh, sw, dz, k8, nH, nW, gw, 0, rows] as const),
-      u0,
-      u1,
-    ]);
-    reductions.push(["conv_backward_bias", dz, k8, k8, nW, gb, 0, rows]);
-    const even = chunks.filter((_, j) => j % 2 === 0);
-    const odd = chunks.filter((_, j) => j % 2 === 1);
+    const reductions = kernels.filter(taskCount(ctx, macs, plan.kernels.filter, plan.units));
+    reductions.push(kernels.bias);
+    const even = chunks.map((_, j) => j).filter((j) => j % 2 === 0);
+    const odd = chunks.map((_, j) => j).filter((j) => j % 2 === 1);
     streamTasks(
       fn,
       ctx,
-      even.length + reductions.length,
+      even.length * per + reductions.length,
       (t) => {
-        if (t < even.length) return inputTask(even[t]);
-        grad.ensure(rows);
-        input.ensure(m * hp);
-        return reductions[t - even.length];
+        if (t < even.length * per) return inputTask(even[Math.floor(t / per)], t % per);
+        place(rows, m * hp);
+        return reductions[t - even.length * per];
       },
       () => undefined,
     );
-    // the second wave: once odd chunk j is done, the rows before chunk j + 2's windows are final
+    // the second wave: once odd chunk j is done (all its groups), the rows before chunk j + 2's windows are final
     streamTasks(
       fn,
       ctx,
-      odd.length,
-      (t) => inputTask(odd[t]),
-      (t) => copyOutTo(2 * t + 3 < chunks.length ? start(chunks[2 * t + 3][0]) : m * hp),
+      odd.length * per,
+      (t) => inputTask(odd[Math.floor(t / per)], t % per),
+      (t) => {
+        if (t % per !== per - 1) return;
+        const j = odd[Math.floor(t / per)];
+        copyOutTo(j + 2 < chunks.length ? start(chunks[j + 2][0]) : m * hp);
+      },
     );
     copyOutTo(m * hp);
-    copyOutW();
+    kernels.copyOut(dW, db);
   });
-  return [new NDArray(dA, [m, h, width, c]), new NDArray(dW, [fh, fw, c, k]), new NDArray(db, [1, 1, 1, k])];
-}
-
-/**
- * How the kernels walk a kernel row of taps (assembly/conv.ts): one run of fw*c consecutive taps, or
- * with dilation one run of c per kw.
- */
-function runsOf({ fw, c, dw }: ConvGeometry): { runs: number; run: number } {
-  return dw === 1 ? { runs: 1, run: fw * c } : { runs: fw, run: c };
-}
-
-/** Taps conv_pack_filters_t lays out: each run of each kernel row rounded up to blocks of 8. */
-function packedT(g: ConvGeometry): number {
-  const { runs, run } = runsOf(g);
-  return g.fh * runs * blocks8(run);
+  return [new NDArray(dA, [m, h, width, c]), new NDArray(dW, args.W.shape), new NDArray(db, args.b.shape)];
 }

@@ -1,6 +1,6 @@
 // pool_forward, pool_backward, create_mask_from_window, distribute_value:
 // validate -> copy in -> assembly/pool.ts -> copy out.
-import { NDArray, allocate, describe, fmtShape, snapshot } from "../ndarray.js";
+import { NDArray, allocate, copyStrided, describe, fmtShape, snapshot } from "../ndarray.js";
 import {
   PoolGeometry,
   PoolHparameters,
@@ -11,6 +11,7 @@ import {
   checkMode,
   poolArgs,
 } from "../shapes.js";
+import type { Arena } from "../wasm/arena.js";
 import { run } from "../wasm/schedule.js";
 
 /** pool_forward's cache: [A_prev, hparameters], as in the notebook. */
@@ -34,14 +35,14 @@ interface Band {
   /** output rows oh0..oh1 (exclusive) */
   oh0: number;
   oh1: number;
-  /** input rows r0..r0+rows that they read */
+  /** rows r0..r0+rows of the padded input that they read */
   r0: number;
   rows: number;
 }
 
 /** Output rows per band, how many bands there are, and band j (of every image's, in order; made one at a time: m may be huge). */
-function bands({ m, w, c, fh, sh, nH }: PoolGeometry): { rowsOut: number; count: number; band: (j: number) => Band } {
-  const rowsOut = Math.max(1, Math.min(nH, Math.floor((BAND_BYTES / (w * c * 8) - fh) / sh) + 1));
+function bands({ m, wp, c, fh, sh, nH }: PoolGeometry): { rowsOut: number; count: number; band: (j: number) => Band } {
+  const rowsOut = Math.max(1, Math.min(nH, Math.floor((BAND_BYTES / (wp * c * 8) - fh) / sh) + 1));
   const perImage = Math.ceil(nH / rowsOut);
   const band = (j: number): Band => {
     const i = Math.floor(j / perImage);
@@ -58,9 +59,67 @@ function rowsOf(a: NDArray, i: number, r0: number, rows: number): NDArray {
   return new NDArray(a.data, [rows, a.shape[2], a.shape[3]], [s1, s2, s3], a.offset + i * s0 + r0 * s1);
 }
 
+/** True when windows never leave the input: no padding, and no ceil_mode window past the edge. */
+const unpadded = ({ h, w, hp, wp }: PoolGeometry) => hp === h && wp === w;
+
 /**
- * pool_forward(A_prev [m,n_H_prev,n_W_prev,n_C], {f, stride}, mode = "max" | "average")
- * -> [A [m,n_H,n_W,n_C], cache], n_H = floor((n_H_prev - f) / stride) + 1 (no padding).
+ * Writes rows r0..r0+rows of image i of the padded input at ptr: A's rows with `fill` around them (−∞
+ * for max, so padding never wins; 0 for average).
+ */
+function placeBand(
+  arena: Arena,
+  ptr: number,
+  A: NDArray,
+  g: PoolGeometry,
+  i: number,
+  r0: number,
+  rows: number,
+  fill: number,
+) {
+  if (unpadded(g)) return arena.write(ptr, rowsOf(A, i, r0, rows));
+  const { h, w, c, top, left, wp } = g;
+  const row = wp * c;
+  const v = arena.f64(ptr, rows * row);
+  for (let q = 0; q < rows; q++) {
+    const r = r0 + q - top;
+    const at = q * row;
+    if (r < 0 || r >= h) {
+      v.fill(fill, at, at + row);
+      continue;
+    }
+    v.fill(fill, at, at + left * c);
+    v.fill(fill, at + (left + w) * c, at + row);
+    const src = rowsOf(A, i, r, 1);
+    if (src.isContiguous()) v.set(src.data.subarray(src.offset, src.offset + w * c), at + left * c);
+    else copyStrided(src, v, at + left * c);
+  }
+}
+
+/**
+ * The average's divisors, per output row and per column: the window's rows (columns) that lie in the
+ * input, or with count_include_pad in the padded input (PyTorch's rule; a ceil_mode window's part past
+ * the padding never counts). Their products divide the windows' sums.
+ */
+function divisors(
+  fn: string,
+  arena: Arena,
+  { h, w, fh, fw, sh, sw, top, bottom, left, right, countPad, nH, nW }: PoolGeometry,
+) {
+  const axis = (n: number, f: number, s: number, lead: number, trail: number, out: number) =>
+    Float64Array.from({ length: out }, (_, o) => {
+      const start = o * s - lead;
+      return countPad ? Math.min(start + f, n + trail) - start : Math.min(start + f, n) - Math.max(start, 0);
+    });
+  const divH = arena.alloc(fn, "divisors", (nH + nW) * 8);
+  arena.f64(divH, nH).set(axis(h, fh, sh, top, bottom, nH));
+  arena.f64(divH + nH * 8, nW).set(axis(w, fw, sw, left, right, nW));
+  return { divH, divW: divH + nH * 8 };
+}
+
+/**
+ * pool_forward(A_prev [m,n_H_prev,n_W_prev,n_C], {f, stride, pad?, ceil_mode?, count_include_pad?},
+ * mode = "max" | "average") -> [A [m,n_H,n_W,n_C], cache], n_H = floor((n_H_prev + top + bottom - f_H) /
+ * stride) + 1 (ceil with ceil_mode), the same for W.
  */
 export function pool_forward(
   A_prev: NDArray,
@@ -69,17 +128,20 @@ export function pool_forward(
 ): [NDArray, PoolCache] {
   const fn = "pool_forward";
   const { A_prev: A, g } = poolArgs(fn, A_prev, hparameters);
-  const { m, w, c, fh, fw, sh, sw, nH, nW } = g;
-  const kernel = checkMode(fn, mode) === "max" ? "pool_forward_max" : "pool_forward_average";
+  const { m, wp, c, fh, fw, sh, sw, nH, nW } = g;
+  const max = checkMode(fn, mode) === "max";
   const out = allocate(fn, "A", m * nH * nW * c);
   run(fn, 0, null, ({ kernels, arena }) => {
     const { rowsOut, count, band } = bands(g);
-    const x = arena.alloc(fn, "A_prev band", ((rowsOut - 1) * sh + fh) * w * c * 8);
+    const x = arena.alloc(fn, "A_prev band", ((rowsOut - 1) * sh + fh) * wp * c * 8);
     const y = arena.alloc(fn, "A band", rowsOut * nW * c * 8);
+    const { divH, divW } = max ? { divH: 0, divW: 0 } : divisors(fn, arena, g);
     for (let j = 0; j < count; j++) {
       const { i, oh0, oh1, r0, rows } = band(j);
-      arena.write(x, rowsOf(A, i, r0, rows));
-      kernels[kernel](x, rows * w * c, w * c, c, 1, c, fh, fw, sh, sw, y, oh1 - oh0, nW, 0, 1);
+      placeBand(arena, x, A, g, i, r0, rows, max ? -Infinity : 0);
+      const strides = [rows * wp * c, wp * c, c, 1] as const;
+      if (max) kernels.pool_forward_max(x, ...strides, c, fh, fw, sh, sw, y, oh1 - oh0, nW, 0, 1);
+      else kernels.pool_forward_average(x, ...strides, c, fh, fw, sh, sw, y, oh1 - oh0, nW, 0, 1, divH + oh0 * 8, divW);
       out.set(arena.f64(y, (oh1 - oh0) * nW * c), (i * nH + oh0) * nW * c);
     }
   });
@@ -88,23 +150,25 @@ export function pool_forward(
 
 /**
  * pool_backward(dA [m,n_H,n_W,n_C], cache, mode = "max" | "average") -> dA_prev [m,n_H_prev,n_W_prev,n_C].
- * max: every tied maximum of a window receives its gradient; average: spread evenly (distribute_value).
+ * max: every tied maximum of a window receives its gradient; average: spread evenly over the window
+ * (distribute_value), with the divisor of the forward pass.
  */
 export function pool_backward(dA: NDArray, cache: PoolCache, mode: PoolMode = "max"): NDArray {
   const fn = "pool_backward";
   const [A_prev, hparameters] = cacheItems(fn, cache, 2, "pool_forward");
   const { A_prev: A, g } = poolArgs(fn, A_prev, hparameters);
-  const { m, h, w, c, fh, fw, sh, sw, nH, nW } = g;
+  const { m, h, w, c, fh, fw, sh, sw, top, left, wp, nH, nW } = g;
   const dA4 = checkGradient(fn, "dA", dA, [m, nH, nW, c], "shape of pool_forward's A");
-  checkMode(fn, mode);
-  const row = w * c;
+  const max = checkMode(fn, mode) === "max";
+  const row = wp * c;
   const out = allocate(fn, "dA_prev", m * h * w * c);
   run(fn, 0, null, ({ kernels, arena }) => {
     const { rowsOut, count, band } = bands(g);
     const bandRows = (rowsOut - 1) * sh + fh;
-    const x = mode === "max" ? arena.alloc(fn, "A_prev band", bandRows * row * 8) : 0;
+    const x = max ? arena.alloc(fn, "A_prev band", bandRows * row * 8) : 0;
     const dy = arena.alloc(fn, "dA band", rowsOut * nW * c * 8);
     const dx = arena.alloc(fn, "dA_prev band", bandRows * row * 8);
+    const { divH, divW } = max ? { divH: 0, divW: 0 } : divisors(fn, arena, g);
     // when windows overlap (f > stride) a band's last rows also belong to the next band: they are
     // carried to the start of the next band's buffer instead of being written out
     let carried = 0;
@@ -113,15 +177,21 @@ export function pool_backward(dA: NDArray, cache: PoolCache, mode: PoolMode = "m
       if (oh0 === 0) carried = 0;
       arena.f64(dx + carried * row * 8, (rows - carried) * row).fill(0);
       arena.write(dy, rowsOf(dA4, i, oh0, oh1 - oh0));
-      if (mode === "max") {
-        arena.write(x, rowsOf(A, i, r0, rows));
-        kernels.pool_backward_max(x, rows * row, row, c, 1, rows, w, c, fh, fw, sh, sw, dy, oh1 - oh0, nW, dx, 0, 1);
+      if (max) {
+        placeBand(arena, x, A, g, i, r0, rows, -Infinity);
+        kernels.pool_backward_max(x, rows * row, row, c, 1, rows, wp, c, fh, fw, sh, sw, dy, oh1 - oh0, nW, dx, 0, 1);
       } else {
-        kernels.pool_backward_average(rows, w, c, fh, fw, sh, sw, dy, oh1 - oh0, nW, dx, 0, 1);
+        kernels.pool_backward_average(rows, wp, c, fh, fw, sh, sw, dy, oh1 - oh0, nW, dx, 0, 1, divH + oh0 * 8, divW);
       }
+      // padded rows before the next band's first are final: their input rows are copied out
       const done = oh1 < nH ? Math.min(rows, oh1 * sh - r0) : rows;
       const v = arena.f64(dx, rows * row);
-      out.set(v.subarray(0, done * row), (i * h + r0) * row);
+      for (let q = 0; q < done; q++) {
+        const r = r0 + q - top;
+        if (r < 0 || r >= h) continue;
+        const from = q * row + left * c;
+        out.set(v.subarray(from, from + w * c), (i * h + r) * w * c);
+      }
       carried = rows - done;
       v.copyWithin(0, done * row, rows * row);
     }

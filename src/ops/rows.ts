@@ -19,6 +19,50 @@ export function copySpan(src: Float64Array, from: number, dst: Float64Array, to:
   else for (let j = 0; j < n; j++) dst[to + j] = src[from + j];
 }
 
+/**
+ * Where each of the c channels of a pixel goes in the arena: the kernels see pixels of `width` slots,
+ * channel ch in slots slot[ch] .. slot[ch] + repeat (zeros in the slots no channel takes). The plain
+ * layout is width c, slot ch, repeat 1; groups of channels widened to blocks of 8 and a depthwise
+ * conv's repeated input channels are others.
+ */
+export class Layout {
+  readonly plain: boolean;
+  private constructor(
+    readonly c: number,
+    readonly width: number,
+    readonly slot: Int32Array,
+    readonly repeat: number,
+  ) {
+    this.plain = width === c && repeat === 1;
+  }
+
+  static plain(c: number): Layout {
+    return new Layout(
+      c,
+      c,
+      Int32Array.from({ length: c }, (_, ch) => ch),
+      1,
+    );
+  }
+
+  /** `groups` groups of c / groups channels, each widened to `blockWidth` slots. */
+  static grouped(c: number, groups: number, blockWidth: number): Layout {
+    const cg = c / groups;
+    const slot = Int32Array.from({ length: c }, (_, ch) => Math.floor(ch / cg) * blockWidth + (ch % cg));
+    return new Layout(c, groups * blockWidth, slot, 1);
+  }
+
+  /** Each channel repeated `repeat` times, in `width` slots. */
+  static repeated(c: number, repeat: number, width: number): Layout {
+    return new Layout(
+      c,
+      width,
+      Int32Array.from({ length: c }, (_, ch) => ch * repeat),
+      repeat,
+    );
+  }
+}
+
 /** Where row (i, r) of an NHWC array starts in its data, and how to read its w*c elements. */
 class RowReader {
   readonly w: number;
@@ -32,26 +76,28 @@ class RowReader {
     this.contiguous = this.s[3] === 1 && this.s[2] === this.c;
   }
 
-  /** Copies row (i, r) to dst[at..at+w*c]. */
-  copy(i: number, r: number, dst: Float64Array, at: number): void {
+  /** Copies row (i, r) to dst[at..] in `layout` (its slots zero already unless the layout is plain). */
+  copy(i: number, r: number, dst: Float64Array, at: number, layout: Layout): void {
     const { a, w, c, s } = this;
     const base = a.offset + i * s[0] + r * s[1];
-    if (this.contiguous) return copySpan(a.data, base, dst, at, w * c);
-    for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) dst[at++] = a.data[base + x * s[2] + ch * s[3]];
-  }
-
-  /** Copies row (i, r) to dst with each pixel's c channels widened to `width` (dst zero there already). */
-  copyWidened(i: number, r: number, dst: Float64Array, at: number, width: number): void {
-    const { a, w, c, s } = this;
-    const base = a.offset + i * s[0] + r * s[1];
-    for (let x = 0; x < w; x++)
-      for (let ch = 0; ch < c; ch++) dst[at + x * width + ch] = a.data[base + x * s[2] + ch * s[3]];
+    if (layout.plain) {
+      if (this.contiguous) return copySpan(a.data, base, dst, at, w * c);
+      for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) dst[at++] = a.data[base + x * s[2] + ch * s[3]];
+      return;
+    }
+    const { width, slot, repeat } = layout;
+    for (let x = 0; x < w; x++) {
+      for (let ch = 0; ch < c; ch++) {
+        const v = a.data[base + x * s[2] + ch * s[3]];
+        for (let j = 0, d = at + x * width + slot[ch]; j < repeat; j++) dst[d + j] = v;
+      }
+    }
   }
 }
 
 /**
- * The padded input [m,hp,wp,c] of a convolution, written in order of its m*hp rows: `ensure(g)` makes
- * rows 0..g hold A_prev with zeros around each image (top, bottom, left, right).
+ * The padded input [m,hp,wp,width] of a convolution, written in order of its m*hp rows: `ensure(g)`
+ * makes rows 0..g hold A_prev in `layout` with zeros around each image (top, bottom, left, right).
  */
 export class PaddedRows {
   private placed = 0;
@@ -67,19 +113,21 @@ export class PaddedRows {
     private readonly xp: Float64Array,
     a: NDArray,
     pad: { top: number; bottom: number; left: number; right: number },
+    private readonly layout: Layout,
   ) {
     this.rows = new RowReader(a);
-    const { w, c } = this.rows;
+    const { w } = this.rows;
+    const { width } = layout;
     this.h = a.shape[1];
     this.hp = pad.top + this.h + pad.bottom;
     this.top = pad.top;
-    this.before = pad.left * c;
-    this.after = pad.right * c;
-    this.rowLength = this.before + w * c + this.after;
+    this.before = pad.left * width;
+    this.after = pad.right * width;
+    this.rowLength = this.before + w * width + this.after;
   }
 
   ensure(g: number): void {
-    const { xp, top, h, hp, rowLength, before, after } = this;
+    const { xp, top, h, hp, rowLength, before, after, layout } = this;
     for (; this.placed < g; this.placed++) {
       const at = this.placed * rowLength;
       const i = Math.floor(this.placed / hp);
@@ -88,18 +136,19 @@ export class PaddedRows {
         zero(xp, at, at + rowLength);
         continue;
       }
-      zero(xp, at, at + before);
-      this.rows.copy(i, r, xp, at + before);
-      zero(xp, at + rowLength - after, at + rowLength);
+      if (layout.plain) {
+        zero(xp, at, at + before);
+        zero(xp, at + rowLength - after, at + rowLength);
+      } else {
+        zero(xp, at, at + rowLength);
+      }
+      this.rows.copy(i, r, xp, at + before, layout);
     }
   }
 }
 
-/**
- * An NHWC array [m,nH,nW,k] placed in order of its m*nH rows with its channels widened to k8 (zeros
- * past k): `ensure(r)` places rows 0..r.
- */
-export class WidenedRows {
+/** An NHWC array [m,nH,nW,k] placed in `layout` in order of its m*nH rows: `ensure(r)` places rows 0..r. */
+export class LaidRows {
   private placed = 0;
   private readonly rows: RowReader;
   private readonly nH: number;
@@ -107,44 +156,37 @@ export class WidenedRows {
   constructor(
     private readonly dst: Float64Array,
     a: NDArray,
-    private readonly k8: number,
+    private readonly layout: Layout,
   ) {
     this.rows = new RowReader(a);
     this.nH = a.shape[1];
   }
 
   ensure(r: number): void {
-    const { dst, k8, nH, rows } = this;
-    const row = rows.w * k8;
+    const { dst, layout, nH, rows } = this;
+    const row = rows.w * layout.width;
     for (; this.placed < r; this.placed++) {
       const i = Math.floor(this.placed / nH);
       const at = this.placed * row;
-      if (rows.c === k8) {
-        rows.copy(i, this.placed - i * nH, dst, at);
-      } else {
-        zero(dst, at, at + row);
-        rows.copyWidened(i, this.placed - i * nH, dst, at, k8);
-      }
+      if (!layout.plain) zero(dst, at, at + row);
+      rows.copy(i, this.placed - i * nH, dst, at, layout);
     }
   }
 }
 
 /**
- * Copies rows r0..r1 of src [rows, n, k8] (channels widened) to out [rows, n, k]: the crop of the
- * padding channels on the way out.
+ * Copies pixels p0..p1 of src [pixels, width] (channels in `layout`) to out [pixels, c]: the crop of the
+ * padding slots on the way out (a repeated layout gives each channel's first slot).
  */
-export function copyRowsOut(
-  src: Float64Array,
-  out: Float64Array,
-  n: number,
-  k: number,
-  k8: number,
-  r0: number,
-  r1: number,
-): void {
-  if (k === k8) {
-    out.set(src.subarray(r0 * n * k8, r1 * n * k8), r0 * n * k);
+export function copyPixelsOut(src: Float64Array, out: Float64Array, layout: Layout, p0: number, p1: number): void {
+  const { c, width, slot } = layout;
+  if (layout.plain) {
+    out.set(src.subarray(p0 * c, p1 * c), p0 * c);
     return;
   }
-  for (let p = r0 * n; p < r1 * n; p++) copySpan(src, p * k8, out, p * k, k);
+  for (let p = p0; p < p1; p++) {
+    const from = p * width;
+    const to = p * c;
+    for (let ch = 0; ch < c; ch++) out[to + ch] = src[from + slot[ch]];
+  }
 }

@@ -1,36 +1,48 @@
-// Plain-TS conv_forward / conv_backward, the notebook's loops with its bugs fixed: the oracle for the
-// WASM kernels and the naive baseline in benchmarks.
+// Plain-TS conv_forward / conv_backward, the notebook's loops with its bugs fixed and every geometry of
+// the library's (per-axis stride and window, per-side padding and "same", dilation, groups): the oracle
+// for the WASM kernels and the naive baseline in benchmarks. The geometry comes from src/shapes.ts.
 import { NDArray } from "../ndarray.js";
-import { zero_pad } from "./pad.js";
+import { ConvHparameters, convArgs } from "../shapes.js";
 
-export interface ConvParams {
-  stride: number;
-  pad: number;
+export type ConvParams = ConvHparameters;
+
+/**
+ * The window's input element of output pixel (oh, ow), tap (kh, kw), channel ch of image i, or -1 in
+ * the zero padding: A_prev[i, oh*sh + kh*dh - top, ow*sw + kw*dw - left, ch].
+ */
+function tapIndex(A: NDArray, p: ConvHparameters, W: NDArray, b: NDArray) {
+  const { g } = convArgs("reference", A, W, b, p);
+  const { h, w, c, sh, sw, dh, dw, top, left } = g;
+  const at = (i: number, oh: number, ow: number, kh: number, kw: number, ch: number) => {
+    const y = oh * sh + kh * dh - top;
+    const x = ow * sw + kw * dw - left;
+    return y < 0 || y >= h || x < 0 || x >= w ? -1 : ((i * h + y) * w + x) * c + ch;
+  };
+  return { g, at };
 }
 
-export function conv_forward(A_prev: NDArray, W: NDArray, b: NDArray, { stride, pad }: ConvParams): NDArray {
-  const [m, , , c] = A_prev.shape;
-  const [f, , , k] = W.shape;
-  const Ap = zero_pad(A_prev, pad);
-  const [, hp, wp] = Ap.shape;
-  const x = Ap.data;
+export function conv_forward(A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvParams): NDArray {
+  const { g, at } = tapIndex(A_prev, hparameters, W, b);
+  const { m, c, k, fh, fw, nH, nW, groups } = g;
+  const [cg, kg] = [c / groups, k / groups];
+  const x = A_prev.toFloat64Array();
   const wt = W.toFloat64Array();
   const bias = b.toFloat64Array();
-  const nH = Math.floor((hp - f) / stride) + 1;
-  const nW = Math.floor((wp - f) / stride) + 1;
   const Z = new Float64Array(m * nH * nW * k);
   for (let i = 0; i < m; i++)
-    for (let h = 0; h < nH; h++)
-      for (let w = 0; w < nW; w++)
-        for (let kk = 0; kk < k; kk++) {
+    for (let oh = 0; oh < nH; oh++)
+      for (let ow = 0; ow < nW; ow++)
+        for (let o = 0; o < k; o++) {
+          const first = Math.floor(o / kg) * cg; // the group's first input channel
           let s = 0;
-          for (let kh = 0; kh < f; kh++)
-            for (let kw = 0; kw < f; kw++)
-              for (let ch = 0; ch < c; ch++)
-                s +=
-                  x[((i * hp + h * stride + kh) * wp + w * stride + kw) * c + ch] *
-                  wt[((kh * f + kw) * c + ch) * k + kk];
-          Z[((i * nH + h) * nW + w) * k + kk] = s + bias[kk];
+          for (let kh = 0; kh < fh; kh++)
+            for (let kw = 0; kw < fw; kw++)
+              for (let ci = 0; ci < cg; ci++) {
+                const p = at(i, oh, ow, kh, kw, first + ci);
+                // the padding is zeros, so 0 * Inf is NaN there, as in numpy
+                s += (p < 0 ? 0 : x[p]) * wt[((kh * fw + kw) * cg + ci) * k + o];
+              }
+          Z[((i * nH + oh) * nW + ow) * k + o] = s + bias[o];
         }
   return new NDArray(Z, [m, nH, nW, k]);
 }
@@ -39,35 +51,34 @@ export function conv_backward(
   dZ: NDArray,
   A_prev: NDArray,
   W: NDArray,
-  { stride, pad }: ConvParams,
+  hparameters: ConvParams,
 ): [NDArray, NDArray, NDArray] {
-  const [m, h, width, c] = A_prev.shape;
-  const [f, , , k] = W.shape;
-  const [, nH, nW] = dZ.shape;
-  const Ap = zero_pad(A_prev, pad);
-  const [, hp, wp] = Ap.shape;
-  const x = Ap.data;
+  const k = W.shape[3];
+  const { g, at } = tapIndex(A_prev, hparameters, W, new NDArray(new Float64Array(k), [k]));
+  const { m, h, w, c, fh, fw, nH, nW, groups } = g;
+  const [cg, kg] = [c / groups, k / groups];
+  const x = A_prev.toFloat64Array();
   const wt = W.toFloat64Array();
   const dz = dZ.toFloat64Array();
-  const dxp = new Float64Array(x.length);
+  const dx = new Float64Array(x.length);
   const dW = new Float64Array(wt.length);
   const db = new Float64Array(k);
   for (let i = 0; i < m; i++)
     for (let oh = 0; oh < nH; oh++)
       for (let ow = 0; ow < nW; ow++)
-        for (let kk = 0; kk < k; kk++) {
-          const g = dz[((i * nH + oh) * nW + ow) * k + kk];
-          for (let kh = 0; kh < f; kh++)
-            for (let kw = 0; kw < f; kw++)
-              for (let ch = 0; ch < c; ch++) {
-                const p = ((i * hp + oh * stride + kh) * wp + ow * stride + kw) * c + ch;
-                const q = ((kh * f + kw) * c + ch) * k + kk;
-                dxp[p] += wt[q] * g;
-                dW[q] += x[p] * g;
+        for (let o = 0; o < k; o++) {
+          const grad = dz[((i * nH + oh) * nW + ow) * k + o];
+          const first = Math.floor(o / kg) * cg;
+          for (let kh = 0; kh < fh; kh++)
+            for (let kw = 0; kw < fw; kw++)
+              for (let ci = 0; ci < cg; ci++) {
+                const p = at(i, oh, ow, kh, kw, first + ci);
+                const q = ((kh * fw + kw) * cg + ci) * k + o;
+                // a tap in the padding still adds 0 * grad to dW (NaN when grad is ±Inf, as numpy's)
+                if (p >= 0) dx[p] += wt[q] * grad;
+                dW[q] += (p < 0 ? 0 : x[p]) * grad;
               }
-          db[kk] += g;
+          db[o] += grad;
         }
-  const padded = new NDArray(dxp, [m, hp, wp, c]);
-  const dA = new NDArray(padded.data, [m, h, width, c], padded.strides, pad * padded.strides[1] + pad * c);
-  return [new NDArray(dA.toFloat64Array(), [m, h, width, c]), new NDArray(dW, W.shape), new NDArray(db, [1, 1, 1, k])];
+  return [new NDArray(dx, [m, h, w, c]), new NDArray(dW, W.shape), new NDArray(db, [1, 1, 1, k])];
 }

@@ -4,7 +4,7 @@
 import type { Arena } from "./arena.js";
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Scratch buffers (zeros) for the warm-up calls, each big enough for every kernel's use of it. */
 interface Scratch {
@@ -86,6 +86,26 @@ export const KERNELS = {
     warm: (s) => [[s.wpk, G.f, G.f, G.c, G.c, 1, 1, G.k, G.k8, 1, 1, s.z, G.nH, G.nW, s.xp, G.hp, G.wp, 0, G.nH]],
     minWork: 2 ** 17,
   },
+  conv_forward_depthwise: {
+    // prettier-ignore
+    args: ["xp", "hp", "wp", "c8", "w", "fh", "fw", "dilH", "dilW", "b", "sh", "sw", "z", "nH", "nW", "r0", "r1"],
+    warm: (s) => [[s.xp, G.hp, G.wp, 8, s.w, G.f, G.f, 1, 1, s.b, 1, 1, s.z, G.nH, G.nW, 0, G.nH]],
+    // (multiply-adds counted as for a dense conv of the same shape: taps × channels per output pixel)
+    minWork: 2 ** 19,
+  },
+  conv_backward_input_depthwise: {
+    // prettier-ignore
+    args: ["w", "fh", "fw", "dilH", "dilW", "c8", "sh", "sw", "dz", "nH", "nW", "dxp", "hp", "wp", "r0", "r1"],
+    warm: (s) => [[s.w, G.f, G.f, 1, 1, 8, 1, 1, s.z, G.nH, G.nW, s.xp, G.hp, G.wp, 0, G.nH]],
+    minWork: 2 ** 17,
+  },
+  conv_backward_filter_depthwise: {
+    // prettier-ignore
+    args: ["xp", "hp", "wp", "c8", "fh", "fw", "dilH", "dilW", "sh", "sw", "dz", "nH", "nW", "gw", "r0", "r1",
+      "t0", "t1"],
+    warm: (s) => [[s.xp, G.hp, G.wp, 8, G.f, G.f, 1, 1, 1, 1, s.z, G.nH, G.nW, s.w, 0, G.nH, 0, G.f * G.f]],
+    minWork: 2 ** 17,
+  },
   pool_forward_max: {
     // prettier-ignore
     args: ["x", "sx0", "sx1", "sx2", "sx3", "c", "fh", "fw", "sh", "sw", "y", "nH", "nW", "i0", "i1"],
@@ -93,8 +113,8 @@ export const KERNELS = {
   },
   pool_forward_average: {
     // prettier-ignore
-    args: ["x", "sx0", "sx1", "sx2", "sx3", "c", "fh", "fw", "sh", "sw", "y", "nH", "nW", "i0", "i1"],
-    warm: (s) => POOLS.map(({ f, n }) => [s.x, ...IMG, G.c, f, f, f, f, s.y, n, n, 0, 1]),
+    args: ["x", "sx0", "sx1", "sx2", "sx3", "c", "fh", "fw", "sh", "sw", "y", "nH", "nW", "i0", "i1", "divH", "divW"],
+    warm: (s) => POOLS.map(({ f, n }) => [s.x, ...IMG, G.c, f, f, f, f, s.y, n, n, 0, 1, s.b, s.b]),
   },
   pool_backward_max: {
     // prettier-ignore
@@ -103,8 +123,8 @@ export const KERNELS = {
     warm: (s) => POOLS.map(({ f, n }) => [s.x, ...IMG, G.h, G.w, G.c, f, f, f, f, s.y, n, n, s.xp, 0, 1]),
   },
   pool_backward_average: {
-    args: ["h", "w", "c", "fh", "fw", "sh", "sw", "dy", "nH", "nW", "dx", "i0", "i1"],
-    warm: (s) => POOLS.map(({ f, n }) => [G.h, G.w, G.c, f, f, f, f, s.y, n, n, s.xp, 0, 1]),
+    args: ["h", "w", "c", "fh", "fw", "sh", "sw", "dy", "nH", "nW", "dx", "i0", "i1", "divH", "divW"],
+    warm: (s) => POOLS.map(({ f, n }) => [G.h, G.w, G.c, f, f, f, f, s.y, n, n, s.xp, 0, 1, s.b, s.b]),
   },
 } as const satisfies Record<string, Spec>;
 
