@@ -12,6 +12,11 @@ function runsOf(c: i32, cg: i32, fw: i32, dilW: i32): i32 {
   return dilW == 1 && cg == c ? 1 : fw;
 }
 
+/** Taps per run: a whole kernel row when it is contiguous, else one kw's cg channels. */
+function runLength(c: i32, cg: i32, fw: i32, dilW: i32): i32 {
+  return dilW == 1 && cg == c ? fw * c : cg;
+}
+
 /**
  * Packs W [taps, k] (C order) into blocks of 8 output channels, [k8/8][taps][8], zero past k, so the
  * forward micro-kernel reads 8 channels of one tap as 4 consecutive vectors.
@@ -57,7 +62,7 @@ export function conv_forward(
   r1: i32,
 ): void {
   const runs = runsOf(c, cg, fw, dilW);
-  const run = bytes(runs == 1 ? fw * c : cg);
+  const run = bytes(runLength(c, cg, fw, dilW));
   const jump = bytes(dilW * c);
   const taps = fh * fw * cg;
   const step = bytes(sw * c); // between neighbouring output pixels' windows
@@ -188,7 +193,7 @@ export function conv_backward_filter(
   u1: i32,
 ): void {
   const runs = runsOf(c, cg, fw, dilW);
-  const run = runs == 1 ? fw * c : cg;
+  const run = runLength(c, cg, fw, dilW);
   const perRun = (run + 1) >> 1;
   const units = runs * perRun;
   const step = bytes(sw * c);
@@ -305,7 +310,7 @@ export function conv_backward_bias(dz: usize, k8: i32, kp: i32, nW: i32, db: usi
  */
 export function conv_pack_filters_t(w: usize, fh: i32, fw: i32, c: i32, cg: i32, dilW: i32, k: i32, out: usize): void {
   const runs = runsOf(c, cg, fw, dilW);
-  const run = runs == 1 ? fw * c : cg;
+  const run = runLength(c, cg, fw, dilW);
   let dst = out;
   for (let kh = 0; kh < fh; kh++) {
     for (let q = 0; q < runs; q++) {
@@ -373,7 +378,7 @@ export function conv_backward_input(
   r1: i32,
 ): void {
   const runs = runsOf(c, cg, fw, dilW);
-  const run = runs == 1 ? fw * c : cg;
+  const run = runLength(c, cg, fw, dilW);
   const jump = bytes(dilW * c);
   const step = bytes(sw * c);
   const rowStep = bytes(dilH * wp * c);

@@ -10,6 +10,7 @@
 import fc from "fast-check";
 import * as lib from "../dist/index.js";
 import * as reference from "../dist/reference/index.js";
+import type { ConvHparameters, PoolHparameters } from "../dist/index.js";
 
 const { NDArray } = lib;
 type NDArray = lib.NDArray;
@@ -130,11 +131,64 @@ interface Case {
   k: number;
   stride: number;
   pad: number;
+  /** The geometry's other options: per-axis window, stride and dilation, padding forms, groups, pooling's modes. */
+  geo: Geometry;
   mode: "max" | "average";
   views: ViewKind[];
   hostility: Hostility;
   specials: boolean;
   seed: number;
+}
+
+interface Geometry {
+  fw: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  padForm: "number" | "pair" | "sides" | "same" | "valid";
+  pads: [number, number, number, number];
+  groups: number;
+  depthwise: boolean;
+  ceil: boolean;
+  countPad: boolean;
+  flatBias: boolean;
+}
+
+const geometry: fc.Arbitrary<Geometry> = fc.record({
+  fw: fc.integer({ min: 1, max: 4 }),
+  sw: fc.integer({ min: 1, max: 3 }),
+  dh: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 3 })),
+  dw: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 3 })),
+  padForm: fc.constantFrom<Geometry["padForm"]>("number", "number", "pair", "sides", "same", "valid"),
+  pads: fc.tuple(
+    fc.integer({ min: 0, max: 3 }),
+    fc.integer({ min: 0, max: 3 }),
+    fc.integer({ min: 0, max: 3 }),
+    fc.integer({ min: 0, max: 3 }),
+  ),
+  groups: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 3 })),
+  depthwise: fc.boolean(),
+  ceil: fc.boolean(),
+  countPad: fc.boolean(),
+  flatBias: fc.boolean(),
+});
+
+/** The padding hyperparameter of a case, in the form it draws. */
+function padOf({ pad, geo }: Case): ConvHparameters["pad"] {
+  const [t, b, l, r] = geo.pads;
+  switch (geo.padForm) {
+    case "number":
+      return pad;
+    case "pair":
+      return [t, l];
+    case "sides":
+      return [
+        [t, b],
+        [l, r],
+      ];
+    default:
+      return geo.padForm;
+  }
 }
 
 /** Batch, height, width, channels and filters drawn from [min, max] ranges. */
@@ -162,6 +216,7 @@ const caseArb: fc.Arbitrary<Case> = fc
     f: fc.integer({ min: 1, max: 4 }),
     stride: fc.integer({ min: 1, max: 3 }),
     pad: fc.integer({ min: 0, max: 3 }),
+    geo: geometry,
     mode: fc.constantFrom<Case["mode"]>("max", "average"),
     views: fc.array(fc.constantFrom(...VIEWS), { minLength: 4, maxLength: 4 }),
     hostility: fc.constantFrom<Hostility>("none", "none", "none", "proxy", "getters", "reenter", "throw"),
@@ -211,7 +266,10 @@ function reenter(): void {
  * Runs a case: `contiguous` true runs it on plain contiguous arrays of the same values (the baseline);
  * false on its views, through its hostility. Returns the outcome and, for the baseline, the reference's.
  */
-function run(cs: Case, contiguous: boolean): { got: Outcome; ref: Float64Array[] | null; valid: boolean } {
+function run(
+  cs: Case,
+  contiguous: boolean,
+): { got: Outcome; ref: Float64Array[] | null; valid: boolean; invalid: boolean } {
   const rng = mulberry32(cs.seed);
   const { m, h, w, c, f, k, stride, pad, mode } = cs;
   const arr = (j: number, shape: number[]) => {
@@ -225,7 +283,7 @@ function run(cs: Case, contiguous: boolean): { got: Outcome; ref: Float64Array[]
     const plain = new NDArray(logical(cs.views[j], v, shape), shape);
     return { a: contiguous ? plain : hostile(view(cs.views[j], v, shape), cs.hostility, reenter), plain };
   };
-  const valid = contiguous || cs.hostility !== "throw" || cs.op === "distribute";
+  let invalid = false;
   let ref: Float64Array[] | null = null;
   const got = ((): Outcome => {
     try {
@@ -237,11 +295,22 @@ function run(cs: Case, contiguous: boolean): { got: Outcome; ref: Float64Array[]
         }
         case "conv_forward":
         case "conv_backward": {
-          const fe = Math.min(f, h + 2 * pad, w + 2 * pad);
+          // groups: a divisor of the channels drawn; depthwise: one input channel per group
+          const { geo } = cs;
+          const groups = geo.depthwise ? c : c % geo.groups === 0 && k % geo.groups === 0 ? geo.groups : 1;
+          const kk = geo.depthwise ? c * (1 + (k % 3)) : k;
           const A = arr(0, [m, h, w, c]);
-          const W = arr(1, [fe, fe, c, k]);
-          const b = arr(2, [1, 1, 1, k]);
-          const hp = { stride, pad };
+          const W = arr(1, [f, geo.fw, c / groups, kk]);
+          const b = arr(2, geo.flatBias ? [kk] : [1, 1, 1, kk]);
+          const hp: ConvHparameters = { stride: [stride, geo.sw], pad: padOf(cs), dilation: [geo.dh, geo.dw], groups };
+          if (contiguous) {
+            // an invalid geometry (a window larger than the padded input) must be refused, by name
+            try {
+              reference.conv_forward(A.plain, W.plain, b.plain, hp);
+            } catch {
+              invalid = true;
+            }
+          }
           const [Z, cache] = lib.conv_forward(A.a, W.a, b.a, hp);
           if (cs.op === "conv_forward") {
             if (contiguous) ref = [reference.conv_forward(A.plain, W.plain, b.plain, hp).toFloat64Array()];
@@ -255,9 +324,23 @@ function run(cs: Case, contiguous: boolean): { got: Outcome; ref: Float64Array[]
         }
         case "pool_forward":
         case "pool_backward": {
-          const fe = Math.min(f, h, w);
+          const { geo } = cs;
           const A = arr(0, [m, h, w, c]);
-          const hp = { f: fe, stride };
+          const hp: PoolHparameters = {
+            f: [f, geo.fw],
+            stride: [stride, geo.sw],
+            pad: geo.padForm === "number" ? Math.min(pad, 1) : padOf(cs),
+            ceil_mode: geo.ceil,
+            count_include_pad: geo.countPad,
+          };
+          if (contiguous) {
+            // an invalid geometry (a window over padding only, or larger than the padded input) must be refused
+            try {
+              reference.pool_forward(A.plain, hp, mode);
+            } catch {
+              invalid = true;
+            }
+          }
           const [P, cache] = lib.pool_forward(A.a, hp, mode);
           if (cs.op === "pool_forward") {
             if (contiguous) ref = [reference.pool_forward(A.plain, hp, mode).toFloat64Array()];
@@ -276,7 +359,8 @@ function run(cs: Case, contiguous: boolean): { got: Outcome; ref: Float64Array[]
       return { error };
     }
   })();
-  return { got, ref, valid };
+  const valid = !invalid && (contiguous || cs.hostility !== "throw" || cs.op === "distribute");
+  return { got, ref, valid, invalid };
 }
 
 // ---- checks ----------------------------------------------------------------------------------------
@@ -317,6 +401,8 @@ function check(cs: Case): string {
   const t0 = performance.now();
   const base = run(cs, true);
   const mine = run(cs, false);
+  // (the baseline found out whether the geometry is one the library must refuse)
+  if (base.invalid) mine.valid = false;
   counts.calls += 2;
   counts.inputs++;
   if (performance.now() - t0 > 10_000) {
@@ -344,10 +430,10 @@ function check(cs: Case): string {
         findings.push(`valid input refused (${what}): ${String(e)} [${current}]`);
       }
     } else if (!r.valid) {
-      findings.push(`a throwing getter did not make the call fail (${what}) [${current}]`);
+      findings.push(`an invalid call or a throwing getter did not make the call fail (${what}) [${current}]`);
     }
   }
-  if (cs.hostility === "throw") counts.invalidRefused++;
+  if (cs.hostility === "throw" || base.invalid) counts.invalidRefused++;
   if ("out" in base.got) {
     const outs = base.got.out.map((o) => o.toFloat64Array());
     if (base.ref) {
@@ -391,7 +477,7 @@ while (performance.now() < until && findings.length < 20) {
 console.log(
   `fuzz: ${counts.inputs} inputs, ${counts.calls} calls in ${batch} batches on 1-3 threads; ` +
     `wrong results ${counts.wrong}, leaks ${counts.leaks}, hangs ${counts.hangs}, unnamed errors ${counts.unnamed}, ` +
-    `valid inputs refused ${counts.validRefused}; ${counts.invalidRefused} throwing-argument calls refused by name`,
+    `valid inputs refused ${counts.validRefused}; ${counts.invalidRefused} invalid geometries or throwing arguments refused by name`,
 );
 for (const f of findings) console.log(`  ${f}`);
 lib.dispose();

@@ -235,18 +235,21 @@ function backwardKernels(
   const width = plan.output.width;
   const gb = arena.zeros(fn, "db", width);
   const bias: Task = ["conv_backward_bias", dz, width, width, nW, gb, 0, rows];
+  const depthwise = plan.kernels.input === "conv_backward_input_depthwise";
   const taps = fh * fw * (c / groups);
-  const [kg, kg8] = [k / groups, width / groups];
-  const gw = arena.zeros(fn, "dW", groups * taps * kg8);
+  // dW's blocks in the arena: one [taps, kg8] per group (a depthwise conv's channels form one block)
+  const blocks = depthwise ? 1 : groups;
+  const [kg, kg8] = [k / blocks, width / blocks];
+  const gw = arena.zeros(fn, "dW", blocks * taps * kg8);
   /** dW [taps, k] and db [k] from their arena buffers. */
   const copyOut = (dW: Float64Array, db: Float64Array) => {
-    const gv = arena.f64(gw, groups * taps * kg8);
-    for (let j = 0; j < groups; j++) {
+    const gv = arena.f64(gw, blocks * taps * kg8);
+    for (let j = 0; j < blocks; j++) {
       for (let t = 0; t < taps; t++) copySpan(gv, (j * taps + t) * kg8, dW, t * k + j * kg, kg);
     }
     copyPixelsOut(arena.f64(gb, width), db, plan.output, 0, 1);
   };
-  if (plan.kernels.input === "conv_backward_input_depthwise") {
+  if (depthwise) {
     const w = arena.copyInWidened(fn, "W", args.W, width);
     return {
       input: (r0: number, r1: number): Task[] => [
