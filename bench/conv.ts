@@ -40,16 +40,22 @@ export async function run(workloads: ConvWorkload[], ceiling: () => number): Pro
   const rows: ConvRow[] = [];
   for (const w of workloads) {
     const rs = new RandomState(1);
+    const groups = w.groups ?? 1;
     const A = rs.randn(w.m, w.h, w.w, w.c);
-    const W = rs.randn(w.f, w.f, w.c, w.k);
+    const W = rs.randn(w.f, w.f, w.c / groups, w.k);
     const b = rs.randn(1, 1, 1, w.k);
-    const hp = { stride: w.stride, pad: w.pad };
+    const hp = { stride: w.stride, pad: w.pad, dilation: w.dilation ?? 1, groups };
     const [Z, cache] = conv_forward(A, W, b, hp);
     const dZ = rs.randn(...Z.shape);
-    const macs = w.m * Z.shape[1] * Z.shape[2] * w.k * w.f * w.f * w.c;
+    const macs = w.m * Z.shape[1] * Z.shape[2] * w.k * w.f * w.f * (w.c / groups);
     const tf = tfjs.conv(w, A.data, W.data, dZ.data, [...Z.shape]);
-    const cn = convnetjs.conv(w, A.data, W.data, dZ.data, [...Z.shape]);
-    const shape = `A [${A.shape}] W [${W.shape}] s${w.stride} p${w.pad}`;
+    // ConvNetJS has neither 'same', dilation nor groups
+    const cn =
+      w.pad !== "same" && hp.dilation === 1 && groups === 1
+        ? convnetjs.conv({ ...w, pad: w.pad }, A.data, W.data, dZ.data, [...Z.shape])
+        : null;
+    const extra = `${hp.dilation > 1 ? ` d${hp.dilation}` : ""}${groups > 1 ? ` g${groups}` : ""}`;
+    const shape = `A [${A.shape}] W [${W.shape}] s${w.stride} p${w.pad}${extra}`;
 
     const fwd = await measure(
       `${w.name} conv_forward`,
@@ -57,11 +63,11 @@ export async function run(workloads: ConvWorkload[], ceiling: () => number): Pro
       { name: "convwasm", fn: () => conv_forward(A, W, b, hp) },
       [
         { name: "copies only", fn: copiesOnly(A, W, [...Z.shape]) },
-        { name: tfjs.name, fn: tf.forward },
+        ...(tf.forward ? [{ name: tfjs.name, fn: tf.forward }] : []),
       ],
       [
         { name: "reference (plain TS)", fn: () => reference.conv_forward(A, W, b, hp) },
-        { name: convnetjs.name, fn: cn.forward },
+        ...(cn?.forward ? [{ name: convnetjs.name, fn: cn.forward }] : []),
       ],
     );
     const copyMs = fwd.ms["copies only"];
@@ -72,10 +78,10 @@ export async function run(workloads: ConvWorkload[], ceiling: () => number): Pro
       `${w.name} conv_backward`,
       ceiling,
       { name: "convwasm", fn: () => conv_backward(dZ, cache) },
-      [{ name: `${tfjs.name} dA only`, fn: tf.backwardInput }],
+      tf.backwardInput ? [{ name: `${tfjs.name} dA only`, fn: tf.backwardInput }] : [],
       [
         { name: "reference (plain TS)", fn: () => reference.conv_backward(dZ, A, W, hp) },
-        { name: convnetjs.name, fn: cn.backward },
+        ...(cn?.backward ? [{ name: convnetjs.name, fn: cn.backward }] : []),
       ],
     );
     rows.push({ workload: w.name, op: "conv_backward", shape, gflop: (4 * macs) / 1e9, ...bwd });

@@ -33,9 +33,10 @@ const machine = {
 };
 process.stderr.write(`convwasm bench on ${machine.cpu}, Node ${machine.node}\n`);
 
-if (only !== "pool") conv.plan(workloads.conv);
+const convWorkloads = [...workloads.conv, ...workloads.conv_geometry];
+if (only !== "pool") conv.plan(convWorkloads);
 if (only !== "conv") pool.plan(workloads.pool);
-const convRows = only === "pool" ? [] : await conv.run(workloads.conv, ceiling);
+const convRows = only === "pool" ? [] : await conv.run(convWorkloads, ceiling);
 const poolRows = only === "conv" ? [] : await pool.run(workloads.pool, ceiling);
 
 process.stderr.write("first calls after init(), in a fresh process…\n");

@@ -199,6 +199,25 @@ export function markdown(r: Results): string {
   }
   out.push(lines.join("\n"), "");
 
+  out.push("## Targets (issue 10: geometries)", "");
+  const geo: string[] = [];
+  for (const name of ["same_s2", "dilated2", "keras_signs_conv1"]) {
+    for (const op of ["conv_forward", "conv_backward"] as const) {
+      const p = pct(conv(name, op));
+      if (!Number.isNaN(p)) geo.push(`- ${tick(p >= 80)} ${op} ${name}: ${p.toFixed(0)}% of the ceiling (target ≥ 80%)`);
+    }
+  }
+  for (const name of ["dw112", "dw56s2"]) {
+    const c = conv(name, "conv_forward");
+    if (c) {
+      const q = (c.ms["convwasm"] as number) / (c.ms[TF] as number);
+      geo.push(`- ${tick(q <= 2)} depthwise conv_forward ${name}: ${q.toFixed(2)}× TF.js-WASM f32 time (target ≤ 2×)`);
+    }
+    const bw = conv(name, "conv_backward");
+    if (bw) geo.push(`- ✓ depthwise conv_backward ${name}: all three gradients in ${ms(bw.ms["convwasm"])} ms (TF.js-WASM: none)`);
+  }
+  out.push(geo.join("\n"), "");
+
   if (r.threads > 1) {
     out.push(`## Targets (issue 4: threads, ${r.threads} here)`, "");
     const t: string[] = [];

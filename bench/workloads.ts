@@ -10,13 +10,16 @@ export interface ConvWorkload {
   f: number;
   k: number;
   stride: number;
-  pad: number;
+  pad: number | "same";
+  dilation?: number;
+  /** n_C_prev groups: a depthwise conv */
+  groups?: number;
 }
 
 /** A pooling layer: no filters and no padding. */
-export type PoolWorkload = Omit<ConvWorkload, "k" | "pad">;
+export type PoolWorkload = Omit<ConvWorkload, "k" | "pad" | "dilation" | "groups">;
 
-export function loadWorkloads(): { conv: ConvWorkload[]; pool: PoolWorkload[] } {
+export function loadWorkloads(): { conv: ConvWorkload[]; pool: PoolWorkload[]; conv_geometry: ConvWorkload[] } {
   const shared = new URL("../../shared/workloads.json", import.meta.url);
   const local = new URL("./workloads.json", import.meta.url);
   return JSON.parse(readFileSync(existsSync(shared) ? shared : local, "utf8"));

@@ -38,7 +38,14 @@ function vols(data: Float64Array, m: number, h: number, w: number, c: number): V
   });
 }
 
-export function conv(wl: ConvWorkload, x: Float64Array, filter: Float64Array, dz: Float64Array, zShape: number[]) {
+/** A plain convolution (ConvNetJS has neither 'same', dilation nor groups). */
+export function conv(
+  wl: ConvWorkload & { pad: number },
+  x: Float64Array,
+  filter: Float64Array,
+  dz: Float64Array,
+  zShape: number[],
+) {
   const layer = new convnetjs.ConvLayer({
     in_sx: wl.w,
     in_sy: wl.h,

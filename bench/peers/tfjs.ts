@@ -20,18 +20,30 @@ function tidy(f: () => tf.Tensor): () => void {
 }
 
 export function conv(w: ConvWorkload, x: Float64Array, filter: Float64Array, dz: Float64Array, zShape: number[]) {
+  const depthwise = (w.groups ?? 1) > 1;
   const X = tf.tensor4d(Float32Array.from(x), [w.m, w.h, w.w, w.c]);
-  const F = tf.tensor4d(Float32Array.from(filter), [w.f, w.f, w.c, w.k]);
+  // depthwise filters: [f, f, n_C_prev, multiplier] in TF.js, the same values as convwasm's [f, f, 1, n_C]
+  const F = tf.tensor4d(Float32Array.from(filter), depthwise ? [w.f, w.f, w.c, w.k / w.c] : [w.f, w.f, w.c, w.k]);
   const dZ = tf.tensor4d(Float32Array.from(dz), zShape as [number, number, number, number]);
-  const pad: [[number, number], [number, number], [number, number], [number, number]] = [
-    [0, 0],
-    [w.pad, w.pad],
-    [w.pad, w.pad],
-    [0, 0],
-  ];
-  const forward: Op = tidy(() => tf.conv2d(X, F, w.stride, pad));
-  // the WASM backend has Conv2DBackpropInput but no Conv2DBackpropFilter: dW is "not supported"
-  const backwardInput: Op = tidy(() => tf.conv2dTranspose(dZ, F, [w.m, w.h, w.w, w.c], w.stride, pad as never));
+  const pad =
+    w.pad === "same"
+      ? "same"
+      : ([
+          [0, 0],
+          [w.pad, w.pad],
+          [w.pad, w.pad],
+          [0, 0],
+        ] as [[number, number], [number, number], [number, number], [number, number]]);
+  const dilation = w.dilation ?? 1;
+  const forward: Op = depthwise
+    ? tidy(() => tf.depthwiseConv2d(X, F as tf.Tensor4D, w.stride, pad as "same", "NHWC", dilation))
+    : tidy(() => tf.conv2d(X, F, w.stride, pad, "NHWC", dilation));
+  // the WASM backend has Conv2DBackpropInput (undilated, ungrouped) but no Conv2DBackpropFilter: dW is
+  // "not supported"
+  const backwardInput: Op =
+    depthwise || dilation > 1
+      ? null
+      : tidy(() => tf.conv2dTranspose(dZ, F, [w.m, w.h, w.w, w.c], w.stride, pad as never));
   return { forward, backwardInput, dispose: () => tf.dispose([X, F, dZ]) };
 }
 
