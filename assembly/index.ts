@@ -12,7 +12,13 @@ export {
   conv_backward_input_depthwise,
   conv_backward_filter_depthwise,
 } from "./conv";
-export { pool_forward_max, pool_forward_average, pool_backward_max, pool_backward_average } from "./pool";
+export {
+  pool_forward_max,
+  pool_forward_average,
+  pool_backward_max,
+  pool_backward_average,
+  transpose_planes,
+} from "./pool";
 
 /** First byte past the module's static data: the TypeScript arena starts here. */
 export function heap_base(): usize {
@@ -21,5 +27,5 @@ export function heap_base(): usize {
 
 /** Bumped whenever a kernel's arguments change (src/wasm/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
-  return 3;
+  return 4;
 }

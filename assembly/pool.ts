@@ -313,3 +313,29 @@ export function pool_backward_average(
     }
   }
 }
+
+/**
+ * dst[p*c + ch] = src[ch*n + p] for p < n, ch < c: c planes of n elements (an NCHW band) to n pixels of
+ * c channels (NHWC), in tiles of 8 pixels so that reads stay sequential.
+ */
+export function transpose_planes(src: usize, c: i32, n: i32, dst: usize): void {
+  let p0 = 0;
+  for (; p0 + 8 <= n; p0 += 8) {
+    for (let ch = 0; ch < c; ch++) {
+      const s = at(src, ch * n + p0);
+      const d = at(dst, p0 * c + ch);
+      const step = bytes(c);
+      store<f64>(d, load<f64>(s));
+      store<f64>(d + step, load<f64>(s, 8));
+      store<f64>(d + 2 * step, load<f64>(s, 16));
+      store<f64>(d + 3 * step, load<f64>(s, 24));
+      store<f64>(d + 4 * step, load<f64>(s, 32));
+      store<f64>(d + 5 * step, load<f64>(s, 40));
+      store<f64>(d + 6 * step, load<f64>(s, 48));
+      store<f64>(d + 7 * step, load<f64>(s, 56));
+    }
+  }
+  for (let p = p0; p < n; p++) {
+    for (let ch = 0; ch < c; ch++) store<f64>(at(dst, p * c + ch), load<f64>(at(src, ch * n + p)));
+  }
+}

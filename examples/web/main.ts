@@ -18,6 +18,11 @@ const SIZE = 64;
 const LUMA = [0.299, 0.587, 0.114];
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const num = (id: string) => Number($<HTMLInputElement | HTMLSelectElement>(id).value);
+/** The conv's padding control: a number, or "same" (TensorFlow's rule: the output keeps ceil(n / stride)). */
+const convPad = (): number | "same" => {
+  const v = $<HTMLSelectElement>("conv-pad").value;
+  return v === "same" ? "same" : Number(v);
+};
 
 // ---------- timing ----------
 // performance.now() is coarse in pages that are not cross-origin isolated (0.1 ms), so each op is
@@ -274,7 +279,7 @@ function renderConv(): void {
   const bank = filters();
   const W = filterArray(bank);
   const b = zeros([1, 1, 1, bank.length]);
-  [Z, cache] = conv_forward(X, W, b, { stride: num("stride"), pad: num("conv-pad") });
+  [Z, cache] = conv_forward(X, W, b, { stride: num("stride"), pad: convPad() });
   const [, nH, nW, K] = Z.shape;
   selected = [Math.min(selected[0], K - 1), Math.min(selected[1], nH - 1), Math.min(selected[2], nW - 1)];
   const maps = $("maps");
@@ -421,7 +426,7 @@ function play(on: boolean): void {
 
 /** Times every op on the page's current data. */
 function runBenchmark(): void {
-  const hpConv = { stride: num("stride"), pad: num("conv-pad") };
+  const hpConv = { stride: num("stride"), pad: convPad() };
   const [A_prev, W, b] = cache;
   const dZ = zeros([...Z.shape]);
   const ops: [string, () => unknown][] = [

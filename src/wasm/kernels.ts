@@ -4,7 +4,7 @@
 import type { Arena } from "./arena.js";
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** Scratch buffers (zeros) for the warm-up calls, each big enough for every kernel's use of it. */
 interface Scratch {
@@ -125,6 +125,10 @@ export const KERNELS = {
   pool_backward_average: {
     args: ["h", "w", "c", "fh", "fw", "sh", "sw", "dy", "nH", "nW", "dx", "i0", "i1", "divH", "divW"],
     warm: (s) => POOLS.map(({ f, n }) => [G.h, G.w, G.c, f, f, f, f, s.y, n, n, s.xp, 0, 1, s.b, s.b]),
+  },
+  transpose_planes: {
+    args: ["src", "c", "n", "dst"],
+    warm: (s) => [[s.x, G.c, G.h * G.w, s.xp]],
   },
 } as const satisfies Record<string, Spec>;
 

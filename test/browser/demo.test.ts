@@ -89,6 +89,16 @@ for (const [label, viewport] of [
         await page.selectOption("#stride", "2");
         const mapWidth = await page.evaluate(() => (document.querySelector("#maps canvas") as HTMLCanvasElement).width);
         expect(mapWidth).toBe(32);
+        // 'same' padding keeps ceil(64 / 2) = 32 columns (pad 1 with the 3×3 filters gives the same here);
+        // with stride 1 it keeps the picture's 64
+        await page.selectOption("#conv-pad", "same");
+        await page.selectOption("#stride", "1");
+        const sameWidth = await page.evaluate(
+          () => (document.querySelector("#maps canvas") as HTMLCanvasElement).width,
+        );
+        expect(sameWidth).toBe(64);
+        await page.selectOption("#conv-pad", "1");
+        await page.selectOption("#stride", "2");
 
         // clicking a map picks the cell whose gradients are shown
         const cellBefore = await page.textContent("#grad-cell");
