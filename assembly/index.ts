@@ -19,6 +19,8 @@ export {
   pool_backward_average,
   transpose_planes,
 } from "./pool";
+export { relu_forward, relu_backward } from "./relu";
+export { softmax_forward, softmax_cross_entropy } from "./softmax";
 
 /** First byte past the module's static data: the TypeScript arena starts here. */
 export function heap_base(): usize {
@@ -27,5 +29,5 @@ export function heap_base(): usize {
 
 /** Bumped whenever a kernel's arguments change (src/wasm/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
-  return 4;
+  return 5;
 }

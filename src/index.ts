@@ -16,6 +16,15 @@ import { pool_forward, pool_backward, create_mask_from_window, distribute_value 
 export { zero_pad, conv_single_step, conv_forward, conv_backward };
 export { pool_forward, pool_backward, create_mask_from_window, distribute_value };
 
+// the layers around conv and pool, for the whole ConvNet
+import { relu, relu_backward } from "./ops/relu.js";
+import { flatten, dense_forward, dense_backward } from "./ops/dense.js";
+import { softmax, softmax_cross_entropy } from "./ops/softmax.js";
+
+export { relu, relu_backward, flatten, dense_forward, dense_backward, softmax, softmax_cross_entropy };
+export type { ReluCache } from "./ops/relu.js";
+export type { DenseCache } from "./ops/dense.js";
+
 // camelCase aliases for TypeScript codebases
 export {
   zero_pad as zeroPad,
@@ -26,4 +35,8 @@ export {
   pool_backward as poolBackward,
   create_mask_from_window as createMaskFromWindow,
   distribute_value as distributeValue,
+  relu_backward as reluBackward,
+  dense_forward as denseForward,
+  dense_backward as denseBackward,
+  softmax_cross_entropy as softmaxCrossEntropy,
 };

@@ -185,6 +185,30 @@ export class NDArray {
     );
   }
 
+  /**
+   * The same elements in C order with another shape (one entry may be -1: inferred), as numpy's reshape:
+   * a view of the same data when the strides allow it (always for a contiguous array), else a copy.
+   */
+  reshape(...shape: number[]): NDArray {
+    const fn = "NDArray.reshape";
+    const size = this.size;
+    const free = shape.filter((d) => d === -1).length;
+    const known = shape.reduce((p, d) => (d === -1 ? p : p * d), 1);
+    if (free > 1 || shape.some((d) => !Number.isSafeInteger(d) || d < -1)) {
+      throw new RangeError(`${fn}: shape expects integers >= 0 (one may be -1) but got ${fmtShape(shape)}`);
+    }
+    const target = shape.map((d) => (d === -1 ? (known === 0 ? 0 : size / known) : d));
+    if (sizeOf(target) !== size || target.some((d) => !Number.isInteger(d))) {
+      throw new RangeError(
+        `${fn}: cannot reshape an array of size ${size} (shape ${fmtShape(this.shape)}) into ${fmtShape(shape)}`,
+      );
+    }
+    const strides = size === 0 ? cStrides(target) : viewStrides(this.shape, this.strides, target);
+    return strides
+      ? new NDArray(this.data, target, strides, size === 0 ? 0 : this.offset)
+      : new NDArray(this.toFloat64Array(), target);
+  }
+
   /** Element `k` in C order (used by printing and copying of views). */
   at(k: number): number {
     let p = this.offset;
@@ -221,6 +245,41 @@ export class NDArray {
   toString(): string {
     return formatArray(this);
   }
+}
+
+/**
+ * Strides that show an array of `shape` and `strides` as `target` without copying, or null when none
+ * exist (numpy's _attempt_nocopy_reshape, C order): runs of old axes that are contiguous with each other
+ * are regrouped into the new axes.
+ */
+function viewStrides(shape: readonly number[], strides: readonly number[], target: number[]): number[] | null {
+  const olddims: number[] = [];
+  const oldstrides: number[] = [];
+  shape.forEach((d, i) => {
+    if (d !== 1) {
+      olddims.push(d);
+      oldstrides.push(strides[i]);
+    }
+  });
+  const out = new Array<number>(target.length).fill(0);
+  let [oi, oj, ni, nj] = [0, 1, 0, 1];
+  while (ni < target.length && oi < olddims.length) {
+    let np = target[ni];
+    let op = olddims[oi];
+    while (np !== op) {
+      if (np < op) np *= target[nj++];
+      else op *= olddims[oj++];
+    }
+    for (let ok = oi; ok < oj - 1; ok++) if (oldstrides[ok] !== olddims[ok + 1] * oldstrides[ok + 1]) return null;
+    out[nj - 1] = oldstrides[oj - 1];
+    for (let nk = nj - 1; nk > ni; nk--) out[nk - 1] = out[nk] * target[nk];
+    ni = nj++;
+    oi = oj++;
+  }
+  // trailing axes of size 1
+  const last = ni > 0 ? out[ni - 1] : 1;
+  for (let nk = ni; nk < target.length; nk++) out[nk] = last;
+  return out;
 }
 
 /** Copies the elements of `a` in C order into `out` from `start`; walks rows so views stay fast. */

@@ -2,3 +2,6 @@
 export { zero_pad } from "./pad.js";
 export { conv_forward, conv_backward, type ConvParams } from "./conv.js";
 export { pool_forward, pool_backward, type PoolParams } from "./pool.js";
+export { relu, relu_backward } from "./relu.js";
+export { dense_forward, dense_backward } from "./dense.js";
+export { softmax, softmax_cross_entropy } from "./softmax.js";

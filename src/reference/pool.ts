@@ -45,12 +45,7 @@ export function pool_forward(A_prev: NDArray, hparameters: PoolParams, mode: "ma
   return new NDArray(A, [m, nH, nW, c]);
 }
 
-export function pool_backward(
-  dA: NDArray,
-  A_prev: NDArray,
-  hparameters: PoolParams,
-  mode: "max" | "average",
-): NDArray {
+export function pool_backward(dA: NDArray, A_prev: NDArray, hparameters: PoolParams, mode: "max" | "average"): NDArray {
   const { g, rows, cols } = geometry(A_prev, hparameters);
   const { m, h, w, c, nH, nW } = g;
   const x = A_prev.toFloat64Array();

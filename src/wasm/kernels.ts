@@ -4,7 +4,7 @@
 import type { Arena } from "./arena.js";
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /** Scratch buffers (zeros) for the warm-up calls, each big enough for every kernel's use of it. */
 interface Scratch {
@@ -129,6 +129,22 @@ export const KERNELS = {
   transpose_planes: {
     args: ["src", "c", "n", "dst"],
     warm: (s) => [[s.x, G.c, G.h * G.w, s.xp]],
+  },
+  relu_forward: {
+    args: ["x", "y", "i0", "i1"],
+    warm: (s) => [[s.x, s.y, 0, 101]],
+  },
+  relu_backward: {
+    args: ["da", "z", "dz", "i0", "i1"],
+    warm: (s) => [[s.x, s.z, s.y, 0, 101]],
+  },
+  softmax_forward: {
+    args: ["z", "k", "y", "r0", "r1"],
+    warm: (s) => [[s.x, 10, s.y, 0, 16]],
+  },
+  softmax_cross_entropy: {
+    args: ["z", "t", "k", "scale", "loss", "dz", "r0", "r1"],
+    warm: (s) => [[s.x, s.z, 10, 1 / 16, s.b, s.y, 0, 16]],
   },
 } as const satisfies Record<string, Spec>;
 

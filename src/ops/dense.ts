@@ -1,0 +1,194 @@
+// dense_forward, dense_backward: validate -> copy in -> the conv kernels of assembly/conv.ts -> copy out.
+// A dense layer is a 1×1 convolution over the batch seen as pixels, so it runs on the conv's packed f64x2
+// micro-kernels: Z = X·W + b as conv_forward (2 rows of X × 8 columns of W in registers), dX = dZ·Wᵀ as
+// conv_backward_input, dW = Xᵀ·dZ as conv_backward_filter (one long reduction over the batch) and db as
+// conv_backward_bias. The batch is laid out as R rows of P pixels, so that rows can be shared out to threads.
+import { NDArray, allocate, describe, fmtShape, sizeOf, snapshot } from "../ndarray.js";
+import { cacheItems, checkArray } from "../shapes.js";
+import type { Task } from "../wasm/kernels.js";
+import { ranges } from "../wasm/pool.js";
+import { minWork, run, streamTasks, taskCount } from "../wasm/schedule.js";
+
+/** dense_forward's cache: [X, W, b]. */
+export type DenseCache = [X: NDArray, W: NDArray, b: NDArray];
+
+/** Pixels per row of the batch's layout: rows of 16 keep the micro-kernel's pairs full and give threads rows. */
+const P = 16;
+const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
+
+interface DenseArgs {
+  X: NDArray;
+  W: NDArray;
+  b: NDArray;
+  m: number;
+  n: number;
+  k: number;
+}
+
+function denseArgs(fn: string, X: unknown, W: unknown, b: unknown): DenseArgs {
+  const x = checkArray(fn, "X", X, ["m", "n"]);
+  const w = checkArray(fn, "W", W, ["n", "k"]);
+  const [m, n] = x.shape;
+  const [nw, k] = w.shape;
+  if (nw !== n) {
+    throw new RangeError(
+      `${fn}: W expects ${n} rows (X's features) but got shape ${fmtShape(w.shape)} (X ${fmtShape(x.shape)})`,
+    );
+  }
+  if (!(b instanceof NDArray))
+    throw new TypeError(`${fn}: b expects an NDArray of shape [1,${k}] or [${k}] but got ${describe(b)}`);
+  const bias = snapshot(fn, "b", b);
+  const shape = fmtShape(bias.shape);
+  if (shape !== `[1,${k}]` && shape !== `[${k}]`) {
+    throw new RangeError(`${fn}: b expects shape [1,${k}] or [${k}] for W ${fmtShape(w.shape)} but got ${shape}`);
+  }
+  return { X: x, W: w, b: bias, m, n, k };
+}
+
+/**
+ * dense_forward(X [m,n], W [n,k], b [1,k] or [k]) -> [Z = X·W + b [m,k], cache]. Rows of Z are computed
+ * alone, so any split over threads gives the same bits.
+ */
+export function dense_forward(X: NDArray, W: NDArray, b: NDArray): [NDArray, DenseCache] {
+  const fn = "dense_forward";
+  const { X: x, W: w, b: bias, m, n, k } = denseArgs(fn, X, W, b);
+  const k8 = blocks8(k);
+  const R = Math.ceil(m / P);
+  const macs = R * P * k8 * n;
+  const out = allocate(fn, "Z", m * k);
+  run(fn, macs, "conv_forward", (ctx) => {
+    const { kernels, arena } = ctx;
+    const xp = arena.zeros(fn, "X", R * P * n);
+    arena.write(xp, x);
+    const wc = arena.copyIn(fn, "W", w);
+    const wpk = arena.alloc(fn, "W packed", n * k8 * 8);
+    kernels.conv_pack_filters(wc, n, k, k8, wpk);
+    const b8 = arena.zeros(fn, "b", k8);
+    arena.f64(b8, k).set(bias.toFloat64Array());
+    const z = arena.alloc(fn, "Z", R * P * k8 * 8);
+    const parts = ranges(R, taskCount(ctx, macs, "conv_forward", R, 4));
+    const zv = () => arena.f64(z, R * P * k8);
+    streamTasks(
+      fn,
+      ctx,
+      parts.length,
+      (t): Task => ["conv_forward", xp, 1, P, n, n, wpk, 1, 1, 1, 1, k8, b8, 1, 1, z, k8, 1, P, ...parts[t]],
+      (t) => {
+        const v = zv();
+        for (let p = parts[t][0] * P; p < Math.min(m, parts[t][1] * P); p++) {
+          out.set(v.subarray(p * k8, p * k8 + k), p * k);
+        }
+      },
+    );
+  });
+  return [new NDArray(out, [m, k]), [X, W, b]];
+}
+
+/**
+ * dense_backward(dZ [m,k], cache) -> [dX [m,n], dW [n,k], db (b's shape)]. dW is shared out by pairs of
+ * rows of W, each summed over the whole batch in order by one thread; dX by rows of the batch: the same
+ * bits on any number of threads.
+ */
+export function dense_backward(dZ: NDArray, cache: DenseCache): [NDArray, NDArray, NDArray] {
+  const fn = "dense_backward";
+  const [X, W, b] = cacheItems(fn, cache, 3, "dense_forward");
+  const { X: x, W: w, b: bias, m, n, k } = denseArgs(fn, X, W, b);
+  const dz = checkArray(fn, "dZ", dZ, ["m", "k"]);
+  if (dz.shape[0] !== m || dz.shape[1] !== k) {
+    throw new RangeError(
+      `${fn}: dZ expects shape [${m},${k}] (the shape of dense_forward's Z) but got ${fmtShape(dz.shape)}`,
+    );
+  }
+  const k8 = blocks8(k);
+  const R = Math.ceil(m / P);
+  const macs = R * P * k8 * n;
+  const dX = allocate(fn, "dX", m * n);
+  const dW = allocate(fn, "dW", n * k);
+  const db = allocate(fn, "db", k);
+  run(fn, macs, "conv_backward_filter", (ctx) => {
+    const { kernels, arena } = ctx;
+    const xp = arena.copyIn(fn, "X", x);
+    const g = arena.zeros(fn, "dZ", R * P * k8);
+    const gv = arena.f64(g, R * P * k8);
+    const dzv = dz.toFloat64Array();
+    for (let p = 0; p < m; p++) gv.set(dzv.subarray(p * k, p * k + k), p * k8);
+    const wc = arena.copyIn(fn, "W", w);
+    const wt = arena.alloc(fn, "W packed", blocks8(n) * k * 8);
+    kernels.conv_pack_filters_t(wc, 1, 1, n, n, 1, k, wt);
+    const dxp = arena.zeros(fn, "dX", R * P * n);
+    const gw = arena.zeros(fn, "dW", n * k8);
+    const gb = arena.zeros(fn, "db", k8);
+    // dX by rows of the batch (each writes its own rows), dW by pairs of W's rows over one row of m
+    // pixels (the whole batch), db as one task
+    const units = Math.ceil(n / 2);
+    const tasks: Task[] = [
+      ...ranges(R, taskCount(ctx, macs, "conv_backward_input", R)).map(([r0, r1]): Task => [
+        "conv_backward_input",
+        wt,
+        1,
+        1,
+        n,
+        n,
+        1,
+        1,
+        k,
+        k8,
+        1,
+        1,
+        g,
+        1,
+        P,
+        dxp,
+        1,
+        P,
+        r0,
+        r1,
+      ]),
+      ...ranges(units, taskCount(ctx, macs, "conv_backward_filter", units)).map(([u0, u1]): Task => [
+        "conv_backward_filter",
+        xp,
+        1,
+        m,
+        n,
+        n,
+        1,
+        1,
+        1,
+        1,
+        k8,
+        1,
+        1,
+        g,
+        k8,
+        1,
+        m,
+        gw,
+        0,
+        1,
+        u0,
+        u1,
+      ]),
+      ["conv_backward_bias", g, k8, k8, m, gb, 0, 1],
+    ];
+    streamTasks(
+      fn,
+      ctx,
+      tasks.length,
+      (t) => tasks[t],
+      () => undefined,
+    );
+    dX.set(arena.f64(dxp, m * n));
+    const wv = arena.f64(gw, n * k8);
+    for (let j = 0; j < n; j++) dW.set(wv.subarray(j * k8, j * k8 + k), j * k);
+    db.set(arena.f64(gb, k));
+  });
+  return [new NDArray(dX, [m, n]), new NDArray(dW, [n, k]), new NDArray(db, bias.shape)];
+}
+
+/** flatten(A [m, ...]) -> [m, n] in C order (Keras's channels_last Flatten): a view where numpy gives one. */
+export function flatten(A: NDArray): NDArray {
+  const fn = "flatten";
+  const a = snapshot(fn, "A", A);
+  if (a.ndim < 1) throw new RangeError(`${fn}: A expects at least one axis (the batch) but got a scalar`);
+  return a.reshape(a.shape[0], sizeOf(a.shape.slice(1)));
+}

@@ -1,0 +1,44 @@
+// relu, relu_backward: validate -> copy in -> assembly/relu.ts -> copy out. Any shape, any view.
+import { NDArray, allocate, fmtShape, snapshot } from "../ndarray.js";
+import { run } from "../wasm/schedule.js";
+
+/** relu's cache: Z, as in the course (`cache = Z`). */
+export type ReluCache = NDArray;
+
+/** relu(Z) -> [A = max(0, Z), cache] elementwise, as np.maximum(0, Z) (NaN stays NaN). */
+export function relu(Z: NDArray): [NDArray, ReluCache] {
+  const fn = "relu";
+  const z = snapshot(fn, "Z", Z);
+  const n = z.size;
+  const out = allocate(fn, "A", n);
+  // elementwise and memory-bound: on the calling thread
+  run(fn, 0, null, ({ kernels, arena }) => {
+    const x = arena.copyIn(fn, "Z", z);
+    const y = arena.alloc(fn, "A", n * 8);
+    kernels.relu_forward(x, y, 0, n);
+    out.set(arena.f64(y, n));
+  });
+  return [new NDArray(out, z.shape), Z];
+}
+
+/** relu_backward(dA, cache) -> dZ = dA where Z > 0, else 0 (also where Z is 0 or NaN, as PyTorch and TensorFlow). */
+export function relu_backward(dA: NDArray, cache: ReluCache): NDArray {
+  const fn = "relu_backward";
+  const z = snapshot(fn, "cache", cache);
+  const da = snapshot(fn, "dA", dA);
+  if (fmtShape(da.shape) !== fmtShape(z.shape)) {
+    throw new RangeError(
+      `${fn}: dA expects shape ${fmtShape(z.shape)} (the shape of relu's Z) but got ${fmtShape(da.shape)}`,
+    );
+  }
+  const n = z.size;
+  const out = allocate(fn, "dZ", n);
+  run(fn, 0, null, ({ kernels, arena }) => {
+    const g = arena.copyIn(fn, "dA", da);
+    const x = arena.copyIn(fn, "Z", z);
+    const y = arena.alloc(fn, "dZ", n * 8);
+    kernels.relu_backward(g, x, y, 0, n);
+    out.set(arena.f64(y, n));
+  });
+  return new NDArray(out, z.shape);
+}

@@ -1,0 +1,72 @@
+// softmax, softmax_cross_entropy: validate -> copy in -> assembly/softmax.ts -> copy out.
+import { NDArray, allocate, describe, fmtShape, pairwiseSum, snapshot } from "../ndarray.js";
+import { checkArray } from "../shapes.js";
+import { run } from "../wasm/schedule.js";
+
+/** softmax(Z) over the last axis, max-subtracted (large logits never overflow); any shape. */
+export function softmax(Z: NDArray): NDArray {
+  const fn = "softmax";
+  const z = snapshot(fn, "Z", Z);
+  if (z.ndim === 0 || z.shape[z.ndim - 1] === 0) {
+    throw new RangeError(`${fn}: Z expects a last axis of at least one element but got shape ${fmtShape(z.shape)}`);
+  }
+  const k = z.shape[z.ndim - 1];
+  const n = z.size;
+  const out = allocate(fn, "the result", n);
+  run(fn, 0, null, ({ kernels, arena }) => {
+    const x = arena.copyIn(fn, "Z", z);
+    const y = arena.alloc(fn, "the result", n * 8);
+    kernels.softmax_forward(x, k, y, 0, n / k);
+    out.set(arena.f64(y, n));
+  });
+  return new NDArray(out, z.shape);
+}
+
+/** Targets [m,k] from Y: one-hot (or any distribution) rows [m,k], or m class indices (an array or [m]). */
+function targets(fn: string, Y: unknown, m: number, k: number): Float64Array {
+  if (Array.isArray(Y) || (Y instanceof NDArray && Y.ndim === 1)) {
+    const labels = Array.isArray(Y) ? Y.slice() : snapshot(fn, "Y", Y).toFloat64Array();
+    if (labels.length !== m) {
+      throw new RangeError(`${fn}: Y expects ${m} class indices (one per row of Z) but got ${labels.length}`);
+    }
+    const t = new Float64Array(m * k);
+    labels.forEach((y, i) => {
+      if (typeof y !== "number" || !Number.isInteger(y) || y < 0 || y >= k) {
+        throw new RangeError(`${fn}: Y expects class indices in 0..${k - 1} but got ${describe(y)} at ${i}`);
+      }
+      t[i * k + y] = 1;
+    });
+    return t;
+  }
+  const y = checkArray(fn, "Y", Y, ["m", "k"]);
+  if (y.shape[0] !== m || y.shape[1] !== k) {
+    throw new RangeError(`${fn}: Y expects shape [${m},${k}] (one-hot rows, as Z) but got ${fmtShape(y.shape)}`);
+  }
+  return y.toFloat64Array();
+}
+
+/**
+ * softmax_cross_entropy(Z [m,k], Y) -> [loss, dZ]: loss is the batch mean of −log softmax(Z)[target]
+ * (for one-hot or distribution rows Y [m,k]: of −Σ Y·log softmax(Z)), computed as logsumexp(Z) − Y·Z so it
+ * never overflows; dZ = (softmax(Z) − Y) / m, its gradient. Y: one-hot [m,k] or m class indices.
+ */
+export function softmax_cross_entropy(Z: NDArray, Y: NDArray | readonly number[]): [number, NDArray] {
+  const fn = "softmax_cross_entropy";
+  const z = checkArray(fn, "Z", Z, ["m", "k"]);
+  const [m, k] = z.shape;
+  const t = targets(fn, Y, m, k);
+  const out = allocate(fn, "dZ", m * k);
+  const losses = allocate(fn, "the losses", m);
+  run(fn, 0, null, ({ kernels, arena }) => {
+    const x = arena.copyIn(fn, "Z", z);
+    const tp = arena.alloc(fn, "Y", m * k * 8);
+    arena.f64(tp, m * k).set(t);
+    const loss = arena.alloc(fn, "the losses", m * 8);
+    const dz = arena.alloc(fn, "dZ", m * k * 8);
+    kernels.softmax_cross_entropy(x, tp, k, 1 / m, loss, dz, 0, m);
+    out.set(arena.f64(dz, m * k));
+    losses.set(arena.f64(loss, m));
+  });
+  // the mean summed pairwise, as np.mean
+  return [m === 0 ? NaN : pairwiseSum(losses, 0, m) / m, new NDArray(out, [m, k])];
+}
