@@ -122,7 +122,17 @@ function hostile(a: NDArray, how: Hostility, reenter: () => void): NDArray {
 // ---- cases -----------------------------------------------------------------------------------------
 
 interface Case {
-  op: "zero_pad" | "conv_forward" | "conv_backward" | "pool_forward" | "pool_backward" | "mask" | "distribute";
+  op:
+    | "zero_pad"
+    | "conv_forward"
+    | "conv_backward"
+    | "pool_forward"
+    | "pool_backward"
+    | "mask"
+    | "distribute"
+    | "relu"
+    | "dense"
+    | "softmax";
   m: number;
   h: number;
   w: number;
@@ -211,6 +221,9 @@ const caseArb: fc.Arbitrary<Case> = fc
       "pool_backward",
       "mask",
       "distribute",
+      "relu",
+      "dense",
+      "softmax",
     ),
     dims: fc.oneof({ weight: 9, arbitrary: small }, { weight: 1, arbitrary: large }),
     f: fc.integer({ min: 1, max: 4 }),
@@ -247,6 +260,9 @@ const FN: Record<Case["op"], string[]> = {
   pool_backward: ["pool_forward", "pool_backward"],
   mask: ["create_mask_from_window"],
   distribute: ["distribute_value"],
+  relu: ["relu", "relu_backward"],
+  dense: ["dense_forward", "dense_backward"],
+  softmax: ["softmax", "softmax_cross_entropy"],
 };
 
 /** A small threaded op a re-entrant getter calls; its result must stay right too. */
@@ -277,7 +293,7 @@ function run(
       rng,
       shape.reduce((x, y) => x * y, 1),
       cs.specials,
-      cs.op.startsWith("conv"),
+      cs.op.startsWith("conv") || cs.op === "dense" || cs.op === "softmax",
     );
     // the baseline holds, contiguous, the values the view shows
     const plain = new NDArray(logical(cs.views[j], v, shape), shape);
@@ -352,6 +368,40 @@ function run(
         }
         case "mask":
           return { out: [lib.create_mask_from_window(arr(0, [h, w]).a)] };
+        case "relu": {
+          const Z = arr(0, [m, h, w, c]);
+          const dA = arr(1, [m, h, w, c]);
+          const [A, cache] = lib.relu(Z.a);
+          if (contiguous)
+            ref = [reference.relu(Z.plain), reference.relu_backward(dA.plain, Z.plain)].map((x) => x.toFloat64Array());
+          return { out: [A, lib.relu_backward(dA.a, cache)] };
+        }
+        case "dense": {
+          const X = arr(0, [m * h, c]);
+          const W = arr(1, [c, k]);
+          const b = arr(2, cs.geo.flatBias ? [k] : [1, k]);
+          const [Z, cache] = lib.dense_forward(X.a, W.a, b.a);
+          const dZ = arr(3, [m * h, k]);
+          if (contiguous) {
+            ref = [
+              reference.dense_forward(X.plain, W.plain, b.plain),
+              ...reference.dense_backward(dZ.plain, X.plain, W.plain),
+            ].map((x) => x.toFloat64Array());
+          }
+          return { out: [Z, ...lib.dense_backward(dZ.a, cache)] };
+        }
+        case "softmax": {
+          const Z = arr(0, [m * h + 1, k]);
+          const labels = Array.from({ length: m * h + 1 }, (_, i) => (cs.seed + i) % k);
+          const [loss, dZ] = lib.softmax_cross_entropy(Z.a, labels);
+          if (contiguous) {
+            const Y = lib.zeros([m * h + 1, k]);
+            labels.forEach((y, i) => Y.set(i, y, 1));
+            const [rl, rdZ] = reference.softmax_cross_entropy(Z.plain, Y);
+            ref = [reference.softmax(Z.plain).toFloat64Array(), Float64Array.of(rl), rdZ.toFloat64Array()];
+          }
+          return { out: [lib.softmax(Z.a), new NDArray(Float64Array.of(loss), [1]), dZ] };
+        }
         case "distribute":
           return { out: [lib.distribute_value(rng() * 4 - 2, [h, w])] };
       }
@@ -437,7 +487,8 @@ function check(cs: Case): string {
   if ("out" in base.got) {
     const outs = base.got.out.map((o) => o.toFloat64Array());
     if (base.ref) {
-      const conv = cs.op.startsWith("conv");
+      // sums in another order than the reference's: within 1e-9 (relu, copies and pooling: the same bits)
+      const conv = cs.op.startsWith("conv") || cs.op === "dense" || cs.op === "softmax";
       base.ref.forEach((r, j) => {
         if (!(conv ? close(outs[j], r, 1e-9) : same(outs[j], r)))
           finding("wrong result", `${cs.op} output ${j} vs the reference`);
