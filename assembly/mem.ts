@@ -34,3 +34,21 @@ export function store8(p: usize, a0: v128, a1: v128, a2: v128, a3: v128): void {
 export function store8Plus(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, b0: v128, b1: v128, b2: v128, b3: v128): void {
   store8(p, f64x2.add(a0, b0), f64x2.add(a1, b1), f64x2.add(a2, b2), f64x2.add(a3, b3));
 }
+
+/** p[0..8] = a0..a3 + b0..b3, and with `relu` max(0, ·) of that (np.maximum(0, Z): NaN stays NaN). */
+// @ts-ignore: decorator
+@inline
+export function store8Bias(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, b0: v128, b1: v128, b2: v128, b3: v128, relu: bool): void {
+  let v0 = f64x2.add(a0, b0);
+  let v1 = f64x2.add(a1, b1);
+  let v2 = f64x2.add(a2, b2);
+  let v3 = f64x2.add(a3, b3);
+  if (relu) {
+    const zero = f64x2.splat(0);
+    v0 = f64x2.max(v0, zero);
+    v1 = f64x2.max(v1, zero);
+    v2 = f64x2.max(v2, zero);
+    v3 = f64x2.max(v3, zero);
+  }
+  store8(p, v0, v1, v2, v3);
+}

@@ -140,7 +140,7 @@ function forwardKernels(fn: string, { arena, kernels }: Context, args: ConvArgs,
   if (plan.kernels.forward === "conv_forward_depthwise") {
     const w = arena.copyInWidened(fn, "W", args.W, width);
     return (r0: number, r1: number): Task[] => [
-      ["conv_forward_depthwise", xp, hp, wp, width, w, fh, fw, dh, dw, b8, sh, sw, z, nH, nW, r0, r1],
+      ["conv_forward_depthwise", xp, hp, wp, width, w, fh, fw, dh, dw, b8, sh, sw, z, nH, nW, r0, r1, 0],
     ];
   }
   const [cg, kg, kg8] = [c / groups, k / groups, width / groups];
@@ -156,7 +156,7 @@ function forwardKernels(fn: string, { arena, kernels }: Context, args: ConvArgs,
     Array.from({ length: groups }, (_, j): Task => [
       "conv_forward",
       ...([plus(xp, j * cg), hp, wp, c, cg, plus(wpk, j * taps * kg8), fh, fw, dh, dw, kg8] as const),
-      ...([plus(b8, j * kg8), sh, sw, plus(z, j * kg8), width, nH, nW, r0, r1] as const),
+      ...([plus(b8, j * kg8), sh, sw, plus(z, j * kg8), width, nH, nW, r0, r1, 0] as const),
     ]);
 }
 

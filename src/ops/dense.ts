@@ -72,7 +72,7 @@ export function dense_forward(X: NDArray, W: NDArray, b: NDArray): [NDArray, Den
       fn,
       ctx,
       parts.length,
-      (t): Task => ["conv_forward", xp, 1, P, n, n, wpk, 1, 1, 1, 1, k8, b8, 1, 1, z, k8, 1, P, ...parts[t]],
+      (t): Task => ["conv_forward", xp, 1, P, n, n, wpk, 1, 1, 1, 1, k8, b8, 1, 1, z, k8, 1, P, ...parts[t], 0],
       (t) => {
         const v = zv();
         for (let p = parts[t][0] * P; p < Math.min(m, parts[t][1] * P); p++) {

@@ -4,7 +4,7 @@
 import type { Arena } from "./arena.js";
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 /** Scratch buffers (zeros) for the warm-up calls, each big enough for every kernel's use of it. */
 interface Scratch {
@@ -49,11 +49,11 @@ export const KERNELS = {
   conv_forward: {
     // prettier-ignore
     args: ["xp", "hp", "wp", "c", "cg", "wpk", "fh", "fw", "dilH", "dilW", "k8", "b8", "sh", "sw", "z", "kp",
-      "nH", "nW", "r0", "r1"],
+      "nH", "nW", "r0", "r1", "relu"],
     warm: (s) => [
-      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH],
-      // dilated: one run per kw (nH = nW = 11 - 5 + 1)
-      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 2, 2, G.k8, s.b, 1, 1, s.z, G.k8, 7, 7, 0, 7],
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH, 0],
+      // dilated: one run per kw (nH = nW = 11 - 5 + 1), with the fused ReLU
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 2, 2, G.k8, s.b, 1, 1, s.z, G.k8, 7, 7, 0, 7, 1],
     ],
     // sharing out pays from about 1M multiply-adds on 2 cores (bench/threshold.ts)
     minWork: 2 ** 19,
@@ -88,8 +88,11 @@ export const KERNELS = {
   },
   conv_forward_depthwise: {
     // prettier-ignore
-    args: ["xp", "hp", "wp", "c8", "w", "fh", "fw", "dilH", "dilW", "b", "sh", "sw", "z", "nH", "nW", "r0", "r1"],
-    warm: (s) => [[s.xp, G.hp, G.wp, 8, s.w, G.f, G.f, 1, 1, s.b, 1, 1, s.z, G.nH, G.nW, 0, G.nH]],
+    args: ["xp", "hp", "wp", "c8", "w", "fh", "fw", "dilH", "dilW", "b", "sh", "sw", "z", "nH", "nW", "r0", "r1", "relu"],
+    warm: (s) => [
+      [s.xp, G.hp, G.wp, 8, s.w, G.f, G.f, 1, 1, s.b, 1, 1, s.z, G.nH, G.nW, 0, G.nH, 0],
+      [s.xp, G.hp, G.wp, 8, s.w, G.f, G.f, 1, 1, s.b, 1, 1, s.z, G.nH, G.nW, 0, G.nH, 1],
+    ],
     // (multiply-adds counted as for a dense conv of the same shape: taps × channels per output pixel)
     minWork: 2 ** 19,
   },

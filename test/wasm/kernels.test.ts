@@ -74,6 +74,7 @@ describe("conv kernels on split ranges of output rows", () => {
         nW,
         r0,
         r1,
+        0,
       );
     const results = run(
       (ranges, at) => {
