@@ -81,9 +81,38 @@ def main():
         {"name": name, "shape": list(a.shape), "strides": [s // 8 for s in a.strides], "to": list(to), "view": bool(np.shares_memory(a.reshape(to), base))}
         for name, (a, to) in views.items()
     ]
+    out["sgd"] = sgd_steps()
     with open(OUT, "w") as fh:
         json.dump(out, fh, separators=(",", ":"))
     print(f"wrote {os.path.normpath(OUT)} (torch {torch.__version__}, numpy {np.__version__})")
+
+
+
+def sgd_steps():
+    """A few SGD (momentum) steps of a small ConvNet from weights drawn by RandomState, in PyTorch float64:
+    conv 3×3×4 'same' → relu → maxpool 2 → flatten (NHWC order) → dense 3 → softmax, the whole batch each step."""
+    rs = np.random.RandomState(47)
+    X = rs.randn(6, 8, 8, 1)
+    labels = [0, 1, 2, 0, 1, 2]
+    W1 = rs.randn(3, 3, 1, 4) * 0.5
+    b1 = rs.randn(4) * 0.1
+    W2 = rs.randn(64, 3) * 0.1
+    b2 = rs.randn(3) * 0.1
+    params = [torch.tensor(a).requires_grad_(True) for a in (W1, b1, W2, b2)]
+    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    Xt = torch.tensor(X).permute(0, 3, 1, 2)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        z = F.conv2d(F.pad(Xt, (1, 1, 1, 1)), params[0].permute(3, 2, 0, 1), params[1])
+        a = F.max_pool2d(F.relu(z), 2)
+        feats = a.permute(0, 2, 3, 1).reshape(6, -1)
+        logits = feats @ params[2] + params[3]
+        loss = F.cross_entropy(logits, torch.tensor(labels))
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    return {"seed": 47, "labels": labels, "losses": losses, "weights": {n: flat(p.detach()) for n, p in zip(["conv2d/W", "conv2d/b", "dense/W", "dense/b"], params)}}
 
 
 if __name__ == "__main__":

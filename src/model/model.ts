@@ -87,7 +87,12 @@ export interface FitOptions {
 export type Labels = readonly number[] | NDArray;
 
 /** A stand-in array of `shape` (one element, broadcast) for the shape checks of the ops' argument parsers. */
-const fake = (shape: number[]) => new NDArray(new Float64Array(1), shape, shape.map(() => 0));
+const fake = (shape: number[]) =>
+  new NDArray(
+    new Float64Array(1),
+    shape,
+    shape.map(() => 0),
+  );
 const fakeBatch = (shape: number[]) => fake([1, ...shape]);
 
 /** A layer's geometry hyperparameters for the functional ops. */
