@@ -1,19 +1,20 @@
 // npm run bench: every op on every workload of workloads.json, beside TF.js-WASM, ConvNetJS, the plain-TS
 // reference and the ceiling probe, in one process. Writes bench/results/latest.json and BENCHMARKS.md.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { init } from "convwasm";
 import { loadCeiling } from "./ceiling.js";
 import * as conv from "./conv.js";
 import * as pool from "./pool.js";
+import * as digits from "./model.js";
 import * as tfjs from "./peers/tfjs.js";
 import * as convnetjs from "./peers/convnetjs.js";
 import { loadWorkloads } from "./workloads.js";
 import { markdown, type Results } from "./report.js";
 import { THREADS, oneThread } from "./measure.js";
 
-const only = process.argv[2]; // optional: "conv" or "pool"
+const only = process.argv[2]; // optional: "conv", "pool" or "model"
 const workloads = loadWorkloads();
 
 await init();
@@ -34,10 +35,12 @@ const machine = {
 process.stderr.write(`convwasm bench on ${machine.cpu}, Node ${machine.node}\n`);
 
 const convWorkloads = [...workloads.conv, ...workloads.conv_geometry];
-if (only !== "pool") conv.plan(convWorkloads);
-if (only !== "conv") pool.plan(workloads.pool);
-const convRows = only === "pool" ? [] : await conv.run(convWorkloads, ceiling);
-const poolRows = only === "conv" ? [] : await pool.run(workloads.pool, ceiling);
+const wants = (part: string) => only === undefined || only === part;
+if (wants("conv")) conv.plan(convWorkloads);
+if (wants("pool")) pool.plan(workloads.pool);
+const convRows = wants("conv") ? await conv.run(convWorkloads, ceiling) : [];
+const poolRows = wants("pool") ? await pool.run(workloads.pool, ceiling) : [];
+const modelRows = wants("model") ? await digits.run(4, ceiling) : [];
 
 process.stderr.write("first calls after init(), in a fresh process…\n");
 const firstCall = JSON.parse(
@@ -46,16 +49,22 @@ const firstCall = JSON.parse(
   }),
 );
 
+const dir = new URL("./results/", import.meta.url);
+mkdirSync(dir, { recursive: true });
+// a run of one part keeps the other parts of the last full run
+const previous: Partial<Results> =
+  only !== undefined && existsSync(new URL("latest.json", dir))
+    ? JSON.parse(readFileSync(new URL("latest.json", dir), "utf8"))
+    : {};
 const results: Results = {
   date: new Date().toISOString(),
   machine,
-  conv: convRows,
-  pool: poolRows,
+  conv: wants("conv") ? convRows : (previous.conv ?? []),
+  pool: wants("pool") ? poolRows : (previous.pool ?? []),
+  model: wants("model") ? modelRows : (previous.model ?? []),
   firstCall,
   threads: THREADS,
 };
-const dir = new URL("./results/", import.meta.url);
-mkdirSync(dir, { recursive: true });
 writeFileSync(new URL("latest.json", dir), JSON.stringify(results, null, 2) + "\n");
 const md = markdown(results);
 writeFileSync(new URL("../BENCHMARKS.md", import.meta.url), md);

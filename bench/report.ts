@@ -1,12 +1,14 @@
 // BENCHMARKS.md from the measured results, with issue 3's targets checked against them.
 import type { ConvRow } from "./conv.js";
 import type { PoolRow } from "./pool.js";
+import type { ModelRow } from "./model.js";
 
 export interface Results {
   date: string;
   machine: Record<string, string | string[]>;
   conv: ConvRow[];
   pool: PoolRow[];
+  model?: ModelRow[];
   firstCall: { initMs: number; rows: { name: string; firstMs: number; warmMs: number }[] };
   /** the thread count of the threads columns (1: none) */
   threads: number;
@@ -131,6 +133,53 @@ export function markdown(r: Results): string {
     "",
   );
 
+  if (r.model && r.model.length > 0) {
+    out.push("## The digits network (issue 11)", "");
+    out.push(
+      "conv 5×5×16 'same' → relu → maxpool 2/2 → conv 5×5×32 'same' → relu → maxpool 2/2 → flatten → dense 10 →",
+      "softmax on 28×28×1 inputs: `model.predict` (chained inside WASM memory) beside the same network in TF.js-WASM,",
+      "and one training step (forward, backward, Adam) beside TF.js-CPU. One thread.",
+      "",
+    );
+    out.push(
+      table(
+        ["what", "batch", "convwasm ms", "examples/s", "peer", "peer ms", "peer examples/s", "convwasm ÷ peer time"],
+        r.model.map((x) => [
+          x.what,
+          String(x.batch),
+          ms(x.convwasm),
+          x.convwasmRate.toFixed(0),
+          x.peerName,
+          ms(x.peer),
+          x.peerRate == null ? "—" : x.peerRate.toFixed(0),
+          ratio(x.convwasm, x.peer),
+        ]),
+      ),
+      "",
+    );
+    const notes = r.model.filter((x) => x.note).map((x) => `- ${x.note}`);
+    if (notes.length > 0) out.push(notes.join("\n"), "");
+    const t: string[] = [];
+    const gemm = r.model.find((x) => x.gflops != null);
+    if (gemm) {
+      const p = (100 * gemm.gflops!) / gemm.ceilingGflops!;
+      t.push(
+        `- ${tick(p >= 70)} ${gemm.what}: ${gemm.gflops!.toFixed(1)} GFLOP/s, ${p.toFixed(0)}% of the ceiling (${gemm.ceilingGflops!.toFixed(1)}; target ≥ 70%)`,
+      );
+    }
+    const p64 = r.model.find((x) => x.what === "predict" && x.batch === 64);
+    if (p64 && p64.peer != null) {
+      const q = p64.convwasm / p64.peer;
+      t.push(`- ${tick(q <= 1.5)} predict batch 64: ${q.toFixed(2)}× TF.js-WASM float32 time (target ≤ 1.5×)`);
+    }
+    const train = r.model.find((x) => x.what.startsWith("training"));
+    if (train && train.peer != null) {
+      const q = train.peer / train.convwasm;
+      t.push(`- ${tick(q >= 10)} training: ${q.toFixed(1)}× faster than TF.js-CPU per example (target ≥ 10×)`);
+    }
+    out.push("### Targets (issue 11)", "", t.join("\n"), "");
+  }
+
   out.push("## First call after init()", "");
   out.push(
     `In a fresh process: \`await init()\` took ${r.firstCall.initMs.toFixed(0)} ms (compile, warm-up of every kernel, arena reservation).`,
@@ -204,7 +253,8 @@ export function markdown(r: Results): string {
   for (const name of ["same_s2", "dilated2", "keras_signs_conv1"]) {
     for (const op of ["conv_forward", "conv_backward"] as const) {
       const p = pct(conv(name, op));
-      if (!Number.isNaN(p)) geo.push(`- ${tick(p >= 80)} ${op} ${name}: ${p.toFixed(0)}% of the ceiling (target ≥ 80%)`);
+      if (!Number.isNaN(p))
+        geo.push(`- ${tick(p >= 80)} ${op} ${name}: ${p.toFixed(0)}% of the ceiling (target ≥ 80%)`);
     }
   }
   for (const name of ["dw112", "dw56s2"]) {
@@ -214,7 +264,10 @@ export function markdown(r: Results): string {
       geo.push(`- ${tick(q <= 2)} depthwise conv_forward ${name}: ${q.toFixed(2)}× TF.js-WASM f32 time (target ≤ 2×)`);
     }
     const bw = conv(name, "conv_backward");
-    if (bw) geo.push(`- ✓ depthwise conv_backward ${name}: all three gradients in ${ms(bw.ms["convwasm"])} ms (TF.js-WASM: none)`);
+    if (bw)
+      geo.push(
+        `- ✓ depthwise conv_backward ${name}: all three gradients in ${ms(bw.ms["convwasm"])} ms (TF.js-WASM: none)`,
+      );
   }
   out.push(geo.join("\n"), "");
 
