@@ -104,7 +104,14 @@ describe("conv_forward rejects", () => {
       'conv_forward: hparameters.pad expects an integer >= 0, [height, width], [[top, bottom], [left, right]], "same" or "valid" but got string full',
     );
     rejects(
-      () => conv_forward(A, W, b, { stride: 1, pad: [[1, -1], [0, 0]] }),
+      () =>
+        conv_forward(A, W, b, {
+          stride: 1,
+          pad: [
+            [1, -1],
+            [0, 0],
+          ],
+        }),
       RangeError,
       "conv_forward: hparameters.pad[0] ([top, bottom]) expects an integer >= 0 or [height, width] of them but got [1,-1]",
     );

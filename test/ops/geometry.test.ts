@@ -312,9 +312,16 @@ describe("pool geometry against the plain-TS reference (property: every option, 
     expect(() => pool_forward(A, { f: 2, stride: 2, pad: 2 })).toThrow(
       "pool_forward: the first window along the height covers only padding (window 2, stride 2, padding [2,2], input 4); every window must cover an input element",
     );
-    expect(() => pool_forward(A, { f: 2, stride: 2, pad: [[0, 0], [0, 2]] })).toThrow(
-      /^pool_forward: the last window along the width covers only padding/,
-    );
+    expect(() =>
+      pool_forward(A, {
+        f: 2,
+        stride: 2,
+        pad: [
+          [0, 0],
+          [0, 2],
+        ],
+      }),
+    ).toThrow(/^pool_forward: the last window along the width covers only padding/);
     expect(() => pool_forward(A, { f: 2, stride: 1, ceil_mode: 1 as never })).toThrow(
       "pool_forward: hparameters.ceil_mode expects true or false but got number 1",
     );
