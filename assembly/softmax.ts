@@ -26,7 +26,16 @@ export function softmax_forward(z: usize, k: i32, y: usize, r0: i32, r1: i32): v
  * loss[r] = logsumexp(z[r,:]) − Σ_j t[r,j]·z[r,j] (the cross-entropy of softmax(z[r]) against t[r] when
  * t[r] sums to 1), and dz[r,:] = (softmax(z[r,:]) · Σ_j t[r,j] − t[r,:]) · scale (scale 1 / batch size).
  */
-export function softmax_cross_entropy(z: usize, t: usize, k: i32, scale: f64, loss: usize, dz: usize, r0: i32, r1: i32): void {
+export function softmax_cross_entropy(
+  z: usize,
+  t: usize,
+  k: i32,
+  scale: f64,
+  loss: usize,
+  dz: usize,
+  r0: i32,
+  r1: i32,
+): void {
   for (let r = r0; r < r1; r++) {
     const zr = at(z, r * k);
     const tr = at(t, r * k);
