@@ -7,7 +7,7 @@ const REPS = 2000;
 export const CEILING_FLOPS = REPS * N * 32;
 
 export async function loadCeiling(): Promise<() => number> {
-  const bytes = readFileSync(new URL("../build/ceiling.wasm", import.meta.url));
+  const bytes = readFileSync(new URL("../dist/ceiling.wasm", import.meta.url));
   const { instance } = await WebAssembly.instantiate(bytes, {});
   const e = instance.exports as {
     memory: WebAssembly.Memory;

@@ -1,16 +1,40 @@
 #!/usr/bin/env node
-// convwasm's command line: `convwasm notebook` replays the notebook (the default).
+// convwasm's command line: `convwasm notebook` replays the notebook (the default); `convwasm bench`
+// measures ops on this machine beside its f64x2 ceiling.
+import { bench, formatRecords, parseBenchArgs } from "./bench.js";
 import { formatChecks, replayNotebook } from "./notebook.js";
 
 const USAGE = `usage: convwasm [notebook]
-  notebook   replay every cell of the "Step by Step" notebook, numpy-exact, with ✓/✗ (default)`;
+       convwasm bench [conv A W | pool A | digits] [options]
+
+  notebook   replay every cell of the "Step by Step" notebook, numpy-exact, with ✓/✗ (default)
+  bench      time ops on this machine: ms (min and median), GFLOP/s, % of the f64x2 ceiling, the speed-up
+             on more threads. With no shape: the notebook's sizes and a few real layers.
+               convwasm bench conv 8x56x56x64 3x3x64x64 --stride 1 --pad same --threads 1,2 --backward
+               convwasm bench pool 8x112x112x64 --f 2 --stride 2 --mode max
+               convwasm bench digits           (the README's ConvNet: predict and one training step, batch 64)
+  bench options:
+    --stride S | HxW      --pad P | HxW | same | valid     --dilation D | HxW     --groups G
+    --f F | HxW (pool)    --mode max|average (pool)        --backward (time the backward op too)
+    --batch N (digits)    --threads 1,2,…                  --algorithm direct
+    --repeat N (samples per round, default 5)              --seconds S (per op, default 1)
+    --json (records as JSON lines, for machines)`;
 
 async function main(args: string[]): Promise<number> {
-  const [command = "notebook"] = args;
+  const [command = "notebook", ...rest] = args;
   if (command === "notebook") {
     const checks = await replayNotebook();
     console.log(formatChecks(checks));
     return checks.every((c) => c.ok) ? 0 : 1;
+  }
+  if (command === "bench") {
+    const { specs, options, json } = parseBenchArgs(rest);
+    const tty = typeof process.stderr.isTTY === "boolean" && process.stderr.isTTY;
+    options.onProgress = (line) => process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    const records = await bench(specs, options);
+    if (tty) process.stderr.write("\r\x1b[K");
+    console.log(json ? records.map((r) => JSON.stringify(r)).join("\n") : formatRecords(records));
+    return 0;
   }
   if (command === "--help" || command === "-h" || command === "help") {
     console.log(USAGE);
@@ -23,7 +47,9 @@ async function main(args: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e: unknown) => {
-    console.error(e instanceof Error ? e.stack : e);
-    process.exitCode = 1;
+    // a bad command line is its message and exit code 2; anything else, the stack and 1
+    const usage = e instanceof RangeError && e.message.startsWith("convwasm bench:");
+    console.error(usage ? e.message : e instanceof Error ? e.stack : e);
+    process.exitCode = usage ? 2 : 1;
   },
 );

@@ -13,6 +13,7 @@ import {
   zeros,
   type ConvCache,
 } from "convwasm";
+import { bench, type BenchSpec } from "convwasm/bench";
 
 const SIZE = 64;
 const LUMA = [0.299, 0.587, 0.114];
@@ -27,7 +28,7 @@ const convPad = (): number | "same" => {
 // ---------- timing ----------
 // performance.now() is coarse in pages that are not cross-origin isolated (0.1 ms), so each op is
 // repeated for a while and the mean per call is shown.
-const timings = new Map<string, { ms: number; calls: number }>();
+const timings = new Map<string, { ms: number; calls: number; rate?: string }>();
 function benchmark(ops: [string, () => unknown][]): void {
   for (const [name, f] of ops) {
     let calls = 0;
@@ -44,9 +45,10 @@ function benchmark(ops: [string, () => unknown][]): void {
 }
 function renderTiming(): void {
   const rows = [...timings].map(
-    ([name, s]) => `<tr><td>${name}</td><td>${s.ms.toFixed(3)}</td><td>${s.calls}</td></tr>`,
+    ([name, s]) => `<tr><td>${name}</td><td>${s.ms.toFixed(3)}</td><td>${s.rate ?? ""}</td><td>${s.calls}</td></tr>`,
   );
-  $("timing").innerHTML = `<tr><th>op</th><th>ms per call</th><th>calls</th></tr>${rows.join("")}`;
+  $("timing").innerHTML =
+    `<tr><th>op</th><th>ms per call</th><th>GFLOP/s · % of this machine's ceiling</th><th>calls</th></tr>${rows.join("")}`;
   const m = memory();
   $("status").textContent =
     `${readyText} · WASM memory ${(m.wasmBytes / 1024 / 1024).toFixed(1)} MiB, arena in use ${m.arenaBytesInUse} bytes.`;
@@ -424,27 +426,37 @@ function play(on: boolean): void {
   $("play").textContent = on ? "Pause" : "Play";
 }
 
-/** Times every op on the page's current data. */
-function runBenchmark(): void {
-  const hpConv = { stride: num("stride"), pad: convPad() };
-  const [A_prev, W, b] = cache;
-  const dZ = zeros([...Z.shape]);
-  const ops: [string, () => unknown][] = [
-    ["zero_pad", () => zero_pad(X, num("pad"))],
-    ["conv_forward", () => conv_forward(A_prev, W, b, hpConv)],
-    ["conv_backward", () => conv_backward(dZ, cache)],
+/**
+ * Times every op on the page's current shapes: zero_pad here, the conv and pooling ops with
+ * convwasm/bench's bench() (the same records as `npx convwasm bench`, beside the f64x2 ceiling).
+ */
+async function runBenchmark(): Promise<void> {
+  benchmark([["zero_pad", () => zero_pad(X, num("pad"))]]);
+  const [A_prev, W] = cache;
+  const specs: BenchSpec[] = [
+    {
+      kind: "conv",
+      name: "page",
+      A: [...A_prev.shape],
+      W: [...W.shape],
+      stride: num("stride"),
+      pad: convPad(),
+      backward: true,
+    },
   ];
   if (pooled) {
-    const p = pooled;
-    const dA = zeros(p.shape);
-    ops.push(
-      ["pool_forward max", () => pool_forward(p.A_prev, p.cache[1], "max")],
-      ["pool_forward average", () => pool_forward(p.A_prev, p.cache[1], "average")],
-      ["pool_backward max", () => pool_backward(dA, p.cache, "max")],
-      ["pool_backward average", () => pool_backward(dA, p.cache, "average")],
-    );
+    const { f, stride } = pooled.cache[1];
+    for (const mode of ["max", "average"] as const) {
+      specs.push({ kind: "pool", name: "page", A: [...pooled.A_prev.shape], f, stride, mode, backward: true });
+    }
   }
-  benchmark(ops);
+  const records = await bench(specs, { threads: [1], seconds: 0.2, rounds: 1 });
+  for (const r of records) {
+    const name = r.op.startsWith("pool") ? `${r.op} ${r.shape.split(" ").pop()}` : r.op;
+    const rate = r.gflop > 0 ? `${r.gflops.toFixed(1)} · ${r.percentOfCeiling.toFixed(0)}%` : "";
+    timings.set(name, { ms: r.minMs, calls: r.samples, rate });
+  }
+  renderTiming();
 }
 
 // ---------- wiring ----------
@@ -491,9 +503,9 @@ async function main(): Promise<void> {
     const f = e.dataTransfer?.files[0];
     if (f) void loadPicture(f);
   });
-  $("bench").addEventListener("click", runBenchmark);
+  $("bench").addEventListener("click", () => void runBenchmark());
   play(true);
-  runBenchmark();
+  await runBenchmark();
   document.body.dataset.ready = "true";
 }
 

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
-import { extname, join, normalize } from "node:path";
+import { dirname, extname, join, normalize } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -25,12 +25,12 @@ export function freshApp(tarball: string, name = "app"): string {
   const pkg = join(app, "node_modules", "convwasm");
   mkdirSync(pkg, { recursive: true });
   execFileSync("tar", ["-xzf", tarball, "-C", pkg, "--strip-components=1"]);
-  // its one dependency, as npm would install it
-  mkdirSync(join(app, "node_modules", "@assemblyscript"), { recursive: true });
-  symlinkSync(
-    join(ROOT, "node_modules", "@assemblyscript", "loader"),
-    join(app, "node_modules", "@assemblyscript", "loader"),
-  );
+  // its dependencies, as npm would install them
+  const dependencies = Object.keys(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dependencies);
+  for (const dep of dependencies) {
+    mkdirSync(dirname(join(app, "node_modules", dep)), { recursive: true });
+    symlinkSync(join(ROOT, "node_modules", dep), join(app, "node_modules", dep));
+  }
   return app;
 }
 
