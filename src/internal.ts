@@ -2,9 +2,7 @@
 // the pool, the kernel table, the scheduler's tuning). Not documented for users and not stable.
 export { wasm } from "./wasm/runtime.js";
 export { tuning } from "./wasm/schedule.js";
-export { Pool, ranges } from "./wasm/pool.js";
-export type { Spawn, Thread } from "./wasm/pool.js";
+export { Pool } from "./wasm/pool.js";
 export { KERNELS, KERNEL_NAMES, ABI_VERSION, mismatch } from "./wasm/kernels.js";
 export type { Kernels, Task } from "./wasm/kernels.js";
 export { platform } from "./wasm/platform.js";
-export { workerSource } from "./wasm/binary.js";
