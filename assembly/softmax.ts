@@ -1,16 +1,22 @@
 // softmax and softmax cross-entropy over the last axis of [rows, k] float64 memory.
 import { at } from "./mem";
 
+/** The largest of z[0..k] (NaN if any is NaN), which softmax subtracts so that exp never overflows. */
+function rowMax(z: usize, k: i32): f64 {
+  let m = load<f64>(z);
+  for (let j = 1; j < k; j++) {
+    const v = load<f64>(at(z, j));
+    m = v > m || v != v ? v : m;
+  }
+  return m;
+}
+
 /** y[r,:] = exp(z[r,:] − max) / sum for rows r0..r1 (max-subtracted, so large logits never overflow). */
 export function softmax_forward(z: usize, k: i32, y: usize, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) {
     const zr = at(z, r * k);
     const yr = at(y, r * k);
-    let m = load<f64>(zr);
-    for (let j = 1; j < k; j++) {
-      const v = load<f64>(at(zr, j));
-      m = v > m || v != v ? v : m;
-    }
+    const m = rowMax(zr, k);
     let s: f64 = 0;
     for (let j = 0; j < k; j++) {
       const e = Math.exp(load<f64>(at(zr, j)) - m);
@@ -40,11 +46,7 @@ export function softmax_cross_entropy(
     const zr = at(z, r * k);
     const tr = at(t, r * k);
     const dr = at(dz, r * k);
-    let m = load<f64>(zr);
-    for (let j = 1; j < k; j++) {
-      const v = load<f64>(at(zr, j));
-      m = v > m || v != v ? v : m;
-    }
+    const m = rowMax(zr, k);
     let s: f64 = 0;
     let dot: f64 = 0;
     let mass: f64 = 0;

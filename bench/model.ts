@@ -4,7 +4,7 @@
 // TF.js-CPU (TF.js-WASM cannot train it: it has no Conv2DBackpropFilter). One thread.
 // (the tfjs package: tfjs-core with the gradients registered, and the CPU backend)
 import * as tf from "@tensorflow/tfjs";
-import { NDArray, RandomState, adam, dense_forward, layers, sequential } from "convwasm";
+import { NDArray, RandomState, adam, dense_forward, digitsLayers, sequential } from "convwasm";
 import { CEILING_FLOPS } from "./ceiling.js";
 
 export interface ModelRow {
@@ -22,18 +22,6 @@ export interface ModelRow {
   gflops?: number;
   ceilingGflops?: number;
 }
-
-const specs = () => [
-  layers.conv2d({ filters: 16, size: 5, pad: "same" }),
-  layers.relu(),
-  layers.maxPool({ f: 2, stride: 2 }),
-  layers.conv2d({ filters: 32, size: 5, pad: "same" }),
-  layers.relu(),
-  layers.maxPool({ f: 2, stride: 2 }),
-  layers.flatten(),
-  layers.dense({ units: 10 }),
-  layers.softmax(),
-];
 
 function best(fn: () => unknown, seconds: number, minCalls = 3): number {
   let b = Infinity;
@@ -94,7 +82,7 @@ export async function run(rounds: number, ceiling: () => number): Promise<ModelR
       ceilingGflops,
     });
   }
-  const model = sequential([28, 28, 1], specs(), { seed: 1 });
+  const model = sequential([28, 28, 1], digitsLayers(), { seed: 1 });
   const X64 = rs.randn(64, 28, 28, 1);
   const X1 = rs.randn(1, 28, 28, 1);
   const labels = Array.from({ length: 64 }, (_, i) => i % 10);

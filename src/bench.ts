@@ -8,7 +8,7 @@ import type { ConvHparameters, Padding, PoolHparameters, PoolMode } from "./shap
 import { conv_backward, conv_forward } from "./ops/conv.js";
 import { pool_backward, pool_forward } from "./ops/pool.js";
 import { adam } from "./model/optimizers.js";
-import { layers, sequential } from "./model/model.js";
+import { digitsLayers, sequential } from "./model/model.js";
 import { ceilingBase64 } from "./wasm/binary.js";
 import { init } from "./wasm/loader.js";
 import { state } from "./wasm/runtime.js";
@@ -93,9 +93,11 @@ const NOISY = 0.15;
 /** The ceiling probe, instantiated once: reps × n steps of a 2×8 f64x2 multiply-add block on L1 data. */
 let probe: (() => number) | null = null;
 const CEILING = { n: 256, reps: 2000 };
-const CEILING_FLOPS = CEILING.n * CEILING.reps * 32;
+/** Flops of one call of the ceiling probe: reps × n steps of 2 rows × 8 columns of multiply-adds. */
+export const CEILING_FLOPS = CEILING.n * CEILING.reps * 32;
 
-async function ceilingProbe(): Promise<() => number> {
+/** The ceiling probe (instantiated once): a function that runs it once. */
+export async function ceilingProbe(): Promise<() => number> {
   if (probe) return probe;
   const bytes = Uint8Array.from(atob(ceilingBase64), (ch) => ch.charCodeAt(0));
   const { instance } = await WebAssembly.instantiate(bytes, {});
@@ -162,21 +164,7 @@ function cases(spec: BenchSpec): Case[] {
     return out;
   }
   const batch = spec.batch ?? 64;
-  const model = sequential(
-    [28, 28, 1],
-    [
-      layers.conv2d({ filters: 16, size: 5, pad: "same" }),
-      layers.relu(),
-      layers.maxPool({ f: 2, stride: 2 }),
-      layers.conv2d({ filters: 32, size: 5, pad: "same" }),
-      layers.relu(),
-      layers.maxPool({ f: 2, stride: 2 }),
-      layers.flatten(),
-      layers.dense({ units: 10 }),
-      layers.softmax(),
-    ],
-    { seed: 1 },
-  );
+  const model = sequential([28, 28, 1], digitsLayers(), { seed: 1 });
   const X: NDArray = rs.randn(batch, 28, 28, 1);
   const labels = Array.from({ length: batch }, (_, i) => i % 10);
   const macs = batch * (28 * 28 * 16 * 25 + 14 * 14 * 32 * 25 * 16 + 7 * 7 * 32 * 10);

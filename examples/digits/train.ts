@@ -3,7 +3,7 @@
 // others. Shows a progress bar per epoch, saves the weights as .npz, and ends with the test accuracy.
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { NDArray, adam, init, layers, sequential, threading } from "convwasm";
+import { NDArray, adam, digitsLayers, init, sequential, threading } from "convwasm";
 
 interface Digit {
   input: number[];
@@ -28,21 +28,7 @@ const { training, test } = mnist.set(8000, 2000);
 const [X, y] = tensors(training);
 const [Xt, yt] = tensors(test);
 
-const model = sequential(
-  [28, 28, 1],
-  [
-    layers.conv2d({ filters: 16, size: 5, pad: "same" }),
-    layers.relu(),
-    layers.maxPool({ f: 2, stride: 2 }),
-    layers.conv2d({ filters: 32, size: 5, pad: "same" }),
-    layers.relu(),
-    layers.maxPool({ f: 2, stride: 2 }),
-    layers.flatten(),
-    layers.dense({ units: 10 }),
-    layers.softmax(),
-  ],
-  { seed: 1 },
-);
+const model = sequential([28, 28, 1], digitsLayers(), { seed: 1 });
 console.log(model.summary());
 console.log(`${threading().reason}; ${X.shape[0]} training digits, ${Xt.shape[0]} test digits, ${EPOCHS} epochs\n`);
 

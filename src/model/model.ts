@@ -50,6 +50,24 @@ export const layers = {
   softmax: (): LayerSpec => ({ kind: "softmax" }),
 };
 
+/**
+ * The network the notebook sends its reader to, sized for 28×28×1 digits: CONV 5×5×16 'same' → RELU →
+ * MAXPOOL 2/2 → CONV 5×5×32 'same' → RELU → MAXPOOL 2/2 → FLATTEN → DENSE 10 → SOFTMAX.
+ */
+export function digitsLayers(): LayerSpec[] {
+  return [
+    layers.conv2d({ filters: 16, size: 5, pad: "same" }),
+    layers.relu(),
+    layers.maxPool({ f: 2, stride: 2 }),
+    layers.conv2d({ filters: 32, size: 5, pad: "same" }),
+    layers.relu(),
+    layers.maxPool({ f: 2, stride: 2 }),
+    layers.flatten(),
+    layers.dense({ units: 10 }),
+    layers.softmax(),
+  ];
+}
+
 /** A built layer: its spec, name, per-example input and output shapes, and parameters. */
 interface Layer {
   spec: LayerSpec;
@@ -631,47 +649,14 @@ export class Sequential {
             const y = arena.alloc(fn, "A", m * nH * nW * c * 8);
             const strides = [h * w * cs, w * cs, cs, 1] as const;
             const parts = ranges(m, taskCount(ctx, m * nH * nW * c * fh * fw, "conv_forward", m));
+            const args = [ptr, ...strides, c, fh, fw, sh, sw, y, nH, nW] as const;
             if (s.kind === "maxPool") {
-              tasks(
-                parts.map(([i0, i1]): Task => [
-                  "pool_forward_max",
-                  ptr,
-                  ...strides,
-                  c,
-                  fh,
-                  fw,
-                  sh,
-                  sw,
-                  y,
-                  nH,
-                  nW,
-                  i0,
-                  i1,
-                ]),
-              );
+              tasks(parts.map(([i0, i1]): Task => ["pool_forward_max", ...args, i0, i1]));
             } else {
               const div = arena.alloc(fn, "divisors", (nH + nW) * 8);
               arena.f64(div, nH).fill(fh);
               arena.f64(div + nH * 8, nW).fill(fw);
-              tasks(
-                parts.map(([i0, i1]): Task => [
-                  "pool_forward_average",
-                  ptr,
-                  ...strides,
-                  c,
-                  fh,
-                  fw,
-                  sh,
-                  sw,
-                  y,
-                  nH,
-                  nW,
-                  i0,
-                  i1,
-                  div,
-                  div + nH * 8,
-                ]),
-              );
+              tasks(parts.map(([i0, i1]): Task => ["pool_forward_average", ...args, i0, i1, div, div + nH * 8]));
             }
             ptr = y;
           }
