@@ -50,6 +50,10 @@ function run(
 }
 
 describe("conv kernels on split ranges of output rows", () => {
+  /** conv_backward_filter on the test's geometry, for output rows r0..r1 and tap units u0..u1. */
+  const filter = (at: (name: string) => number, r0: number, r1: number, u0: number, u1: number) =>
+    wasm("test").single.kernels.conv_backward_filter(at("xp"), hp, wp, c, c, f, f, 1, 1, k8, stride, stride, at("dz"),
+      k8, nH, nW, at("dw"), r0, r1, u0, u1); // prettier-ignore
   it(`conv_forward A=[${m},${h},${w},${c}] W=[${f},${f},${c},${k}] s=${stride} p=${pad}: any split gives the same Z`, () => {
     const { kernels: K } = wasm("test").single;
     const forward = (at: (name: string) => number, r0: number, r1: number) =>
@@ -97,29 +101,7 @@ describe("conv kernels on split ranges of output rows", () => {
     const results = run(
       (ranges, at) => {
         for (const [r0, r1] of ranges) {
-          K.conv_backward_filter(
-            at("xp"),
-            hp,
-            wp,
-            c,
-            c,
-            f,
-            f,
-            1,
-            1,
-            k8,
-            stride,
-            stride,
-            at("dz"),
-            k8,
-            nH,
-            nW,
-            at("dw"),
-            r0,
-            r1,
-            0,
-            units,
-          );
+          filter(at, r0, r1, 0, units);
           K.conv_backward_bias(at("dz"), k8, k8, nW, at("db"), r0, r1);
           K.conv_backward_input(
             at("wt"),
@@ -162,30 +144,7 @@ describe("conv kernels on split ranges of output rows", () => {
       (cuts) =>
         run(
           (_, at) => {
-            for (let q = 1; q < cuts.length; q++)
-              K.conv_backward_filter(
-                at("xp"),
-                hp,
-                wp,
-                c,
-                c,
-                f,
-                f,
-                1,
-                1,
-                k8,
-                stride,
-                stride,
-                at("dz"),
-                k8,
-                nH,
-                nW,
-                at("dw"),
-                0,
-                rows,
-                cuts[q - 1],
-                cuts[q],
-              );
+            for (let q = 1; q < cuts.length; q++) filter(at, 0, rows, cuts[q - 1], cuts[q]);
           },
           { dw: f * f * c * k8 },
         )[0],
