@@ -131,11 +131,6 @@ function optional(fn: string, hp: unknown, key: string): unknown {
   return Object.hasOwn(hp, key) ? hp[key] : undefined;
 }
 
-/** hp[key], an own property, must be an integer >= min. */
-function hparam(fn: string, hp: unknown, key: string, min: number): number {
-  return checkInteger(fn, `hparameters.${key}`, required(fn, hp, key), min);
-}
-
 /** A number for both axes or [height, width], integers >= min. */
 function pair(fn: string, name: string, v: unknown, min: number): [number, number] {
   if (typeof v === "number") {

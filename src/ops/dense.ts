@@ -7,7 +7,7 @@ import { NDArray, allocate, describe, fmtShape, sizeOf, snapshot } from "../ndar
 import { cacheItems, checkArray } from "../shapes.js";
 import type { Task } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
-import { minWork, run, streamTasks, taskCount } from "../wasm/schedule.js";
+import { run, streamTasks, taskCount } from "../wasm/schedule.js";
 
 /** dense_forward's cache: [X, W, b]. */
 export type DenseCache = [X: NDArray, W: NDArray, b: NDArray];

@@ -134,7 +134,6 @@ describe("conv kernels on split ranges of output rows", () => {
   });
 
   it("conv_backward_filter: any split of the tap units (units of 2 taps; f*c = 9 is odd) gives one call's dW", () => {
-    const { kernels: K } = wasm("test").single;
     const units = f * Math.ceil((f * c) / 2); // 15: each kernel row ends with a single tap
     const results = [
       [0, units],
