@@ -409,3 +409,86 @@ export function allocate(fn: string, what: string, n: number): Float64Array {
     throw new RangeError(`${fn}: ${what} needs ${n * 8} bytes, which could not be allocated (${messageOf(e)})`);
   }
 }
+
+/** An array's elements as a byte range of its buffer (first to last element reached). */
+function byteRange(a: NDArray): [number, number] {
+  let lo = a.offset;
+  let hi = a.offset;
+  a.shape.forEach((d, k) => {
+    const reach = (d - 1) * a.strides[k];
+    if (reach < 0) lo += reach;
+    else hi += reach;
+  });
+  return [a.data.byteOffset + lo * 8, a.data.byteOffset + hi * 8 + 8];
+}
+
+/**
+ * Where an op writes a result of `shape`: a new array, or the caller's `out` (an NDArray of exactly that
+ * shape, any view, that shares no memory with the op's inputs). `data` is the C-order buffer the op
+ * fills; `array()` is the result (for a strided `out`, the buffer is copied into it).
+ */
+export class Result {
+  readonly data: Float64Array;
+  /** The caller's out as given (returned as the result), its checked snapshot, and whether it is strided. */
+  private readonly given: NDArray | null = null;
+  private readonly strided: NDArray | null = null;
+
+  constructor(fn: string, name: string, shape: readonly number[], out: unknown, inputs: readonly NDArray[]) {
+    if (out === undefined) {
+      this.data = allocate(fn, name, sizeOf(shape));
+      return;
+    }
+    const o = snapshot(fn, `options.out (${name})`, out);
+    if (fmtShape(o.shape) !== fmtShape(shape)) {
+      throw new RangeError(
+        `${fn}: options.out expects ${name}'s shape ${fmtShape(shape)} but got ${fmtShape(o.shape)}`,
+      );
+    }
+    if (o.size > 0) {
+      const [lo, hi] = byteRange(o);
+      for (const a of inputs) {
+        if (a.size === 0 || a.data.buffer !== o.data.buffer) continue;
+        const [alo, ahi] = byteRange(a);
+        if (lo < ahi && alo < hi) {
+          throw new RangeError(`${fn}: options.out (${name}) shares memory with an input; write the result elsewhere`);
+        }
+      }
+    }
+    this.given = out as NDArray;
+    if (o.isContiguous()) this.data = o.data.subarray(o.offset, o.offset + o.size);
+    else {
+      this.strided = o;
+      this.data = allocate(fn, name, o.size);
+    }
+  }
+
+  /** The result: the caller's out (filled), or a new array of `shape` over `data`. */
+  array(shape: readonly number[]): NDArray {
+    if (this.given === null) return new NDArray(this.data, shape);
+    const t = this.strided;
+    if (t !== null) for (let k = 0; k < t.size; k++) t.data[indexOf(t, k)] = this.data[k];
+    return this.given;
+  }
+}
+
+/** The data index of element k (C order) of a view. */
+function indexOf(a: NDArray, k: number): number {
+  let p = a.offset;
+  for (let d = a.ndim - 1; d >= 0; d--) {
+    const n = a.shape[d];
+    p += (k % n) * a.strides[d];
+    k = Math.floor(k / n);
+  }
+  return p;
+}
+
+/** A backward op's options.out: up to three arrays (or undefined for each), checked to be an array. */
+export function outs(fn: string, out: unknown): [unknown, unknown, unknown] {
+  if (out === undefined) return [undefined, undefined, undefined];
+  if (!Array.isArray(out) || out.length > 3) {
+    throw new TypeError(
+      `${fn}: options.out expects an array of up to three NDArrays (or undefined) but got ${describe(out)}`,
+    );
+  }
+  return [out[0], out[1], out[2]];
+}

@@ -1,5 +1,5 @@
 // conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
-import { NDArray, allocate, describe, fmtShape, pairwiseSum, snapshot } from "../ndarray.js";
+import { NDArray, Result, describe, fmtShape, outs, pairwiseSum, snapshot } from "../ndarray.js";
 import { ConvArgs, ConvGeometry, ConvHparameters, cacheItems, checkArray, checkGradient, convArgs } from "../shapes.js";
 import type { KernelName, Task } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
@@ -172,6 +172,7 @@ export function conv_forward(
   W: NDArray,
   b: NDArray,
   hparameters: ConvHparameters,
+  options: { out?: NDArray } = {},
 ): [NDArray, ConvCache] {
   const fn = "conv_forward";
   const args = convArgs(fn, A_prev, W, b, hparameters);
@@ -180,7 +181,8 @@ export function conv_forward(
   const plan = planOf(args);
   const { input, output, macs } = plan;
   const rows = m * nH;
-  const out = allocate(fn, "Z", rows * nW * k);
+  const res = new Result(fn, "Z", [m, nH, nW, k], options.out, [args.A_prev, args.W, args.b]);
+  const out = res.data;
   run(fn, macs, plan.kernels.forward, (ctx) => {
     const { arena } = ctx;
     const z = arena.alloc(fn, "Z", rows * nW * output.width * 8);
@@ -212,7 +214,7 @@ export function conv_forward(
       },
     );
   });
-  return [new NDArray(out, [m, nH, nW, k]), [A_prev, W, b, hparameters]];
+  return [res.array([m, nH, nW, k]), [A_prev, W, b, hparameters]];
 }
 
 /** dA_prev is cut into at most this many chunks of output rows (two waves of 8: enough for 8 threads). */
@@ -305,7 +307,11 @@ function backwardKernels(
  * overlap and every element receives its terms in one fixed order. The calling thread places dZ and
  * A_prev while the first chunks run, and copies dA_prev out as the second wave finishes.
  */
-export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray, NDArray] {
+export function conv_backward(
+  dZ: NDArray,
+  cache: ConvCache,
+  options: { out?: [dA_prev?: NDArray, dW?: NDArray, db?: NDArray] } = {},
+): [NDArray, NDArray, NDArray] {
   const fn = "conv_backward";
   const args = convArgs(fn, ...(cacheItems(fn, cache, 4, "conv_forward") as [unknown, unknown, unknown, unknown]));
   const { g } = args;
@@ -314,9 +320,12 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
   const plan = planOf(args);
   const { input, output, macs } = plan;
   const rows = m * nH;
-  const dA = allocate(fn, "dA_prev", m * h * width * c);
-  const dW = allocate(fn, "dW", args.W.size);
-  const db = allocate(fn, "db", k);
+  const inputs = [dz4, args.A_prev, args.W, args.b];
+  const [outA, outW, outB] = outs(fn, options.out);
+  const rA = new Result(fn, "dA_prev", args.A_prev.shape, outA, inputs);
+  const rW = new Result(fn, "dW", args.W.shape, outW, inputs);
+  const rB = new Result(fn, "db", args.b.shape, outB, inputs);
+  const [dA, dW, db] = [rA.data, rW.data, rB.data];
   run(fn, macs, plan.kernels.filter, (ctx) => {
     const { arena } = ctx;
     const iw = input.width;
@@ -429,5 +438,5 @@ export function conv_backward(dZ: NDArray, cache: ConvCache): [NDArray, NDArray,
     copyOutTo(m * hp);
     kernels.copyOut(dW, db);
   });
-  return [new NDArray(dA, [m, h, width, c]), new NDArray(dW, args.W.shape), new NDArray(db, args.b.shape)];
+  return [rA.array(args.A_prev.shape), rW.array(args.W.shape), rB.array(args.b.shape)];
 }

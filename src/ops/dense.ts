@@ -3,7 +3,7 @@
 // micro-kernels: Z = X·W + b as conv_forward (2 rows of X × 8 columns of W in registers), dX = dZ·Wᵀ as
 // conv_backward_input, dWᵀ = dZᵀ·X as conv_forward again (dZ's columns as pixels, X as filters) and db as
 // conv_backward_bias. The batch is laid out as R rows of P pixels, so that rows can be shared out to threads.
-import { NDArray, allocate, describe, fmtShape, sizeOf, snapshot } from "../ndarray.js";
+import { NDArray, Result, describe, fmtShape, outs, sizeOf, snapshot } from "../ndarray.js";
 import { cacheItems, checkArray } from "../shapes.js";
 import type { Task } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
@@ -49,13 +49,19 @@ function denseArgs(fn: string, X: unknown, W: unknown, b: unknown): DenseArgs {
  * dense_forward(X [m,n], W [n,k], b [1,k] or [k]) -> [Z = X·W + b [m,k], cache]. Rows of Z are computed
  * alone, so any split over threads gives the same bits.
  */
-export function dense_forward(X: NDArray, W: NDArray, b: NDArray): [NDArray, DenseCache] {
+export function dense_forward(
+  X: NDArray,
+  W: NDArray,
+  b: NDArray,
+  options: { out?: NDArray } = {},
+): [NDArray, DenseCache] {
   const fn = "dense_forward";
   const { X: x, W: w, b: bias, m, n, k } = denseArgs(fn, X, W, b);
   const k8 = blocks8(k);
   const R = Math.ceil(m / P);
   const macs = R * P * k8 * n;
-  const out = allocate(fn, "Z", m * k);
+  const res = new Result(fn, "Z", [m, k], options.out, [x, w, bias]);
+  const out = res.data;
   run(fn, macs, "conv_forward", (ctx) => {
     const { kernels, arena } = ctx;
     const xp = arena.zeros(fn, "X", R * P * n);
@@ -81,7 +87,7 @@ export function dense_forward(X: NDArray, W: NDArray, b: NDArray): [NDArray, Den
       },
     );
   });
-  return [new NDArray(out, [m, k]), [X, W, b]];
+  return [res.array([m, k]), [X, W, b]];
 }
 
 /**
@@ -89,7 +95,11 @@ export function dense_forward(X: NDArray, W: NDArray, b: NDArray): [NDArray, Den
  * columns, each element summed over the whole batch in order by one thread; dX by rows of the batch: the
  * same bits on any number of threads.
  */
-export function dense_backward(dZ: NDArray, cache: DenseCache): [NDArray, NDArray, NDArray] {
+export function dense_backward(
+  dZ: NDArray,
+  cache: DenseCache,
+  options: { out?: [dX?: NDArray, dW?: NDArray, db?: NDArray] } = {},
+): [NDArray, NDArray, NDArray] {
   const fn = "dense_backward";
   const [X, W, b] = cacheItems(fn, cache, 3, "dense_forward");
   const { X: x, W: w, b: bias, m, n, k } = denseArgs(fn, X, W, b);
@@ -102,9 +112,12 @@ export function dense_backward(dZ: NDArray, cache: DenseCache): [NDArray, NDArra
   const k8 = blocks8(k);
   const R = Math.ceil(m / P);
   const macs = R * P * k8 * n;
-  const dX = allocate(fn, "dX", m * n);
-  const dW = allocate(fn, "dW", n * k);
-  const db = allocate(fn, "db", k);
+  const inputs = [x, w, bias, dz];
+  const [outX, outW, outB] = outs(fn, options.out);
+  const rX = new Result(fn, "dX", [m, n], outX, inputs);
+  const rW = new Result(fn, "dW", [n, k], outW, inputs);
+  const rB = new Result(fn, "db", bias.shape, outB, inputs);
+  const [dX, dW, db] = [rX.data, rW.data, rB.data];
   run(fn, macs, "conv_backward_input", (ctx) => {
     const { kernels, arena } = ctx;
     const dzv = dz.toFloat64Array();
@@ -192,7 +205,7 @@ export function dense_backward(dZ: NDArray, cache: DenseCache): [NDArray, NDArra
     for (let o = 0; o < k; o++) for (let j = 0; j < n; j++) dW[j * k + o] = wv[o * n8 + j];
     db.set(arena.f64(gb, k));
   });
-  return [new NDArray(dX, [m, n]), new NDArray(dW, [n, k]), new NDArray(db, bias.shape)];
+  return [rX.array([m, n]), rW.array([n, k]), rB.array(bias.shape)];
 }
 
 /** flatten(A [m, ...]) -> [m, n] in C order (Keras's channels_last Flatten): a view where numpy gives one. */

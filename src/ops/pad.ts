@@ -1,17 +1,18 @@
 // zero_pad: validate -> copy in -> assembly/pad.ts -> copy out.
-import { NDArray, allocate } from "../ndarray.js";
+import { NDArray, Result } from "../ndarray.js";
 import { checkArray, checkInteger } from "../shapes.js";
 import { run } from "../wasm/schedule.js";
 
 /** zero_pad(X [m,n_H,n_W,n_C], pad) -> X_pad [m,n_H+2*pad,n_W+2*pad,n_C]: zeros around H and W. */
-export function zero_pad(X: NDArray, pad: number): NDArray {
+export function zero_pad(X: NDArray, pad: number, options: { out?: NDArray } = {}): NDArray {
   const fn = "zero_pad";
   const x4 = checkArray(fn, "X", X, ["m", "n_H", "n_W", "n_C"]);
   checkInteger(fn, "pad", pad, 0);
   const [m, h, w, c] = x4.shape;
   const shape = [m, h + 2 * pad, w + 2 * pad, c];
   const n = m * shape[1] * shape[2] * c;
-  const out = allocate(fn, "X_pad", n);
+  const res = new Result(fn, "X_pad", shape, options.out, [x4]);
+  const out = res.data;
   // a copy with a border: memory-bound, so on the calling thread
   run(fn, 0, null, ({ kernels, arena }) => {
     const x = arena.copyInStrided(fn, "X", x4);
@@ -20,5 +21,5 @@ export function zero_pad(X: NDArray, pad: number): NDArray {
     kernels.zero_pad(x.ptr, s0, s1, s2, s3, h, w, c, pad, pad, pad, pad, xp, 0, m);
     out.set(arena.f64(xp, n));
   });
-  return new NDArray(out, shape);
+  return res.array(shape);
 }

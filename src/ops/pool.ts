@@ -1,6 +1,6 @@
 // pool_forward, pool_backward, create_mask_from_window, distribute_value:
 // validate -> copy in -> assembly/pool.ts -> copy out.
-import { NDArray, allocate, copyStrided, describe, fmtShape, snapshot } from "../ndarray.js";
+import { NDArray, Result, allocate, copyStrided, describe, fmtShape, snapshot } from "../ndarray.js";
 import {
   PoolGeometry,
   PoolHparameters,
@@ -147,12 +147,14 @@ export function pool_forward(
   A_prev: NDArray,
   hparameters: PoolHparameters,
   mode: PoolMode = "max",
+  options: { out?: NDArray } = {},
 ): [NDArray, PoolCache] {
   const fn = "pool_forward";
   const { A_prev: A, g } = poolArgs(fn, A_prev, hparameters);
   const { m, wp, c, fh, fw, sh, sw, nH, nW } = g;
   const max = checkMode(fn, mode) === "max";
-  const out = allocate(fn, "A", m * nH * nW * c);
+  const res = new Result(fn, "A", [m, nH, nW, c], options.out, [A]);
+  const out = res.data;
   run(fn, 0, null, ({ kernels, arena }) => {
     const { rowsOut, count, band } = bands(g);
     const x = arena.alloc(fn, "A_prev band", ((rowsOut - 1) * sh + fh) * wp * c * 8 * (planar(A, g) ? 2 : 1));
@@ -167,7 +169,7 @@ export function pool_forward(
       out.set(arena.f64(y, (oh1 - oh0) * nW * c), (i * nH + oh0) * nW * c);
     }
   });
-  return [new NDArray(out, [m, nH, nW, c]), [A_prev, hparameters]];
+  return [res.array([m, nH, nW, c]), [A_prev, hparameters]];
 }
 
 /**
@@ -175,7 +177,12 @@ export function pool_forward(
  * max: every tied maximum of a window receives its gradient; average: spread evenly over the window
  * (distribute_value), with the divisor of the forward pass.
  */
-export function pool_backward(dA: NDArray, cache: PoolCache, mode: PoolMode = "max"): NDArray {
+export function pool_backward(
+  dA: NDArray,
+  cache: PoolCache,
+  mode: PoolMode = "max",
+  options: { out?: NDArray } = {},
+): NDArray {
   const fn = "pool_backward";
   const [A_prev, hparameters] = cacheItems(fn, cache, 2, "pool_forward");
   const { A_prev: A, g } = poolArgs(fn, A_prev, hparameters);
@@ -183,7 +190,8 @@ export function pool_backward(dA: NDArray, cache: PoolCache, mode: PoolMode = "m
   const dA4 = checkGradient(fn, "dA", dA, [m, nH, nW, c], "shape of pool_forward's A");
   const max = checkMode(fn, mode) === "max";
   const row = wp * c;
-  const out = allocate(fn, "dA_prev", m * h * w * c);
+  const res = new Result(fn, "dA_prev", A.shape, options.out, [A, dA4]);
+  const out = res.data;
   run(fn, 0, null, ({ kernels, arena }) => {
     const { rowsOut, count, band } = bands(g);
     const bandRows = (rowsOut - 1) * sh + fh;
@@ -218,7 +226,7 @@ export function pool_backward(dA: NDArray, cache: PoolCache, mode: PoolMode = "m
       v.copyWithin(0, done * row, rows * row);
     }
   });
-  return new NDArray(out, [m, h, w, c]);
+  return res.array([m, h, w, c]);
 }
 
 /** create_mask_from_window(x) -> 1 where x == max(x) (every tied maximum), else 0; same shape as x. */

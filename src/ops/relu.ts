@@ -1,16 +1,17 @@
 // relu, relu_backward: validate -> copy in -> assembly/relu.ts -> copy out. Any shape, any view.
-import { NDArray, allocate, fmtShape, snapshot } from "../ndarray.js";
+import { NDArray, Result, fmtShape, snapshot } from "../ndarray.js";
 import { run } from "../wasm/schedule.js";
 
 /** relu's cache: Z, as in the course (`cache = Z`). */
 export type ReluCache = NDArray;
 
 /** relu(Z) -> [A = max(0, Z), cache] elementwise, as np.maximum(0, Z) (NaN stays NaN). */
-export function relu(Z: NDArray): [NDArray, ReluCache] {
+export function relu(Z: NDArray, options: { out?: NDArray } = {}): [NDArray, ReluCache] {
   const fn = "relu";
   const z = snapshot(fn, "Z", Z);
   const n = z.size;
-  const out = allocate(fn, "A", n);
+  const res = new Result(fn, "A", z.shape, options.out, [z]);
+  const out = res.data;
   // elementwise and memory-bound: on the calling thread
   run(fn, 0, null, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
@@ -18,11 +19,11 @@ export function relu(Z: NDArray): [NDArray, ReluCache] {
     kernels.relu_forward(x, y, 0, n);
     out.set(arena.f64(y, n));
   });
-  return [new NDArray(out, z.shape), Z];
+  return [res.array(z.shape), Z];
 }
 
 /** relu_backward(dA, cache) -> dZ = dA where Z > 0, else 0 (also where Z is 0 or NaN, as PyTorch and TensorFlow). */
-export function relu_backward(dA: NDArray, cache: ReluCache): NDArray {
+export function relu_backward(dA: NDArray, cache: ReluCache, options: { out?: NDArray } = {}): NDArray {
   const fn = "relu_backward";
   const z = snapshot(fn, "cache", cache);
   const da = snapshot(fn, "dA", dA);
@@ -32,7 +33,8 @@ export function relu_backward(dA: NDArray, cache: ReluCache): NDArray {
     );
   }
   const n = z.size;
-  const out = allocate(fn, "dZ", n);
+  const res = new Result(fn, "dZ", z.shape, options.out, [z, da]);
+  const out = res.data;
   run(fn, 0, null, ({ kernels, arena }) => {
     const g = arena.copyIn(fn, "dA", da);
     const x = arena.copyIn(fn, "Z", z);
@@ -40,5 +42,5 @@ export function relu_backward(dA: NDArray, cache: ReluCache): NDArray {
     kernels.relu_backward(g, x, y, 0, n);
     out.set(arena.f64(y, n));
   });
-  return new NDArray(out, z.shape);
+  return res.array(z.shape);
 }

@@ -1,10 +1,10 @@
 // softmax, softmax_cross_entropy: validate -> copy in -> assembly/softmax.ts -> copy out.
-import { NDArray, allocate, describe, fmtShape, pairwiseSum, snapshot } from "../ndarray.js";
+import { NDArray, Result, allocate, describe, fmtShape, pairwiseSum, snapshot } from "../ndarray.js";
 import { checkArray } from "../shapes.js";
 import { run } from "../wasm/schedule.js";
 
 /** softmax(Z) over the last axis, max-subtracted (large logits never overflow); any shape. */
-export function softmax(Z: NDArray): NDArray {
+export function softmax(Z: NDArray, options: { out?: NDArray } = {}): NDArray {
   const fn = "softmax";
   const z = snapshot(fn, "Z", Z);
   if (z.ndim === 0 || z.shape[z.ndim - 1] === 0) {
@@ -12,14 +12,15 @@ export function softmax(Z: NDArray): NDArray {
   }
   const k = z.shape[z.ndim - 1];
   const n = z.size;
-  const out = allocate(fn, "the result", n);
+  const res = new Result(fn, "the result", z.shape, options.out, [z]);
+  const out = res.data;
   run(fn, 0, null, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
     const y = arena.alloc(fn, "the result", n * 8);
     kernels.softmax_forward(x, k, y, 0, n / k);
     out.set(arena.f64(y, n));
   });
-  return new NDArray(out, z.shape);
+  return res.array(z.shape);
 }
 
 /** Targets [m,k] from Y: one-hot (or any distribution) rows [m,k], or m class indices (an array or [m]). */
@@ -50,12 +51,17 @@ function targets(fn: string, Y: unknown, m: number, k: number): Float64Array {
  * (for one-hot or distribution rows Y [m,k]: of −Σ Y·log softmax(Z)), computed as logsumexp(Z) − Y·Z so it
  * never overflows; dZ = (softmax(Z) − Y) / m, its gradient. Y: one-hot [m,k] or m class indices.
  */
-export function softmax_cross_entropy(Z: NDArray, Y: NDArray | readonly number[]): [number, NDArray] {
+export function softmax_cross_entropy(
+  Z: NDArray,
+  Y: NDArray | readonly number[],
+  options: { out?: NDArray } = {},
+): [number, NDArray] {
   const fn = "softmax_cross_entropy";
   const z = checkArray(fn, "Z", Z, ["m", "k"]);
   const [m, k] = z.shape;
   const t = targets(fn, Y, m, k);
-  const out = allocate(fn, "dZ", m * k);
+  const res = new Result(fn, "dZ", [m, k], options.out, [z]);
+  const out = res.data;
   const losses = allocate(fn, "the losses", m);
   run(fn, 0, null, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
@@ -68,5 +74,5 @@ export function softmax_cross_entropy(Z: NDArray, Y: NDArray | readonly number[]
     losses.set(arena.f64(loss, m));
   });
   // the mean summed pairwise, as np.mean
-  return [m === 0 ? NaN : pairwiseSum(losses, 0, m) / m, new NDArray(out, [m, k])];
+  return [m === 0 ? NaN : pairwiseSum(losses, 0, m) / m, res.array([m, k])];
 }

@@ -1,0 +1,98 @@
+// options.out: every op writes into a given NDArray of its result's shape (any view), returns it, and gives
+// the same values as without; a wrong shape or memory shared with an input is an error naming the op.
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  NDArray,
+  conv_backward,
+  conv_forward,
+  dense_backward,
+  dense_forward,
+  init,
+  memory,
+  pool_backward,
+  pool_forward,
+  relu,
+  relu_backward,
+  softmax,
+  softmax_cross_entropy,
+  zero_pad,
+  zeros,
+} from "convwasm";
+import { expectIdentical, randn, stridedCopy } from "./helpers.js";
+
+beforeAll(() => init());
+
+/** A zero array of `shape` seen through a transposed (strided) buffer. */
+const strided = (shape: readonly number[]) => stridedCopy(zeros([...shape]));
+
+describe("options.out", () => {
+  it("every op fills a contiguous or a strided out and returns it, with the same values", () => {
+    const A = randn(1, 2, 6, 6, 3);
+    const W = randn(2, 3, 3, 3, 4);
+    const b = randn(3, 4);
+    const hp = { stride: 1, pad: 1 };
+    const [Z, cache] = conv_forward(A, W, b, hp);
+    const dZ = randn(4, ...Z.shape);
+    const grads = conv_backward(dZ, cache);
+    const [P, pcache] = pool_forward(A, { f: 2, stride: 2 });
+    const X = randn(5, 7, 5);
+    const [D, dcache] = dense_forward(X, randn(6, 5, 3), randn(7, 3));
+    const dD = randn(8, 7, 3);
+    const cases: [string, NDArray[], (outs: NDArray[]) => NDArray[]][] = [
+      ["zero_pad", [zero_pad(A, 2)], ([o]) => [zero_pad(A, 2, { out: o })]],
+      ["conv_forward", [Z], ([o]) => [conv_forward(A, W, b, hp, { out: o })[0]]],
+      ["conv_backward", grads, (o) => conv_backward(dZ, cache, { out: [o[0], o[1], o[2]] })],
+      ["pool_forward", [P], ([o]) => [pool_forward(A, { f: 2, stride: 2 }, "max", { out: o })[0]]],
+      ["pool_backward", [pool_backward(P, pcache)], ([o]) => [pool_backward(P, pcache, "max", { out: o })]],
+      ["relu", [relu(Z)[0]], ([o]) => [relu(Z, { out: o })[0]]],
+      ["relu_backward", [relu_backward(dZ, Z)], ([o]) => [relu_backward(dZ, Z, { out: o })]],
+      ["dense_forward", [D], ([o]) => [dense_forward(X, dcache[1], dcache[2], { out: o })[0]]],
+      ["dense_backward", dense_backward(dD, dcache), (o) => dense_backward(dD, dcache, { out: [o[0], o[1], o[2]] })],
+      ["softmax", [softmax(D)], ([o]) => [softmax(D, { out: o })]],
+      [
+        "softmax_cross_entropy",
+        [softmax_cross_entropy(D, [0, 1, 2, 0, 1, 2, 0])[1]],
+        ([o]) => [softmax_cross_entropy(D, [0, 1, 2, 0, 1, 2, 0], { out: o })[1]],
+      ],
+    ];
+    for (const [name, expected, call] of cases) {
+      for (const make of [(s: readonly number[]) => zeros([...s]), strided]) {
+        const given = expected.map((e) => make(e.shape));
+        const got = call(given);
+        got.forEach((g, i) => {
+          expect(g, name).toBe(given[i]);
+          expectIdentical(g, expected[i]);
+        });
+      }
+    }
+    // some results in out, the others new
+    const [dA, dW, db] = conv_backward(dZ, cache, { out: [zeros([2, 6, 6, 3])] });
+    expectIdentical(dA, grads[0]);
+    expectIdentical(dW, grads[1]);
+    expectIdentical(db, grads[2]);
+    expect(memory().arenaBytesInUse).toBe(0);
+  });
+
+  it("a wrong shape, or memory shared with an input, is an error naming the op", () => {
+    const A = randn(1, 2, 6, 6, 3);
+    expect(() => zero_pad(A, 1, { out: zeros([2, 8, 8, 2]) })).toThrow(
+      "zero_pad: options.out expects X_pad's shape [2,8,8,3] but got [2,8,8,2]",
+    );
+    expect(() => relu(A, { out: A })).toThrow(
+      "relu: options.out (A) shares memory with an input; write the result elsewhere",
+    );
+    const big = zeros([4, 6, 6, 3]);
+    expect(() =>
+      relu(big.index(0).reshape(1, 6, 6, 3), { out: new NDArray(big.data, [1, 6, 6, 3], undefined, 50) }),
+    ).toThrow("relu: options.out (A) shares memory with an input");
+    // disjoint parts of one buffer are fine
+    expect(
+      relu(new NDArray(big.data, [1, 6, 6, 3]), { out: new NDArray(big.data, [1, 6, 6, 3], undefined, 108) })[0].shape,
+    ).toEqual([1, 6, 6, 3]);
+    const [Z, cache] = conv_forward(A, randn(2, 3, 3, 3, 4), randn(3, 4), { stride: 1, pad: 1 });
+    expect(() => conv_backward(Z, cache, { out: zeros([1]) as never })).toThrow(
+      "conv_backward: options.out expects an array of up to three NDArrays (or undefined) but got an array of shape [1]",
+    );
+    expect(memory().arenaBytesInUse).toBe(0);
+  });
+});
