@@ -344,10 +344,15 @@ function flatten(fn: string, x: Nested, depth: number, shape: number[], out: num
 }
 
 /**
- * array(data, shape?): an NDArray from a Float64Array or number[] (with an optional shape; 1-D by default)
- * or from nested arrays. A Float64Array is used as is (no copy); anything else is copied.
+ * array(data, shape?): an NDArray from a Float64Array, a Float32Array (widened) or number[] (with an
+ * optional shape; 1-D by default) or from nested arrays. A Float64Array is used as is (no copy); anything
+ * else is copied.
  */
-export function array(data: Float64Array | Nested, shape?: readonly number[]): NDArray {
+export function array(data: Float64Array | Float32Array | Nested, shape?: readonly number[]): NDArray {
+  if (data instanceof Float32Array) {
+    // float32 data (an image decoder's, TF.js's) widened exactly to float64: a copy
+    return array(Float64Array.from(data), shape);
+  }
   if (data instanceof Float64Array || (Array.isArray(data) && shape !== undefined)) {
     const flat = data instanceof Float64Array ? data : Float64Array.from(data as number[]);
     if (Array.isArray(data) && !data.every((v) => typeof v === "number")) {

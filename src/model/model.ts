@@ -3,7 +3,7 @@
 // and run by predict() inside WASM memory: the input copied in once, every layer's kernels on the
 // previous layer's output in the arena, weights packed once when they change, bias + ReLU fused into the
 // conv's stores, no caches, the output copied out once.
-import { NDArray, allocate, describe, fmtShape, sizeOf, snapshot } from "../ndarray.js";
+import { NDArray, allocate, array, describe, fmtShape, sizeOf, snapshot } from "../ndarray.js";
 import { RandomState } from "../random.js";
 import { Pair, Padding, PoolHparameters, checkArray, checkInteger, convArgs, poolArgs } from "../shapes.js";
 import { conv_backward, conv_forward } from "../ops/conv.js";
@@ -334,6 +334,17 @@ export class Sequential {
     ].join("\n");
   }
 
+  /** Flat examples (float32 widened) as a batch [m, ...inputShape]. */
+  private batchOf(fn: string, data: Float32Array | Float64Array): NDArray {
+    const per = sizeOf(this.inputShape);
+    if (data.length % per !== 0) {
+      throw new RangeError(
+        `${fn}: X expects whole examples of ${per} values (${fmtShape(this.inputShape)}) but got ${data.length}`,
+      );
+    }
+    return array(data, [data.length / per, ...this.inputShape]);
+  }
+
   private checkInput(fn: string, X: unknown): NDArray {
     const x = snapshot(fn, "X", X);
     if (fmtShape(x.shape.slice(1)) !== fmtShape(this.inputShape)) {
@@ -467,12 +478,13 @@ export class Sequential {
   }
 
   /**
-   * The model's output for X [m, ...inputShape], computed inside WASM memory in batches of at most
+   * The model's output for X [m, ...inputShape] (or flat examples in a Float32Array, widened, or a
+   * Float64Array), computed inside WASM memory in batches of at most
    * `batchSize` examples (the arena holds one batch's activations). Equal to the functional chain to 1e-12.
    */
-  predict(X: NDArray, { batchSize = 256 }: { batchSize?: number } = {}): NDArray {
+  predict(X: NDArray | Float32Array | Float64Array, { batchSize = 256 }: { batchSize?: number } = {}): NDArray {
     const fn = "predict";
-    const x = this.checkInput(fn, X);
+    const x = this.checkInput(fn, X instanceof Float32Array || X instanceof Float64Array ? this.batchOf(fn, X) : X);
     checkInteger(fn, "options.batchSize", batchSize, 1);
     const m = x.shape[0];
     const outShape = [m, ...this.outputShape];

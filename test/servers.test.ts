@@ -1,8 +1,13 @@
-// options.out: every op writes into a given NDArray of its result's shape (any view), returns it, and gives
-// the same values as without; a wrong shape or memory shared with an input is an error naming the op.
+// Buffers for servers (issue 12): options.out on every op (written into a given NDArray of the result's
+// shape, any view, and returned; a wrong shape or memory shared with an input is an error naming the op),
+// float32 inputs widened, and the package loaded by CommonJS code.
+import { execFileSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   NDArray,
+  array,
+  layers,
+  sequential,
   conv_backward,
   conv_forward,
   dense_backward,
@@ -94,5 +99,28 @@ describe("options.out", () => {
       "conv_backward: options.out expects an array of up to three NDArrays (or undefined) but got an array of shape [1]",
     );
     expect(memory().arenaBytesInUse).toBe(0);
+  });
+});
+
+describe("float32 inputs and CommonJS", () => {
+  it("array() widens a Float32Array exactly (a copy), and a model predicts from flat float32 examples", async () => {
+    const f32 = Float32Array.from([0.1, -2.5, 3e-8, 1e30]);
+    const a = array(f32, [2, 2]);
+    expect(Array.from(a.toFloat64Array())).toEqual(Array.from(f32));
+    expect(a.data.buffer).not.toBe(f32.buffer);
+    const model = sequential([4, 4, 1], [layers.flatten(), layers.dense({ units: 3 }), layers.softmax()], { seed: 2 });
+    const X = Float32Array.from({ length: 5 * 16 }, (_, i) => Math.sin(i));
+    expectIdentical(model.predict(X), model.predict(new NDArray(Float64Array.from(X), [5, 4, 4, 1])));
+    expect(() => model.predict(new Float32Array(17))).toThrow(
+      "predict: X expects whole examples of 16 values ([4,4,1]) but got 17",
+    );
+  });
+
+  it("require('convwasm') works in CommonJS (Node's require of ES modules, from 20.19)", () => {
+    const script = `const c = require("convwasm"); c.init({ threads: 1 }).then(() => {
+      const [Z] = c.conv_forward(c.zeros([1, 3, 3, 1]), c.zeros([2, 2, 1, 1]), c.zeros([1]), { stride: 1, pad: 0 });
+      console.log(Z.shape.join("x"), typeof require("convwasm/bench").bench); });`;
+    const out = execFileSync(process.execPath, ["-e", script], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    expect(out.trim()).toBe("1x2x2x1 function");
   });
 });
