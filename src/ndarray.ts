@@ -65,8 +65,8 @@ function integers(fn: string, name: string, v: unknown, min: number): number[] {
 }
 
 /** Checks that every element of a view lies inside `data`. */
-function checkBounds(fn: string, length: number, shape: number[], strides: number[], offset: number): void {
-  if (sizeOf(shape) === 0) return;
+/** The first and last data indices a non-empty view reaches. */
+function extent(shape: readonly number[], strides: readonly number[], offset: number): [number, number] {
   let lo = offset;
   let hi = offset;
   shape.forEach((d, k) => {
@@ -74,6 +74,12 @@ function checkBounds(fn: string, length: number, shape: number[], strides: numbe
     if (reach < 0) lo += reach;
     else hi += reach;
   });
+  return [lo, hi];
+}
+
+function checkBounds(fn: string, length: number, shape: number[], strides: number[], offset: number): void {
+  if (sizeOf(shape) === 0) return;
+  const [lo, hi] = extent(shape, strides, offset);
   if (lo < 0 || hi >= length) {
     throw new RangeError(
       `${fn}: shape ${fmtShape(shape)} with strides ${fmtShape(strides)} and offset ${offset} ` +
@@ -211,13 +217,7 @@ export class NDArray {
 
   /** Element `k` in C order (used by printing and copying of views). */
   at(k: number): number {
-    let p = this.offset;
-    for (let d = this.ndim - 1; d >= 0; d--) {
-      const n = this.shape[d];
-      p += (k % n) * this.strides[d];
-      k = Math.floor(k / n);
-    }
-    return this.data[p];
+    return this.data[indexOf(this, k)];
   }
 
   /** A C-order copy of the elements. */
@@ -417,13 +417,7 @@ export function allocate(fn: string, what: string, n: number): Float64Array {
 
 /** An array's elements as a byte range of its buffer (first to last element reached). */
 function byteRange(a: NDArray): [number, number] {
-  let lo = a.offset;
-  let hi = a.offset;
-  a.shape.forEach((d, k) => {
-    const reach = (d - 1) * a.strides[k];
-    if (reach < 0) lo += reach;
-    else hi += reach;
-  });
+  const [lo, hi] = extent(a.shape, a.strides, a.offset);
   return [a.data.byteOffset + lo * 8, a.data.byteOffset + hi * 8 + 8];
 }
 

@@ -5,15 +5,16 @@
 // conv's stores, no caches, the output copied out once.
 import { NDArray, allocate, array, describe, fmtShape, sizeOf, snapshot } from "../ndarray.js";
 import { RandomState } from "../random.js";
-import { Pair, Padding, PoolHparameters, checkArray, checkInteger, convArgs, poolArgs } from "../shapes.js";
+import { Pair, Padding, PoolHparameters, checkInteger, convArgs, poolArgs } from "../shapes.js";
 import { conv_backward, conv_forward } from "../ops/conv.js";
 import { pool_backward, pool_forward } from "../ops/pool.js";
 import { relu, relu_backward } from "../ops/relu.js";
 import { dense_backward, dense_forward } from "../ops/dense.js";
-import { softmax_cross_entropy } from "../ops/softmax.js";
+import { softmax_cross_entropy, targets } from "../ops/softmax.js";
 import type { Task } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
 import { run, streamTasks, taskCount, type Context } from "../wasm/schedule.js";
+import { Layout, copyPixelsOut } from "../ops/rows.js";
 import { Optimizer, adam } from "./optimizers.js";
 import { readNpz, writeNpz } from "./npz.js";
 
@@ -185,27 +186,9 @@ function build(fn: string, inputShape: readonly number[], specs: readonly LayerS
   });
 }
 
-/** Labels as one-hot rows [m, k] (checked against the batch and the classes). */
+/** Labels (class indices or one-hot rows) as one-hot rows [m, k], checked against the batch and the classes. */
 function oneHot(fn: string, Y: unknown, m: number, k: number): NDArray {
-  if (Y instanceof NDArray && Y.ndim === 2) {
-    const y = checkArray(fn, "Y", Y, ["m", "classes"]);
-    if (y.shape[0] !== m || y.shape[1] !== k) {
-      throw new RangeError(`${fn}: Y expects shape [${m},${k}] (one-hot rows) but got ${fmtShape(y.shape)}`);
-    }
-    return y;
-  }
-  const labels = Y instanceof NDArray ? Array.from(snapshot(fn, "Y", Y).toFloat64Array()) : Y;
-  if (!Array.isArray(labels) || labels.length !== m) {
-    throw new RangeError(`${fn}: Y expects ${m} class indices or one-hot rows [${m},${k}] but got ${describe(Y)}`);
-  }
-  const out = new NDArray(new Float64Array(m * k), [m, k]);
-  labels.forEach((c: unknown, i) => {
-    if (typeof c !== "number" || !Number.isInteger(c) || c < 0 || c >= k) {
-      throw new RangeError(`${fn}: Y expects class indices in 0..${k - 1} but got ${describe(c)} at ${i}`);
-    }
-    out.data[i * k + c] = 1;
-  });
-  return out;
+  return new NDArray(targets(fn, Y, m, k, "example"), [m, k]);
 }
 
 /** Rows idx of X (any rank), copied. */
@@ -587,6 +570,15 @@ export class Sequential {
           (t) => list[t],
           () => undefined,
         );
+      /** Layer j's packed weights and its bias (widened to k8) in the arena, and whether a ReLU follows (fused). */
+      const weightsIn = (j: number, k8: number) => {
+        const packed = packs.get(j)!;
+        const wpk = arena.alloc(fn, "W packed", packed.length * 8);
+        arena.f64(wpk, packed.length).set(packed);
+        const b8 = arena.zeros(fn, "b", k8);
+        arena.f64(b8, this.layers[j].b!.size).set(this.layers[j].b!.data);
+        return { wpk, b8, fused: this.layers[j + 1]?.spec.kind === "relu" ? 1 : 0 };
+      };
       for (let j = 0; j < this.layers.length; j++) {
         const l = this.layers[j];
         const s = l.spec;
@@ -600,12 +592,8 @@ export class Sequential {
             xp = arena.alloc(fn, "padded", m * hp * wp * cs * 8);
             kernels.zero_pad(ptr, h * w * cs, w * cs, cs, 1, h, w, cs, top, bottom, left, right, xp, 0, m);
           }
-          const wpk = arena.alloc(fn, "W packed", packs.get(j)!.length * 8);
-          arena.f64(wpk, packs.get(j)!.length).set(packs.get(j)!);
-          const b8 = arena.zeros(fn, "b", k8);
-          arena.f64(b8, k).set(l.b!.data);
+          const { wpk, b8, fused } = weightsIn(j, k8);
           const z = arena.alloc(fn, "Z", m * nH * nW * k8 * 8);
-          const fused = this.layers[j + 1]?.spec.kind === "relu" ? 1 : 0;
           const rows = m * nH;
           const work = rows * nW * k8 * fh * fw * cs;
           tasks(
@@ -681,12 +669,8 @@ export class Sequential {
           const rowsIn = cs;
           const k = l.W!.shape[1];
           const k8 = Math.ceil(k / 8) * 8;
-          const wpk = arena.alloc(fn, "W packed", packs.get(j)!.length * 8);
-          arena.f64(wpk, packs.get(j)!.length).set(packs.get(j)!);
-          const b8 = arena.zeros(fn, "b", k8);
-          arena.f64(b8, k).set(l.b!.data);
+          const { wpk, b8, fused } = weightsIn(j, k8);
           const z = arena.alloc(fn, "Z", m * k8 * 8);
-          const fused = this.layers[j + 1]?.spec.kind === "relu" ? 1 : 0;
           // a 1×1 conv over the batch as one row of m pixels
           tasks([["conv_forward", ptr, 1, m, rowsIn, rowsIn, wpk, 1, 1, 1, 1, k8, b8, 1, 1, z, k8, 1, m, 0, 1, fused]]);
           [ptr, shape, cs] = [z, [k], k8];
@@ -702,24 +686,16 @@ export class Sequential {
           tasks([["softmax_forward", ptr, k, ptr, 0, m]]);
         }
       }
-      // the output, its padding slots dropped
-      const per = sizeOf(shape.slice(0, -1));
-      const c = shape[shape.length - 1];
-      const v = arena.f64(ptr, m * per * cs);
-      const result = new Float64Array(m * per * c);
-      if (cs === c) result.set(v);
-      else for (let p = 0; p < m * per; p++) result.set(v.subarray(p * cs, p * cs + c), p * c);
-      return result;
+      return this.view(arena, ptr, m, shape, cs).data;
     });
   }
 
-  /** The arena's activation [m, ...shape] (channels of stride cs) as a new NDArray, for a layer run as an op. */
+  /** The arena's activation [m, ...shape] (channels of stride cs) as a new NDArray: the output, or a layer run as an op. */
   private view(arena: Context["arena"], ptr: number, m: number, shape: number[], cs: number): NDArray {
     const c = shape[shape.length - 1];
     const pixels = m * sizeOf(shape.slice(0, -1));
-    const v = arena.f64(ptr, pixels * cs);
     const out = new Float64Array(pixels * c);
-    for (let p = 0; p < pixels; p++) out.set(v.subarray(p * cs, p * cs + c), p * c);
+    copyPixelsOut(arena.f64(ptr, pixels * cs), out, Layout.grouped(c, 1, cs), 0, pixels);
     return new NDArray(out, [m, ...shape]);
   }
 }

@@ -1,6 +1,6 @@
 // pool_forward, pool_backward, create_mask_from_window, distribute_value:
 // validate -> copy in -> assembly/pool.ts -> copy out.
-import { NDArray, Result, allocate, copyStrided, describe, fmtShape, snapshot } from "../ndarray.js";
+import { NDArray, Result, allocate, describe, fmtShape, snapshot } from "../ndarray.js";
 import {
   PoolGeometry,
   PoolHparameters,
@@ -111,9 +111,7 @@ function placeBand(
     }
     v.fill(fill, at, at + left * c);
     v.fill(fill, at + (left + w) * c, at + row);
-    const src = rowsOf(A, i, r, 1);
-    if (src.isContiguous()) v.set(src.data.subarray(src.offset, src.offset + w * c), at + left * c);
-    else copyStrided(src, v, at + left * c);
+    arena.write(ptr + (at + left * c) * 8, rowsOf(A, i, r, 1));
   }
 }
 

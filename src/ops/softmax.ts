@@ -24,11 +24,11 @@ export function softmax(Z: NDArray, options: { out?: NDArray } = {}): NDArray {
 }
 
 /** Targets [m,k] from Y: one-hot (or any distribution) rows [m,k], or m class indices (an array or [m]). */
-function targets(fn: string, Y: unknown, m: number, k: number): Float64Array {
+export function targets(fn: string, Y: unknown, m: number, k: number, of = "row of Z"): Float64Array {
   if (Array.isArray(Y) || (Y instanceof NDArray && Y.ndim === 1)) {
     const labels = Array.isArray(Y) ? Y.slice() : snapshot(fn, "Y", Y).toFloat64Array();
     if (labels.length !== m) {
-      throw new RangeError(`${fn}: Y expects ${m} class indices (one per row of Z) but got ${labels.length}`);
+      throw new RangeError(`${fn}: Y expects ${m} class indices (one per ${of}) but got ${labels.length}`);
     }
     const t = new Float64Array(m * k);
     labels.forEach((y, i) => {
@@ -41,7 +41,9 @@ function targets(fn: string, Y: unknown, m: number, k: number): Float64Array {
   }
   const y = checkArray(fn, "Y", Y, ["m", "k"]);
   if (y.shape[0] !== m || y.shape[1] !== k) {
-    throw new RangeError(`${fn}: Y expects shape [${m},${k}] (one-hot rows, as Z) but got ${fmtShape(y.shape)}`);
+    throw new RangeError(
+      `${fn}: Y expects shape [${m},${k}] (one-hot rows, one per ${of}) but got ${fmtShape(y.shape)}`,
+    );
   }
   return y.toFloat64Array();
 }
