@@ -11,7 +11,7 @@ import { pool_backward, pool_forward } from "../ops/pool.js";
 import { relu, relu_backward } from "../ops/relu.js";
 import { dense_backward, dense_forward } from "../ops/dense.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
-import type { Task } from "../wasm/kernels.js";
+import { type Task, blocks8 } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
 import { run, streamTasks, taskCount, type Context } from "../wasm/schedule.js";
 import { Layout, copyPixelsOut } from "../ops/rows.js";
@@ -490,7 +490,7 @@ export class Sequential {
         // [taps, k] → [k8/8][taps][8], with input channels widened to the previous layer's stride (zeros)
         const [fh, fw, c, k] = l.W!.shape;
         const cs = this.strideOf(j);
-        const k8 = Math.ceil(k / 8) * 8;
+        const k8 = blocks8(k);
         const w = l.W!.toFloat64Array();
         const p = new Float64Array(fh * fw * cs * k8);
         const taps = fh * fw * cs;
@@ -502,7 +502,7 @@ export class Sequential {
       } else if (l.spec.kind === "dense") {
         // rows of W for the flattened input as it lies in the arena (channels of stride cs), zeros elsewhere
         const [n, k] = l.W!.shape;
-        const k8 = Math.ceil(k / 8) * 8;
+        const k8 = blocks8(k);
         const { rows, map } = this.flatLayout(j);
         const w = l.W!.toFloat64Array();
         const p = new Float64Array(rows * k8);
@@ -522,8 +522,8 @@ export class Sequential {
     for (let i = j - 1; i >= 0; i--) {
       const s = this.layers[i].spec;
       if (s.kind === "relu") continue;
-      if (s.kind === "conv2d") return (s.groups ?? 1) === 1 ? Math.ceil(s.filters / 8) * 8 : s.filters;
-      if (s.kind === "dense") return Math.ceil(s.units / 8) * 8;
+      if (s.kind === "conv2d") return (s.groups ?? 1) === 1 ? blocks8(s.filters) : s.filters;
+      if (s.kind === "dense") return blocks8(s.units);
       if (s.kind === "flatten") {
         const [h, w] = this.layers[i].input;
         return this.layers[i].input.length === 3 ? h * w * this.strideOf(i) : this.strideOf(i);
@@ -586,7 +586,7 @@ export class Sequential {
           const [h, w] = shape;
           const { g } = convArgs(fn, fakeBatch([h, w, l.W!.shape[2]]), l.W!, l.b!, convHp(s));
           const { top, bottom, left, right, hp, wp, nH, nW, fh, fw, sh, sw, dh, dw, k } = g;
-          const k8 = Math.ceil(k / 8) * 8;
+          const k8 = blocks8(k);
           let xp = ptr;
           if (hp !== h || wp !== w) {
             xp = arena.alloc(fn, "padded", m * hp * wp * cs * 8);
@@ -668,7 +668,7 @@ export class Sequential {
         } else if (s.kind === "dense") {
           const rowsIn = cs;
           const k = l.W!.shape[1];
-          const k8 = Math.ceil(k / 8) * 8;
+          const k8 = blocks8(k);
           const { wpk, b8, fused } = weightsIn(j, k8);
           const z = arena.alloc(fn, "Z", m * k8 * 8);
           // a 1×1 conv over the batch as one row of m pixels

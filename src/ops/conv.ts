@@ -1,7 +1,7 @@
 // conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
 import { NDArray, Result, describe, fmtShape, outs, pairwiseSum, snapshot } from "../ndarray.js";
 import { ConvArgs, ConvGeometry, ConvHparameters, cacheItems, checkArray, checkGradient, convArgs } from "../shapes.js";
-import type { KernelName, Task } from "../wasm/kernels.js";
+import { type KernelName, type Task, blocks8 } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
 import { Context, minWork, run, streamTasks, taskCount } from "../wasm/schedule.js";
 import { LaidRows, Layout, PaddedRows, copyPixelsOut, copySpan, zero } from "./rows.js";
@@ -30,9 +30,6 @@ export function conv_single_step(a_slice_prev: NDArray, W: NDArray, b: NDArray |
   for (let i = 0; i < a.length; i++) a[i] *= w[i];
   return pairwiseSum(a, 0, a.length) + bias;
 }
-
-/** Output channels are computed in blocks of 8; the padding channels are cropped on the way out. */
-const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
 
 /**
  * How the kernels walk a kernel row of cg taps per kw (assembly/conv.ts): one run of fw*c consecutive

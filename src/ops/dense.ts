@@ -5,7 +5,7 @@
 // conv_backward_bias. The batch is laid out as R rows of P pixels, so that rows can be shared out to threads.
 import { NDArray, Result, describe, fmtShape, outs, sizeOf, snapshot } from "../ndarray.js";
 import { cacheItems, checkArray } from "../shapes.js";
-import type { Task } from "../wasm/kernels.js";
+import { type Task, blocks8 } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
 import { run, streamTasks, taskCount } from "../wasm/schedule.js";
 
@@ -14,7 +14,6 @@ export type DenseCache = [X: NDArray, W: NDArray, b: NDArray];
 
 /** Pixels per row of the batch's layout: rows of 16 keep the micro-kernel's pairs full and give threads rows. */
 const P = 16;
-const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
 
 interface DenseArgs {
   X: NDArray;

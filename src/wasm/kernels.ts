@@ -6,6 +6,9 @@ import type { Arena } from "./arena.js";
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
 export const ABI_VERSION = 6;
 
+/** Channels rounded up to the kernels' blocks of 8 (one micro-kernel's width: 4 f64x2 registers). */
+export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
+
 /** Scratch buffers (zeros) for the warm-up calls, each big enough for every kernel's use of it. */
 interface Scratch {
   x: number;
