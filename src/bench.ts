@@ -2,7 +2,7 @@
 // op runs on its shape beside the machine's f64x2 ceiling (the probe bench/ceiling/index.ts, built with
 // the library's flags and embedded in the package), interleaved round by round, on each thread count
 // asked; every record gives the minimum and median time, the spread, GFLOP/s and % of the ceiling.
-import { NDArray } from "./ndarray.js";
+import { NDArray, fmtShape } from "./ndarray.js";
 import { RandomState } from "./random.js";
 import type { ConvHparameters, Padding, PoolHparameters, PoolMode } from "./shapes.js";
 import { conv_backward, conv_forward } from "./ops/conv.js";
@@ -122,8 +122,6 @@ interface Case {
   run: () => unknown;
 }
 
-const fmt = (a: readonly number[]) => `[${a.join(",")}]`;
-
 /** The calls a spec measures, on seeded inputs. */
 function cases(spec: BenchSpec): Case[] {
   const rs = new RandomState(1);
@@ -140,7 +138,7 @@ function cases(spec: BenchSpec): Case[] {
     };
     const [Z, cache] = conv_forward(A, W, b, hp);
     const macs = Z.size * spec.W[0] * spec.W[1] * spec.W[2];
-    const shape = `A ${fmt(spec.A)} W ${fmt(spec.W)} ${JSON.stringify(hp).replace(/"/g, "")}`;
+    const shape = `A ${fmtShape(spec.A)} W ${fmtShape(spec.W)} ${JSON.stringify(hp).replace(/"/g, "")}`;
     const out: Case[] = [
       { name, op: "conv_forward", shape, gflop: (2 * macs) / 1e9, run: () => conv_forward(A, W, b, hp) },
     ];
@@ -155,7 +153,7 @@ function cases(spec: BenchSpec): Case[] {
     const hp: PoolHparameters = { f: spec.f, stride: spec.stride ?? spec.f, pad: spec.pad ?? 0 };
     const mode = spec.mode ?? "max";
     const [P, cache] = pool_forward(A, hp, mode);
-    const shape = `A ${fmt(spec.A)} ${JSON.stringify(hp).replace(/"/g, "")} ${mode}`;
+    const shape = `A ${fmtShape(spec.A)} ${JSON.stringify(hp).replace(/"/g, "")} ${mode}`;
     const out: Case[] = [{ name, op: "pool_forward", shape, gflop: 0, run: () => pool_forward(A, hp, mode) }];
     if (spec.backward) {
       const dP = rs.randn(...P.shape);

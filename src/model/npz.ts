@@ -1,7 +1,7 @@
 // numpy's .npz (a zip of .npy arrays) for model weights, read and written with fflate: weights trained
 // with numpy, PyTorch or Keras move in through numpy (np.savez) and back out (np.load).
 import { unzipSync, zipSync } from "fflate";
-import { NDArray, describe } from "../ndarray.js";
+import { NDArray, describe, messageOf } from "../ndarray.js";
 
 /** .npy version 1.0 of a float64 C-order array: magic, header dict padded to 64 bytes, little-endian data. */
 function npy(a: NDArray): Uint8Array {
@@ -73,7 +73,7 @@ export function readNpz(fn: string, bytes: unknown): Record<string, NDArray> {
   try {
     files = unzipSync(bytes);
   } catch (e) {
-    throw new RangeError(`${fn}: bytes is not an .npz (zip) file (${e instanceof Error ? e.message : String(e)})`);
+    throw new RangeError(`${fn}: bytes is not an .npz (zip) file (${messageOf(e)})`);
   }
   const out: Record<string, NDArray> = {};
   for (const [file, data] of Object.entries(files)) {
