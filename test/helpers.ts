@@ -1,8 +1,9 @@
 // Shared test helpers: fixtures (numpy's golden values), closeness, random arrays.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { NDArray, RandomState } from "convwasm";
+import { tuning } from "convwasm/internal";
 
 export type Encoded = (number | "nan" | "inf" | "-inf")[];
 
@@ -71,4 +72,17 @@ export function dot(a: NDArray, b: NDArray): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i] * y[i];
   return s;
+}
+
+/**
+ * For the calling file's tests, calls share out to the pool from 1/32 of the default work (which is set
+ * for helpers woken from sleep), so that layers small enough to test quickly still exercise the pool.
+ */
+export function shareSmallCalls(): void {
+  beforeAll(() => {
+    tuning.minWorkScale = 1 / 32;
+  });
+  afterAll(() => {
+    tuning.minWorkScale = 1;
+  });
 }

@@ -22,7 +22,7 @@ import {
   zeros,
 } from "convwasm";
 import { Pool, Task, wasm } from "convwasm/internal";
-import { expectIdentical, randn } from "./helpers.js";
+import { expectIdentical, randn, shareSmallCalls } from "./helpers.js";
 
 const THREADS = Math.max(2, Math.min(4, availableParallelism()));
 let baseline = 0;
@@ -32,6 +32,7 @@ beforeAll(async () => {
   baseline = memory().wasmBytes;
 });
 afterAll(() => setThreads(availableParallelism() > 1 ? 2 : 1));
+shareSmallCalls();
 
 // a layer big enough to be shared out to the pool
 const A = randn(1, 2, 32, 32, 16);

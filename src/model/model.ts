@@ -12,8 +12,7 @@ import { relu, relu_backward } from "../ops/relu.js";
 import { dense_backward, dense_forward } from "../ops/dense.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
 import { type Task, blocks8 } from "../wasm/kernels.js";
-import { ranges } from "../wasm/pool.js";
-import { run, streamTasks, taskCount, type Context } from "../wasm/schedule.js";
+import { guided, run, shareFrom, streamTasks, type Context } from "../wasm/schedule.js";
 import { Layout, copyPixelsOut } from "../ops/rows.js";
 import { Optimizer, adam } from "./optimizers.js";
 import { readNpz, writeNpz } from "./npz.js";
@@ -556,7 +555,8 @@ export class Sequential {
       (s, l) => s + (l.W ? m * sizeOf(l.output) * (l.W.size / l.W.shape[l.W.ndim - 1]) : 0),
       0,
     );
-    return run(fn, macs, "conv_forward", (ctx) => {
+    // (a whole batch shares out from one conv's threshold: measured on the digits model, it pays from 6 images)
+    return run(fn, macs >= shareFrom("conv_forward"), (ctx) => {
       const { arena, kernels } = ctx;
       // the activation: a pointer, its per-example shape [h, w, c] or [n], and channels per pixel in memory
       let ptr = arena.copyIn(fn, "X", x);
@@ -597,7 +597,7 @@ export class Sequential {
           const rows = m * nH;
           const work = rows * nW * k8 * fh * fw * cs;
           tasks(
-            ranges(rows, taskCount(ctx, work, "conv_forward", rows, 4)).map(([r0, r1]): Task => [
+            guided(ctx, work, "conv_forward", rows).map(([r0, r1]): Task => [
               "conv_forward",
               xp,
               hp,
@@ -648,7 +648,7 @@ export class Sequential {
           } else {
             const y = arena.alloc(fn, "A", m * nH * nW * c * 8);
             const strides = [h * w * cs, w * cs, cs, 1] as const;
-            const parts = ranges(m, taskCount(ctx, m * nH * nW * c * fh * fw, "conv_forward", m));
+            const parts = guided(ctx, m * nH * nW * c * fh * fw, "conv_forward", m);
             const args = [ptr, ...strides, c, fh, fw, sh, sw, y, nH, nW] as const;
             if (s.kind === "maxPool") {
               tasks(parts.map(([i0, i1]): Task => ["pool_forward_max", ...args, i0, i1]));

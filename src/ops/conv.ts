@@ -3,7 +3,7 @@ import { NDArray, Result, describe, fmtShape, outs, pairwiseSum, snapshot } from
 import { ConvArgs, ConvGeometry, ConvHparameters, cacheItems, checkArray, checkGradient, convArgs } from "../shapes.js";
 import { type KernelName, type Task, blocks8 } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
-import { Context, minWork, run, streamTasks, taskCount } from "../wasm/schedule.js";
+import { Context, guided, minWork, run, shareFrom, streamTasks, taskCount } from "../wasm/schedule.js";
 import { LaidRows, Layout, PaddedRows, copyPixelsOut, copySpan, zero } from "./rows.js";
 
 /** conv_forward's cache: [A_prev, W, b, hparameters], as in the notebook. */
@@ -180,7 +180,7 @@ export function conv_forward(
   const rows = m * nH;
   const res = new Result(fn, "Z", [m, nH, nW, k], options.out, [args.A_prev, args.W, args.b]);
   const out = res.data;
-  run(fn, macs, plan.kernels.forward, (ctx) => {
+  run(fn, macs >= shareFrom(plan.kernels.forward), (ctx) => {
     const { arena } = ctx;
     const z = arena.alloc(fn, "Z", rows * nW * output.width * 8);
     const streamed = ctx.pool !== null || macs >= 2 * minWork(plan.kernels.forward);
@@ -192,7 +192,7 @@ export function conv_forward(
     const padded = streamed ? new PaddedRows(arena.f64(xp, m * hp * wp * input.width), args.A_prev, g, input) : null;
     const zv = arena.f64(z, rows * nW * output.width);
     const { end } = windowRows(g);
-    const parts = streamed ? ranges(rows, taskCount(ctx, macs, plan.kernels.forward, rows, 4)) : [[0, rows]];
+    const parts = streamed ? guided(ctx, macs, plan.kernels.forward, rows) : [[0, rows]];
     const groupTasks = parts.map(([r0, r1]) => tasks(r0, r1));
     const per = groupTasks[0].length;
     streamTasks(
@@ -323,7 +323,7 @@ export function conv_backward(
   const rW = new Result(fn, "dW", args.W.shape, outW, inputs);
   const rB = new Result(fn, "db", args.b.shape, outB, inputs);
   const [dA, dW, db] = [rA.data, rW.data, rB.data];
-  run(fn, macs, plan.kernels.filter, (ctx) => {
+  run(fn, macs >= shareFrom(plan.kernels.filter), (ctx) => {
     const { arena } = ctx;
     const iw = input.width;
     const row = wp * iw;

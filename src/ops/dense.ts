@@ -6,8 +6,7 @@
 import { NDArray, Result, describe, fmtShape, outs, sizeOf, snapshot } from "../ndarray.js";
 import { cacheItems, checkArray } from "../shapes.js";
 import { type Task, blocks8 } from "../wasm/kernels.js";
-import { ranges } from "../wasm/pool.js";
-import { run, streamTasks, taskCount } from "../wasm/schedule.js";
+import { guided, run, shareFrom, streamTasks } from "../wasm/schedule.js";
 
 /** dense_forward's cache: [X, W, b]. */
 export type DenseCache = [X: NDArray, W: NDArray, b: NDArray];
@@ -61,7 +60,7 @@ export function dense_forward(
   const macs = R * P * k8 * n;
   const res = new Result(fn, "Z", [m, k], options.out, [x, w, bias]);
   const out = res.data;
-  run(fn, macs, "conv_forward", (ctx) => {
+  run(fn, macs >= shareFrom("conv_forward"), (ctx) => {
     const { kernels, arena } = ctx;
     const xp = arena.zeros(fn, "X", R * P * n);
     arena.write(xp, x);
@@ -71,7 +70,7 @@ export function dense_forward(
     const b8 = arena.zeros(fn, "b", k8);
     arena.f64(b8, k).set(bias.toFloat64Array());
     const z = arena.alloc(fn, "Z", R * P * k8 * 8);
-    const parts = ranges(R, taskCount(ctx, macs, "conv_forward", R, 4));
+    const parts = guided(ctx, macs, "conv_forward", R);
     const zv = () => arena.f64(z, R * P * k8);
     streamTasks(
       fn,
@@ -117,7 +116,7 @@ export function dense_backward(
   const rW = new Result(fn, "dW", [n, k], outW, inputs);
   const rB = new Result(fn, "db", bias.shape, outB, inputs);
   const [dX, dW, db] = [rX.data, rW.data, rB.data];
-  run(fn, macs, "conv_backward_input", (ctx) => {
+  run(fn, macs >= shareFrom("conv_backward_input"), (ctx) => {
     const { kernels, arena } = ctx;
     const dzv = dz.toFloat64Array();
     // dZ widened to k8 columns, for dX and db
@@ -144,7 +143,7 @@ export function dense_backward(
     const gw = arena.alloc(fn, "dW transposed", K * P * n8 * 8);
     // dX and dWᵀ by rows (each task writes its own rows), db as one task
     const tasks: Task[] = [
-      ...ranges(R, taskCount(ctx, macs, "conv_backward_input", R)).map(([r0, r1]): Task => [
+      ...guided(ctx, macs, "conv_backward_input", R).map(([r0, r1]): Task => [
         "conv_backward_input",
         wt,
         1,
@@ -166,7 +165,7 @@ export function dense_backward(
         r0,
         r1,
       ]),
-      ...ranges(K, taskCount(ctx, macs, "conv_forward", K)).map(([r0, r1]): Task => [
+      ...guided(ctx, macs, "conv_forward", K).map(([r0, r1]): Task => [
         "conv_forward",
         gt,
         1,

@@ -14,7 +14,7 @@ export function zero_pad(X: NDArray, pad: number, options: { out?: NDArray } = {
   const res = new Result(fn, "X_pad", shape, options.out, [x4]);
   const out = res.data;
   // a copy with a border: memory-bound, so on the calling thread
-  run(fn, 0, null, ({ kernels, arena }) => {
+  run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyInStrided(fn, "X", x4);
     const xp = arena.alloc(fn, "X_pad", n * 8);
     const [s0, s1, s2, s3] = x.strides;

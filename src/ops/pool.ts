@@ -153,7 +153,7 @@ export function pool_forward(
   const max = checkMode(fn, mode) === "max";
   const res = new Result(fn, "A", [m, nH, nW, c], options.out, [A]);
   const out = res.data;
-  run(fn, 0, null, ({ kernels, arena }) => {
+  run(fn, false, ({ kernels, arena }) => {
     const { rowsOut, count, band } = bands(g);
     const x = arena.alloc(fn, "A_prev band", ((rowsOut - 1) * sh + fh) * wp * c * 8 * (planar(A, g) ? 2 : 1));
     const y = arena.alloc(fn, "A band", rowsOut * nW * c * 8);
@@ -190,7 +190,7 @@ export function pool_backward(
   const row = wp * c;
   const res = new Result(fn, "dA_prev", A.shape, options.out, [A, dA4]);
   const out = res.data;
-  run(fn, 0, null, ({ kernels, arena }) => {
+  run(fn, false, ({ kernels, arena }) => {
     const { rowsOut, count, band } = bands(g);
     const bandRows = (rowsOut - 1) * sh + fh;
     const x = max ? arena.alloc(fn, "A_prev band", bandRows * row * 8 * (planar(A, g) ? 2 : 1)) : 0;

@@ -13,7 +13,7 @@ export function relu(Z: NDArray, options: { out?: NDArray } = {}): [NDArray, Rel
   const res = new Result(fn, "A", z.shape, options.out, [z]);
   const out = res.data;
   // elementwise and memory-bound: on the calling thread
-  run(fn, 0, null, ({ kernels, arena }) => {
+  run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
     const y = arena.alloc(fn, "A", n * 8);
     kernels.relu_forward(x, y, 0, n);
@@ -35,7 +35,7 @@ export function relu_backward(dA: NDArray, cache: ReluCache, options: { out?: ND
   const n = z.size;
   const res = new Result(fn, "dZ", z.shape, options.out, [z, da]);
   const out = res.data;
-  run(fn, 0, null, ({ kernels, arena }) => {
+  run(fn, false, ({ kernels, arena }) => {
     const g = arena.copyIn(fn, "dA", da);
     const x = arena.copyIn(fn, "Z", z);
     const y = arena.alloc(fn, "dZ", n * 8);

@@ -14,7 +14,7 @@ export function softmax(Z: NDArray, options: { out?: NDArray } = {}): NDArray {
   const n = z.size;
   const res = new Result(fn, "the result", z.shape, options.out, [z]);
   const out = res.data;
-  run(fn, 0, null, ({ kernels, arena }) => {
+  run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
     const y = arena.alloc(fn, "the result", n * 8);
     kernels.softmax_forward(x, k, y, 0, n / k);
@@ -65,7 +65,7 @@ export function softmax_cross_entropy(
   const res = new Result(fn, "dZ", [m, k], options.out, [z]);
   const out = res.data;
   const losses = allocate(fn, "the losses", m);
-  run(fn, 0, null, ({ kernels, arena }) => {
+  run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
     const tp = arena.alloc(fn, "Y", m * k * 8);
     arena.f64(tp, m * k).set(t);

@@ -38,6 +38,8 @@ interface Spec {
   readonly warm: (s: Scratch) => number[][];
   /** Multiply-adds below which a task is not worth handing to another thread (bench/threshold.ts). */
   readonly minWork?: number;
+  /** Multiply-adds of a whole call from which sharing it out pays with the helpers asleep (default 2 × minWork). */
+  readonly shareFrom?: number;
 }
 
 export const KERNELS = {
@@ -58,8 +60,10 @@ export const KERNELS = {
       // dilated: one run per kw (nH = nW = 11 - 5 + 1), with the fused ReLU
       [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 2, 2, G.k8, s.b, 1, 1, s.z, G.k8, 7, 7, 0, 7, 1],
     ],
-    // sharing out pays from about 1M multiply-adds on 2 cores (bench/threshold.ts)
+    // a task pays from about 0.5M multiply-adds on a running helper, a call from about 16M with the
+    // helpers asleep (bench/threshold.ts, 2 cores)
     minWork: 2 ** 19,
+    shareFrom: 2 ** 24,
   },
   conv_backward_filter: {
     // prettier-ignore
@@ -68,8 +72,9 @@ export const KERNELS = {
     warm: (s) => [
       [s.xp, G.hp, G.wp, G.c, G.c, G.f, G.f, 1, 1, G.k8, 1, 1, s.z, G.k8, G.nH, G.nW, s.w, 0, G.nH, 0, UNITS],
     ],
-    // sharing out pays from about 0.25M multiply-adds on 2 cores
+    // a task pays from about 0.25M multiply-adds, a call from about 16M (with the helpers asleep)
     minWork: 2 ** 17,
+    shareFrom: 2 ** 24,
   },
   conv_backward_bias: {
     args: ["dz", "k8", "kp", "nW", "db", "r0", "r1"],
@@ -88,6 +93,7 @@ export const KERNELS = {
       "wp", "r0", "r1"],
     warm: (s) => [[s.wpk, G.f, G.f, G.c, G.c, 1, 1, G.k, G.k8, 1, 1, s.z, G.nH, G.nW, s.xp, G.hp, G.wp, 0, G.nH]],
     minWork: 2 ** 17,
+    shareFrom: 2 ** 24,
   },
   conv_forward_depthwise: {
     // prettier-ignore
@@ -98,12 +104,14 @@ export const KERNELS = {
     ],
     // (multiply-adds counted as for a dense conv of the same shape: taps × channels per output pixel)
     minWork: 2 ** 19,
+    shareFrom: 2 ** 24,
   },
   conv_backward_input_depthwise: {
     // prettier-ignore
     args: ["w", "fh", "fw", "dilH", "dilW", "c8", "sh", "sw", "dz", "nH", "nW", "dxp", "hp", "wp", "r0", "r1"],
     warm: (s) => [[s.w, G.f, G.f, 1, 1, 8, 1, 1, s.z, G.nH, G.nW, s.xp, G.hp, G.wp, 0, G.nH]],
     minWork: 2 ** 17,
+    shareFrom: 2 ** 24,
   },
   conv_backward_filter_depthwise: {
     // prettier-ignore
@@ -111,6 +119,7 @@ export const KERNELS = {
       "t0", "t1"],
     warm: (s) => [[s.xp, G.hp, G.wp, 8, G.f, G.f, 1, 1, 1, 1, s.z, G.nH, G.nW, s.w, 0, G.nH, 0, G.f * G.f]],
     minWork: 2 ** 17,
+    shareFrom: 2 ** 24,
   },
   pool_forward_max: {
     // prettier-ignore

@@ -179,6 +179,7 @@ export class Pool {
         }
         // a worker holds the next task to drain. A thread that died holding it would leave it unfinished
         // forever, so no progress for far longer than a task takes here (and at least stallMs) ends the pool.
+        for (let spin = 0; spin < 2000 && Atomics.load(ctl, L.FLAGS + finished) === 0; spin++);
         Atomics.wait(ctl, L.FLAGS + finished, 0, 20);
         if (Atomics.load(ctl, L.FLAGS + finished) === 0 && stalled()) throw this.stall(fn, since);
       }

@@ -1,7 +1,7 @@
 // Scheduling: what each call computes with (the calling thread alone on plain memory, or the pool over
 // shared memory), how many tasks to cut it into, and running those tasks with clean failure.
 import { KERNELS, KernelName, Task, call } from "./kernels.js";
-import type { Pool } from "./pool.js";
+import { ranges, type Pool } from "./pool.js";
 import { Side, state, stopPool, wasm } from "./runtime.js";
 
 /** What one call computes with: a side, and the pool when the call is shared out. */
@@ -16,23 +16,32 @@ export interface Context extends Side {
  */
 export const tuning = { minWorkScale: 1 };
 
+/**
+ * The least work (multiply-adds) of a call worth sharing out: measured with the helper threads asleep, as
+ * they are between a server's requests (bench/threshold.ts); a helper woken from sleep is late and slow
+ * at first on these VMs, so this is far above what back-to-back calls would suggest.
+ */
+export function shareFrom(kernel: KernelName): number {
+  const k = KERNELS[kernel] as { minWork?: number; shareFrom?: number };
+  return (k.shareFrom ?? 2 * (k.minWork ?? Infinity)) * tuning.minWorkScale;
+}
+
 /** The least work (multiply-adds) worth a task of `kernel` on another thread. */
 export function minWork(kernel: KernelName): number {
   return ((KERNELS[kernel] as { minWork?: number }).minWork ?? Infinity) * tuning.minWorkScale;
 }
 
 /**
- * Runs one call of op `fn`: with the pool over shared memory when there is a pool and `work` makes at
- * least two tasks of `kernel`'s minimum (else on the calling thread alone, on plain memory; either way
- * the arithmetic, and so every bit of the result, is the same), inside an arena scope, so that
- * everything it placed is released whether it returns or throws. A call entered from inside another
- * (from a callback) runs on the calling thread alone, never on the pool the outer call may be using, and
- * a dispose() asked for inside a call happens when the outermost call ends.
+ * Runs one call of op `fn`: with the pool over shared memory when there is a pool and `share` (the
+ * call's work reaches its kernel's `shareFrom`), else on the calling thread alone, on plain memory;
+ * either way the arithmetic, and so every bit of the result, is the same. The call runs inside an arena
+ * scope, so that everything it placed is released whether it returns or throws. A call entered from
+ * inside another (from a callback) runs on the calling thread alone, never on the pool the outer call
+ * may be using, and a dispose() asked for inside a call happens when the outermost call ends.
  */
-export function run<T>(fn: string, work: number, kernel: KernelName | null, body: (ctx: Context) => T): T {
+export function run<T>(fn: string, share: boolean, body: (ctx: Context) => T): T {
   const rt = wasm(fn);
-  const pooled =
-    rt.pool !== null && rt.shared !== null && state.depth === 0 && kernel !== null && work >= 2 * minWork(kernel);
+  const pooled = rt.pool !== null && rt.shared !== null && state.depth === 0 && share;
   // (a pool broken since the last call refuses the job, and streamTasks turns that into the error)
   const side = pooled ? rt.shared! : rt.single;
   const ctx: Context = { kernels: side.kernels, arena: side.arena, pool: pooled ? rt.pool : null };
@@ -99,4 +108,25 @@ export function taskCount(
   const threads = ctx.pool?.size ?? 1;
   if (threads === 1) return 1;
   return Math.max(1, Math.min(units, threads * perThread, Math.floor(work / minWork(kernel))));
+}
+
+/**
+ * `units` (rows) cut into tasks for `work` multiply-adds of `kernel`, largest first (guided scheduling):
+ * each task takes a share of what is left, down to the kernel's minimum work. A helper thread that wakes
+ * late (tens to hundreds of microseconds after a quiet spell on these VMs) then finds only small tasks
+ * left, so the calling thread, which starts at once, never waits long for it; with equal tasks it would
+ * wait for a whole quarter of the call. One range without a pool.
+ */
+export function guided(ctx: Context, work: number, kernel: KernelName, units: number): [number, number][] {
+  const threads = ctx.pool?.size ?? 1;
+  if (threads === 1 || units <= 1) return [[0, units]];
+  const least = Math.max(1, Math.ceil((units * minWork(kernel)) / Math.max(work, 1)));
+  if (least * 2 > units) return ranges(units, 1);
+  const out: [number, number][] = [];
+  for (let r0 = 0; r0 < units;) {
+    const r1 = Math.min(units, r0 + Math.max(least, Math.ceil((units - r0) / (2 * threads))));
+    out.push([r0, r1]);
+    r0 = r1;
+  }
+  return out;
 }

@@ -83,6 +83,9 @@ export function workerMain(host: WorkerHost): void {
         Atomics.store(ctl, L.FLAGS + task, 1);
         Atomics.notify(ctl, L.FLAGS + task);
       }
+      // a model's layers come as jobs a few microseconds apart: spin a little before sleeping, since waking
+      // a sleeping thread costs tens of microseconds, more than many of those layers take
+      for (let spin = 0; spin < 20000 && Atomics.load(ctl, L.GEN) === seen; spin++);
       Atomics.wait(ctl, L.GEN, seen);
       seen = Atomics.load(ctl, L.GEN);
     }

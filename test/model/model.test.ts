@@ -20,10 +20,11 @@ import {
   softmax,
   type LayerSpec,
 } from "convwasm";
-import { expectClose, expectIdentical, fixture, randn } from "../helpers.js";
+import { expectClose, expectIdentical, fixture, randn, shareSmallCalls } from "../helpers.js";
 
 beforeAll(() => init());
 afterAll(() => setThreads(availableParallelism() > 1 ? 2 : 1));
+shareSmallCalls();
 
 /** The course's network, small. */
 const small = (): LayerSpec[] => [

@@ -18,10 +18,11 @@ import {
 import type { ConvHparameters, PoolHparameters } from "convwasm";
 import * as reference from "convwasm/reference";
 import { availableParallelism } from "node:os";
-import { dot, expectClose, expectIdentical, fixture, randn, stridedCopy } from "../helpers.js";
+import { dot, expectClose, expectIdentical, fixture, randn, shareSmallCalls, stridedCopy } from "../helpers.js";
 
 beforeAll(() => init());
 afterAll(() => setThreads(availableParallelism() > 1 ? 2 : 1));
+shareSmallCalls();
 
 type ConvFixture = {
   op: "conv";

@@ -21,10 +21,11 @@ import {
   zeros,
 } from "convwasm";
 import * as reference from "convwasm/reference";
-import { dot, expectClose, expectIdentical, fixture, randn, stridedCopy } from "../helpers.js";
+import { dot, expectClose, expectIdentical, fixture, randn, shareSmallCalls, stridedCopy } from "../helpers.js";
 
 beforeAll(() => init());
 afterAll(() => setThreads(availableParallelism() > 1 ? 2 : 1));
+shareSmallCalls();
 
 type Fixture = Record<string, any>;
 const fx = fixture<Fixture>("layers.json");
