@@ -27,7 +27,7 @@ export type { DenseCache } from "./ops/dense.js";
 
 // a model of those layers: built, trained, run inside WASM memory, saved as .npz
 export { Sequential, sequential, layers, digitsLayers } from "./model/model.js";
-export type { LayerSpec, Init, EpochLog, FitOptions, Labels } from "./model/model.js";
+export type { LayerSpec, Init, EpochLog, FitOptions, Labels, PredictOptions } from "./model/model.js";
 export { sgd, adam } from "./model/optimizers.js";
 export type { Optimizer } from "./model/optimizers.js";
 

@@ -64,9 +64,8 @@ function integers(fn: string, name: string, v: unknown, min: number): number[] {
   return out;
 }
 
-/** Checks that every element of a view lies inside `data`. */
 /** The first and last data indices a non-empty view reaches. */
-function extent(shape: readonly number[], strides: readonly number[], offset: number): [number, number] {
+export function extent(shape: readonly number[], strides: readonly number[], offset: number): [number, number] {
   let lo = offset;
   let hi = offset;
   shape.forEach((d, k) => {
@@ -77,6 +76,7 @@ function extent(shape: readonly number[], strides: readonly number[], offset: nu
   return [lo, hi];
 }
 
+/** Checks that every element of a view lies inside `data`. */
 function checkBounds(fn: string, length: number, shape: number[], strides: number[], offset: number): void {
   if (sizeOf(shape) === 0) return;
   const [lo, hi] = extent(shape, strides, offset);
@@ -291,6 +291,10 @@ export function copyStrided(a: NDArray, out: Float64Array, start: number): void 
   }
   const n = a.size;
   if (n === 0) return;
+  if (a.isContiguous()) {
+    out.set(data.subarray(a.offset, a.offset + n), start);
+    return;
+  }
   const last = shape[ndim - 1];
   const step = strides[ndim - 1];
   const idx = new Array<number>(ndim - 1).fill(0);
@@ -471,7 +475,7 @@ export class Result {
 }
 
 /** The data index of element k (C order) of a view. */
-function indexOf(a: NDArray, k: number): number {
+export function indexOf(a: NDArray, k: number): number {
   let p = a.offset;
   for (let d = a.ndim - 1; d >= 0; d--) {
     const n = a.shape[d];
@@ -490,4 +494,18 @@ export function outs(fn: string, out: unknown): [unknown, unknown, unknown] {
     );
   }
   return [out[0], out[1], out[2]];
+}
+
+/** A RangeError naming the first element of `x` that is NaN or infinite. */
+export function assertFinite(fn: string, name: string, x: NDArray): void {
+  const v = x.toFloat64Array();
+  for (let i = 0; i < v.length; i++) {
+    if (Number.isFinite(v[i])) continue;
+    const at: number[] = [];
+    for (let d = x.ndim - 1, r = i; d >= 0; d--) {
+      at.unshift(r % x.shape[d]);
+      r = Math.floor(r / x.shape[d]);
+    }
+    throw new RangeError(`${fn}: ${name} expects finite values but ${name}[${at.join(",")}] is ${v[i]}`);
+  }
 }

@@ -132,7 +132,7 @@ function optional(fn: string, hp: unknown, key: string): unknown {
 }
 
 /** A number for both axes or [height, width], integers >= min. */
-function pair(fn: string, name: string, v: unknown, min: number): [number, number] {
+export function pair(fn: string, name: string, v: unknown, min: number): [number, number] {
   if (typeof v === "number") {
     checkInteger(fn, name, v, min);
     return [v, v];

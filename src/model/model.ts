@@ -3,9 +3,9 @@
 // and run by predict() inside WASM memory: the input copied in once, every layer's kernels on the
 // previous layer's output in the arena, weights packed once when they change, bias + ReLU fused into the
 // conv's stores, no caches, the output copied out once.
-import { NDArray, allocate, array, describe, fmtShape, sizeOf, snapshot } from "../ndarray.js";
+import { NDArray, allocate, array, assertFinite, describe, fmtShape, sizeOf, snapshot } from "../ndarray.js";
 import { RandomState } from "../random.js";
-import { Pair, Padding, PoolHparameters, checkInteger, convArgs, poolArgs } from "../shapes.js";
+import { PoolHparameters, checkInteger, convArgs, pair, poolArgs } from "../shapes.js";
 import { conv_backward, conv_forward } from "../ops/conv.js";
 import { pool_backward, pool_forward } from "../ops/pool.js";
 import { relu, relu_backward } from "../ops/relu.js";
@@ -16,57 +16,11 @@ import { guided, run, shareFrom, streamTasks, type Context } from "../wasm/sched
 import { Layout, copyPixelsOut } from "../ops/rows.js";
 import { Optimizer, adam } from "./optimizers.js";
 import { readNpz, writeNpz } from "./npz.js";
+import { examples, layers } from "./layers.js";
+import type { Init, LayerSpec } from "./layers.js";
 
-export type Init = "he" | "glorot";
-
-export type LayerSpec =
-  | {
-      kind: "conv2d";
-      filters: number;
-      size: Pair;
-      stride?: Pair;
-      pad?: Padding;
-      dilation?: Pair;
-      groups?: number;
-      init?: Init;
-    }
-  | { kind: "relu" }
-  | ({ kind: "maxPool" | "avgPool"; stride?: Pair } & Omit<PoolHparameters, "stride">)
-  | { kind: "flatten" }
-  | { kind: "dense"; units: number; init?: Init }
-  | { kind: "softmax" };
-
-/** A pooling layer's hyperparameters: pool_forward's, the stride defaulting to the window. */
-type PoolSpec = Omit<PoolHparameters, "stride"> & { stride?: Pair };
-
-/** The layers, as Keras names them. Initialisation defaults to He before a ReLU, else Glorot. */
-export const layers = {
-  conv2d: (o: Omit<Extract<LayerSpec, { kind: "conv2d" }>, "kind">): LayerSpec => ({ kind: "conv2d", ...o }),
-  relu: (): LayerSpec => ({ kind: "relu" }),
-  maxPool: (o: PoolSpec): LayerSpec => ({ kind: "maxPool", ...o }),
-  avgPool: (o: PoolSpec): LayerSpec => ({ kind: "avgPool", ...o }),
-  flatten: (): LayerSpec => ({ kind: "flatten" }),
-  dense: (o: { units: number; init?: Init }): LayerSpec => ({ kind: "dense", ...o }),
-  softmax: (): LayerSpec => ({ kind: "softmax" }),
-};
-
-/**
- * The network the notebook sends its reader to, sized for 28×28×1 digits: CONV 5×5×16 'same' → RELU →
- * MAXPOOL 2/2 → CONV 5×5×32 'same' → RELU → MAXPOOL 2/2 → FLATTEN → DENSE 10 → SOFTMAX.
- */
-export function digitsLayers(): LayerSpec[] {
-  return [
-    layers.conv2d({ filters: 16, size: 5, pad: "same" }),
-    layers.relu(),
-    layers.maxPool({ f: 2, stride: 2 }),
-    layers.conv2d({ filters: 32, size: 5, pad: "same" }),
-    layers.relu(),
-    layers.maxPool({ f: 2, stride: 2 }),
-    layers.flatten(),
-    layers.dense({ units: 10 }),
-    layers.softmax(),
-  ];
-}
+export { layers, digitsLayers } from "./layers.js";
+export type { Init, LayerSpec } from "./layers.js";
 
 /** A built layer: its spec, name, per-example input and output shapes, and parameters. */
 interface Layer {
@@ -125,12 +79,14 @@ function poolHp(s: Extract<LayerSpec, { kind: "maxPool" | "avgPool" }>): PoolHpa
 }
 
 /** Builds the layers on a per-example input shape: shapes checked, parameters initialised (seeded). */
-function build(fn: string, inputShape: readonly number[], specs: readonly LayerSpec[], rs: RandomState): Layer[] {
+function build(fn: string, inputShape: readonly number[], given: readonly LayerSpec[], rs: RandomState): Layer[] {
   let shape = [...inputShape];
+  // each spec's fields read once (a getter runs now, not in the middle of building)
+  const specs = given.map((s) => (typeof s === "object" && s !== null ? { ...s } : s));
   const counts: Record<string, number> = {};
   return specs.map((spec, i) => {
     const kind = spec?.kind;
-    if (!(kind in layers))
+    if (typeof kind !== "string" || !Object.hasOwn(layers, kind))
       throw new TypeError(`${fn}: layers[${i}] expects a layer (layers.conv2d(…), …) but got ${describe(spec)}`);
     const name = counts[kind] === undefined ? kind : `${kind}_${counts[kind]}`;
     counts[kind] = (counts[kind] ?? 0) + 1;
@@ -154,7 +110,7 @@ function build(fn: string, inputShape: readonly number[], specs: readonly LayerS
     const where = `${fn}: layers[${i}] (${name})`;
     if (spec.kind === "conv2d") {
       if (input.length !== 3) throw new RangeError(`${where} expects an input [h, w, c] but gets ${fmtShape(input)}`);
-      const [fh, fw] = typeof spec.size === "number" ? [spec.size, spec.size] : spec.size;
+      const [fh, fw] = pair(where, "size", spec.size, 1);
       const hp = convHp(spec);
       const groups = checkInteger(where, "groups", hp.groups, 1);
       const filters = checkInteger(where, "filters", spec.filters, 1);
@@ -212,6 +168,13 @@ function argmaxRows(P: NDArray): Int32Array {
   return out;
 }
 
+export interface PredictOptions {
+  /** Examples per pass through the layers (the arena holds one pass's activations); default 256. */
+  batchSize?: number;
+  /** Refuse an input holding NaN or ±Infinity (a RangeError naming the first), instead of NaN outputs. */
+  checkFinite?: boolean;
+}
+
 export class Sequential {
   readonly inputShape: readonly number[];
   private readonly layers: Layer[];
@@ -235,6 +198,11 @@ export class Sequential {
     this.inputShape = Object.freeze([...inputShape]);
     this.rs = new RandomState(checkInteger(fn, "seed", seed, 0));
     this.layers = build(fn, inputShape, specs, this.rs);
+  }
+
+  /** Multiply-adds of one example through the conv and dense layers (what predict() costs per example). */
+  get work(): number {
+    return this.layers.reduce((s, l) => s + (l.W ? sizeOf(l.output) * (l.W.size / l.W.shape[l.W.ndim - 1]) : 0), 0);
   }
 
   /** The per-example output shape. */
@@ -316,25 +284,6 @@ export class Sequential {
     ].join("\n");
   }
 
-  /** Flat examples (float32 widened) as a batch [m, ...inputShape]. */
-  private batchOf(fn: string, data: Float32Array | Float64Array): NDArray {
-    const per = sizeOf(this.inputShape);
-    if (data.length % per !== 0) {
-      throw new RangeError(
-        `${fn}: X expects whole examples of ${per} values (${fmtShape(this.inputShape)}) but got ${data.length}`,
-      );
-    }
-    return array(data, [data.length / per, ...this.inputShape]);
-  }
-
-  private checkInput(fn: string, X: unknown): NDArray {
-    const x = snapshot(fn, "X", X);
-    if (fmtShape(x.shape.slice(1)) !== fmtShape(this.inputShape)) {
-      throw new RangeError(`${fn}: X expects shape [m,${this.inputShape}] but got ${fmtShape(x.shape)}`);
-    }
-    return x;
-  }
-
   /**
    * The training forward pass through the functional ops, up to the logits (before a final softmax),
    * with every layer's cache; then, from the logits' gradient, the backward pass: the parameters' gradients.
@@ -393,7 +342,7 @@ export class Sequential {
     if (this.layers[this.layers.length - 1].spec.kind !== "softmax") {
       throw new RangeError(`${fn}: the model expects softmax as its last layer (it trains with softmax cross-entropy)`);
     }
-    const x = this.checkInput(fn, X);
+    const x = examples(fn, X, this.inputShape, false);
     const m = x.shape[0];
     const k = this.outputShape[0];
     const y = oneHot(fn, Y, m, k);
@@ -464,10 +413,12 @@ export class Sequential {
    * Float64Array), computed inside WASM memory in batches of at most
    * `batchSize` examples (the arena holds one batch's activations). Equal to the functional chain to 1e-12.
    */
-  predict(X: NDArray | Float32Array | Float64Array, { batchSize = 256 }: { batchSize?: number } = {}): NDArray {
+  predict(X: NDArray | Float32Array | Float64Array, options: PredictOptions = {}): NDArray {
     const fn = "predict";
-    const x = this.checkInput(fn, X instanceof Float32Array || X instanceof Float64Array ? this.batchOf(fn, X) : X);
+    const { batchSize = 256, checkFinite = false } = options;
+    const x = examples(fn, X, this.inputShape, true);
     checkInteger(fn, "options.batchSize", batchSize, 1);
+    if (checkFinite) assertFinite(fn, "X", x);
     const m = x.shape[0];
     const outShape = [m, ...this.outputShape];
     const per = sizeOf(this.outputShape);
@@ -551,10 +502,7 @@ export class Sequential {
   private chain(fn: string, x: NDArray): Float64Array {
     const m = x.shape[0];
     const packs = this.packs();
-    const macs = this.layers.reduce(
-      (s, l) => s + (l.W ? m * sizeOf(l.output) * (l.W.size / l.W.shape[l.W.ndim - 1]) : 0),
-      0,
-    );
+    const macs = m * this.work;
     // (a whole batch shares out from one conv's threshold: measured on the digits model, it pays from 6 images)
     return run(fn, macs >= shareFrom("conv_forward"), (ctx) => {
       const { arena, kernels } = ctx;

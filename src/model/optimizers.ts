@@ -1,8 +1,14 @@
 // The optimizers a model trains with: SGD with momentum and Adam, PyTorch's update rules, on the
 // parameters' Float64Arrays in place.
 
+/** What an optimizer was made with: enough to make the same one elsewhere (convwasm/async's workers). */
+export type OptimizerConfig =
+  | { type: "sgd"; lr: number; momentum: number }
+  | { type: "adam"; lr: number; beta1: number; beta2: number; eps: number };
+
 export interface Optimizer {
   readonly name: string;
+  readonly config: OptimizerConfig;
   /** One update of every parameter from its gradient (same order every call). */
   step(params: Float64Array[], grads: Float64Array[]): void;
 }
@@ -12,6 +18,7 @@ export function sgd({ lr = 0.01, momentum = 0 }: { lr?: number; momentum?: numbe
   const bufs: Float64Array[] = [];
   return {
     name: `SGD(lr=${lr}, momentum=${momentum})`,
+    config: { type: "sgd", lr, momentum },
     step(params, grads) {
       params.forEach((p, j) => {
         const g = grads[j];
@@ -42,6 +49,7 @@ export function adam({
   let t = 0;
   return {
     name: `Adam(lr=${lr})`,
+    config: { type: "adam", lr, beta1, beta2, eps },
     step(params, grads) {
       t++;
       const c1 = 1 - beta1 ** t;
@@ -58,4 +66,9 @@ export function adam({
       });
     },
   };
+}
+
+/** A new optimizer (fresh state) made as `config` says. */
+export function optimizerOf(config: OptimizerConfig): Optimizer {
+  return config.type === "sgd" ? sgd(config) : adam(config);
 }

@@ -1,0 +1,864 @@
+// convwasm/async: the synchronous API's functions, layers and model, returning Promises and computed in
+// worker threads (Node's worker_threads or Web Workers), so the calling thread never blocks: it only
+// hands arguments over (see wire.ts) and never waits in Atomics.wait. Calls run side by side on the
+// workers; a call big enough to be shared out runs alone on the first worker, with its thread pool.
+// onnxruntime-web's proxy worker is the model: one message per call, results moved back, not copied.
+import type * as Sync from "../index.js";
+import { NDArray, assertFinite, copyStrided, describe, messageOf, sizeOf, snapshot as snapshotOf } from "../ndarray.js";
+import { checkInteger } from "../shapes.js";
+import { examples } from "../model/layers.js";
+import type { Optimizer } from "../model/optimizers.js";
+import { KERNELS } from "../wasm/kernels.js";
+import { hostSource } from "./source.js";
+import { Outgoing, lent, recycler } from "./wire.js";
+import { OPS, type ModelMethod, type OpName, type Reply, type Request, type Weights } from "./protocol.js";
+
+export { NDArray, array, zeros } from "../ndarray.js";
+export { RandomState, random } from "../random.js";
+export { layers, digitsLayers } from "../model/layers.js";
+export { sgd, adam } from "../model/optimizers.js";
+export type { LayerSpec, Init } from "../model/layers.js";
+export type { ConvHparameters, PoolHparameters, PoolMode } from "../shapes.js";
+
+/**
+ * A copy of `x` (C order) in a SharedArrayBuffer, where there is one (Node; a cross-origin isolated
+ * page): such arrays go to the workers with no copy at all, so a server that keeps its inputs in
+ * shared memory hands a call over in microseconds, however big. Elsewhere, a plain copy.
+ */
+export function shared(x: NDArray): NDArray {
+  const v = snapshotOf("shared", "x", x);
+  const data =
+    typeof SharedArrayBuffer === "function" && cores().isolated
+      ? new Float64Array(new SharedArrayBuffer(v.size * 8))
+      : new Float64Array(v.size);
+  copyStrided(v, data, 0);
+  return new NDArray(data, v.shape);
+}
+
+/** A call refused because convwasm/async's queue is full: wait for some calls to finish (a server's 503). */
+export class BusyError extends Error {
+  override name = "BusyError";
+}
+/** A model's predict() that got no answer within its `timeout`. */
+export class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+export interface AsyncInitOptions {
+  /**
+   * Worker threads computing calls side by side (default: the cores reported, at most 8; in a browser
+   * page that is not cross-origin isolated, 1).
+   */
+  workers?: number;
+  /**
+   * Threads of the first worker's pool (itself included), which a call big enough to be shared out uses
+   * while the other workers wait (default: the cores reported, at most 8).
+   */
+  threads?: number;
+  /** As init()'s: bytes of arena each worker reserves up front. */
+  arenaBytes?: number;
+  /** As init()'s, as bytes or a compiled WebAssembly.Module (a Response cannot be sent to a worker). */
+  wasm?: BufferSource | WebAssembly.Module;
+  sharedWasm?: BufferSource | WebAssembly.Module;
+  /** Calls waiting for a worker before new ones are refused with a BusyError (default 4096). */
+  maxQueue?: number;
+}
+
+interface Endpoint {
+  post(message: Request, transfer?: Transferable[]): void;
+  onMessage(handler: (reply: Reply) => void): void;
+  onExit(handler: (reason: string) => void): void;
+  terminate(): void;
+  /** Node: keep the process alive while a call is in flight, not while idle. */
+  hold(busy: boolean): void;
+}
+
+type NodeWorker = {
+  on(event: string, listener: (...args: unknown[]) => void): void;
+  postMessage(message: unknown, transfer?: unknown[]): void;
+  terminate(): Promise<number>;
+  ref(): void;
+  unref(): void;
+};
+type NodeProcess = { versions?: { node?: string }; getBuiltinModule?(id: string): unknown };
+
+function spawn(): Endpoint {
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  if (proc?.versions?.node && proc.getBuiltinModule) {
+    const { Worker } = proc.getBuiltinModule("node:worker_threads") as {
+      Worker: new (code: string, options: { eval: true }) => NodeWorker;
+    };
+    const w = new Worker(hostSource, { eval: true });
+    w.unref();
+    return {
+      post: (m, t) => w.postMessage(m, t),
+      onMessage: (h) => w.on("message", (m) => h(m as Reply)),
+      onExit: (h) => {
+        w.on("error", (e) => h(`error: ${messageOf(e)}`));
+        w.on("exit", (code) => h(`exit code ${String(code)}`));
+      },
+      terminate: () => void w.terminate(),
+      hold: (busy) => (busy ? w.ref() : w.unref()),
+    };
+  }
+  if (typeof Worker !== "function") throw new Error("init: this context cannot start Web Workers");
+  const url = URL.createObjectURL(new Blob([hostSource], { type: "text/javascript" }));
+  const w = new Worker(url);
+  URL.revokeObjectURL(url);
+  return {
+    post: (m, t) => w.postMessage(m, t ?? []),
+    onMessage: (h) => w.addEventListener("message", (e) => h(e.data as Reply)),
+    onExit: (h) => w.addEventListener("error", (e) => h(`error: ${e.message}`)),
+    terminate: () => w.terminate(),
+    hold: () => undefined,
+  };
+}
+
+function cores(): { cores: number; isolated: boolean } {
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  if (proc?.versions?.node && proc.getBuiltinModule) {
+    const os = proc.getBuiltinModule("node:os") as { availableParallelism(): number };
+    return { cores: os.availableParallelism(), isolated: true };
+  }
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; crossOriginIsolated?: boolean };
+  return { cores: g.navigator?.hardwareConcurrency ?? 1, isolated: g.crossOriginIsolated === true };
+}
+
+/** A call on its way to a worker: who may run it, and what to post once one is chosen. */
+interface Job {
+  fn: string;
+  /** Runs alone on the first worker, which may share it out to its pool. */
+  exclusive: boolean;
+  eligible(w: number): boolean;
+  /** The requests to post to worker w (anything w must be brought up to date with first) and what they move. */
+  start(w: number, id: number): { requests: Request[]; transfer: ArrayBuffer[] };
+  done(reply: Extract<Reply, { type: "done" | "error" }>): void;
+  fail(error: Error): void;
+  callback?(k: number, args: unknown[]): void;
+}
+
+/**
+ * Calls in flight per worker, and per message: a message costs each side ~30 µs on these VMs, as much as
+ * a small layer, so calls started together travel together (and their answers too), and a worker has
+ * the next message in its inbox while it works, never idling through a round trip.
+ */
+const DEPTH = 8;
+const PER_MESSAGE = 4;
+
+class Runtime {
+  /** Calls in flight on each worker. */
+  private readonly busy: number[];
+  /** An exclusive call is in flight: nothing else starts until it ends. */
+  private alone = false;
+  private readonly queue: Job[] = [];
+  private nextId = 1;
+  private readonly inFlight = new Map<number, { job: Job; worker: number }>();
+  /** Calls accepted and not yet posted (encoding, copying or queued). */
+  waiting = 0;
+  broken: string | null = null;
+
+  constructor(
+    readonly workers: Endpoint[],
+    readonly threads: { threads: number; reason: string },
+    readonly maxQueue: number,
+  ) {
+    this.busy = workers.map(() => 0);
+    workers.forEach((w, i) => {
+      w.onMessage((r) => this.reply(i, r));
+      w.onExit((reason) => this.stop(`worker ${i + 1} of convwasm/async exited (${reason})`));
+    });
+  }
+
+  submit(job: Job): void {
+    if (this.broken !== null) return job.fail(new Error(`${job.fn}: ${this.broken} before the call finished`));
+    this.queue.push(job);
+    this.schedule();
+  }
+
+  /** Pumps once after this tick's submissions and answers (so that they can share messages). */
+  private schedule(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    queueMicrotask(() => {
+      this.pumping = false;
+      this.pump();
+    });
+  }
+  private pumping = false;
+
+  /** Starts every queued job that can start, in order; nothing passes an exclusive job that waits. */
+  private pump(): void {
+    const outbox = this.workers.map(() => ({ requests: [] as Request[], transfer: [] as ArrayBuffer[], calls: 0 }));
+    for (let i = 0; i < this.queue.length && !this.alone && this.broken === null; i++) {
+      const job = this.queue[i];
+      let w = -1;
+      if (job.exclusive) {
+        if (this.busy.some((b) => b > 0)) break;
+        this.alone = true;
+        w = 0;
+      } else {
+        // the least busy eligible worker, if one has room
+        for (let j = 0; j < this.busy.length; j++) {
+          if (this.busy[j] < DEPTH && job.eligible(j) && (w < 0 || this.busy[j] < this.busy[w])) w = j;
+        }
+        if (w < 0) continue;
+      }
+      this.queue.splice(i--, 1);
+      const started = this.begin(job, w);
+      if (!started) continue;
+      const box = outbox[w];
+      box.requests.push(...started.requests);
+      box.transfer.push(...started.transfer);
+      if (++box.calls === PER_MESSAGE) this.post(w, box);
+    }
+    outbox.forEach((box, w) => this.post(w, box));
+  }
+
+  private post(w: number, box: { requests: Request[]; transfer: ArrayBuffer[]; calls: number }): void {
+    if (box.requests.length === 0) return;
+    this.workers[w].post({ type: "batch", requests: box.requests }, box.transfer);
+    [box.requests, box.transfer, box.calls] = [[], [], 0];
+  }
+
+  private begin(job: Job, w: number): { requests: Request[]; transfer: ArrayBuffer[] } | null {
+    const id = this.nextId++;
+    this.busy[w]++;
+    this.inFlight.set(id, { job, worker: w });
+    this.waiting--;
+    this.workers[w].hold(true);
+    try {
+      return job.start(w, id);
+    } catch (e) {
+      this.end(id);
+      job.fail(e instanceof Error ? e : new Error(`${job.fn}: ${messageOf(e)}`));
+      return null;
+    }
+  }
+
+  private end(id: number): Job | null {
+    const f = this.inFlight.get(id);
+    if (!f) return null;
+    this.inFlight.delete(id);
+    if (--this.busy[f.worker] === 0) this.workers[f.worker].hold(false);
+    if (f.job.exclusive) this.alone = false;
+    this.schedule();
+    return f.job;
+  }
+
+  private reply(w: number, r: Reply): void {
+    if (r.type === "batch") return r.replies.forEach((x) => this.reply(w, x));
+    if (r.type === "callback") return this.inFlight.get(r.id)?.job.callback?.(r.k, r.args);
+    if (r.type !== "done" && r.type !== "error") return;
+    this.end(r.id)?.done(r);
+  }
+
+  /** Ends every worker; calls in flight or waiting fail with `reason`. */
+  stop(reason: string): void {
+    if (this.broken !== null) return;
+    this.broken = reason;
+    for (const w of this.workers) w.terminate();
+    const jobs = [...[...this.inFlight.values()].map((f) => f.job), ...this.queue];
+    this.inFlight.clear();
+    this.queue.length = 0;
+    for (const j of jobs) j.fail(new Error(`${j.fn}: ${reason} before the call finished`));
+    if (state.runtime === this) state.runtime = null;
+  }
+}
+
+const state = {
+  runtime: null as Runtime | null,
+  pending: null as Promise<Runtime> | null,
+};
+
+const MAX_WORKERS = 64;
+
+async function start(options: AsyncInitOptions): Promise<Runtime> {
+  const fn = "init";
+  const here = cores();
+  const auto = here.isolated ? Math.max(1, Math.min(8, here.cores)) : 1;
+  const n = checkInteger(fn, "workers", options.workers ?? auto, 1);
+  if (n > MAX_WORKERS) throw new RangeError(`${fn}: workers expects an integer <= ${MAX_WORKERS} but got ${n}`);
+  const threads = checkInteger(fn, "threads", options.threads ?? Math.max(1, Math.min(8, here.cores)), 1);
+  const maxQueue = checkInteger(fn, "maxQueue", options.maxQueue ?? 4096, 1);
+  const workers: Endpoint[] = [];
+  try {
+    for (let i = 0; i < n; i++) workers.push(spawn());
+    const ready = await Promise.all(
+      workers.map(
+        (w, i) =>
+          new Promise<{ threads: number; reason: string }>((resolve, reject) => {
+            w.onMessage((r) => {
+              if (r.type === "ready") resolve(r);
+              if (r.type === "failed") {
+                const E = r.error.name === "TypeError" ? TypeError : r.error.name === "RangeError" ? RangeError : Error;
+                reject(new E(r.error.message));
+              }
+            });
+            w.onExit((reason) => reject(new Error(`init: worker ${i + 1} of convwasm/async exited (${reason})`)));
+            const { arenaBytes, wasm, sharedWasm } = options;
+            w.post({ type: "init", options: { threads: i === 0 ? threads : 1, arenaBytes, wasm, sharedWasm } });
+          }),
+      ),
+    );
+    return new Runtime(workers, { threads: ready[0].threads, reason: ready[0].reason }, maxQueue);
+  } catch (e) {
+    for (const w of workers) w.terminate();
+    throw e;
+  }
+}
+
+/**
+ * Starts the workers (each instantiates the WASM module and warms it up; the first also starts its
+ * thread pool); call (and await) once before any call. Idempotent: later calls return the first one's
+ * promise, until dispose().
+ */
+export function init(options: AsyncInitOptions = {}): Promise<void> {
+  if (state.runtime) return Promise.resolve();
+  state.pending ??= start(options).then(
+    (rt) => {
+      state.runtime = rt;
+      state.pending = null;
+      return rt;
+    },
+    (e: unknown) => {
+      state.pending = null;
+      throw e;
+    },
+  );
+  return state.pending.then(() => undefined);
+}
+
+/**
+ * Ends the workers. Calls in flight or waiting are rejected (their results are never delivered);
+ * init() may be called again.
+ */
+export function dispose(): void {
+  state.runtime?.stop("convwasm/async was disposed");
+  state.runtime = null;
+}
+
+/** Workers, the first worker's threads and, in one line, how they run. */
+export async function threading(): Promise<{ workers: number; threads: number; reason: string }> {
+  const rt = state.runtime;
+  if (!rt) return { workers: 0, threads: 1, reason: "convwasm/async is not initialised" };
+  return { workers: rt.workers.length, ...rt.threads };
+}
+
+function runtime(fn: string): Runtime {
+  if (!state.runtime) throw new Error(`${fn}: convwasm/async is not initialised; call \`await init()\` first`);
+  return state.runtime;
+}
+
+/** Optimizers passed to fit(), numbered so that a worker keeps each one's state between calls. */
+const optimizerIds = new WeakMap<Optimizer, number>();
+let nextOptimizer = 1;
+const optimizerId = (o: Optimizer): number => {
+  let id = optimizerIds.get(o);
+  if (id === undefined) optimizerIds.set(o, (id = nextOptimizer++));
+  return id;
+};
+
+function errorOf(e: { name: string; message: string }): Error {
+  const E = e.name === "TypeError" ? TypeError : e.name === "RangeError" ? RangeError : Error;
+  return new E(e.message);
+}
+
+/** Multiply-adds a call costs, from its arrays' shapes: enough to tell a call worth the pool. */
+function workOf(fn: string, shapes: number[][]): number {
+  const size = (s: number[] | undefined) => (s ? sizeOf(s) : 0);
+  const last = (s: number[] | undefined) => (s && s.length > 0 ? s[s.length - 1] : 1) || 1;
+  switch (fn) {
+    case "conv_forward":
+      return (size(shapes[0]) / last(shapes[0])) * size(shapes[1]);
+    case "conv_backward":
+      return 2 * (size(shapes[0]) / last(shapes[0])) * size(shapes[2]);
+    case "dense_forward":
+      return (shapes[0]?.[0] ?? 0) * size(shapes[1]);
+    case "dense_backward":
+      return 2 * (shapes[0]?.[0] ?? 0) * size(shapes[2]);
+    default:
+      return 0;
+  }
+}
+const POOL_FROM = KERNELS.conv_forward.shareFrom;
+
+/**
+ * Sends one call: arguments encoded (each field read once) and copied over (the event loop runs between
+ * slices of a big copy), queued, run, and the answer decoded over the caller's own buffers.
+ */
+function send(
+  fn: string,
+  names: readonly string[],
+  args: unknown[],
+  request: (
+    w: number,
+    id: number,
+    o: { args: ReturnType<Outgoing["encode"]>[]; buffers: ArrayBufferLike[]; transfer: ArrayBuffer[]; pool: boolean },
+  ) => Request,
+  route: { exclusive?: boolean; eligible?: (w: number) => boolean; work?: (shapes: number[][]) => number } = {},
+  before?: (w: number) => Request | null,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const rt = runtime(fn);
+    if (rt.waiting >= rt.maxQueue) {
+      throw new BusyError(
+        `${fn}: convwasm/async's queue is full (${rt.waiting} calls waiting); wait for some to finish`,
+      );
+    }
+    const out = new Outgoing(fn, optimizerId);
+    const encoded = args.map((a, i) => out.encode(a, names[i] ?? `argument ${i + 1}`));
+    rt.waiting++;
+    let callbackError: unknown = null;
+    out
+      .send()
+      .then(({ buffers, transfer }) => {
+        const work = route.work?.(out.shapes) ?? 0;
+        const exclusive = route.exclusive === true || (rt.workers.length > 1 && work >= POOL_FROM);
+        rt.submit({
+          fn,
+          exclusive,
+          eligible: route.eligible ?? (() => true),
+          start: (w, id) => {
+            const first = before?.(w) ?? null;
+            const req = request(w, id, {
+              args: encoded,
+              buffers,
+              transfer,
+              pool: exclusive || rt.workers.length === 1,
+            });
+            return { requests: first ? [first, req] : [req], transfer };
+          },
+          done: (r) => {
+            if (r.type === "error") {
+              for (const b of r.returned) if (b) recycler.give(b);
+              return reject(errorOf(r.error));
+            }
+            const value = out.answer(r.value, r.buffers, r.returned);
+            if (callbackError !== null) reject(callbackError);
+            else resolve(value);
+          },
+          fail: (e) => reject(e),
+          callback: (k, cbArgs) => {
+            if (callbackError !== null) return;
+            try {
+              out.callbacks[k](...cbArgs);
+            } catch (e) {
+              callbackError = e;
+            }
+          },
+        });
+      })
+      .catch((e: unknown) => {
+        rt.waiting--;
+        reject(e);
+      });
+  });
+}
+
+type Async<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
+
+function op<K extends OpName>(fn: K): Async<(typeof Sync)[K]> {
+  return ((...args: unknown[]) =>
+    send(fn, OPS[fn], args, (_w, id, o) => ({ type: "call", id, fn, args: o.args, buffers: o.buffers, pool: o.pool }), {
+      work: (shapes) => workOf(fn, shapes),
+    })) as Async<(typeof Sync)[K]>;
+}
+
+export const zero_pad = op("zero_pad");
+export const conv_single_step = op("conv_single_step");
+export const conv_forward = op("conv_forward");
+export const conv_backward = op("conv_backward");
+export const pool_forward = op("pool_forward");
+export const pool_backward = op("pool_backward");
+export const create_mask_from_window = op("create_mask_from_window");
+export const distribute_value = op("distribute_value");
+export const relu = op("relu");
+export const relu_backward = op("relu_backward");
+export const flatten = op("flatten");
+export const dense_forward = op("dense_forward");
+export const dense_backward = op("dense_backward");
+export const softmax = op("softmax");
+export const softmax_cross_entropy = op("softmax_cross_entropy");
+export {
+  zero_pad as zeroPad,
+  conv_single_step as convSingleStep,
+  conv_forward as convForward,
+  conv_backward as convBackward,
+  pool_forward as poolForward,
+  pool_backward as poolBackward,
+  create_mask_from_window as createMaskFromWindow,
+  distribute_value as distributeValue,
+  relu_backward as reluBackward,
+  dense_forward as denseForward,
+  dense_backward as denseBackward,
+  softmax_cross_entropy as softmaxCrossEntropy,
+};
+
+// ---- the model -------------------------------------------------------------------------------------
+
+export interface BatchingOptions {
+  /**
+   * Most examples per batch (default 16): requests are gathered up to this, and a larger request is cut
+   * into batches of this many, which run on all the workers side by side (no thread pool, so the
+   * calling thread's event loop keeps its core).
+   */
+  maxBatch?: number;
+  /** How long the first request of a batch waits for others (ms, default 1; 0: only those of this tick). */
+  windowMs?: number;
+  /** Requests queued or running before new ones are refused with a BusyError (default 1024). */
+  maxQueue?: number;
+}
+
+export interface AsyncPredictOptions extends Sync.PredictOptions {
+  /** Reject with a TimeoutError when no answer came within this many ms (the work may still run). */
+  timeout?: number;
+}
+
+interface Pending {
+  m: number;
+  resolve: (a: NDArray) => void;
+  reject: (e: unknown) => void;
+  timer: ReturnType<typeof setTimeout> | null;
+  settled: boolean;
+}
+
+/**
+ * A batch being filled. Its place among the model's reads and writes is taken when its first request
+ * comes (so a write asked later waits for it), and it runs when `run` is given the batch.
+ */
+interface Filling {
+  data: Float64Array;
+  requests: Pending[];
+  n: number;
+  run: (x: NDArray) => void;
+}
+
+let nextModel = 1;
+
+const METHOD_ARGS: Record<ModelMethod, readonly string[]> = {
+  create: ["inputShape", "layers", "options"],
+  predict: ["X", "options"],
+  evaluate: ["X", "Y"],
+  fit: ["X", "Y", "options"],
+  setWeights: ["arrays"],
+  load: ["bytes"],
+  save: [],
+  drop: [],
+};
+
+/**
+ * A sequential model held by every worker (the same seeded weights): reads (predict, evaluate, save)
+ * run on any worker, writes (fit, setWeights, load) on the first one and are then copied to the others
+ * before their next read. A model's calls keep their order: a read sees every write asked before it,
+ * and a write waits for the reads asked before it. Concurrent predict() requests are run in batches.
+ */
+export class AsyncSequential {
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  private readonly id: number;
+  private readonly info: { summary: string; work: number };
+  private weightsNow: Weights;
+  private version = 0;
+  private readonly versions: number[];
+  private lastWrite: Promise<unknown> = Promise.resolve();
+  private readonly reads = new Set<Promise<unknown>>();
+  private readonly batching: Required<BatchingOptions>;
+  /** The batch being filled: its buffer (the library's own, moved to the worker without a copy), requests, examples. */
+  private filling: Filling | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** predict() requests accepted and not yet answered. */
+  private open = 0;
+  private dropped = false;
+
+  /** (made by sequential(), which builds it in every worker) */
+  constructor(
+    private readonly rt: Runtime,
+    created: {
+      inputShape: number[];
+      outputShape: number[];
+      work: number;
+      summary: string;
+      weights: Record<string, NDArray>;
+    },
+    id: number,
+    batching: Required<BatchingOptions>,
+  ) {
+    this.id = id;
+    this.inputShape = Object.freeze([...created.inputShape]);
+    this.outputShape = Object.freeze([...created.outputShape]);
+    this.info = { summary: created.summary, work: created.work };
+    this.weightsNow = weightsOf(created.weights);
+    this.versions = rt.workers.map(() => 0);
+    this.batching = batching;
+  }
+
+  private call(
+    method: ModelMethod,
+    args: unknown[],
+    route: { exclusive?: boolean; eligible?: (w: number) => boolean; work?: (s: number[][]) => number } = {},
+  ): Promise<unknown> {
+    if (this.dropped) return Promise.reject(new Error(`${method}: this model was disposed`));
+    if (runtime(method) !== this.rt) {
+      return Promise.reject(new Error(`${method}: this model was made before convwasm/async was disposed`));
+    }
+    return send(
+      method,
+      METHOD_ARGS[method],
+      args,
+      (_w, id, o) => ({ type: "model", id, model: this.id, method, args: o.args, buffers: o.buffers, pool: o.pool }),
+      route,
+      (w) => {
+        // bring worker w's copy up to date before it reads
+        if (this.versions[w] === this.version) return null;
+        this.versions[w] = this.version;
+        return { type: "sync", model: this.id, weights: this.weightsNow };
+      },
+    );
+  }
+
+  private read<T>(start: () => Promise<T>): Promise<T> {
+    const p = this.lastWrite.then(start, start);
+    const tracked = p.catch(() => undefined);
+    this.reads.add(tracked);
+    void tracked.then(() => this.reads.delete(tracked));
+    return p;
+  }
+
+  private write<T>(start: () => Promise<T>): Promise<T> {
+    // the batch being filled was asked before this write: it runs now, before it
+    this.flush();
+    const p = Promise.allSettled([this.lastWrite, ...this.reads]).then(start);
+    this.lastWrite = p.catch(() => undefined);
+    this.reads.clear();
+    return p;
+  }
+
+  /** A write on the first worker: afterwards its weights are the model's, and the others are behind. */
+  private async written(method: ModelMethod, args: unknown[], exclusive = false): Promise<unknown> {
+    const r = (await this.call(method, args, { exclusive, eligible: (w) => w === 0 })) as {
+      weights: Record<string, NDArray>;
+    };
+    this.weightsNow = weightsOf(r.weights);
+    this.version++;
+    this.versions[0] = this.version;
+    return r;
+  }
+
+  /** Multiply-adds of one example (predict's cost per example). */
+  get work(): number {
+    return this.info.work;
+  }
+
+  summary(): Promise<string> {
+    return Promise.resolve(this.info.summary);
+  }
+
+  /** Copies of the parameters, by name. */
+  weights(): Promise<Record<string, NDArray>> {
+    return this.read(async () =>
+      Object.fromEntries(Object.entries(this.weightsNow).map(([k, w]) => [k, new NDArray(w.data.slice(), w.shape)])),
+    );
+  }
+
+  setWeights(arrays: Record<string, NDArray>): Promise<void> {
+    return this.write(() => this.written("setWeights", [arrays]).then(() => undefined));
+  }
+
+  load(bytes: Uint8Array): Promise<void> {
+    return this.write(() => this.written("load", [bytes]).then(() => undefined));
+  }
+
+  save(): Promise<Uint8Array> {
+    return this.read(() => this.call("save", []) as Promise<Uint8Array>);
+  }
+
+  /** As Sequential.fit (onEpoch/onBatch are called on this thread as the worker reports); on the first worker's pool. */
+  fit(X: NDArray, Y: Sync.Labels, options: Sync.FitOptions = {}): Promise<Sync.EpochLog[]> {
+    return this.write(
+      async () => ((await this.written("fit", [X, Y, options], true)) as { history: Sync.EpochLog[] }).history,
+    );
+  }
+
+  evaluate(X: NDArray, Y: Sync.Labels): Promise<{ loss: number; accuracy: number }> {
+    return this.read(
+      () =>
+        this.call("evaluate", [X, Y], { work: (s) => (s[0]?.[0] ?? 0) * this.info.work }) as Promise<{
+          loss: number;
+          accuracy: number;
+        }>,
+    );
+  }
+
+  /**
+   * As Sequential.predict, micro-batched: requests arriving within `windowMs` of each other (up to
+   * `maxBatch` examples) run as one batch and are split back, each the same bits as alone. Refused with
+   * a BusyError when `maxQueue` requests are open; rejected with a TimeoutError after `options.timeout`.
+   */
+  predict(X: NDArray | Float32Array | Float64Array, options: AsyncPredictOptions = {}): Promise<NDArray> {
+    const fn = "predict";
+    return new Promise<NDArray>((resolve, reject) => {
+      if (this.dropped) throw new Error(`${fn}: this model was disposed`);
+      runtime(fn);
+      const { batchSize, checkFinite, timeout } = { ...options };
+      if (batchSize !== undefined) checkInteger(fn, "options.batchSize", batchSize, 1);
+      if (timeout !== undefined && !(typeof timeout === "number" && timeout > 0)) {
+        throw new RangeError(`${fn}: options.timeout expects a number of ms > 0 but got ${describe(timeout)}`);
+      }
+      const x = examples(fn, X, this.inputShape, true);
+      if (checkFinite === true) assertFinite(fn, "X", x);
+      if (this.open >= this.batching.maxQueue) {
+        throw new BusyError(`${fn}: the model's queue is full (${this.open} requests open); wait for some to finish`);
+      }
+      const m = x.shape[0];
+      const req: Pending = { m, resolve, reject, timer: null, settled: false };
+      this.open++;
+      const settle = (f: () => void) => {
+        if (req.settled) return;
+        req.settled = true;
+        this.open--;
+        if (req.timer !== null) clearTimeout(req.timer);
+        f();
+      };
+      req.resolve = (a) => settle(() => resolve(a));
+      req.reject = (e) => settle(() => reject(e));
+      if (timeout !== undefined) {
+        // (a request timed out in a batch still fills its rows; its answer is dropped)
+        req.timer = setTimeout(
+          () => req.reject(new TimeoutError(`${fn}: no answer within options.timeout (${timeout} ms)`)),
+          timeout,
+        );
+      }
+      if (m === 0) return req.resolve(new NDArray(new Float64Array(0), [0, ...this.outputShape]));
+      if (m >= this.batching.maxBatch || batchSize !== undefined) {
+        // alone, cut into batches on every worker
+        return void this.runAlone(req, x, batchSize ?? this.batching.maxBatch);
+      }
+      // copied at once into the batch being filled (the caller may reuse X as soon as this returns)
+      if (this.filling && this.filling.n + m > this.batching.maxBatch) this.flush();
+      const per = sizeOf(this.inputShape);
+      const f = (this.filling ??= this.newBatch(per));
+      copyStrided(x, f.data, f.n * per);
+      f.requests.push(req);
+      f.n += m;
+      if (f.n === this.batching.maxBatch) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.batching.windowMs);
+    });
+  }
+
+  private newBatch(per: number): Filling {
+    let run!: (x: NDArray) => void;
+    const given = new Promise<NDArray>((r) => (run = r));
+    const f: Filling = { data: lent(this.batching.maxBatch * per), requests: [], n: 0, run };
+    this.read(() => given.then((x) => this.call("predict", [x, {}]) as Promise<NDArray>)).then(
+      (P) => {
+        const size = sizeOf(this.outputShape);
+        let row = 0;
+        for (const r of f.requests) {
+          const part = new NDArray(P.data.slice(row * size, (row + r.m) * size), [r.m, ...this.outputShape]);
+          row += r.m;
+          r.resolve(part);
+        }
+      },
+      (e: unknown) => f.requests.forEach((r) => r.reject(e)),
+    );
+    return f;
+  }
+
+  /** Runs the batch being filled. */
+  private flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const f = this.filling;
+    this.filling = null;
+    f?.run(new NDArray(f.data, [f.n, ...this.inputShape]));
+  }
+
+  private predictOn(x: NDArray, options: Sync.PredictOptions = {}): Promise<NDArray> {
+    return this.read(() => this.call("predict", [x, options]) as Promise<NDArray>);
+  }
+
+  /** A request of many examples: its rows in batches of `size`, side by side on the workers, put together. */
+  private runAlone(req: Pending, x: NDArray, size: number): void {
+    const m = x.shape[0];
+    const parts: Promise<NDArray>[] = [];
+    for (let i0 = 0; i0 < m; i0 += size) {
+      const rows = Math.min(size, m - i0);
+      const view = new NDArray(x.data, [rows, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]);
+      parts.push(this.predictOn(view, { batchSize: rows }));
+    }
+    Promise.all(parts).then((Ps) => {
+      if (Ps.length === 1) return req.resolve(Ps[0]);
+      const per = sizeOf(this.outputShape);
+      const out = new Float64Array(m * per);
+      Ps.forEach((P, j) => out.set(P.data.subarray(0, P.size), j * size * per));
+      req.resolve(new NDArray(out, [m, ...this.outputShape]));
+    }, req.reject);
+  }
+
+  /** Frees the model in every worker; its later calls are refused. */
+  dispose(): Promise<void> {
+    if (this.dropped) return Promise.resolve();
+    const done = this.write(() =>
+      Promise.all(
+        this.rt.workers.map((_, w) => this.call("drop", [], { eligible: (j) => j === w }).catch(() => undefined)),
+      ).then(() => undefined),
+    );
+    this.dropped = true;
+    return done;
+  }
+}
+
+/** Weights the model's copies are brought up to date with: in shared memory when there is some (no copy per worker). */
+function weightsOf(arrays: Record<string, NDArray>): Weights {
+  const out: Weights = {};
+  for (const [k, a] of Object.entries(arrays)) {
+    out[k] = { shape: [...a.shape], data: shared(a).data };
+  }
+  return out;
+}
+
+/**
+ * As convwasm's sequential(), in every worker (the same seed, so the same weights); resolves to the
+ * model. `batching` sets how predict() requests are batched.
+ */
+export async function sequential(
+  inputShape: readonly number[],
+  specs: readonly Sync.LayerSpec[],
+  options: { seed?: number; batching?: BatchingOptions } = {},
+): Promise<AsyncSequential> {
+  const fn = "sequential";
+  const rt = runtime(fn);
+  const { seed, batching = {} } = { ...options };
+  const b = { ...batching };
+  const cfg: Required<BatchingOptions> = {
+    maxBatch: checkInteger(fn, "options.batching.maxBatch", b.maxBatch ?? 16, 1),
+    windowMs: b.windowMs ?? 1,
+    maxQueue: checkInteger(fn, "options.batching.maxQueue", b.maxQueue ?? 1024, 1),
+  };
+  if (!(typeof cfg.windowMs === "number" && cfg.windowMs >= 0 && Number.isFinite(cfg.windowMs))) {
+    throw new RangeError(
+      `${fn}: options.batching.windowMs expects a number of ms >= 0 but got ${describe(cfg.windowMs)}`,
+    );
+  }
+  const id = nextModel++;
+  const made = await Promise.all(
+    rt.workers.map((_, w) =>
+      send(
+        fn,
+        ["inputShape", "layers", "options"],
+        [inputShape, specs, { seed }],
+        (_w, rid, o) => ({
+          type: "model",
+          id: rid,
+          model: id,
+          method: "create",
+          args: o.args,
+          buffers: o.buffers,
+          pool: false,
+        }),
+        { eligible: (j) => j === w },
+      ),
+    ),
+  );
+  return new AsyncSequential(rt, made[0] as ConstructorParameters<typeof AsyncSequential>[1], id, cfg);
+}

@@ -1,0 +1,73 @@
+// What convwasm/async's calling thread and its workers say to each other. Pure declarations: the
+// calling thread's entry imports this, never the library itself (which the workers carry).
+import type { Wire } from "./wire.js";
+
+/** The ops convwasm/async runs, by their names in the synchronous API, with their arguments' names. */
+export const OPS = {
+  zero_pad: ["X", "pad", "options"],
+  conv_single_step: ["a_slice_prev", "W", "b"],
+  conv_forward: ["A_prev", "W", "b", "hparameters", "options"],
+  conv_backward: ["dZ", "cache", "options"],
+  pool_forward: ["A_prev", "hparameters", "mode", "options"],
+  pool_backward: ["dA", "cache", "mode", "options"],
+  create_mask_from_window: ["x"],
+  distribute_value: ["dz", "shape"],
+  relu: ["Z", "options"],
+  relu_backward: ["dA", "cache", "options"],
+  flatten: ["A"],
+  dense_forward: ["X", "W", "b", "options"],
+  dense_backward: ["dZ", "cache", "options"],
+  softmax: ["Z", "options"],
+  softmax_cross_entropy: ["Z", "Y", "options"],
+} as const;
+export type OpName = keyof typeof OPS;
+export const OP_NAMES = Object.keys(OPS) as OpName[];
+
+/** The model methods a worker runs: reads (any replica) and writes (the first worker, then copied). */
+export type ModelMethod = "create" | "predict" | "evaluate" | "fit" | "setWeights" | "load" | "save" | "drop";
+
+/** A model's weights as plain arrays (shared memory when there is some), to bring a replica up to date. */
+export type Weights = Record<string, { shape: number[]; data: Float64Array }>;
+
+export interface InitRequest {
+  type: "init";
+  options: { threads: number; arenaBytes?: number; wasm?: unknown; sharedWasm?: unknown };
+}
+export interface CallRequest {
+  type: "call";
+  id: number;
+  fn: OpName;
+  args: Wire[];
+  buffers: ArrayBufferLike[];
+  /** May this call share out to the worker's thread pool (it runs alone: the other workers are idle)? */
+  pool: boolean;
+}
+export interface ModelRequest {
+  type: "model";
+  id: number;
+  model: number;
+  method: ModelMethod;
+  args: Wire[];
+  buffers: ArrayBufferLike[];
+  pool: boolean;
+}
+export interface SyncRequest {
+  type: "sync";
+  model: number;
+  weights: Weights;
+}
+export type Request =
+  | InitRequest
+  | CallRequest
+  | ModelRequest
+  | SyncRequest
+  /** Requests started together, run in order; their answers come back together. */
+  | { type: "batch"; requests: Request[] };
+
+export type Reply =
+  | { type: "ready"; threads: number; reason: string }
+  | { type: "failed"; error: { name: string; message: string } }
+  | { type: "done"; id: number; value: Wire; buffers: ArrayBufferLike[]; returned: (ArrayBuffer | null)[] }
+  | { type: "error"; id: number; error: { name: string; message: string }; returned: (ArrayBuffer | null)[] }
+  | { type: "callback"; id: number; k: number; args: unknown[] }
+  | { type: "batch"; replies: Reply[] };

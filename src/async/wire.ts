@@ -1,0 +1,394 @@
+// Values crossing between the calling thread and convwasm/async's workers. Arrays travel as regions of
+// buffers, never as structured clones of big objects: a SharedArrayBuffer is passed as is (no copy at
+// all); of any other buffer, the range the call's arrays reach is copied into a recycled ArrayBuffer,
+// in slices between which the calling thread's event loop runs, and that copy is transferred (moved, not
+// copied). Views keep their shapes, strides and offsets, and arrays sharing a buffer still share one in
+// the worker, so the ops' own checks (an out overlapping an input) see what the caller passed.
+import { NDArray, describe, extent, indexOf, messageOf, snapshot } from "../ndarray.js";
+import type { Optimizer, OptimizerConfig } from "../model/optimizers.js";
+
+const TYPED = { Float64Array, Float32Array, Uint8Array } as const;
+type TypedName = keyof typeof TYPED;
+type Typed = Float64Array | Float32Array | Uint8Array;
+
+/** A view of buffer `buffer` of the message: shape, strides, offset (elements from the buffer's start). */
+interface View {
+  buffer: number;
+  shape: number[];
+  strides: number[];
+  offset: number;
+}
+
+/** An encoded value (plain objects are wrapped, so no user key can pass for a tag). */
+export type Wire =
+  | null
+  | undefined
+  | boolean
+  | number
+  | string
+  | Wire[]
+  | { $obj: Record<string, Wire> }
+  /** An argument array (number `$nd` of the call), and whether an op may write it (options.out). */
+  | ({ $nd: number; out?: true } & View)
+  | { $typed: TypedName; buffer: number; byteOffset: number; length: number }
+  | { $fn: number }
+  | { $opt: number; config: OptimizerConfig }
+  /** Results: argument array number $arg itself; a view of the call's buffers; a new buffer's view. */
+  | { $arg: number }
+  | ({ $in: true } & View)
+  | ({ $new: true } & View)
+  | { $newTyped: TypedName; buffer: number; byteOffset: number; length: number };
+
+/** Bytes copied per slice before the calling thread lets its event loop run. */
+const SLICE_BYTES = 1 << 18;
+const MAX_DEPTH = 32;
+
+export const isShared = (b: ArrayBufferLike): boolean =>
+  typeof SharedArrayBuffer === "function" && b instanceof SharedArrayBuffer;
+
+const f64Over = (b: ArrayBufferLike) => new Float64Array(b, 0, Math.floor(b.byteLength / 8));
+
+/** Lets the event loop run (a macrotask: timers and I/O get their turn). */
+export function yieldToLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => void };
+  if (g.setImmediate) return new Promise((r) => g.setImmediate!(r));
+  return new Promise((r) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      r();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/**
+ * Every call's copies, one after another: a slice at a time, with the event loop let run after each
+ * SLICE_BYTES copied in all (not per call: 64 calls of 100 KB arriving at once must not copy 6 MB in one
+ * tick). A small copy when little was copied since the last turn of the loop happens at once.
+ */
+class Copier {
+  private since = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+
+  copy(from: Uint8Array, to: Uint8Array): Promise<void> {
+    if (this.queued === 0 && this.since + from.length <= SLICE_BYTES) {
+      to.set(from);
+      this.since += from.length;
+      if (this.since === from.length) void yieldToLoop().then(() => (this.since = 0));
+      return Promise.resolve();
+    }
+    this.queued++;
+    const run = async () => {
+      for (let at = 0; at < from.length;) {
+        if (this.since >= SLICE_BYTES) {
+          await yieldToLoop();
+          this.since = 0;
+        }
+        const end = Math.min(from.length, at + SLICE_BYTES - this.since);
+        to.set(from.subarray(at, end), at);
+        this.since += end - at;
+        at = end;
+      }
+    };
+    const done = this.chain.then(run).finally(() => this.queued--);
+    this.chain = done.catch(() => undefined);
+    return done;
+  }
+}
+const copier = new Copier();
+
+/** ArrayBuffers that came back from the workers, reused so the calling thread rarely touches fresh memory. */
+class Recycler {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private bytes = 0;
+  constructor(private readonly limit: number) {}
+
+  take(n: number): ArrayBuffer {
+    const size = n <= 4096 ? 4096 : 2 ** Math.ceil(Math.log2(n));
+    const b = this.free.get(size)?.pop();
+    if (b) {
+      this.bytes -= size;
+      return b;
+    }
+    return new ArrayBuffer(size);
+  }
+
+  give(b: ArrayBuffer): void {
+    const size = b.byteLength;
+    if (size < 4096 || (size & (size - 1)) !== 0 || this.bytes + size > this.limit) return;
+    const list = this.free.get(size) ?? [];
+    list.push(b);
+    this.free.set(size, list);
+    this.bytes += size;
+  }
+}
+/** At most 64 MiB of spare buffers kept. */
+export const recycler = new Recycler(64 << 20);
+
+/** Buffers the library filled itself (a predict batch): moved to the worker as they are, no copy. */
+const own = new WeakSet<ArrayBufferLike>();
+
+/** A Float64Array of n elements over a recycled buffer of the library's own (its contents are garbage). */
+export function lent(n: number): Float64Array {
+  const b = recycler.take(n * 8);
+  own.add(b);
+  return new Float64Array(b, 0, n);
+}
+
+function read(fn: string, o: object, key: string | number, path: string): unknown {
+  try {
+    return (o as Record<string | number, unknown>)[key];
+  } catch (e) {
+    throw new TypeError(`${fn}: reading ${path} threw: ${messageOf(e)}`, { cause: e });
+  }
+}
+
+/** A buffer of the caller's that some argument reaches: the byte range sent, and what was sent. */
+interface Region {
+  source: ArrayBufferLike;
+  lo: number;
+  hi: number;
+  sent: ArrayBufferLike | null;
+}
+
+/**
+ * One call's arguments on their way out: encode() walks them (reading each field once), send() copies
+ * the regions and says what to post and transfer; answer() turns the worker's answer back into values
+ * over the caller's own buffers, after copying what an op wrote into an `out` back into it.
+ */
+export class Outgoing {
+  private readonly regions: Region[] = [];
+  private readonly byBuffer = new Map<ArrayBufferLike, number>();
+  /** Where each encoded view starts (bytes in its source buffer), placed relative to its region in send(). */
+  private readonly placements: { start: number; region: number; place: (bytes: number) => void }[] = [];
+  private readonly arrays: { given: unknown; view: NDArray; wire: View & { out?: true } }[] = [];
+  readonly callbacks: ((...args: unknown[]) => unknown)[] = [];
+
+  constructor(
+    private readonly fn: string,
+    private readonly optimizerId: (o: Optimizer) => number,
+  ) {}
+
+  /** The shapes of the arrays among the arguments, in the order met. */
+  get shapes(): number[][] {
+    return this.arrays.map((a) => a.wire.shape);
+  }
+
+  /** Bytes the call's arrays reach (what send() copies, less what is shared). */
+  get bytes(): number {
+    return this.regions.reduce((n, r) => n + (isShared(r.source) ? 0 : r.hi - r.lo), 0);
+  }
+
+  private region(buffer: ArrayBufferLike, lo: number, hi: number): number {
+    let i = this.byBuffer.get(buffer);
+    if (i === undefined) {
+      i = this.regions.push({ source: buffer, lo, hi, sent: null }) - 1;
+      this.byBuffer.set(buffer, i);
+    } else {
+      const r = this.regions[i];
+      r.lo = Math.min(r.lo, lo);
+      r.hi = Math.max(r.hi, hi);
+    }
+    return i;
+  }
+
+  encode(value: unknown, path: string, depth = 0): Wire {
+    if (depth > MAX_DEPTH) throw new RangeError(`${this.fn}: ${path} is nested more than ${MAX_DEPTH} deep`);
+    if (value === null || value === undefined) return value;
+    switch (typeof value) {
+      case "boolean":
+      case "number":
+      case "string":
+        return value;
+      case "function":
+        return { $fn: this.callbacks.push(value as (...args: unknown[]) => unknown) - 1 };
+      case "object":
+        break;
+      default:
+        throw new TypeError(`${this.fn}: ${path} cannot be sent to a worker (${describe(value)})`);
+    }
+    if (value instanceof NDArray) return this.array(value, path);
+    for (const name of Object.keys(TYPED) as TypedName[]) {
+      if (value instanceof TYPED[name]) return this.typed(name, value as Typed);
+    }
+    if (Array.isArray(value)) {
+      const n = read(this.fn, value, "length", path) as number;
+      return Array.from({ length: n }, (_, i) =>
+        this.encode(read(this.fn, value, i, path), `${path}[${i}]`, depth + 1),
+      );
+    }
+    const o = value as Partial<Optimizer>;
+    if (typeof o.step === "function" && typeof o.config === "object" && o.config !== null) {
+      return { $opt: this.optimizerId(value as Optimizer), config: { ...o.config } };
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new TypeError(`${this.fn}: ${path} cannot be sent to a worker (${describe(value)})`);
+    }
+    const out: Record<string, Wire> = {};
+    for (const key of Object.keys(value)) {
+      const w = (out[key] = this.encode(read(this.fn, value, key, path), `${path}.${key}`, depth + 1));
+      if (key === "out") markOut(w);
+    }
+    return { $obj: out };
+  }
+
+  private array(x: NDArray, path: string): Wire {
+    const v = snapshot(this.fn, path, x);
+    const base = v.data.byteOffset;
+    const [lo, hi] = v.size === 0 ? [v.offset, v.offset - 1] : extent(v.shape, v.strides, v.offset);
+    const region = this.region(v.data.buffer, base + lo * 8, base + hi * 8 + 8);
+    const wire = { $nd: this.arrays.length, buffer: region, shape: [...v.shape], strides: [...v.strides], offset: 0 };
+    this.placements.push({ start: base + v.offset * 8, region, place: (b) => (wire.offset = b / 8) });
+    this.arrays.push({ given: x, view: v, wire });
+    return wire;
+  }
+
+  private typed(name: TypedName, t: Typed): Wire {
+    const start = t.byteOffset;
+    const region = this.region(t.buffer, start - (start % 8), start + t.byteLength);
+    const wire = { $typed: name, buffer: region, byteOffset: 0, length: t.length };
+    this.placements.push({ start, region, place: (b) => (wire.byteOffset = b) });
+    return wire;
+  }
+
+  /**
+   * Copies every unshared region into a recycled buffer (in slices, letting the event loop run between
+   * them when there is much) and places the views; the buffers to post, and those to transfer.
+   */
+  async send(): Promise<{ buffers: ArrayBufferLike[]; transfer: ArrayBuffer[] }> {
+    const transfer: ArrayBuffer[] = [];
+    for (const r of this.regions) {
+      if (isShared(r.source) || own.has(r.source)) {
+        [r.lo, r.hi, r.sent] = [0, r.source.byteLength, r.source];
+        if (own.delete(r.source)) transfer.push(r.source as ArrayBuffer);
+        continue;
+      }
+      const n = Math.max(0, r.hi - r.lo);
+      const copy = recycler.take(n);
+      await copier.copy(new Uint8Array(r.source, r.lo, n), new Uint8Array(copy));
+      r.sent = copy;
+      transfer.push(copy);
+    }
+    for (const p of this.placements) p.place(p.start - this.regions[p.region].lo);
+    return { buffers: this.regions.map((r) => r.sent!), transfer };
+  }
+
+  /**
+   * The worker's answer over the caller's buffers: first what an op wrote into an `out` that was copied
+   * is copied back into the caller's array; the returned copies are kept for later calls.
+   */
+  answer(value: Wire, buffers: ArrayBufferLike[], returned: (ArrayBuffer | null)[]): unknown {
+    for (const a of this.arrays) {
+      const back = returned[a.wire.buffer];
+      if (!a.wire.out || !back || a.view.size === 0) continue;
+      const src = new NDArray(f64Over(back), a.wire.shape, a.wire.strides, a.wire.offset);
+      const dst = a.view;
+      if (src.isContiguous() && dst.isContiguous()) {
+        dst.data.set(src.data.subarray(src.offset, src.offset + src.size), dst.offset);
+      } else {
+        for (let k = 0; k < dst.size; k++) dst.data[indexOf(dst, k)] = src.data[indexOf(src, k)];
+      }
+    }
+    for (const b of returned) if (b) recycler.give(b);
+    return this.decodeAnswer(value, buffers);
+  }
+
+  private decodeAnswer(w: Wire, buffers: ArrayBufferLike[]): unknown {
+    if (w === null || typeof w !== "object") return w;
+    if (Array.isArray(w)) return w.map((x) => this.decodeAnswer(x, buffers));
+    if ("$obj" in w) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(w.$obj)) out[k] = this.decodeAnswer(v, buffers);
+      return out;
+    }
+    if ("$arg" in w) return this.arrays[w.$arg].given;
+    if ("$in" in w) {
+      // a view of an argument's buffer: the same elements of the caller's own buffer
+      const r = this.regions[w.buffer];
+      const data = new Float64Array(r.source, r.lo, Math.floor((r.hi - r.lo) / 8));
+      return new NDArray(data, w.shape, w.strides, w.offset);
+    }
+    if ("$new" in w) return new NDArray(f64Over(buffers[w.buffer]), w.shape, w.strides, w.offset);
+    if ("$newTyped" in w) return new TYPED[w.$newTyped](buffers[w.buffer] as ArrayBuffer, w.byteOffset, w.length);
+    throw new TypeError(`${this.fn}: an unknown answer from the worker (${JSON.stringify(w).slice(0, 80)})`);
+  }
+}
+
+function markOut(w: Wire): void {
+  if (w === null || typeof w !== "object") return;
+  if (Array.isArray(w)) w.forEach(markOut);
+  else if ("$nd" in w) w.out = true;
+}
+
+/** The worker's side of one call: the arguments decoded over the posted buffers, and the answer encoded. */
+export class Incoming {
+  private readonly f64: Float64Array[];
+  private readonly arrays: NDArray[] = [];
+  private readonly fresh: ArrayBufferLike[] = [];
+
+  constructor(
+    private readonly buffers: ArrayBufferLike[],
+    private readonly callback: (k: number) => (...args: unknown[]) => void,
+    private readonly optimizer: (id: number, config: OptimizerConfig) => Optimizer,
+  ) {
+    this.f64 = buffers.map(f64Over);
+  }
+
+  decode(w: Wire): unknown {
+    if (w === null || typeof w !== "object") return w;
+    if (Array.isArray(w)) return w.map((x) => this.decode(x));
+    if ("$obj" in w) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(w.$obj)) out[k] = this.decode(v);
+      return out;
+    }
+    if ("$nd" in w) return (this.arrays[w.$nd] = new NDArray(this.f64[w.buffer], w.shape, w.strides, w.offset));
+    if ("$typed" in w) return new TYPED[w.$typed](this.buffers[w.buffer] as ArrayBuffer, w.byteOffset, w.length);
+    if ("$fn" in w) return this.callback(w.$fn);
+    if ("$opt" in w) return this.optimizer(w.$opt, w.config);
+    throw new TypeError(`an unknown value from the calling thread (${JSON.stringify(w).slice(0, 80)})`);
+  }
+
+  /** The answer: arrays that are arguments or views of their buffers by reference, new ones by buffer. */
+  encode(value: unknown): Wire {
+    if (value === null || value === undefined) return value;
+    if (typeof value !== "object") return value as Wire;
+    if (value instanceof NDArray) {
+      const k = this.arrays.indexOf(value);
+      if (k >= 0) return { $arg: k };
+      const view = { shape: [...value.shape], strides: [...value.strides] };
+      const offset = value.data.byteOffset / 8 + value.offset;
+      const i = this.buffers.indexOf(value.data.buffer);
+      if (i >= 0) return { $in: true, buffer: i, offset, ...view };
+      return { $new: true, buffer: this.freshIndex(value.data.buffer), offset, ...view };
+    }
+    for (const name of Object.keys(TYPED) as TypedName[]) {
+      if (value instanceof TYPED[name]) {
+        const t = value as Typed;
+        return { $newTyped: name, buffer: this.freshIndex(t.buffer), byteOffset: t.byteOffset, length: t.length };
+      }
+    }
+    if (Array.isArray(value)) return value.map((x) => this.encode(x));
+    const out: Record<string, Wire> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = this.encode(v);
+    return { $obj: out };
+  }
+
+  private freshIndex(b: ArrayBufferLike): number {
+    const i = this.fresh.indexOf(b);
+    return i >= 0 ? i : this.fresh.push(b) - 1;
+  }
+
+  /** The answer's new buffers (moved to the calling thread), and the call's copies given back. */
+  hand(): { buffers: ArrayBufferLike[]; returned: (ArrayBuffer | null)[]; transfer: ArrayBuffer[] } {
+    const returned = this.buffers.map((b) => (isShared(b) ? null : (b as ArrayBuffer)));
+    const transfer = [
+      ...this.fresh.filter((b) => !isShared(b)),
+      ...returned.filter((b) => b !== null),
+    ] as ArrayBuffer[];
+    return { buffers: this.fresh, returned, transfer };
+  }
+}
