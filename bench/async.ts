@@ -1,6 +1,7 @@
 // npm run bench:async: convwasm/async under 64 concurrent calls, against the same 64 calls one after
 // another on one thread (the synchronous API): time (best of 10 rounds, interleaved), and how late a
 // 1 ms interval timer on the calling thread fires meanwhile (p99 and worst over all rounds).
+import { readFileSync, writeFileSync } from "node:fs";
 import * as A from "convwasm/async";
 import * as S from "convwasm";
 
@@ -70,11 +71,16 @@ async function lateness(body: () => Promise<unknown>): Promise<number[]> {
 }
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 
-console.log(`${CALLS} calls; ${JSON.stringify(await A.threading())}\n`);
-console.log(
+const lines = [
   "| calls | sequential, 1 thread (ms) | concurrent, convwasm/async (ms) | speed-up | timer lateness p99 / worst (ms) |",
-);
-console.log("|---|---|---|---|---|");
+  "|---|---|---|---|---|",
+];
+const print = (line: string) => {
+  lines.push(line);
+  console.log(line);
+};
+console.log(`${CALLS} calls; ${JSON.stringify(await A.threading())}\n`);
+lines.slice().forEach((l) => console.log(l));
 for (const [name, sequential, concurrent] of cases) {
   // times: best of ROUNDS, the two interleaved
   let [seq, con] = [Infinity, Infinity];
@@ -95,8 +101,22 @@ for (const [name, sequential, concurrent] of cases) {
       while (performance.now() < until) await concurrent();
     })
   ).sort((x, y) => x - y);
-  console.log(
+  print(
     `| ${name} | ${seq.toFixed(2)} | ${con.toFixed(2)} | ${(seq / con).toFixed(2)}× | ${pct(late, 0.99).toFixed(2)} / ${late[late.length - 1].toFixed(2)} |`,
   );
 }
 A.dispose();
+const md = new URL("../BENCHMARKS.md", import.meta.url);
+const section =
+  "<!-- async:start -->\n## convwasm/async: 64 concurrent calls (npm run bench:async)\n\n" +
+  `64 calls at once through convwasm/async (${(await import("node:os")).availableParallelism()} cores, 2 workers) beside ` +
+  "the same 64 one after another on one thread with the synchronous API: best of 10 rounds, interleaved; the " +
+  "lateness of a 1 ms interval timer on the calling thread over 2 s of back-to-back rounds. " +
+  `${new Date().toISOString().slice(0, 10)}.\n\n${lines.join("\n")}\n<!-- async:end -->`;
+const text = readFileSync(md, "utf8");
+writeFileSync(
+  md,
+  text.includes("<!-- async:start -->")
+    ? text.replace(/<!-- async:start -->[\s\S]*<!-- async:end -->/, section)
+    : `${text.trimEnd()}\n\n${section}\n`,
+);

@@ -2,6 +2,9 @@
 // shape, any view, and returned; a wrong shape or memory shared with an input is an error naming the op),
 // float32 inputs widened, and the package loaded by CommonJS code.
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   NDArray,
@@ -122,5 +125,33 @@ describe("float32 inputs and CommonJS", () => {
       console.log(Z.shape.join("x"), typeof require("convwasm/bench").bench); });`;
     const out = execFileSync(process.execPath, ["-e", script], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     expect(out.trim()).toBe("1x2x2x1 function");
+  });
+
+  it("type-checks in TypeScript projects of every resolution: CommonJS node16, nodenext, bundler, ES node16", () => {
+    const dir = mkdtempSync(join(tmpdir(), "convwasm-types-"));
+    try {
+      mkdirSync(join(dir, "node_modules"));
+      symlinkSync(process.cwd(), join(dir, "node_modules", "convwasm"));
+      writeFileSync(
+        join(dir, "index.ts"),
+        `import { init, zeros, type NDArray } from "convwasm";\nimport * as A from "convwasm/async";\n` +
+          `export async function main(): Promise<NDArray> { await init(); await A.init(); return (await A.relu(zeros([1])))[0]; }\n`,
+      );
+      const tsc = join(process.cwd(), "node_modules", ".bin", "tsc");
+      for (const [type, module, resolution] of [
+        ["commonjs", "node16", "node16"],
+        ["commonjs", "nodenext", "nodenext"],
+        ["module", "esnext", "bundler"],
+        ["module", "node16", "node16"],
+      ]) {
+        writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", type }));
+        const compilerOptions = { module, moduleResolution: resolution, strict: true, noEmit: true, types: [] };
+        writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["index.ts"] }));
+        const run = () => execFileSync(tsc, ["-p", join(dir, "tsconfig.json")], { encoding: "utf8", stdio: "pipe" });
+        expect(run, `${type} ${module}/${resolution}`).not.toThrow();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

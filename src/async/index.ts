@@ -10,7 +10,7 @@ import { examples } from "../model/layers.js";
 import type { Optimizer } from "../model/optimizers.js";
 import { KERNELS } from "../wasm/kernels.js";
 import { hostSource } from "./source.js";
-import { Outgoing, lent, recycler } from "./wire.js";
+import { Outgoing, lent, recycler, yieldToLoop } from "./wire.js";
 import { OPS, type ModelMethod, type OpName, type Reply, type Request, type Weights } from "./protocol.js";
 
 export { NDArray, array, zeros } from "../ndarray.js";
@@ -503,7 +503,11 @@ export interface BatchingOptions {
    * calling thread's event loop keeps its core).
    */
   maxBatch?: number;
-  /** How long the first request of a batch waits for others (ms, default 1; 0: only those of this tick). */
+  /**
+   * The longest a request waits for others to join its batch while every worker is busy (ms, default 2).
+   * While a worker is idle nothing waits: a batch runs at once with the requests of this tick, so a lone
+   * request pays no window; under load, batches grow while the previous ones run.
+   */
   windowMs?: number;
   /** Requests queued or running before new ones are refused with a BusyError (default 1024). */
   maxQueue?: number;
@@ -530,7 +534,7 @@ interface Filling {
   data: Float64Array;
   requests: Pending[];
   n: number;
-  run: (x: NDArray) => void;
+  run: (parts: NDArray[]) => void;
 }
 
 let nextModel = 1;
@@ -565,6 +569,9 @@ export class AsyncSequential {
   private readonly batching: Required<BatchingOptions>;
   /** The batch being filled: its buffer (the library's own, moved to the worker without a copy), requests, examples. */
   private filling: Filling | null = null;
+  /** Batches of this model sent and not yet answered; a flush is due at the end of this tick. */
+  private running = 0;
+  private soon = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** predict() requests accepted and not yet answered. */
   private open = 0;
@@ -741,20 +748,40 @@ export class AsyncSequential {
       f.requests.push(req);
       f.n += m;
       if (f.n === this.batching.maxBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.batching.windowMs);
+      else if (this.running < this.rt.workers.length) {
+        // a worker is idle: run with whatever this turn of the event loop brings
+        if (!this.soon) {
+          this.soon = true;
+          // (after this turn of the event loop: requests arriving in the same turn join)
+          void yieldToLoop().then(() => {
+            this.soon = false;
+            if (this.running < this.rt.workers.length) this.flush();
+          });
+        }
+      } else this.timer ??= setTimeout(() => this.flush(), this.batching.windowMs);
     });
   }
 
   private newBatch(per: number): Filling {
-    let run!: (x: NDArray) => void;
-    const given = new Promise<NDArray>((r) => (run = r));
+    let run!: (parts: NDArray[]) => void;
+    const given = new Promise<NDArray[]>((r) => (run = r));
     const f: Filling = { data: lent(this.batching.maxBatch * per), requests: [], n: 0, run };
-    this.read(() => given.then((x) => this.call("predict", [x, {}]) as Promise<NDArray>)).then(
-      (P) => {
+    const answered = () => {
+      // a worker is free: the requests that gathered meanwhile go now
+      this.running--;
+      if (this.filling) this.flush();
+    };
+    this.read(() =>
+      given.then((parts) =>
+        Promise.all(parts.map((x) => (this.call("predict", [x, {}]) as Promise<NDArray>).finally(answered))),
+      ),
+    ).then(
+      (Ps) => {
         const size = sizeOf(this.outputShape);
+        const P = Ps.length === 1 ? Ps[0].data : Float64Array.from(Ps.flatMap((p) => Array.from(p.data)));
         let row = 0;
         for (const r of f.requests) {
-          const part = new NDArray(P.data.slice(row * size, (row + r.m) * size), [r.m, ...this.outputShape]);
+          const part = new NDArray(P.slice(row * size, (row + r.m) * size), [r.m, ...this.outputShape]);
           row += r.m;
           r.resolve(part);
         }
@@ -764,13 +791,35 @@ export class AsyncSequential {
     return f;
   }
 
-  /** Runs the batch being filled. */
+  /**
+   * Runs the batch being filled: as one batch, or cut (at request boundaries) into one part per idle
+   * worker, so that requests arriving together never wait for one worker while another is free.
+   */
   private flush(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const f = this.filling;
     this.filling = null;
-    f?.run(new NDArray(f.data, [f.n, ...this.inputShape]));
+    if (!f) return;
+    const per = sizeOf(this.inputShape);
+    const k = Math.max(1, Math.min(f.requests.length, this.rt.workers.length - this.running));
+    const parts: NDArray[] = [];
+    for (let j = 0, r = 0, row = 0; j < k; j++) {
+      // requests r.. whose rows make about the j-th k-th of the batch
+      let rows = 0;
+      while (r < f.requests.length && (rows === 0 || row + rows < Math.round(((j + 1) * f.n) / k))) {
+        rows += f.requests[r++].m;
+      }
+      if (j === k - 1) while (r < f.requests.length) rows += f.requests[r++].m;
+      if (rows === 0) continue;
+      // the first part keeps the batch's buffer (moved to its worker); the others are copied out of it
+      const data = j === 0 ? f.data : lent(rows * per);
+      if (j > 0) data.set(f.data.subarray(row * per, (row + rows) * per));
+      parts.push(new NDArray(data, [rows, ...this.inputShape]));
+      row += rows;
+    }
+    this.running += parts.length;
+    f.run(parts);
   }
 
   private predictOn(x: NDArray, options: Sync.PredictOptions = {}): Promise<NDArray> {
@@ -832,7 +881,7 @@ export async function sequential(
   const b = { ...batching };
   const cfg: Required<BatchingOptions> = {
     maxBatch: checkInteger(fn, "options.batching.maxBatch", b.maxBatch ?? 16, 1),
-    windowMs: b.windowMs ?? 1,
+    windowMs: b.windowMs ?? 2,
     maxQueue: checkInteger(fn, "options.batching.maxQueue", b.maxQueue ?? 1024, 1),
   };
   if (!(typeof cfg.windowMs === "number" && cfg.windowMs >= 0 && Number.isFinite(cfg.windowMs))) {
