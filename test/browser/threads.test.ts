@@ -20,6 +20,7 @@ interface Result {
     runs: Record<string, Run>;
     last: { threads: number; reason: string };
   };
+  async: { workers: number; threads: number; reason: string; digests: string[] };
 }
 
 let browser: Browser;
@@ -85,6 +86,10 @@ describe("threads in Chromium", () => {
     expect(r.main.reason).toBe(
       "1 thread: browsers forbid Atomics.wait on the main thread; call convwasm from a Web Worker to use threads",
     );
+    // convwasm/async on the page's main thread: workers (one per core), the first with a pool; same bits
+    expect(r.async.workers).toBeGreaterThanOrEqual(2);
+    expect(r.async.threads).toBeGreaterThanOrEqual(2);
+    expect(r.async.digests).toEqual(r.worker.runs[1].digests);
   });
 
   it("a page that is not cross-origin isolated: one thread everywhere, and the reason says so", async () => {
@@ -97,5 +102,8 @@ describe("threads in Chromium", () => {
     expect(r.worker.last.reason).toBe(reason);
     expect(r.main.reason).toBe(reason);
     expect(r.worker.runs[2].digests).toEqual(r.worker.runs[1].digests);
+    // convwasm/async: one worker (no shared memory to share with more), on one thread; same bits
+    expect(r.async).toMatchObject({ workers: 1, threads: 1, reason: reason });
+    expect(r.async.digests).toEqual(r.worker.runs[1].digests);
   });
 });
