@@ -1,10 +1,14 @@
 // The step-by-step page: every panel is computed with convwasm's notebook functions in this browser.
+// Panels 1–5 run on this thread (small calls); the timing runs in a Web Worker (threads where the page is
+// cross-origin isolated); training and the drawing pad use convwasm/async (train.ts).
 import {
   NDArray,
   RandomState,
   conv_backward,
   conv_forward,
   conv_single_step,
+  create_mask_from_window,
+  distribute_value,
   init,
   memory,
   pool_backward,
@@ -12,11 +16,16 @@ import {
   zero_pad,
   zeros,
   type ConvCache,
+  type PoolCache,
 } from "convwasm";
-import { bench, type BenchSpec } from "convwasm/bench";
+import type { BenchSpec } from "convwasm/bench";
+import { cellAt, drawHeat, fmt, magnitude, readout, table } from "./heat.js";
+import { setupTraining } from "./train.js";
+import type { TimingReply, TimingRequest } from "./timing-worker.js";
 
 const SIZE = 64;
 const LUMA = [0.299, 0.587, 0.114];
+const CHANNELS = ["R", "G", "B"];
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const num = (id: string) => Number($<HTMLInputElement | HTMLSelectElement>(id).value);
 /** The conv's padding control: a number, or "same" (TensorFlow's rule: the output keeps ceil(n / stride)). */
@@ -24,102 +33,7 @@ const convPad = (): number | "same" => {
   const v = $<HTMLSelectElement>("conv-pad").value;
   return v === "same" ? "same" : Number(v);
 };
-
-// ---------- timing ----------
-// performance.now() is coarse in pages that are not cross-origin isolated (0.1 ms), so each op is
-// repeated for a while and the mean per call is shown.
-const timings = new Map<string, { ms: number; calls: number; rate?: string }>();
-function benchmark(ops: [string, () => unknown][]): void {
-  for (const [name, f] of ops) {
-    let calls = 0;
-    const t0 = performance.now();
-    let t = t0;
-    while (calls < 3 || t - t0 < 60) {
-      f();
-      calls++;
-      t = performance.now();
-    }
-    timings.set(name, { ms: (t - t0) / calls, calls });
-  }
-  renderTiming();
-}
-function renderTiming(): void {
-  const rows = [...timings].map(
-    ([name, s]) => `<tr><td>${name}</td><td>${s.ms.toFixed(3)}</td><td>${s.rate ?? ""}</td><td>${s.calls}</td></tr>`,
-  );
-  $("timing").innerHTML =
-    `<tr><th>op</th><th>ms per call</th><th>GFLOP/s · % of this machine's ceiling</th><th>calls</th></tr>${rows.join("")}`;
-  const m = memory();
-  $("status").textContent =
-    `${readyText} · WASM memory ${(m.wasmBytes / 1024 / 1024).toFixed(1)} MiB, arena in use ${m.arenaBytesInUse} bytes.`;
-}
-let readyText = "";
-
-// ---------- drawing ----------
-function setSize(canvas: HTMLCanvasElement, w: number, h: number): CanvasRenderingContext2D {
-  canvas.width = w;
-  canvas.height = h;
-  return canvas.getContext("2d") as CanvasRenderingContext2D;
-}
-
-/** An [h,w,3] array of values in [0,1] as a picture. */
-function drawRGB(canvas: HTMLCanvasElement, a: NDArray): void {
-  const [h, w] = a.shape;
-  const ctx = setSize(canvas, w, h);
-  const img = ctx.createImageData(w, h);
-  const v = a.toFloat64Array();
-  for (let p = 0; p < h * w; p++) {
-    for (let c = 0; c < 3; c++) img.data[4 * p + c] = Math.round(255 * Math.min(1, Math.max(0, v[3 * p + c])));
-    img.data[4 * p + 3] = 255;
-  }
-  ctx.putImageData(img, 0, 0);
-}
-
-const PLASMA = [
-  [13, 8, 135],
-  [126, 3, 168],
-  [204, 71, 120],
-  [248, 149, 64],
-  [240, 249, 33],
-];
-
-/** Colour of t in [0,1] on a plasma-like scale. */
-function plasma(t: number): number[] {
-  const x = Math.min(0.999999, Math.max(0, t)) * (PLASMA.length - 1);
-  const i = Math.floor(x);
-  return PLASMA[i].map((c, j) => c + (PLASMA[i + 1][j] - c) * (x - i));
-}
-
-/**
- * A 2-D array as a heat map: diverging (blue < 0 < red, scaled by its largest magnitude) when it has
- * both signs, sequential (plasma, from its minimum to its maximum) when it has one.
- */
-function drawHeat(canvas: HTMLCanvasElement, a: NDArray, mark?: [number, number]): void {
-  const [h, w] = a.shape;
-  const ctx = setSize(canvas, w, h);
-  const img = ctx.createImageData(w, h);
-  const v = a.toFloat64Array();
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const x of v) [lo, hi] = [Math.min(lo, x), Math.max(hi, x)];
-  const signed = lo < 0 && hi > 0;
-  const scale = Math.max(1e-12, Math.abs(lo), Math.abs(hi));
-  for (let p = 0; p < h * w; p++) {
-    const t = v[p] / scale;
-    const rgb = signed
-      ? t >= 0
-        ? [255, 255 * (1 - t), 255 * (1 - t)]
-        : [255 * (1 + t), 255 * (1 + t), 255]
-      : plasma((v[p] - lo) / Math.max(1e-12, hi - lo));
-    img.data.set([...rgb, 255], 4 * p);
-  }
-  ctx.putImageData(img, 0, 0);
-  if (mark) {
-    ctx.strokeStyle = "#0c0";
-    ctx.lineWidth = Math.max(0.3, w / 64);
-    ctx.strokeRect(mark[1] + 0.1, mark[0] + 0.1, 0.8, 0.8);
-  }
-}
+const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
 /** Channel k of a [1,h,w,K] array, as an [h,w] view (no copy: a strided NDArray). */
 function channel(a: NDArray, k: number): NDArray {
@@ -136,108 +50,148 @@ function sumChannels(a: NDArray): NDArray {
   return new NDArray(out, [h, w]);
 }
 
+/** An [h,w,3] array of values in [0,1] as a picture. */
+function drawRGB(canvas: HTMLCanvasElement, a: NDArray, label: string): void {
+  const [h, w] = a.shape;
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
+  const img = ctx.createImageData(w, h);
+  const v = a.toFloat64Array();
+  for (let p = 0; p < h * w; p++) {
+    for (let c = 0; c < 3; c++) img.data[4 * p + c] = Math.round(255 * Math.min(1, Math.max(0, v[3 * p + c])));
+    img.data[4 * p + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", `${label}: ${h}×${w} pixels`);
+}
+
 // ---------- the picture ----------
 let X = zeros([1, SIZE, SIZE, 3]);
 
 async function loadPicture(src: Blob | string): Promise<void> {
-  const blob = typeof src === "string" ? await (await fetch(src)).blob() : src;
-  const bitmap = await createImageBitmap(blob);
+  let bitmap: ImageBitmap;
+  try {
+    const blob = typeof src === "string" ? await (await fetch(src)).blob() : src;
+    bitmap = await createImageBitmap(blob);
+  } catch (e) {
+    const name = typeof src === "string" ? src : (src as File).name || "that file";
+    $("picture-error").textContent =
+      `${name} is not a picture this browser can decode (${e instanceof Error ? e.message : String(e)}); ` +
+      "the previous picture stays.";
+    return;
+  }
+  $("picture-error").textContent = "";
   const canvas = document.createElement("canvas");
-  const ctx = setSize(canvas, SIZE, SIZE);
+  canvas.width = canvas.height = SIZE;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true }) as CanvasRenderingContext2D;
   ctx.drawImage(bitmap, 0, 0, SIZE, SIZE);
   const rgba = ctx.getImageData(0, 0, SIZE, SIZE).data;
   const data = new Float64Array(SIZE * SIZE * 3);
   for (let p = 0; p < SIZE * SIZE; p++) for (let c = 0; c < 3; c++) data[3 * p + c] = rgba[4 * p + c] / 255;
   X = new NDArray(data, [1, SIZE, SIZE, 3]);
+  picked = false;
+  resetWindow();
   renderAll();
 }
 
 // ---------- the filter bank ----------
+const k3 = (rows: number[][], d = 1) => rows.map((r) => r.map((x) => x / d));
 const BANKS: Record<string, [string, number[][]][]> = {
   edges: [
     [
       "Sobel x",
-      [
+      k3([
         [-1, 0, 1],
         [-2, 0, 2],
         [-1, 0, 1],
-      ],
+      ]),
     ],
     [
       "Sobel y",
-      [
+      k3([
         [-1, -2, -1],
         [0, 0, 0],
         [1, 2, 1],
-      ],
+      ]),
     ],
     [
       "Laplacian",
-      [
+      k3([
         [0, 1, 0],
         [1, -4, 1],
         [0, 1, 0],
-      ],
+      ]),
     ],
     [
       "diagonal",
-      [
+      k3([
         [2, 1, 0],
         [1, 0, -1],
         [0, -1, -2],
-      ],
+      ]),
     ],
   ],
   blur: [
     [
       "box",
-      [
-        [1, 1, 1],
-        [1, 1, 1],
-        [1, 1, 1],
-      ].map((r) => r.map((x) => x / 9)),
+      k3(
+        [
+          [1, 1, 1],
+          [1, 1, 1],
+          [1, 1, 1],
+        ],
+        9,
+      ),
     ],
     [
       "Gaussian",
-      [
-        [1, 2, 1],
-        [2, 4, 2],
-        [1, 2, 1],
-      ].map((r) => r.map((x) => x / 16)),
+      k3(
+        [
+          [1, 2, 1],
+          [2, 4, 2],
+          [1, 2, 1],
+        ],
+        16,
+      ),
     ],
     [
       "horizontal",
-      [
-        [0, 0, 0],
-        [1, 1, 1],
-        [0, 0, 0],
-      ].map((r) => r.map((x) => x / 3)),
+      k3(
+        [
+          [0, 0, 0],
+          [1, 1, 1],
+          [0, 0, 0],
+        ],
+        3,
+      ),
     ],
   ],
   sharpen: [
     [
       "sharpen",
-      [
+      k3([
         [0, -1, 0],
         [-1, 5, -1],
         [0, -1, 0],
-      ],
+      ]),
     ],
     [
       "strong",
-      [
+      k3([
         [-1, -1, -1],
         [-1, 9, -1],
         [-1, -1, -1],
-      ],
+      ]),
     ],
     [
       "identity",
-      [
+      k3([
         [0, 0, 0],
         [0, 1, 0],
         [0, 0, 0],
-      ],
+      ]),
     ],
   ],
 };
@@ -246,16 +200,12 @@ function filters(): [string, number[][]][] {
   const name = $<HTMLSelectElement>("bank").value;
   if (name !== "random") return BANKS[name];
   const rs = new RandomState(randomSeed);
-  return Array.from({ length: 4 }, (_, k) => {
-    const w = rs.randn(3, 3).toNested() as number[][];
-    return [`random ${k + 1}`, w] as [string, number[][]];
-  });
+  return Array.from({ length: 4 }, (_, k) => [`random ${k + 1}`, rs.randn(3, 3).toNested() as number[][]]);
 }
 
 /** W [3,3,3,K]: each filter applied to the picture's brightness (luma weights over R, G, B). */
 function filterArray(bank: [string, number[][]][]): NDArray {
-  const K = bank.length;
-  const W = zeros([3, 3, 3, K]);
+  const W = zeros([3, 3, 3, bank.length]);
   bank.forEach(([, kern], k) => {
     for (let i = 0; i < 3; i++)
       for (let j = 0; j < 3; j++) for (let c = 0; c < 3; c++) W.set(i, j, c, k, kern[i][j] * LUMA[c]);
@@ -266,15 +216,56 @@ function filterArray(bank: [string, number[][]][]): NDArray {
 // ---------- panels ----------
 let Z = zeros([1, 1, 1, 1]);
 let cache: ConvCache;
-let selected: [number, number, number] = [0, 16, 16]; // filter, row, column of Z
+/** The chosen output cell: filter, row, column of Z; `picked` once the learner chose one. */
+let selected: [number, number, number] = [0, 0, 0];
+let picked = false;
 
 function renderPad(): void {
   const pad = num("pad");
   $("pad-out").textContent = String(pad);
-  drawRGB($("input"), X.index(0));
+  drawRGB($("input"), X.index(0) as NDArray, "The picture X");
   const P = zero_pad(X, pad);
-  drawRGB($("padded"), P.index(0));
+  drawRGB($("padded"), P.index(0) as NDArray, `zero_pad(X, ${pad})`);
   $("padded-caption").textContent = `zero_pad(X, ${pad}) → [${P.shape.join(",")}]`;
+}
+
+/** The pooling hyperparameters of panel 4. */
+const poolHp = () => ({ f: num("pool-f"), stride: num("pool-stride") });
+
+/** The windows (row ranges) of a pooling along one axis of n cells that contain cell i: [first, last] or null. */
+function windowsOf(i: number, n: number, f: number, s: number): [number, number] | null {
+  const count = Math.floor((n - f) / s) + 1;
+  const first = Math.max(0, Math.ceil((i - f + 1) / s));
+  const last = Math.min(count - 1, Math.floor(i / s));
+  return first <= last ? [first, last] : null;
+}
+
+/**
+ * A default cell to show: in the first map, near the centre, one with a clear value whose pooling window
+ * has a single maximum (so pool_backward lights one cell, as the text says).
+ */
+function defaultCell(): [number, number, number] {
+  const [, nH, nW] = Z.shape;
+  const { f, stride } = poolHp();
+  const map = channel(Z, 0);
+  const scale = magnitude(map);
+  let best: [number, number, number] = [0, Math.floor(nH / 2), Math.floor(nW / 2)];
+  let bestDistance = Infinity;
+  for (let y = 0; y < nH; y++) {
+    for (let x = 0; x < nW; x++) {
+      const d = (y - nH / 2) ** 2 + (x - nW / 2) ** 2;
+      if (d >= bestDistance || Math.abs(map.get(y, x)) < 0.2 * scale) continue;
+      const wy = windowsOf(y, nH, f, stride);
+      const wx = windowsOf(x, nW, f, stride);
+      if (!wy || !wx) continue;
+      const values: number[] = [];
+      for (let i = 0; i < f; i++)
+        for (let j = 0; j < f; j++) values.push(map.get(wy[0] * stride + i, wx[0] * stride + j));
+      const top = Math.max(...values);
+      if (values.filter((v) => v === top).length === 1) [best, bestDistance] = [[0, y, x], d];
+    }
+  }
+  return best;
 }
 
 function renderConv(): void {
@@ -283,85 +274,199 @@ function renderConv(): void {
   const b = zeros([1, 1, 1, bank.length]);
   [Z, cache] = conv_forward(X, W, b, { stride: num("stride"), pad: convPad() });
   const [, nH, nW, K] = Z.shape;
-  selected = [Math.min(selected[0], K - 1), Math.min(selected[1], nH - 1), Math.min(selected[2], nW - 1)];
+  selected = picked
+    ? [Math.min(selected[0], K - 1), Math.min(selected[1], nH - 1), Math.min(selected[2], nW - 1)]
+    : defaultCell();
   const maps = $("maps");
   maps.innerHTML = "";
+  const scale = magnitude(Z);
   bank.forEach(([name], k) => {
     const fig = document.createElement("figure");
     const canvas = document.createElement("canvas");
     canvas.dataset.k = String(k);
-    drawHeat(canvas, channel(Z, k), selected[0] === k ? [selected[1], selected[2]] : undefined);
-    canvas.addEventListener("click", (e) => {
-      const r = canvas.getBoundingClientRect();
-      selected = [
-        k,
-        Math.floor(((e.clientY - r.top) / r.height) * nH),
-        Math.floor(((e.clientX - r.left) / r.width) * nW),
-      ];
-      renderConvMarks();
-      renderGrad();
-      renderTiming();
-    });
+    canvas.tabIndex = 0;
     const cap = document.createElement("figcaption");
     cap.textContent = `${name} → Z[0,:,:,${k}] ${nH}×${nW}`;
     fig.append(canvas, cap);
     maps.append(fig);
+    drawHeat(canvas, channel(Z, k), { label: `Feature map ${k} (${name})`, scale, width: 192 });
+    canvas.addEventListener("click", (e) => choose([k, ...cellAt(canvas, e, nH, nW)]));
+    canvas.addEventListener("focus", () => {
+      if (selected[0] !== k) choose([k, selected[1], selected[2]]);
+    });
+    canvas.addEventListener("keydown", (e) => {
+      const step: Record<string, [number, number]> = {
+        ArrowUp: [-1, 0],
+        ArrowDown: [1, 0],
+        ArrowLeft: [0, -1],
+        ArrowRight: [0, 1],
+      };
+      const d = step[e.key];
+      if (!d) return;
+      e.preventDefault();
+      choose([k, Math.min(nH - 1, Math.max(0, selected[1] + d[0])), Math.min(nW - 1, Math.max(0, selected[2] + d[1]))]);
+    });
+    readout(canvas, $("maps-readout"), () => ({ a: channel(Z, k), name: (y, x) => `Z[0,${y},${x},${k}]` }));
   });
+  $("maps-legend").textContent =
+    `All maps share one scale: ${fmt(-scale, 3)} (blue) … 0 (white) … +${fmt(scale, 3)} (red).`;
+  renderMarks();
 }
 
-function renderConvMarks(): void {
+function choose(cell: [number, number, number]): void {
+  selected = cell;
+  picked = true;
+  renderMarks();
+  renderCell();
+}
+
+function renderMarks(): void {
+  const scale = magnitude(Z);
   document.querySelectorAll<HTMLCanvasElement>("#maps canvas").forEach((canvas) => {
     const k = Number(canvas.dataset.k);
-    drawHeat(canvas, channel(Z, k), selected[0] === k ? [selected[1], selected[2]] : undefined);
+    drawHeat(canvas, channel(Z, k), {
+      label: `Feature map ${k}${selected[0] === k ? `, cell (${selected[1]}, ${selected[2]}) chosen` : ""}`,
+      scale,
+      width: 192,
+      mark: selected[0] === k ? [selected[1], selected[2]] : undefined,
+    });
   });
 }
 
-let pooled: { A_prev: NDArray; cache: [NDArray, { f: number; stride: number }]; shape: number[] } | null = null;
-// (the page's pooling hyperparameters are plain numbers; the cache keeps the object it was given)
+let pooled: { A_prev: NDArray; cache: PoolCache; avgCache: PoolCache; shape: number[] } | null = null;
 function renderPool(): void {
   const A_prev = new NDArray(Z.data, [1, Z.shape[1], Z.shape[2], 1], Z.strides, Z.offset); // channel 0, a view
-  const hp = { f: num("pool-f"), stride: num("pool-stride") };
-  drawHeat($("pool-in"), channel(A_prev, 0));
+  const hp = poolHp();
+  const scale = drawHeat($("pool-in"), channel(A_prev, 0), { label: "A_prev, feature map 0", width: 160 });
   if (hp.f > Math.min(Z.shape[1], Z.shape[2])) {
     pooled = null;
+    $("pool-note").textContent = `f = ${hp.f} is larger than the ${Z.shape[1]}×${Z.shape[2]} map.`;
     return;
   }
+  $("pool-note").textContent = "";
   const [Amax, c] = pool_forward(A_prev, hp, "max");
-  const [Aavg] = pool_forward(A_prev, hp, "average");
-  drawHeat($("pool-max"), channel(Amax, 0));
-  drawHeat($("pool-avg"), channel(Aavg, 0));
-  pooled = { A_prev, cache: [c[0], hp], shape: [...Amax.shape] };
+  const [Aavg, ca] = pool_forward(A_prev, hp, "average");
+  // (one scale for the three: pooling never leaves A_prev's range)
+  drawHeat($("pool-max"), channel(Amax, 0), { label: "max pooling", scale, width: 160 });
+  drawHeat($("pool-avg"), channel(Aavg, 0), { label: "average pooling", scale, width: 160 });
+  pooled = { A_prev, cache: c, avgCache: ca, shape: [...Amax.shape] };
 }
 
-function renderGrad(): void {
+/** Three [3,3] tables side by side (one per channel of an [3,3,3] array). */
+function channelTables(a: NDArray, digits = 2): string {
+  return CHANNELS.map(
+    (name, c) =>
+      `<div><div class="tname">${name}</div><table class="grid small">${table(
+        Array.from({ length: 3 }, (_, i) => Array.from({ length: 3 }, (_, j) => a.get(i, j, c))),
+        () => "",
+        digits,
+      )}</table></div>`,
+  ).join("");
+}
+
+/** Panel 5: the chosen cell, zoomed — its receptive field across channels, the product, and every gradient. */
+function renderCell(): void {
   const [k, y, x] = selected;
+  const [A_prev, W, , hp] = cache;
+  const s = num("stride");
+  // the receptive field in the padded input: rows y·s … y·s+2, columns x·s … x·s+2
+  const pads = cache[3].pad;
+  const P = typeof pads === "number" ? zero_pad(A_prev, pads) : padSame(A_prev, s);
+  const win = new NDArray(
+    P.data,
+    [3, 3, 3],
+    P.strides.slice(1),
+    P.offset + y * s * P.strides[1] + x * s * P.strides[2],
+  );
+  const Wk = new NDArray(W.data, [3, 3, 3], W.strides.slice(0, 3), W.offset + k * W.strides[3]);
+  const prod = new NDArray(
+    Float64Array.from({ length: 27 }, (_, i) => win.toFloat64Array()[i] * Wk.toFloat64Array()[i]),
+    [3, 3, 3],
+  );
+  $("cell-title").textContent = `Cell Z[0, ${y}, ${x}, ${k}] = ${fmt(Z.get(0, y, x, k))}`;
+  $("cell-window").innerHTML = channelTables(win);
+  $("cell-filter").innerHTML = channelTables(Wk, 3);
+  $("cell-product").innerHTML = channelTables(prod, 3);
+  $("cell-sum").textContent =
+    `sum of the 27 products + b = ${fmt(conv_single_step(win, Wk, 0))} + 0 = ${fmt(Z.get(0, y, x, k))}` +
+    ` (conv_single_step; stride ${s}, pad ${JSON.stringify(hp.pad)})`;
+
+  // gradients: dZ is 1 at this cell
   const dZ = zeros([...Z.shape]);
   dZ.set(0, y, x, k, 1);
-  const [dA, dW] = conv_backward(dZ, cache);
-  drawHeat($("grad-da"), sumChannels(dA.index(0)));
-  const dWk = new NDArray(dW.data, [3, 3, 3], dW.strides.slice(0, 3), k); // dW[:,:,:,k], a view
-  drawHeat($("grad-dw"), sumChannels(dWk));
-  let poolText = "";
-  if (pooled) {
-    const [, pH, pW] = pooled.shape;
-    const [py, px] = [
-      Math.min(pH - 1, Math.floor(y / pooled.cache[1].stride)),
-      Math.min(pW - 1, Math.floor(x / pooled.cache[1].stride)),
-    ];
-    const dA_pool = zeros(pooled.shape);
-    dA_pool.set(0, py, px, 0, 1);
-    const dPrev = pool_backward(dA_pool, pooled!.cache, "max");
-    drawHeat($("grad-pool"), channel(dPrev, 0), [y, x]);
-    poolText = `; pool cell (${py}, ${px}) of the max-pooled map 1`;
+  const [dA, dW, db] = conv_backward(dZ, cache);
+  drawHeat($("grad-da"), sumChannels(dA.index(0) as NDArray), { label: "dA_prev summed over channels", width: 160 });
+  const dWk = new NDArray(dW.data, [3, 3, 3], dW.strides.slice(0, 3), dW.offset + k * dW.strides[3]);
+  $("grad-dw").innerHTML = channelTables(dWk);
+  $("grad-db").textContent = `db[${k}] = ${fmt(db.toFloat64Array()[k], 0)}, the other filters' db = 0`;
+
+  // pooling: the window of map 0 that holds the cell (when the cell is in map 0's pooled layer)
+  const poolOut = $("grad-pool-text");
+  if (!pooled) {
+    poolOut.textContent = "";
+    return;
   }
-  $("grad-cell").textContent = `Cell Z[0, ${y}, ${x}, ${k}] = ${Z.get(0, y, x, k).toFixed(4)}${poolText}.`;
+  const { f, stride } = poolHp();
+  const [, nH, nW] = Z.shape;
+  const wy = windowsOf(y, nH, f, stride);
+  const wx = windowsOf(x, nW, f, stride);
+  const dA_pool = zeros(pooled.shape);
+  let text: string;
+  let window: NDArray | null = null;
+  if (!wy || !wx) {
+    text = `Cell (${y}, ${x}) lies in no pooling window (f = ${f} < stride = ${stride} skips it): its pool gradient is 0.`;
+  } else {
+    const [py, px] = [wy[0], wx[0]];
+    const many = (wy[1] - wy[0] + 1) * (wx[1] - wx[0] + 1);
+    dA_pool.set(0, py, px, 0, 1);
+    window = new NDArray(
+      pooled.A_prev.data,
+      [f, f],
+      [pooled.A_prev.strides[1], pooled.A_prev.strides[2]],
+      pooled.A_prev.offset + py * stride * pooled.A_prev.strides[1] + px * stride * pooled.A_prev.strides[2],
+    );
+    text =
+      `Pooled cell (${py}, ${px}) of map 0: its window, rows ${py * stride}–${py * stride + f - 1} and columns ` +
+      `${px * stride}–${px * stride + f - 1}, holds (${y}, ${x})` +
+      (many > 1 ? ` (one of the ${many} windows that do, as f > stride)` : "") +
+      `. dA = 1 there: max pooling routes it to the window's maximum (the mask), average pooling spreads it evenly ` +
+      `(distribute_value(1, [${f}, ${f}])).`;
+  }
+  poolOut.textContent = text;
+  const dMax = pool_backward(dA_pool, pooled.cache, "max");
+  const dAvg = pool_backward(dA_pool, pooled.avgCache, "average");
+  drawHeat($("grad-pool"), channel(dMax, 0), { label: "pool_backward, max", width: 160, mark: [y, x] });
+  drawHeat($("grad-pool-avg"), channel(dAvg, 0), { label: "pool_backward, average", width: 160, mark: [y, x] });
+  const rows = (a: NDArray) => Array.from({ length: f }, (_, i) => Array.from({ length: f }, (_, j) => a.get(i, j)));
+  $("pool-window").innerHTML = window ? table(rows(window), () => "", 3) : "";
+  $("pool-mask").innerHTML = window ? table(rows(create_mask_from_window(window)), () => "", 0) : "";
+  $("pool-distribute").innerHTML = window ? table(rows(distribute_value(1, [f, f])), () => "", 3) : "";
+}
+
+/** A_prev padded as 'same' pads it (the extra row and column, when odd, at the bottom and right). */
+function padSame(A_prev: NDArray, s: number): NDArray {
+  const [, h, w, c] = A_prev.shape;
+  const total = (n: number) => Math.max(0, (Math.ceil(n / s) - 1) * s + 3 - n);
+  const [th, tw] = [total(h), total(w)];
+  const [top, left] = [Math.floor(th / 2), Math.floor(tw / 2)];
+  const out = zeros([1, h + th, w + tw, c]);
+  for (let i = 0; i < h; i++)
+    for (let j = 0; j < w; j++)
+      for (let ch = 0; ch < c; ch++) out.set(0, i + top, j + left, ch, A_prev.get(0, i, j, ch));
+  return out;
 }
 
 // ---------- the sliding window ----------
 const PATCH = 6;
 let winStep = 0;
 let outputs: number[] = [];
-function windowData(): { P: NDArray; kern: NDArray; nH: number; nW: number; s: number } {
+/** A new picture, filter or stride: the output table starts empty, at window position 0. */
+function resetWindow(): void {
+  winStep = 0;
+  outputs = [];
+}
+
+function windowData(): { P: NDArray; kern: NDArray; n: number; s: number } {
   // brightness of a 6×6 patch around the door and the house's corner, padded by 1
   const g = zeros([1, PATCH, PATCH, 1]);
   for (let i = 0; i < PATCH; i++) {
@@ -374,44 +479,35 @@ function windowData(): { P: NDArray; kern: NDArray; nH: number; nW: number; s: n
   const P = zero_pad(g, 1);
   const kern = new NDArray(Float64Array.from(filters()[0][1].flat()), [3, 3, 1]);
   const s = num("win-stride");
-  const n = Math.floor((PATCH + 2 - 3) / s) + 1;
-  return { P, kern, nH: n, nW: n, s };
-}
-
-function cells(values: number[][], cls: (i: number, j: number) => string = () => ""): string {
-  return values
-    .map((row, i) => `<tr>${row.map((v, j) => `<td class="${cls(i, j)}">${v.toFixed(2)}</td>`).join("")}</tr>`)
-    .join("");
+  return { P, kern, n: Math.floor((PATCH + 2 - 3) / s) + 1, s };
 }
 
 function renderWindow(): void {
-  const { P, kern, nH, nW, s } = windowData();
-  const pos = winStep % (nH * nW);
+  const { P, kern, n, s } = windowData();
+  const pos = winStep % (n * n);
   if (pos === 0) outputs = [];
-  const [oh, ow] = [Math.floor(pos / nW), pos % nW];
+  const [oh, ow] = [Math.floor(pos / n), pos % n];
   const [r0, c0] = [oh * s, ow * s];
-  const grid = P.index(0).toNested() as number[][][];
   const size = PATCH + 2;
-  $("grid").innerHTML = cells(
-    grid.map((row) => row.map((v) => v[0])),
-    (i, j) =>
-      i >= r0 && i < r0 + 3 && j >= c0 && j < c0 + 3
-        ? "win"
-        : i === 0 || j === 0 || i === size - 1 || j === size - 1
-          ? "pad"
-          : "",
+  const grid = (P.index(0).toNested() as number[][][]).map((row) => row.map((v) => v[0]));
+  $("grid").innerHTML = table(grid, (i, j) =>
+    i >= r0 && i < r0 + 3 && j >= c0 && j < c0 + 3
+      ? "win"
+      : i === 0 || j === 0 || i === size - 1 || j === size - 1
+        ? "pad"
+        : "",
   );
   const slice = new NDArray(P.data, [3, 3, 1], P.strides.slice(1), P.offset + r0 * P.strides[1] + c0 * P.strides[2]);
   const value = conv_single_step(slice, kern, 0);
   outputs[pos] = value;
   $("win-pos").textContent = `(${oh}, ${ow}): rows ${r0}–${r0 + 2}, columns ${c0}–${c0 + 2}`;
-  $("win-slice").innerHTML = cells((slice.toNested() as number[][][]).map((r) => r.map((v) => v[0])));
-  $("win-filter").innerHTML = cells((kern.toNested() as number[][][]).map((r) => r.map((v) => v[0])));
-  $("win-value").textContent = value.toFixed(4);
-  $("win-out").innerHTML = cells(
-    Array.from({ length: nH }, (_, i) => Array.from({ length: nW }, (_, j) => outputs[i * nW + j] ?? NaN)),
-    (i, j) => (i * nW + j === pos ? "win" : ""),
-  ).replaceAll("NaN", "");
+  $("win-slice").innerHTML = table((slice.toNested() as number[][][]).map((r) => r.map((v) => v[0])));
+  $("win-filter").innerHTML = table((kern.toNested() as number[][][]).map((r) => r.map((v) => v[0])));
+  $("win-value").textContent = fmt(value);
+  $("win-out").innerHTML = table(
+    Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => outputs[i * n + j] ?? NaN)),
+    (i, j) => (i * n + j === pos ? "win" : ""),
+  );
 }
 
 let timer: ReturnType<typeof setInterval> | null = null;
@@ -424,14 +520,31 @@ function play(on: boolean): void {
       }, 900)
     : null;
   $("play").textContent = on ? "Pause" : "Play";
+  $("play").setAttribute("aria-pressed", String(on));
 }
 
-/**
- * Times every op on the page's current shapes: zero_pad here, the conv and pooling ops with
- * convwasm/bench's bench() (the same records as `npx convwasm bench`, beside the f64x2 ceiling).
- */
+// ---------- timing (in a Web Worker) ----------
+const timingWorker = new Worker(new URL("./timing-worker.ts", import.meta.url), { type: "module" });
+let timingQueued: ReturnType<typeof setTimeout> | null = null;
+let timingBusy = false;
+let timingAgain = false;
+/** Times again after the settings change (debounced): the table never shows another setting's times. */
+function retime(): void {
+  $("timing").classList.add("stale");
+  if (timingQueued) clearTimeout(timingQueued);
+  timingQueued = setTimeout(() => void runBenchmark(), 400);
+}
+
+/** ms to two significant digits (the run-to-run spread makes more meaningless). */
+const ms = (v: number) => (v >= 10 ? v.toFixed(0) : v.toPrecision(2));
+
 async function runBenchmark(): Promise<void> {
-  benchmark([["zero_pad", () => zero_pad(X, num("pad"))]]);
+  if (timingBusy) {
+    timingAgain = true;
+    return;
+  }
+  timingBusy = true;
+  $("bench").setAttribute("aria-busy", "true");
   const [A_prev, W] = cache;
   const specs: BenchSpec[] = [
     {
@@ -445,50 +558,88 @@ async function runBenchmark(): Promise<void> {
     },
   ];
   if (pooled) {
-    const { f, stride } = pooled.cache[1];
+    const { f, stride } = poolHp();
     for (const mode of ["max", "average"] as const) {
       specs.push({ kind: "pool", name: "page", A: [...pooled.A_prev.shape], f, stride, mode, backward: true });
     }
   }
-  const records = await bench(specs, { threads: [1], seconds: 0.2, rounds: 1 });
-  for (const r of records) {
-    const name = r.op.startsWith("pool") ? `${r.op} ${r.shape.split(" ").pop()}` : r.op;
-    const rate = r.gflop > 0 ? `${r.gflops.toFixed(1)} · ${r.percentOfCeiling.toFixed(0)}%` : "";
-    timings.set(name, { ms: r.minMs, calls: r.samples, rate });
+  const request: TimingRequest = { specs, pad: { shape: [...X.shape], pad: num("pad") } };
+  const reply = await new Promise<TimingReply>((resolve) => {
+    timingWorker.onmessage = (e: MessageEvent<TimingReply>) => resolve(e.data);
+    timingWorker.postMessage(request);
+  });
+  const rows = [
+    `<tr><td>zero_pad</td><td>${ms(reply.zeroPad.minMs)}</td><td>${ms(reply.zeroPad.medianMs)}</td><td></td></tr>`,
+    ...reply.records.map((r) => {
+      const name = r.op.startsWith("pool") ? `${r.op} ${r.shape.split(" ").pop()}` : r.op;
+      const rate = r.gflop > 0 ? `${r.gflops.toFixed(1)} · ${r.percentOfCeiling.toFixed(0)}%` : "";
+      return `<tr><td>${name}</td><td>${ms(r.minMs)}</td><td>${ms(r.medianMs)}</td><td>${rate}</td></tr>`;
+    }),
+  ];
+  $("timing").innerHTML =
+    `<tr><th>op (this page's shapes, 1 thread)</th><th>fastest ms</th><th>median ms</th><th>GFLOP/s · % of ceiling</th></tr>${rows.join("")}`;
+  $("timing").classList.remove("stale");
+  $("threads-line").textContent = `In the timing worker: ${reply.threading.reason}.`;
+  const large = reply.large;
+  const two = large.find((r) => r.threads === 2);
+  $("threads-table").innerHTML =
+    `<tr><th>conv_forward [2,32,32,32] · 3×3×64</th><th>fastest ms</th><th>speed-up</th></tr>` +
+    large
+      .map(
+        (r) =>
+          `<tr><td>${r.threads} thread${r.threads > 1 ? "s" : ""}</td><td>${ms(r.minMs)}</td><td>${r.speedup.toFixed(2)}×</td></tr>`,
+      )
+      .join("") +
+    (two ? "" : `<tr><td colspan="3">one thread only here: ${reply.threading.reason}</td></tr>`);
+  const m = memory();
+  $("status").textContent = `${readyText} · WASM memory ${(m.wasmBytes / 1024 / 1024).toFixed(1)} MiB on this thread.`;
+  $("bench").removeAttribute("aria-busy");
+  timingBusy = false;
+  document.body.dataset.timed = String(Number(document.body.dataset.timed ?? 0) + 1);
+  if (timingAgain) {
+    timingAgain = false;
+    void runBenchmark();
   }
-  renderTiming();
 }
+let readyText = "";
 
 // ---------- wiring ----------
 function renderAll(): void {
   renderPad();
   renderConv();
   renderPool();
-  renderGrad();
+  renderCell();
   renderWindow();
-  renderTiming();
+  retime();
 }
 
 async function main(): Promise<void> {
   const t0 = performance.now();
   await init();
   readyText = `convwasm ready in ${(performance.now() - t0).toFixed(0)} ms`;
+  $("status").textContent = readyText;
   await loadPicture(new URL("./picture.png", import.meta.url).href);
-  $("pad").addEventListener("input", () => (renderPad(), renderTiming()));
+  $("pad").addEventListener("input", () => (renderPad(), retime()));
   for (const id of ["bank", "stride", "conv-pad"]) {
     $(id).addEventListener("change", () => {
       if (id === "bank") randomSeed++;
       renderConv();
       renderPool();
-      renderGrad();
-      winStep = 0;
+      renderCell();
+      resetWindow();
       renderWindow();
-      renderTiming();
+      retime();
     });
   }
-  for (const id of ["pool-f", "pool-stride"])
-    $(id).addEventListener("change", () => (renderPool(), renderGrad(), renderTiming()));
-  $("win-stride").addEventListener("change", () => ((winStep = 0), renderWindow()));
+  for (const id of ["pool-f", "pool-stride"]) {
+    $(id).addEventListener("change", () => {
+      if (!picked) renderConv();
+      renderPool();
+      renderCell();
+      retime();
+    });
+  }
+  $("win-stride").addEventListener("change", () => (resetWindow(), renderWindow()));
   $("play").addEventListener("click", () => play(timer === null));
   $("step").addEventListener("click", () => (play(false), winStep++, renderWindow()));
   $("file").addEventListener("change", () => {
@@ -504,9 +655,11 @@ async function main(): Promise<void> {
     if (f) void loadPicture(f);
   });
   $("bench").addEventListener("click", () => void runBenchmark());
-  play(true);
-  await runBenchmark();
+  // the window animates unless the reader asked for reduced motion
+  play(!reducedMotion());
   document.body.dataset.ready = "true";
+  await setupTraining();
+  document.body.dataset.trainReady = "true";
 }
 
 main().catch((e: unknown) => {

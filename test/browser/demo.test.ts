@@ -1,12 +1,14 @@
-// The step-by-step page (examples/web), built with Vite and opened in headless Chromium at desktop and
-// phone sizes: it loads, every panel renders, the controls update the maps, nothing logs an error.
+// The step-by-step page (examples/web), built with Vite, served cross-origin isolated (as its dev server
+// and preview do) and opened in headless Chromium at desktop and phone sizes: every panel renders, each
+// fixed point of the second edition holds, the learner can train the ConvNet while the page stays
+// responsive and get a prediction for a drawn digit, and nothing logs an error.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { ROOT, bin, requireChromium, cleanup, launch, openPage, screenshot, serve } from "./harness.js";
+import { ISOLATED, ROOT, bin, requireChromium, cleanup, launch, openPage, screenshot, serve } from "./harness.js";
 
 let browser: Browser;
 let out: string;
@@ -18,11 +20,9 @@ beforeAll(async () => {
   execFileSync(
     bin("vite"),
     ["build", "--config", "examples/web/vite.config.ts", "--outDir", out, "--emptyOutDir", "--logLevel", "warn"],
-    {
-      cwd: ROOT,
-    },
+    { cwd: ROOT },
   );
-  server = await serve(out);
+  server = await serve(out, ISOLATED);
   browser = await launch();
 });
 
@@ -32,111 +32,104 @@ afterAll(async () => {
   cleanup(out);
 });
 
-/** For each canvas in the page: its id (or its map index) and whether it shows more than one colour. */
-/** For each canvas: its id (or index), whether it shows more than one colour, and whether it shows anything. */
-function canvases(page: Page): Promise<{ id: string; width: number; varied: boolean; drawn: boolean }[]> {
+/** For each canvas: its id (or index), whether it shows more than one colour, and its accessible label. */
+function canvases(page: Page): Promise<{ id: string; varied: boolean; label: string | null }[]> {
   return page.evaluate(() =>
     Array.from(document.querySelectorAll("canvas")).map((c, i) => {
       const data = (c.getContext("2d") as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data;
       let varied = false;
-      let drawn = false;
-      for (let p = 0; p < data.length; p += 4) {
-        varied ||= data[p] !== data[0] || data[p + 1] !== data[1] || data[p + 2] !== data[2];
-        drawn ||= data[p + 3] === 255 && (data[p] !== 255 || data[p + 1] !== 255 || data[p + 2] !== 255);
+      for (let p = 0; p < data.length && !varied; p += 4) {
+        varied = data[p] !== data[0] || data[p + 1] !== data[1] || data[p + 2] !== data[2];
       }
-      return { id: c.id || `map ${i}`, width: c.width, varied, drawn };
+      return { id: c.id || `canvas ${i}`, varied, label: c.getAttribute("aria-label") };
     }),
   );
 }
 
-const mapImage = (page: Page) =>
-  page.evaluate(() => (document.querySelector("#maps canvas") as HTMLCanvasElement).toDataURL());
+/** The RGBA pixels of a canvas. */
+const pixels = (page: Page, selector: string) =>
+  page.evaluate((s) => {
+    const c = document.querySelector(s) as HTMLCanvasElement;
+    return {
+      w: c.width,
+      h: c.height,
+      zoom: Number(c.dataset.zoom),
+      data: Array.from(c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data),
+    };
+  }, selector);
+
+async function open(viewport: { width: number; height: number }, reducedMotion = false) {
+  const { page, errors } = await openPage(browser, viewport);
+  if (reducedMotion) await page.emulateMedia({ reducedMotion: "reduce" });
+  await page.goto(server.url);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+  await page.waitForSelector("body[data-train-ready=true]", { timeout: 60_000 });
+  await page.waitForFunction(() => Number(document.body.dataset.timed ?? 0) >= 1, null, { timeout: 60_000 });
+  return { page, errors };
+}
+
+/** The chosen cell [row, column, filter] from panel 5's title. */
+async function chosen(page: Page): Promise<[number, number, number]> {
+  const m = /Cell Z\[0, (\d+), (\d+), (\d+)\]/.exec((await page.textContent("#cell-title")) ?? "");
+  return [Number(m![1]), Number(m![2]), Number(m![3])];
+}
+
+/** Clicks the middle of cell (y, x) of feature map k. */
+async function clickCell(page: Page, k: number, y: number, x: number): Promise<void> {
+  const map = page.locator("#maps canvas").nth(k);
+  const box = (await map.boundingBox())!;
+  const [h, w] = await map.evaluate((c: HTMLCanvasElement) => [
+    c.height / Number(c.dataset.zoom),
+    c.width / Number(c.dataset.zoom),
+  ]);
+  await map.click({ position: { x: (box.width * (x + 0.5)) / w, y: (box.height * (y + 0.5)) / h } });
+}
 
 for (const [label, viewport] of [
   ["desktop", { width: 1280, height: 900 }],
   ["phone", { width: 390, height: 844 }],
 ] as const) {
   describe(`the demo page (${label}, ${viewport.width}×${viewport.height})`, () => {
-    it("renders every panel, reacts to its controls, and logs no error", async () => {
-      const { page, errors } = await openPage(browser, viewport);
+    it("renders every panel with labelled canvases and legends, 44 px controls, and logs no error", async () => {
+      const { page, errors } = await open(viewport);
       try {
-        await page.goto(server.url);
-        await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
         expect(await page.textContent("#status")).toMatch(/convwasm ready in \d+ ms/);
-
-        // every panel drew something: all canvases non-blank (the padded picture, the maps, pools, gradients)
         const drawn = await canvases(page);
-        expect(drawn.length).toBeGreaterThanOrEqual(12);
-        expect(drawn.filter((c) => !c.varied)).toEqual([]);
-        for (const id of ["#grid", "#win-slice", "#win-filter", "#win-out", "#timing"]) {
-          expect((await page.locator(`${id} td`).count()) > 0, id).toBe(true);
-        }
-
-        // zero padding: the slider changes the padded picture's size
-        const paddedWidth = () => page.evaluate(() => (document.getElementById("padded") as HTMLCanvasElement).width);
-        await page.locator("#pad").fill("2");
-        expect(await paddedWidth()).toBe(68);
-        await page.locator("#pad").fill("8");
-        expect(await paddedWidth()).toBe(80);
-
-        // another filter bank gives other feature maps
-        const before = await mapImage(page);
-        await page.selectOption("#bank", "blur");
-        expect(await mapImage(page)).not.toBe(before);
-        expect(await page.locator("#maps canvas").count()).toBe(3);
-
-        // stride 2 halves the maps
-        await page.selectOption("#stride", "2");
-        const mapWidth = await page.evaluate(() => (document.querySelector("#maps canvas") as HTMLCanvasElement).width);
-        expect(mapWidth).toBe(32);
-        // 'same' padding keeps ceil(64 / 2) = 32 columns (pad 1 with the 3×3 filters gives the same here);
-        // with stride 1 it keeps the picture's 64
-        await page.selectOption("#conv-pad", "same");
-        await page.selectOption("#stride", "1");
-        const sameWidth = await page.evaluate(
-          () => (document.querySelector("#maps canvas") as HTMLCanvasElement).width,
-        );
-        expect(sameWidth).toBe(64);
-        await page.selectOption("#conv-pad", "1");
-        await page.selectOption("#stride", "2");
-
-        // clicking a map picks the cell whose gradients are shown
-        const cellBefore = await page.textContent("#grad-cell");
-        const map = page.locator("#maps canvas").nth(1);
-        const box = (await map.boundingBox())!;
-        // the middle of cell (8, 24) of the 32×32 map
-        await map.click({ position: { x: (box.width * 24.5) / 32, y: (box.height * 8.5) / 32 } });
-        const cellAfter = await page.textContent("#grad-cell");
-        expect(cellAfter).not.toBe(cellBefore);
-        expect(cellAfter).toMatch(/^Cell Z\[0, 8, 24, 1\]/);
-
-        // the window slides: Step moves it by one position
-        const pos = await page.textContent("#win-pos");
-        await page.click("#step");
-        expect(await page.textContent("#win-pos")).not.toBe(pos);
-
-        // pooling panel follows its controls
-        const poolBefore = await page.evaluate(() => (document.getElementById("pool-max") as HTMLCanvasElement).width);
-        await page.selectOption("#pool-stride", "1");
+        const heat = drawn.filter((c) => !["input", "padded", "draw", "train-curves"].includes(c.id));
+        expect(heat.length).toBeGreaterThanOrEqual(10);
         expect(
-          await page.evaluate(() => (document.getElementById("pool-max") as HTMLCanvasElement).width),
-        ).toBeGreaterThan(poolBefore);
-
-        // the timing panel lists every op with numbers
-        await page.click("#bench");
-        const timing = await page.textContent("#timing");
-        for (const op of [
-          "zero_pad",
-          "conv_forward",
-          "conv_backward",
-          "pool_forward max",
-          "pool_forward average",
-          "pool_backward max",
-        ]) {
-          expect(timing).toContain(op);
+          drawn.filter((c) => c.id !== "draw" && c.id !== "train-curves" && c.id !== "grad-da" && !c.varied),
+        ).toEqual([]);
+        expect(drawn.filter((c) => !c.label)).toEqual([]);
+        // one legend per heat map, each a symmetric range around 0
+        const legends = await page.$$eval(".legend", (ls) =>
+          ls.map((l) => Array.from(l.querySelectorAll("span"), (s) => s.textContent)),
+        );
+        expect(legends.length).toBeGreaterThanOrEqual(heat.length);
+        for (const [lo, hi] of legends) expect(lo!.replace("-", "+")).toBe(hi);
+        // touch targets
+        const small = await page.$$eval(".controls button, .controls select", (els) =>
+          els
+            .filter((e) => e.getBoundingClientRect().height < 44 || e.getBoundingClientRect().width < 44)
+            .map((e) => e.id),
+        );
+        expect(small).toEqual([]);
+        // max and average pooling side by side at one size
+        const [mx, av] = [await page.locator("#pool-max").boundingBox(), await page.locator("#pool-avg").boundingBox()];
+        expect(Math.abs(mx!.y - av!.y)).toBeLessThan(1);
+        expect(Math.abs(mx!.width - av!.width)).toBeLessThan(1);
+        // threads: the timing worker of this isolated page has two, and shows one against two
+        expect(await page.textContent("#threads-line")).toMatch(
+          /2 threads \(Web Workers over one shared WebAssembly\.Memory\)/,
+        );
+        expect(await page.textContent("#threads-table")).toMatch(/2 threads/);
+        for (const op of ["zero_pad", "conv_forward", "conv_backward", "pool_forward max", "pool_backward average"]) {
+          expect(await page.textContent("#timing")).toContain(op);
         }
-        // (a gradient over a uniform patch of sky is one colour, so only "drawn" is required here)
-        expect(await canvases(page).then((c) => c.filter((x) => !x.drawn))).toEqual([]);
+        // db, distribute_value and the average pool gradient are shown
+        expect(await page.textContent("#grad-db")).toMatch(/^db\[\d\] = 1,/);
+        expect(await page.locator("#pool-distribute td").count()).toBe(9);
+        expect(await page.locator("#grad-pool-avg").getAttribute("aria-label")).toMatch(/pool_backward, average/);
         await screenshot(page, `demo-${label}`);
         expect(errors).toEqual([]);
       } finally {
@@ -145,3 +138,232 @@ for (const [label, viewport] of [
     });
   });
 }
+
+describe("the demo page's fixes (each failed on the first edition)", () => {
+  it("the default cell's pooling window has a single maximum, so pool_backward lights one cell", async () => {
+    const { page, errors } = await open({ width: 1280, height: 900 });
+    try {
+      const mask = await page.$$eval("#pool-mask td", (tds) => tds.map((t) => t.textContent));
+      expect(mask.filter((v) => v === "1")).toHaveLength(1);
+      const grad = await pixels(page, "#grad-pool");
+      // one non-white cell in the max pool gradient (besides the chosen cell's frame)
+      const cells = new Set<string>();
+      for (let p = 0; p < grad.data.length; p += 4) {
+        const [r, g, b] = grad.data.slice(p, p + 3);
+        if (r === 255 && b < 200 && g < 200)
+          cells.add(`${Math.floor(p / 4 / grad.w / grad.zoom)},${Math.floor(((p / 4) % grad.w) / grad.zoom)}`);
+      }
+      expect(cells.size).toBe(1);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("one colour convention: 0 is white and a map of non-negative values has no blue", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      await page.selectOption("#bank", "blur");
+      const img = await pixels(page, "#pool-max");
+      for (let p = 0; p < img.data.length; p += 4) expect(img.data[p + 2] <= img.data[p]).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the sliding window's outputs start again with a new picture", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      await page.click("#step");
+      await page.click("#step");
+      await page.click("#step");
+      const filled = () => page.$$eval("#win-out td", (tds) => tds.filter((t) => t.textContent !== "").length);
+      expect(await filled()).toBeGreaterThan(1);
+      expect(await page.textContent("#play")).toBe("Play");
+      // a new picture
+      await page.setInputFiles("#file", join(ROOT, "examples", "web", "picture.png"));
+      await page.waitForFunction(() => /^\(0, 0\)/.test(document.getElementById("win-pos")!.textContent ?? ""));
+      expect(await filled()).toBe(1);
+      expect(await page.textContent("#win-pos")).toMatch(/^\(0, 0\)/);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the chosen cell's marker changes no other cell", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      await clickCell(page, 1, 10, 10);
+      const map = page.locator("#maps canvas").nth(1);
+      const b1 = await map.evaluate((c: HTMLCanvasElement) =>
+        Array.from(c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data),
+      );
+      await clickCell(page, 1, 20, 30);
+      const b2 = await map.evaluate((c: HTMLCanvasElement) =>
+        Array.from(c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data),
+      );
+      const { w, zoom } = await map.evaluate((c: HTMLCanvasElement) => ({ w: c.width, zoom: Number(c.dataset.zoom) }));
+      const changed = new Set<string>();
+      for (let p = 0; p < b1.length; p += 4) {
+        if (b1[p] !== b2[p] || b1[p + 1] !== b2[p + 1] || b1[p + 2] !== b2[p + 2]) {
+          changed.add(`${Math.floor(p / 4 / w / zoom)},${Math.floor(((p / 4) % w) / zoom)}`);
+        }
+      }
+      expect([...changed].sort()).toEqual(["10,10", "20,30"]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("with f < stride, a cell between windows is said to be in none, and a window holding a cell contains it", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      await page.selectOption("#pool-f", "2");
+      await page.selectOption("#pool-stride", "3");
+      await clickCell(page, 0, 17, 17);
+      expect(await page.textContent("#grad-pool-text")).toMatch(/^Cell \(17, 17\) lies in no pooling window/);
+      await clickCell(page, 0, 19, 19);
+      expect(await page.textContent("#grad-pool-text")).toMatch(/rows 18–19 and columns 18–19, holds \(19, 19\)/);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("a file that is not a picture is reported in the page, and nothing throws", async () => {
+    const { page, errors } = await open({ width: 1280, height: 900 });
+    try {
+      await page.setInputFiles("#file", {
+        name: "notes.txt",
+        mimeType: "text/plain",
+        buffer: Buffer.from("not a picture"),
+      });
+      await page.waitForFunction(() => document.getElementById("picture-error")!.textContent !== "");
+      expect(await page.textContent("#picture-error")).toMatch(/^notes\.txt is not a picture this browser can decode/);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("never shows -0: numbers that round to zero are written 0", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      for (const bank of ["edges", "blur", "sharpen"]) {
+        await page.selectOption("#bank", bank);
+        expect(await page.textContent("main")).not.toMatch(/-0\.0+(?![0-9]*[1-9])/);
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("timings are measured again after the settings change, to two significant digits", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      const timed = Number(await page.evaluate(() => document.body.dataset.timed));
+      await page.selectOption("#stride", "2");
+      expect(await page.locator("#timing.stale").count()).toBe(1);
+      await page.waitForFunction((n) => Number(document.body.dataset.timed) > n, timed, { timeout: 60_000 });
+      expect(await page.locator("#timing.stale").count()).toBe(0);
+      const cellsText = await page.$$eval("#timing td:nth-child(2)", (tds) => tds.map((t) => t.textContent ?? ""));
+      for (const v of cellsText) expect(v.replace(/^0\.0*/, "").replace(".", "").length).toBeLessThanOrEqual(2);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("reads out a cell under the pointer, and the keyboard moves the chosen cell", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      const map = page.locator("#maps canvas").nth(2);
+      const box = (await map.boundingBox())!;
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      expect(await page.textContent("#maps-readout")).toMatch(/^Z\[0,\d+,\d+,2\] = -?\d+\.\d{4}$/);
+      await map.focus();
+      const [y, x] = await chosen(page);
+      await page.keyboard.press("ArrowRight");
+      await page.keyboard.press("ArrowDown");
+      expect(await chosen(page)).toEqual([y + 1, x + 1, 2]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("respects prefers-reduced-motion: the window does not animate", async () => {
+    const { page } = await open({ width: 1280, height: 900 }, true);
+    try {
+      expect(await page.textContent("#play")).toBe("Play");
+      const pos = await page.textContent("#win-pos");
+      await page.waitForTimeout(1500);
+      expect(await page.textContent("#win-pos")).toBe(pos);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe("training the ConvNet in the page, and a drawn digit", () => {
+  for (const [label, viewport] of [
+    ["desktop", { width: 1280, height: 900 }],
+    ["phone", { width: 390, height: 844 }],
+  ] as const) {
+    it(`trains with the accuracy rising while the page stays responsive, pauses, and reads a drawing (${label})`, async () => {
+      const { page, errors } = await open(viewport);
+      try {
+        const start = Number(await page.textContent("#train-accuracy"));
+        // a timer on the page's main thread: its longest gap while the network trains
+        await page.evaluate(() => {
+          const w = window as unknown as { gaps: number[] };
+          w.gaps = [];
+          let last = performance.now();
+          setInterval(() => {
+            const now = performance.now();
+            w.gaps.push(now - last);
+            last = now;
+          }, 16);
+        });
+        await page.click("#train");
+        await page.waitForFunction(() => Number(document.getElementById("train-accuracy")!.textContent) >= 0.6, null, {
+          timeout: 120_000,
+        });
+        await page.click("#train");
+        expect(await page.textContent("#train")).toBe("Resume");
+        const gaps = await page.evaluate(() => (window as unknown as { gaps: number[] }).gaps);
+        expect(gaps.length).toBeGreaterThan(20);
+        expect(Math.max(...gaps)).toBeLessThan(250);
+        expect(Number(await page.textContent("#train-accuracy"))).toBeGreaterThan(start);
+        expect(await page.textContent("#train-status")).toMatch(/\d+ examples seen .* \d+ examples\/s/);
+        // paused: no more chunks
+        await page.waitForTimeout(3000);
+        const seen = await page.textContent("#train-status");
+        await page.waitForTimeout(2000);
+        expect(await page.textContent("#train-status")).toBe(seen);
+
+        // the pretrained weights, then a vertical stroke: a 1
+        await page.click("#train-load");
+        await page.waitForFunction(() => Number(document.getElementById("train-accuracy")!.textContent) > 0.9, null, {
+          timeout: 60_000,
+        });
+        await page.locator("#draw").scrollIntoViewIfNeeded();
+        const box = (await page.locator("#draw").boundingBox())!;
+        await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+        await page.mouse.down();
+        for (let i = 1; i <= 10; i++)
+          await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.2 + 0.06 * i));
+        await page.mouse.up();
+        await page.waitForSelector("body[data-predicted]", { timeout: 30_000 });
+        expect(await page.textContent("#prediction")).toMatch(/^The network reads a 1 \(probability [01]\.\d{3}\)\.$/);
+        const probabilities = await page.$$eval("#probabilities b", (bs) => bs.map((b) => Number(b.textContent)));
+        expect(probabilities).toHaveLength(10);
+        expect(Math.abs(probabilities.reduce((s, p) => s + p, 0) - 1)).toBeLessThan(0.01);
+        // every layer's feature maps for the drawing
+        expect(await page.locator("#layers .layer").count()).toBe(5);
+        expect(await page.locator("#layers canvas").count()).toBe(1 + 16 + 16 + 32 + 32);
+        await screenshot(page, `demo-trained-${label}`);
+        expect(errors).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    });
+  }
+});

@@ -1,0 +1,46 @@
+// The timing panel's worker: convwasm (synchronous) inside a Web Worker, where a cross-origin isolated
+// page gets a thread pool; times the page's ops on one thread and a large layer on one and two.
+import { init, threading, zero_pad, zeros } from "convwasm";
+import { bench, type BenchRecord, type BenchSpec } from "convwasm/bench";
+
+export interface TimingRequest {
+  specs: BenchSpec[];
+  /** zero_pad's input shape and pad (bench() has no pad case). */
+  pad: { shape: number[]; pad: number };
+}
+export interface TimingReply {
+  threading: { threads: number; reason: string };
+  records: BenchRecord[];
+  large: BenchRecord[];
+  zeroPad: { minMs: number; medianMs: number };
+}
+
+/** A layer big enough for threads to pay: 2 images of 32×32×32 through 3×3×64 (a VGG-like layer). */
+const LARGE: BenchSpec = {
+  kind: "conv",
+  name: "large layer",
+  A: [2, 32, 32, 32],
+  W: [3, 3, 32, 64],
+  stride: 1,
+  pad: 1,
+  backward: false,
+};
+
+const ready = init();
+self.onmessage = async (e: MessageEvent<TimingRequest>) => {
+  await ready;
+  const { specs, pad } = e.data;
+  const records = await bench(specs, { threads: [1], seconds: 0.25, rounds: 2 });
+  const t = threading();
+  const large = await bench([LARGE], { threads: t.threads > 1 ? [1, 2] : [1], seconds: 0.6, rounds: 2 });
+  const X = zeros(pad.shape);
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t0 = performance.now();
+    zero_pad(X, pad.pad);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const reply: TimingReply = { threading: t, records, large, zeroPad: { minMs: times[0], medianMs: times[15] } };
+  self.postMessage(reply);
+};
