@@ -320,8 +320,33 @@ function choose(cell: [number, number, number]): void {
   renderCell();
 }
 
+/** Cells of the lens around the chosen cell (odd: the chosen one in the middle). */
+const LENS = 11;
+
+/** The lens: LENS×LENS cells of the chosen map around the chosen cell, large enough to pick one by finger. */
+function renderLens(scale: number): void {
+  const [k, y, x] = selected;
+  const [, nH, nW] = Z.shape;
+  const [y0, x0] = [
+    Math.min(Math.max(0, y - (LENS >> 1)), Math.max(0, nH - LENS)),
+    Math.min(Math.max(0, x - (LENS >> 1)), Math.max(0, nW - LENS)),
+  ];
+  const [h, w] = [Math.min(LENS, nH), Math.min(LENS, nW)];
+  const map = channel(Z, k);
+  const view = new NDArray(map.data, [h, w], map.strides, map.offset + y0 * map.strides[0] + x0 * map.strides[1]);
+  drawHeat($("lens"), view, {
+    label: `Feature map ${k} around cell (${y}, ${x})`,
+    scale,
+    width: 176,
+    mark: [y - y0, x - x0],
+  });
+  $("lens").dataset.origin = `${y0},${x0}`;
+  $("lens-caption").textContent = `Z[0, ${y0}–${y0 + h - 1}, ${x0}–${x0 + w - 1}, ${k}]: tap a cell here to move to it`;
+}
+
 function renderMarks(): void {
   const scale = magnitude(Z);
+  renderLens(scale);
   document.querySelectorAll<HTMLCanvasElement>("#maps canvas").forEach((canvas) => {
     const k = Number(canvas.dataset.k);
     drawHeat(canvas, channel(Z, k), {
@@ -655,6 +680,13 @@ async function main(): Promise<void> {
     if (f) void loadPicture(f);
   });
   $("bench").addEventListener("click", () => void runBenchmark());
+  const lens = $<HTMLCanvasElement>("lens");
+  lens.addEventListener("click", (e) => {
+    const [y0, x0] = (lens.dataset.origin ?? "0,0").split(",").map(Number);
+    const zoom = Number(lens.dataset.zoom);
+    const [dy, dx] = cellAt(lens, e, lens.height / zoom, lens.width / zoom);
+    choose([selected[0], y0 + dy, x0 + dx]);
+  });
   // the window animates unless the reader asked for reduced motion
   play(!reducedMotion());
   document.body.dataset.ready = "true";

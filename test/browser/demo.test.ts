@@ -272,6 +272,26 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
     }
   });
 
+  it("the lens shows the chosen cell's neighbourhood at finger size, and a tap there moves the choice", async () => {
+    const { page } = await open({ width: 390, height: 844 });
+    try {
+      const lens = page.locator("#lens");
+      const box = (await lens.boundingBox())!;
+      expect(box.width / 11).toBeGreaterThanOrEqual(14);
+      const [y, x, k] = await chosen(page);
+      const origin = (await lens.getAttribute("data-origin"))!.split(",").map(Number);
+      // the cell right of the chosen one's
+      const zoom = Number(await lens.getAttribute("data-zoom"));
+      const cells = (await lens.evaluate((c: HTMLCanvasElement) => c.width)) / zoom;
+      await lens.click({
+        position: { x: ((x - origin[1] + 1.5) * box.width) / cells, y: ((y - origin[0] + 0.5) * box.height) / cells },
+      });
+      expect(await chosen(page)).toEqual([y, x + 1, k]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("reads out a cell under the pointer, and the keyboard moves the chosen cell", async () => {
     const { page } = await open({ width: 1280, height: 900 });
     try {
