@@ -19,7 +19,7 @@ export interface ConvRow {
 }
 
 export function plan(workloads: ConvWorkload[]): void {
-  planCases(workloads.length * (ROUNDS * (5 + 4 + (THREADS > 1 ? 2 : 0)) + 2 + 2));
+  planCases(workloads.length * (ROUNDS * (5 + 4 + 4 + (THREADS > 1 ? 2 : 0)) + 2 + 2));
 }
 
 /** copy-in of A_prev and W and copy-out of Z, as conv_forward does them, without the kernels. */
@@ -57,12 +57,25 @@ export async function run(workloads: ConvWorkload[], ceiling: () => number): Pro
     const extra = `${hp.dilation > 1 ? ` d${hp.dilation}` : ""}${groups > 1 ? ` g${groups}` : ""}`;
     const shape = `A [${A.shape}] W [${W.shape}] s${w.stride} p${w.pad}${extra}`;
 
+    // a 3×3 stride-1 layer: each algorithm too (the convwasm column is "auto", as a user gets it)
+    const winograd = w.f === 3 && w.stride === 1 && hp.dilation === 1 && groups === 1;
+    const algorithms = (op: "forward" | "backward") =>
+      winograd
+        ? (["direct", "winograd"] as const).map((algorithm) => ({
+            name: `convwasm ${algorithm}`,
+            fn:
+              op === "forward"
+                ? () => conv_forward(A, W, b, hp, { algorithm })
+                : () => conv_backward(dZ, cache, { algorithm }),
+          }))
+        : [];
     const fwd = await measure(
       `${w.name} conv_forward`,
       ceiling,
       { name: "convwasm", fn: () => conv_forward(A, W, b, hp) },
       [
         { name: "copies only", fn: copiesOnly(A, W, [...Z.shape]) },
+        ...algorithms("forward"),
         ...(tf.forward ? [{ name: tfjs.name, fn: tf.forward }] : []),
       ],
       [
@@ -78,7 +91,10 @@ export async function run(workloads: ConvWorkload[], ceiling: () => number): Pro
       `${w.name} conv_backward`,
       ceiling,
       { name: "convwasm", fn: () => conv_backward(dZ, cache) },
-      tf.backwardInput ? [{ name: `${tfjs.name} dA only`, fn: tf.backwardInput }] : [],
+      [
+        ...algorithms("backward"),
+        ...(tf.backwardInput ? [{ name: `${tfjs.name} dA only`, fn: tf.backwardInput }] : []),
+      ],
       [
         { name: "reference (plain TS)", fn: () => reference.conv_backward(dZ, A, W, hp) },
         ...(cn?.backward ? [{ name: convnetjs.name, fn: cn.backward }] : []),

@@ -248,6 +248,67 @@ export function markdown(r: Results): string {
   }
   out.push(lines.join("\n"), "");
 
+  out.push("## Winograd (issue 15)", "");
+  const wino = r.conv.filter((c) => c.ms["convwasm winograd"] != null);
+  out.push(
+    "The 3×3 stride-1 layers with each algorithm, one thread. Winograd's GFLOP/s are effective: the direct",
+    'loops\' work over its time. "auto" (the convwasm column above) is what a call gets by default.',
+    "",
+    table(
+      [
+        "workload",
+        "op",
+        "direct ms",
+        "Winograd ms",
+        "direct ÷ Winograd",
+        "Winograd effective GFLOP/s",
+        `${TF} ms`,
+        "Winograd ÷ TF.js",
+        "auto ms",
+        `auto, ${r.threads} threads ms`,
+      ],
+      wino.map((c) => {
+        const [d, wg] = [c.ms["convwasm direct"] as number, c.ms["convwasm winograd"] as number];
+        const tf = c.ms[TF] ?? c.ms[`${TF} dA only`];
+        return [
+          c.workload,
+          c.op,
+          ms(d),
+          ms(wg),
+          ratio(d, wg),
+          (c.gflop / (wg / 1e3)).toFixed(2),
+          c.ms[TF] != null ? ms(tf) : `${ms(tf)} (dA only)`,
+          ratio(wg, tf),
+          ms(c.ms["convwasm"]),
+          ms(c.ms[THREADED]),
+        ];
+      }),
+    ),
+    "",
+  );
+  const wl: string[] = [];
+  for (const n of ["resnet56", "vgg32"]) {
+    const f = r.conv.find((c) => c.workload === n && c.op === "conv_forward");
+    const b = r.conv.find((c) => c.workload === n && c.op === "conv_backward");
+    if (f?.ms["convwasm winograd"] != null) {
+      const q = (f.ms["convwasm winograd"] as number) / (f.ms[TF] as number);
+      wl.push(`- ${tick(q <= 1)} conv_forward ${n} by Winograd: ${q.toFixed(2)}× TF.js-WASM f32 time (target ≤ 1×)`);
+    }
+    if (b?.ms["convwasm winograd"] != null) {
+      const q = (b.ms["convwasm direct"] as number) / (b.ms["convwasm winograd"] as number);
+      wl.push(
+        `- ${tick(q >= 1.3)} conv_backward ${n}: ${q.toFixed(2)}× faster with Winograd's dA_prev (target ≥ 1.3×)`,
+      );
+    }
+    if (f?.ms[THREADED] != null && f.ms["convwasm direct"] != null) {
+      const q = (f.ms["convwasm direct"] as number) / (f.ms[THREADED] as number);
+      wl.push(
+        `- conv_forward ${n} on ${r.threads} threads ("auto": Winograd): ${q.toFixed(2)}× the direct loops' one-thread time`,
+      );
+    }
+  }
+  out.push(wl.join("\n"), "");
+
   out.push("## Targets (issue 10: geometries)", "");
   const geo: string[] = [];
   for (const name of ["same_s2", "dilated2", "keras_signs_conv1"]) {

@@ -6,6 +6,8 @@ import { NDArray, fmtShape } from "./ndarray.js";
 import { RandomState } from "./random.js";
 import type { ConvHparameters, Padding, PoolHparameters, PoolMode } from "./shapes.js";
 import { conv_backward, conv_forward } from "./ops/conv.js";
+import { type Algorithm, checkAlgorithm, winogradFits } from "./ops/winograd.js";
+import { convArgs } from "./shapes.js";
 import { pool_backward, pool_forward } from "./ops/pool.js";
 import { adam } from "./model/optimizers.js";
 import { digitsLayers, sequential } from "./model/model.js";
@@ -45,6 +47,8 @@ export type BenchSpec =
 export interface BenchRecord {
   name: string;
   op: string;
+  /** How a conv op was computed ("auto": as the library chooses). */
+  algorithm: Algorithm;
   shape: string;
   threads: number;
   /** ms per call: the fastest, the median, and how far the median lies above the fastest */
@@ -66,6 +70,8 @@ export interface BenchRecord {
 export interface BenchOptions {
   /** Thread counts to measure (default: 1 and init()'s count). */
   threads?: number[];
+  /** Conv algorithms to measure, each a record (default ["auto"]); "winograd" only where it applies. */
+  algorithms?: Algorithm[];
   /** Samples per case and round (default 5). */
   repeat?: number;
   /** Seconds per case, spread over the rounds (default 1). */
@@ -117,13 +123,17 @@ export async function ceilingProbe(): Promise<() => number> {
 interface Case {
   name: string;
   op: string;
+  algorithm: Algorithm;
   shape: string;
   gflop: number;
   run: () => unknown;
 }
 
-/** The calls a spec measures, on seeded inputs. */
-function cases(spec: BenchSpec): Case[] {
+/**
+ * The calls a spec measures, on seeded inputs: a conv layer with each of `algorithms` that applies to it
+ * (Winograd only to 3×3 stride-1 layers; its GFLOP/s count the direct loops' work: "effective").
+ */
+function cases(spec: BenchSpec, algorithms: Algorithm[]): Case[] {
   const rs = new RandomState(1);
   const name = spec.name ?? spec.kind;
   if (spec.kind === "conv") {
@@ -139,12 +149,30 @@ function cases(spec: BenchSpec): Case[] {
     const [Z, cache] = conv_forward(A, W, b, hp);
     const macs = Z.size * spec.W[0] * spec.W[1] * spec.W[2];
     const shape = `A ${fmtShape(spec.A)} W ${fmtShape(spec.W)} ${JSON.stringify(hp).replace(/"/g, "")}`;
-    const out: Case[] = [
-      { name, op: "conv_forward", shape, gflop: (2 * macs) / 1e9, run: () => conv_forward(A, W, b, hp) },
-    ];
-    if (spec.backward) {
-      const dZ = rs.randn(...Z.shape);
-      out.push({ name, op: "conv_backward", shape, gflop: (4 * macs) / 1e9, run: () => conv_backward(dZ, cache) });
+    const dZ = spec.backward ? rs.randn(...Z.shape) : null;
+    const { g } = convArgs("bench", A, W, b, hp);
+    const out: Case[] = [];
+    for (const algorithm of algorithms) {
+      if (algorithm === "winograd" && !winogradFits(g)) continue; // (it does not apply to this layer)
+      const o = { algorithm };
+      out.push({
+        name,
+        op: "conv_forward",
+        algorithm,
+        shape,
+        gflop: (2 * macs) / 1e9,
+        run: () => conv_forward(A, W, b, hp, o),
+      });
+      if (dZ) {
+        out.push({
+          name,
+          op: "conv_backward",
+          algorithm,
+          shape,
+          gflop: (4 * macs) / 1e9,
+          run: () => conv_backward(dZ, cache, o),
+        });
+      }
     }
     return out;
   }
@@ -154,10 +182,13 @@ function cases(spec: BenchSpec): Case[] {
     const mode = spec.mode ?? "max";
     const [P, cache] = pool_forward(A, hp, mode);
     const shape = `A ${fmtShape(spec.A)} ${JSON.stringify(hp).replace(/"/g, "")} ${mode}`;
-    const out: Case[] = [{ name, op: "pool_forward", shape, gflop: 0, run: () => pool_forward(A, hp, mode) }];
+    const algorithm = "auto";
+    const out: Case[] = [
+      { name, op: "pool_forward", algorithm, shape, gflop: 0, run: () => pool_forward(A, hp, mode) },
+    ];
     if (spec.backward) {
       const dP = rs.randn(...P.shape);
-      out.push({ name, op: "pool_backward", shape, gflop: 0, run: () => pool_backward(dP, cache, mode) });
+      out.push({ name, op: "pool_backward", algorithm, shape, gflop: 0, run: () => pool_backward(dP, cache, mode) });
     }
     return out;
   }
@@ -169,10 +200,11 @@ function cases(spec: BenchSpec): Case[] {
   const optimizer = adam();
   const shape = `X [${batch},28,28,1] (conv 5×5×16, pool, conv 5×5×32, pool, dense 10)`;
   return [
-    { name, op: "predict", shape, gflop: (2 * macs) / 1e9, run: () => model.predict(X) },
+    { name, op: "predict", algorithm: "auto", shape, gflop: (2 * macs) / 1e9, run: () => model.predict(X) },
     {
       name,
       op: "training step",
+      algorithm: "auto",
       shape,
       gflop: (6 * macs) / 1e9,
       run: () => model.fit(X, labels, { epochs: 1, batchSize: batch, optimizer, shuffle: false }),
@@ -208,6 +240,7 @@ export async function bench(specs: BenchSpec[] = STANDARD, options: BenchOptions
   if (!Array.isArray(threads) || threads.length === 0 || !threads.every((t) => Number.isSafeInteger(t) && t >= 1)) {
     throw new RangeError(`${fn}: options.threads expects thread counts >= 1 but got ${JSON.stringify(threads)}`);
   }
+  const algorithms = (options.algorithms ?? ["auto"]).map((a) => checkAlgorithm(fn, a, "options.algorithms[]"));
   const repeat = options.repeat ?? 5;
   const seconds = options.seconds ?? 1;
   const rounds = options.rounds ?? 3;
@@ -226,7 +259,7 @@ export async function bench(specs: BenchSpec[] = STANDARD, options: BenchOptions
   };
   try {
     for (const spec of specs) {
-      const list = cases(spec);
+      const list = cases(spec, algorithms);
       for (const c of list) {
         const samples = new Map<number, number[]>(threads.map((t) => [t, []]));
         const top: number[] = [];
@@ -250,6 +283,7 @@ export async function bench(specs: BenchSpec[] = STANDARD, options: BenchOptions
           records.push({
             name: c.name,
             op: c.op,
+            algorithm: c.algorithm,
             shape: c.shape,
             threads: t,
             minMs,
@@ -281,7 +315,8 @@ export function formatRecords(records: BenchRecord[]): string {
     const rate = r.gflop > 0 ? `  ${r.gflops.toFixed(1)} GFLOP/s  ${r.percentOfCeiling.toFixed(0)}% of ceiling` : "";
     const threads = r.threads > 1 ? `  ${r.speedup.toFixed(2)}× one thread` : "";
     const noisy = r.noisy ? `  (noisy: median ${(100 * r.spread).toFixed(0)}% above min)` : "";
-    return `${`${r.name} ${r.op}`.padEnd(26)} ${`${r.threads}t`.padStart(3)}  ${time.padStart(10)} min, ${median} median${rate}${threads}${noisy}`;
+    const op = r.algorithm === "auto" ? r.op : `${r.op} (${r.algorithm})`;
+    return `${`${r.name} ${op}`.padEnd(26)} ${`${r.threads}t`.padStart(3)}  ${time.padStart(10)} min, ${median} median${rate}${threads}${noisy}`;
   });
   const ceiling = records[0]
     ? `ceiling (f64x2 multiply-add, one thread): ${records[0].ceilingGflops.toFixed(1)} GFLOP/s`
@@ -343,10 +378,14 @@ export function parseBenchArgs(args: string[]): BenchArgs {
     return v;
   };
   const algorithm = flags.get("--algorithm");
-  if (algorithm !== undefined && algorithm.split(",").some((a) => a !== "direct")) {
-    fail(`--algorithm: this version has only "direct" (Winograd has not landed) but got ${algorithm}`);
-  }
   const options: BenchOptions = {};
+  if (algorithm !== undefined) {
+    const list = algorithm.split(",");
+    if (!list.every((a) => a === "auto" || a === "direct" || a === "winograd")) {
+      fail(`--algorithm expects auto, direct or winograd (or a list like direct,winograd) but got ${algorithm}`);
+    }
+    options.algorithms = list as Algorithm[];
+  }
   if (flags.has("--threads")) {
     options.threads = flags.get("--threads")!.split(",").map(Number);
     if (!options.threads.every((t) => Number.isSafeInteger(t) && t >= 1)) {

@@ -16,7 +16,7 @@ const USAGE = `usage: convwasm [notebook]
   bench options:
     --stride S | HxW      --pad P | HxW | same | valid     --dilation D | HxW     --groups G
     --f F | HxW (pool)    --mode max|average (pool)        --backward (time the backward op too)
-    --batch N (digits)    --threads 1,2,…                  --algorithm direct
+    --batch N (digits)    --threads 1,2,…                  --algorithm auto|direct|winograd[,…]
     --repeat N (samples per round, default 5)              --seconds S (per op, default 1)
     --json (records as JSON lines, for machines)`;
 

@@ -6,3 +6,4 @@ export { Pool } from "./wasm/pool.js";
 export { KERNELS, KERNEL_NAMES, ABI_VERSION, mismatch } from "./wasm/kernels.js";
 export type { Kernels, Task } from "./wasm/kernels.js";
 export { platform } from "./wasm/platform.js";
+export { winogradTuning } from "./ops/winograd.js";

@@ -85,6 +85,9 @@ describe("convwasm bench: arguments", () => {
     ]);
     expect(parseBenchArgs(["digits", "--batch", "1"]).specs).toEqual([{ kind: "digits", name: "digits", batch: 1 }]);
     expect(parseBenchArgs(["conv", "1x4x4x3", "2x2x3x8", "--algorithm", "direct"]).specs).toHaveLength(1);
+    expect(parseBenchArgs(["conv", "1x4x4x3", "3x3x3x8", "--algorithm", "direct,winograd"]).options.algorithms).toEqual(
+      ["direct", "winograd"],
+    );
   });
 
   it("bad arguments say what was expected", () => {
@@ -96,8 +99,8 @@ describe("convwasm bench: arguments", () => {
       [["--seconds"], "convwasm bench: --seconds expects a value"],
       [["--fast", "1"], "convwasm bench: unknown option --fast"],
       [
-        ["--algorithm", "direct,winograd"],
-        'convwasm bench: --algorithm: this version has only "direct" (Winograd has not landed) but got direct,winograd',
+        ["--algorithm", "direct,fft"],
+        "convwasm bench: --algorithm expects auto, direct or winograd (or a list like direct,winograd) but got direct,fft",
       ],
     ];
     for (const [args, message] of bad) expect(() => parseBenchArgs(args)).toThrow(message);
@@ -105,6 +108,29 @@ describe("convwasm bench: arguments", () => {
 });
 
 describe("bench(): records", () => {
+  it("a 3×3 stride-1 layer with each algorithm (Winograd's GFLOP/s counted as the direct loops' work); a 5×5 one without Winograd", async () => {
+    const records = await bench(
+      [
+        { kind: "conv", name: "3x3", A: [1, 16, 16, 32], W: [3, 3, 32, 32], stride: 1, pad: 1, backward: true },
+        { kind: "conv", name: "5x5", A: [1, 12, 12, 4], W: [5, 5, 4, 4], stride: 1, pad: 2 },
+      ],
+      { threads: [1], algorithms: ["direct", "winograd"], seconds: 0.05, rounds: 1, repeat: 2 },
+    );
+    expect(records.map((r) => `${r.name} ${r.op} ${r.algorithm}`)).toEqual([
+      "3x3 conv_forward direct",
+      "3x3 conv_backward direct",
+      "3x3 conv_forward winograd",
+      "3x3 conv_backward winograd",
+      "5x5 conv_forward direct",
+    ]);
+    const [direct, , winograd] = records;
+    expect(winograd.gflop).toBe(direct.gflop);
+    expect(formatRecords(records)).toMatch(/3x3 conv_forward \(winograd\)/);
+    await expect(bench([], { algorithms: ["fft" as never] })).rejects.toThrow(
+      'bench: options.algorithms[] expects "auto", "direct" or "winograd" but got string fft',
+    );
+  });
+
   it("a conv and a pool layer on 1 and 2 threads: times, GFLOP/s, % of the ceiling, speed-up, noise", async () => {
     const lines: string[] = [];
     const records = await bench(

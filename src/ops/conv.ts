@@ -5,6 +5,7 @@ import { type KernelName, type Task, blocks8 } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
 import { Context, guided, minWork, run, shareFrom, streamTasks, taskCount } from "../wasm/schedule.js";
 import { LaidRows, Layout, PaddedRows, copyPixelsOut, copySpan, zero } from "./rows.js";
+import { type Algorithm, allFinite, backwardShape, forwardShape, useWinograd, winogradConv } from "./winograd.js";
 
 /** conv_forward's cache: [A_prev, W, b, hparameters], as in the notebook. */
 export type ConvCache = [A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvHparameters];
@@ -169,7 +170,7 @@ export function conv_forward(
   W: NDArray,
   b: NDArray,
   hparameters: ConvHparameters,
-  options: { out?: NDArray } = {},
+  options: { out?: NDArray; algorithm?: Algorithm } = {},
 ): [NDArray, ConvCache] {
   const fn = "conv_forward";
   const args = convArgs(fn, A_prev, W, b, hparameters);
@@ -178,8 +179,19 @@ export function conv_forward(
   const plan = planOf(args);
   const { input, output, macs } = plan;
   const rows = m * nH;
-  const res = new Result(fn, "Z", [m, nH, nW, k], options.out, [args.A_prev, args.W, args.b]);
+  const { out: given, algorithm } = { ...options };
+  const asked = useWinograd(fn, algorithm, g, false);
+  const tile = asked !== null && allFinite(args.A_prev) && allFinite(args.W) ? asked : null;
+  const res = new Result(fn, "Z", [m, nH, nW, k], given, [args.A_prev, args.W, args.b]);
   const out = res.data;
+  if (tile !== null) {
+    run(fn, macs >= shareFrom(plan.kernels.forward), (ctx) => {
+      const z = ctx.arena.alloc(fn, "Z", rows * nW * output.width * 8);
+      winogradConv(fn, ctx, args.A_prev, args.W, false, args.b.toFloat64Array(), forwardShape(g), z, macs, tile);
+      copyPixelsOut(ctx.arena.f64(z, rows * nW * output.width), out, output, 0, rows * nW);
+    });
+    return [res.array([m, nH, nW, k]), [A_prev, W, b, hparameters]];
+  }
   run(fn, macs >= shareFrom(plan.kernels.forward), (ctx) => {
     const { arena } = ctx;
     const z = arena.alloc(fn, "Z", rows * nW * output.width * 8);
@@ -307,7 +319,7 @@ function backwardKernels(
 export function conv_backward(
   dZ: NDArray,
   cache: ConvCache,
-  options: { out?: [dA_prev?: NDArray, dW?: NDArray, db?: NDArray] } = {},
+  options: { out?: [dA_prev?: NDArray, dW?: NDArray, db?: NDArray]; algorithm?: Algorithm } = {},
 ): [NDArray, NDArray, NDArray] {
   const fn = "conv_backward";
   const args = convArgs(fn, ...(cacheItems(fn, cache, 4, "conv_forward") as [unknown, unknown, unknown, unknown]));
@@ -318,7 +330,11 @@ export function conv_backward(
   const { input, output, macs } = plan;
   const rows = m * nH;
   const inputs = [dz4, args.A_prev, args.W, args.b];
-  const [outA, outW, outB] = outs(fn, options.out);
+  const { out: given, algorithm } = { ...options };
+  const [outA, outW, outB] = outs(fn, given);
+  // dA_prev by Winograd (a 3×3 stride-1 convolution of dZ); dW and db stay direct
+  const asked = useWinograd(fn, algorithm, g, true);
+  const tile = asked !== null && allFinite(dz4) && allFinite(args.W) ? asked : null;
   const rA = new Result(fn, "dA_prev", args.A_prev.shape, outA, inputs);
   const rW = new Result(fn, "dW", args.W.shape, outW, inputs);
   const rB = new Result(fn, "db", args.b.shape, outB, inputs);
@@ -385,6 +401,29 @@ export function conv_backward(
       zeroTo(end); // rows no window reaches are zero; no task running now writes below end
       for (; copied < end; copied++) copyOutRow(v, copied);
     };
+    // dW and db: a GEMM reduction over output pixels, shared out by units of taps; they read all of
+    // A_prev and dZ, so (in the direct path) they come after the first wave's chunks, which need only
+    // their own rows
+    const reductions = kernels.filter(taskCount(ctx, macs, plan.kernels.filter, plan.units));
+    reductions.push(kernels.bias);
+    if (tile !== null) {
+      streamTasks(
+        fn,
+        ctx,
+        reductions.length,
+        (t) => {
+          place(rows, m * hp);
+          return reductions[t];
+        },
+        () => undefined,
+      );
+      const ci = blocks8(c);
+      const za = arena.alloc(fn, "dA_prev", m * h * width * ci * 8);
+      winogradConv(fn, ctx, dz4, args.W, true, new Float64Array(c), backwardShape(g), za, macs, tile);
+      copyPixelsOut(arena.f64(za, m * h * width * ci), dA, Layout.grouped(c, 1, ci), 0, m * h * width);
+      kernels.copyOut(dW, db);
+      return;
+    }
     const { start, end } = windowRows(g);
     // dA_prev chunks: their number depends on the shape alone (never on the threads), and the waves
     // run in the same order on one thread, so the bits are the same for any number of threads (below
@@ -403,10 +442,6 @@ export function conv_backward(
       zeroTo(end(r1 - 1));
       return chunkTasks[j][t];
     };
-    // dW and db: a GEMM reduction over output pixels, shared out by units of taps; they read all of
-    // A_prev and dZ, so they come after the first wave's chunks, which need only their own rows
-    const reductions = kernels.filter(taskCount(ctx, macs, plan.kernels.filter, plan.units));
-    reductions.push(kernels.bias);
     const even = chunks.map((_, j) => j).filter((j) => j % 2 === 0);
     const odd = chunks.map((_, j) => j).filter((j) => j % 2 === 1);
     streamTasks(

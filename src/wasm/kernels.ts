@@ -4,7 +4,7 @@
 import type { Arena } from "./arena.js";
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 9;
 
 /** Channels rounded up to the kernels' blocks of 8 (one micro-kernel's width: 4 f64x2 registers). */
 export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
@@ -148,6 +148,40 @@ export const KERNELS = {
   relu_forward: {
     args: ["x", "y", "i0", "i1"],
     warm: (s) => [[s.x, s.y, 0, 101]],
+  },
+  winograd_filter: {
+    args: ["w", "cin", "kout", "k8", "tile", "u"],
+    // both tiles, an odd output channel count (the scalar lane)
+    warm: (s) => [
+      [s.w, G.c, G.k - 1, G.k8, 2, s.wpk],
+      [s.w, G.c, G.k - 1, G.k8, 4, s.wpk],
+    ],
+  },
+  winograd_input: {
+    args: ["xp", "hp", "wp", "c", "th", "tw", "tiles", "v", "r0", "r1"],
+    // 4×4 tiles of the 11×11×5 padded scratch image (odd channel count: the scalar tail runs too)
+    warm: (s) => [[s.xp, G.hp, G.wp, G.c, 4, 4, 16, s.w, 0, 4]],
+  },
+  winograd_output: {
+    args: ["mm", "kp", "k8", "b8", "th", "tw", "tiles", "z", "nH", "nW", "r0", "r1", "relu"],
+    // a 7×7 output: the last tile row and column are partial
+    warm: (s) => [
+      [s.z, G.k8, G.k8, s.b, 4, 4, 16, s.y, 7, 7, 0, 4, 0],
+      [s.z, G.k8, G.k8, s.b, 4, 4, 16, s.y, 7, 7, 0, 4, 1],
+    ],
+  },
+  winograd4_input: {
+    args: ["xp", "hp", "wp", "c", "th", "tw", "tiles", "v", "r0", "r1"],
+    // 6×6 tiles of the 11×11×5 padded scratch image (rows 0..10: two tile rows)
+    warm: (s) => [[s.xp, G.hp, G.wp, G.c, 2, 2, 4, s.w, 0, 2]],
+  },
+  winograd4_output: {
+    args: ["mm", "kp", "k8", "b8", "th", "tw", "tiles", "z", "nH", "nW", "r0", "r1", "relu"],
+    // a 7×7 output: the last tile row and column are partial
+    warm: (s) => [
+      [s.z, G.k8, G.k8, s.b, 2, 2, 4, s.y, 7, 7, 0, 2, 0],
+      [s.z, G.k8, G.k8, s.b, 2, 2, 4, s.y, 7, 7, 0, 2, 1],
+    ],
   },
   relu_backward: {
     args: ["da", "z", "dz", "i0", "i1"],

@@ -8,6 +8,7 @@ import { sharedWasmBase64, wasmBase64 } from "./binary.js";
 import { Kernels, mismatch, warmUp } from "./kernels.js";
 import { defaultThreads, platform } from "./platform.js";
 import { Runtime, Side, checkThreads, startPool, state, stopPool, wasm } from "./runtime.js";
+import { checkAlgorithm } from "../ops/winograd.js";
 
 /** A module to use instead of the embedded one: its bytes, a compiled Module, or a fetch of convwasm.wasm. */
 export type WasmInput = BufferSource | WebAssembly.Module | Response | PromiseLike<Response>;
@@ -31,6 +32,12 @@ export interface InitOptions {
    * Where threads are unavailable (see `threading()`) every call runs on the calling thread.
    */
   threads?: number;
+  /**
+   * How 3×3 stride-1 convolutions are computed when a call does not say: "auto" (default: Winograd
+   * F(2×2, 3×3) where it measured faster, the direct loops elsewhere), "direct" (numpy's order of
+   * summation everywhere), or "winograd" (wherever it applies).
+   */
+  algorithm?: "auto" | "direct" | "winograd";
 }
 
 const DEFAULT_ARENA_BYTES = 8 * 1024 * 1024;
@@ -84,6 +91,7 @@ function sharedMemory(): WebAssembly.Memory {
 
 async function load(options: InitOptions): Promise<void> {
   const arenaBytes = checkInteger("init", "arenaBytes", options.arenaBytes ?? DEFAULT_ARENA_BYTES, 0);
+  const algorithm = checkAlgorithm("init", options.algorithm ?? "auto", "algorithm");
   const where = platform();
   const threads = checkThreads("init", options.threads ?? defaultThreads(where));
   const singleModule = await compile("wasm", options.wasm ?? decodeBase64(wasmBase64));
@@ -119,6 +127,7 @@ async function load(options: InitOptions): Promise<void> {
   }
   const rt: Runtime = { single, shared, pool: null, reason, arenaBytes };
   if (shared && threads > 1) await startPool(rt, threads);
+  state.algorithm = algorithm;
   state.runtime = rt;
 }
 

@@ -36,6 +36,8 @@ export const state = {
   depth: 0,
   /** dispose() was called from inside a call: done when the outermost call ends. */
   disposeDeferred: false,
+  /** init()'s choice of convolution algorithm, for calls that do not choose (src/ops/winograd.ts). */
+  algorithm: "auto" as "auto" | "direct" | "winograd",
 };
 
 /** No progress for this long while a call waits for its worker threads ends the pool with an error. */

@@ -1,0 +1,53 @@
+"""Writes test/fixtures/winograd.json: golden values for 3×3 stride-1 convolutions (the layers Winograd
+computes), forward Z and dA_prev, from PyTorch float64 autograd, with inputs and filters scaled by 1e-3, 1
+and 1e3.
+
+Run: /usr/bin/python3 scripts/fixtures_winograd.py   (Debian's python3-torch and python3-numpy; the tests
+and the library never need Python). Inputs are numpy's legacy RandomState draws, in the order the test
+draws them: A_prev, W, b, dZ; A_prev and W are then multiplied by the scale, and so is dZ.
+"""
+import json
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+OUT = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "winograd.json")
+
+SHAPES = [  # m, h, w, c, k, pad
+    (1, 5, 5, 1, 1, 1),
+    (1, 7, 9, 16, 16, 1),
+    (1, 8, 8, 3, 5, 0),
+    (2, 11, 6, 17, 9, 2),
+    (1, 6, 6, 32, 32, 1),
+]
+cases = []
+seed = 100
+for m, h, w, c, k, pad in SHAPES:
+    for scale in (1e-3, 1.0, 1e3):
+        rs = np.random.RandomState(seed)
+        A = rs.randn(m, h, w, c) * scale
+        W = rs.randn(3, 3, c, k) * scale
+        b = rs.randn(k)
+        nH, nW = h + 2 * pad - 2, w + 2 * pad - 2
+        dZ = rs.randn(m, nH, nW, k) * scale
+        a = torch.tensor(A).permute(0, 3, 1, 2).requires_grad_(True)
+        weight = torch.tensor(W).permute(3, 2, 0, 1)
+        z = F.conv2d(a, weight, torch.tensor(b), stride=1, padding=pad)
+        z.backward(torch.tensor(dZ).permute(0, 3, 1, 2))
+        cases.append(
+            {
+                "seed": seed,
+                "shape": [m, h, w, c, k],
+                "pad": pad,
+                "scale": scale,
+                "Z": z.detach().permute(0, 2, 3, 1).reshape(-1).tolist(),
+                "dA": a.grad.permute(0, 2, 3, 1).reshape(-1).tolist(),
+            }
+        )
+        seed += 1
+with open(OUT, "w") as f:
+    json.dump(cases, f)
+print(f"wrote {OUT}: {len(cases)} cases")
