@@ -74,7 +74,12 @@ const results: Results = {
   threads: THREADS,
 };
 writeFileSync(new URL("latest.json", dir), JSON.stringify(results, null, 2) + "\n");
-const md = markdown(results);
-writeFileSync(new URL("../BENCHMARKS.md", import.meta.url), md);
+// (the sections other benches keep in BENCHMARKS.md between <!-- name:start --> and <!-- name:end --> stay)
+const mdFile = new URL("../BENCHMARKS.md", import.meta.url);
+const kept = existsSync(mdFile)
+  ? (readFileSync(mdFile, "utf8").match(/<!-- (\w+):start -->[\s\S]*?<!-- \1:end -->/g) ?? [])
+  : [];
+const md = [markdown(results).trimEnd(), ...kept].join("\n\n") + "\n";
+writeFileSync(mdFile, md);
 console.log(md);
 process.exit(0); // TF.js keeps handles open

@@ -60,6 +60,12 @@ export function markdown(r: Results): string {
 
   out.push("## Convolution", "");
   out.push(
+    'The convwasm column is what a call gets by default ("auto"): Winograd on the 3×3 stride-1 layers with',
+    "32 channels or more (resnet56, vgg32), whose GFLOP/s count the direct loops' work and so can pass the",
+    "ceiling; the direct loops elsewhere. See the Winograd section for each algorithm alone.",
+    "",
+  );
+  out.push(
     table(
       [
         "workload",

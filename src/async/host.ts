@@ -108,8 +108,14 @@ function handle(msg: Request, post: Post): void {
 async function start(msg: Request, post: Post): Promise<void> {
   if (msg.type !== "init") return;
   try {
-    const { threads, arenaBytes, wasm, sharedWasm } = msg.options;
-    await lib.init({ threads, arenaBytes, wasm: wasm as lib.WasmInput, sharedWasm: sharedWasm as lib.WasmInput });
+    const { threads, arenaBytes, wasm, sharedWasm, algorithm } = msg.options;
+    await lib.init({
+      threads,
+      arenaBytes,
+      wasm: wasm as lib.WasmInput,
+      sharedWasm: sharedWasm as lib.WasmInput,
+      algorithm: algorithm as lib.InitOptions["algorithm"],
+    });
     post({ type: "ready", ...lib.threading() });
   } catch (e) {
     post({ type: "failed", error: { name: (e as Error)?.name ?? "Error", message: messageOf(e) } });

@@ -2,7 +2,8 @@
 // worker threads (Node's worker_threads or Web Workers), so the calling thread never blocks: it only
 // hands arguments over (see wire.ts) and never waits in Atomics.wait. Calls run side by side on the
 // workers; a call big enough to be shared out runs alone on the first worker, with its thread pool.
-// onnxruntime-web's proxy worker is the model: one message per call, results moved back, not copied.
+// onnxruntime-web's proxy worker is the model: calls posted to a worker (those started together in one
+// message), results moved back, not copied.
 import type * as Sync from "../index.js";
 import { NDArray, assertFinite, copyStrided, describe, messageOf, sizeOf, snapshot as snapshotOf } from "../ndarray.js";
 import { checkInteger } from "../shapes.js";
@@ -57,6 +58,8 @@ export interface AsyncInitOptions {
   threads?: number;
   /** As init()'s: bytes of arena each worker reserves up front. */
   arenaBytes?: number;
+  /** As init()'s: how 3×3 stride-1 convolutions are computed when a call does not say. */
+  algorithm?: "auto" | "direct" | "winograd";
   /** As init()'s, as bytes or a compiled WebAssembly.Module (a Response cannot be sent to a worker). */
   wasm?: BufferSource | WebAssembly.Module;
   sharedWasm?: BufferSource | WebAssembly.Module;
@@ -295,8 +298,11 @@ async function start(options: AsyncInitOptions): Promise<Runtime> {
               }
             });
             w.onExit((reason) => reject(new Error(`init: worker ${i + 1} of convwasm/async exited (${reason})`)));
-            const { arenaBytes, wasm, sharedWasm } = options;
-            w.post({ type: "init", options: { threads: i === 0 ? threads : 1, arenaBytes, wasm, sharedWasm } });
+            const { arenaBytes, wasm, sharedWasm, algorithm } = options;
+            w.post({
+              type: "init",
+              options: { threads: i === 0 ? threads : 1, arenaBytes, wasm, sharedWasm, algorithm },
+            });
           }),
       ),
     );

@@ -31,7 +31,7 @@ export type Weights = Record<string, { shape: number[]; data: Float64Array }>;
 
 export interface InitRequest {
   type: "init";
-  options: { threads: number; arenaBytes?: number; wasm?: unknown; sharedWasm?: unknown };
+  options: { threads: number; arenaBytes?: number; wasm?: unknown; sharedWasm?: unknown; algorithm?: unknown };
 }
 export interface CallRequest {
   type: "call";

@@ -1,7 +1,7 @@
 // Scheduling: what each call computes with (the calling thread alone on plain memory, or the pool over
 // shared memory), how many tasks to cut it into, and running those tasks with clean failure.
 import { KERNELS, KernelName, Task, call } from "./kernels.js";
-import { ranges, type Pool } from "./pool.js";
+import type { Pool } from "./pool.js";
 import { Side, state, stopPool, wasm } from "./runtime.js";
 
 /** What one call computes with: a side, and the pool when the call is shared out. */
@@ -121,7 +121,7 @@ export function guided(ctx: Context, work: number, kernel: KernelName, units: nu
   const threads = ctx.pool?.size ?? 1;
   if (threads === 1 || units <= 1) return [[0, units]];
   const least = Math.max(1, Math.ceil((units * minWork(kernel)) / Math.max(work, 1)));
-  if (least * 2 > units) return ranges(units, 1);
+  if (least * 2 > units) return [[0, units]];
   const out: [number, number][] = [];
   for (let r0 = 0; r0 < units;) {
     const r1 = Math.min(units, r0 + Math.max(least, Math.ceil((units - r0) / (2 * threads))));
