@@ -12,7 +12,7 @@ import { relu, relu_backward } from "../ops/relu.js";
 import { dense_backward, dense_forward } from "../ops/dense.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
 import { type Task, blocks8 } from "../wasm/kernels.js";
-import { guided, run, shareFrom, streamTasks, type Context } from "../wasm/schedule.js";
+import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
 import { Layout, copyPixelsOut } from "../ops/rows.js";
 import { Optimizer, adam } from "./optimizers.js";
 import { readNpz, writeNpz } from "./npz.js";
@@ -510,14 +510,7 @@ export class Sequential {
       let ptr = arena.copyIn(fn, "X", x);
       let shape = [...this.inputShape];
       let cs = shape[shape.length - 1];
-      const tasks = (list: Task[]) =>
-        streamTasks(
-          fn,
-          ctx,
-          list.length,
-          (t) => list[t],
-          () => undefined,
-        );
+      const tasks = (list: Task[]) => runTasks(fn, ctx, list);
       /** Layer j's packed weights and its bias (widened to k8) in the arena, and whether a ReLU follows (fused). */
       const weightsIn = (j: number, k8: number) => {
         const packed = packs.get(j)!;

@@ -8,7 +8,7 @@ import type { NDArray } from "../ndarray.js";
 import { describe } from "../ndarray.js";
 import type { ConvGeometry } from "../shapes.js";
 import { type Task, blocks8 } from "../wasm/kernels.js";
-import { type Context, guided, streamTasks } from "../wasm/schedule.js";
+import { type Context, guided, runTasks } from "../wasm/schedule.js";
 import { state } from "../wasm/runtime.js";
 
 export type Algorithm = "auto" | "direct" | "winograd";
@@ -170,14 +170,7 @@ export function winogradConv(
   const rows = m * th;
   const parts = guided(ctx, work, "conv_forward", rows);
   const gemmParts = guided(ctx, work, "conv_forward", gemmRows);
-  const run = (list: Task[]) =>
-    streamTasks(
-      fn,
-      ctx,
-      list.length,
-      (t) => list[t],
-      () => undefined,
-    );
+  const run = (list: Task[]) => runTasks(fn, ctx, list);
   const input = tile === 2 ? "winograd_input" : "winograd4_input";
   const output = tile === 2 ? "winograd_output" : "winograd4_output";
   run(parts.map(([r0, r1]): Task => [input, xp, hp, wp, c, th, tw, tiles, v, r0, r1]));

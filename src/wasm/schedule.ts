@@ -91,6 +91,17 @@ export function streamTasks(
   }
 }
 
+/** Runs a list of tasks as one job (see streamTasks), nothing to do as each finishes. */
+export function runTasks(fn: string, ctx: Context, list: Task[]): void {
+  streamTasks(
+    fn,
+    ctx,
+    list.length,
+    (t) => list[t],
+    () => undefined,
+  );
+}
+
 /** Tasks per thread in a job: enough for the threads that finish early to take another. */
 const TASKS_PER_THREAD = 2;
 
