@@ -19,7 +19,7 @@ export {
   pool_backward_average,
   transpose_planes,
 } from "./pool";
-export { winograd_filter, winograd_input, winograd_output } from "./winograd";
+export { winograd_filter, winograd_input, winograd_output, winograd_dz } from "./winograd";
 export { winograd4_input, winograd4_output } from "./winograd4";
 export { relu_forward, relu_backward } from "./relu";
 export { softmax_forward, softmax_cross_entropy } from "./softmax";
@@ -31,5 +31,5 @@ export function heap_base(): usize {
 
 /** Bumped whenever a kernel's arguments change (src/wasm/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
-  return 9;
+  return 10;
 }

@@ -192,3 +192,54 @@ export function winograd_filter(w: usize, cin: i32, kout: i32, k8: i32, tile: i3
 function tap(p: usize, two: bool): v128 {
   return two ? v128.load(p) : f64x2.replace_lane(f64x2.splat(0), 0, load<f64>(p));
 }
+
+/**
+ * For dW by Winograd F(3×3, 2×2): U[ξ][tile][k] = (G dz G')[ξ] of each 2×2 tile of dz [m][nH][nW][kp]
+ * (zeros past the edge), G = [1 0; ½ ½; ½ −½; 0 −1] (the last row negated, so that the input transform
+ * is winograd_input's), written at u + (ξ·tiles + tile)·kp for k < k8, for tile rows r0..r1.
+ */
+export function winograd_dz(dz: usize, kp: i32, k8: i32, nH: i32, nW: i32, th: i32, tw: i32, tiles: i32, u: usize, r0: i32, r1: i32): void {
+  const pl = (<usize>tiles * <usize>kp) << 3;
+  const kb = (<usize>kp) << 3;
+  const rowBytes = (<usize>nW * <usize>kp) << 3;
+  const half = f64x2.splat(0.5);
+  const zero = f64x2.splat(0);
+  for (let r = r0; r < r1; r++) {
+    const img = r / th;
+    const ty = r - img * th;
+    const down = 2 * ty + 1 < nH;
+    for (let tx = 0; tx < tw; tx++) {
+      const right = 2 * tx + 1 < nW;
+      const src = at(dz, ((img * nH + 2 * ty) * nW + 2 * tx) * kp);
+      const dst = at(u, (r * tw + tx) * kp);
+      for (let k = 0; k < k8; k += 2) {
+        const p = src + (<usize>k << 3);
+        const g00 = v128.load(p);
+        const g01 = right ? v128.load(p + kb) : zero;
+        const g10 = down ? v128.load(p + rowBytes) : zero;
+        const g11 = down && right ? v128.load(p + rowBytes + kb) : zero;
+        // G g: 4 rows of 2
+        const a0 = g00, b0 = g01;
+        const a1 = f64x2.mul(f64x2.add(g00, g10), half), b1 = f64x2.mul(f64x2.add(g01, g11), half);
+        const a2 = f64x2.mul(f64x2.sub(g00, g10), half), b2 = f64x2.mul(f64x2.sub(g01, g11), half);
+        const a3 = f64x2.neg(g10), b3 = f64x2.neg(g11);
+        // (G g) Gᵀ: each row (a, b) to (a, (a + b)/2, (a − b)/2, −b)
+        const q = dst + (<usize>k << 3);
+        row4(q, pl, 0, a0, b0, half);
+        row4(q, pl, 4, a1, b1, half);
+        row4(q, pl, 8, a2, b2, half);
+        row4(q, pl, 12, a3, b3, half);
+      }
+    }
+  }
+}
+
+/** One row of G g Gᵀ from a row (a, b) of G g, at points xi..xi+3. */
+// @ts-ignore: decorator
+@inline
+function row4(q: usize, pl: usize, xi: i32, a: v128, b: v128, half: v128): void {
+  v128.store(q + <usize>xi * pl, a);
+  v128.store(q + <usize>(xi + 1) * pl, f64x2.mul(f64x2.add(a, b), half));
+  v128.store(q + <usize>(xi + 2) * pl, f64x2.mul(f64x2.sub(a, b), half));
+  v128.store(q + <usize>(xi + 3) * pl, f64x2.neg(b));
+}

@@ -18,10 +18,10 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "winogra
 
 SHAPES = [  # m, h, w, c, k, pad
     (1, 5, 5, 1, 1, 1),
-    (1, 7, 9, 16, 16, 1),
+    (1, 7, 9, 12, 12, 1),
     (1, 8, 8, 3, 5, 0),
     (2, 11, 6, 17, 9, 2),
-    (1, 6, 6, 32, 32, 1),
+    (1, 6, 6, 12, 10, 1),
 ]
 cases = []
 seed = 100
@@ -34,7 +34,7 @@ for m, h, w, c, k, pad in SHAPES:
         nH, nW = h + 2 * pad - 2, w + 2 * pad - 2
         dZ = rs.randn(m, nH, nW, k) * scale
         a = torch.tensor(A).permute(0, 3, 1, 2).requires_grad_(True)
-        weight = torch.tensor(W).permute(3, 2, 0, 1)
+        weight = torch.tensor(W).permute(3, 2, 0, 1).contiguous().requires_grad_(True)
         z = F.conv2d(a, weight, torch.tensor(b), stride=1, padding=pad)
         z.backward(torch.tensor(dZ).permute(0, 3, 1, 2))
         cases.append(
@@ -45,6 +45,7 @@ for m, h, w, c, k, pad in SHAPES:
                 "scale": scale,
                 "Z": z.detach().permute(0, 2, 3, 1).reshape(-1).tolist(),
                 "dA": a.grad.permute(0, 2, 3, 1).reshape(-1).tolist(),
+                "dW": weight.grad.permute(2, 3, 1, 0).reshape(-1).tolist(),
             }
         )
         seed += 1

@@ -5,7 +5,15 @@ import { type KernelName, type Task, blocks8 } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
 import { Context, guided, minWork, run, shareFrom, streamTasks, taskCount } from "../wasm/schedule.js";
 import { LaidRows, Layout, PaddedRows, copyPixelsOut, copySpan, zero } from "./rows.js";
-import { type Algorithm, allFinite, backwardShape, forwardShape, useWinograd, winogradConv } from "./winograd.js";
+import {
+  type Algorithm,
+  allFinite,
+  backwardShape,
+  forwardShape,
+  useWinograd,
+  winogradConv,
+  winogradFilterGradient,
+} from "./winograd.js";
 
 /** conv_forward's cache: [A_prev, W, b, hparameters], as in the notebook. */
 export type ConvCache = [A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvHparameters];
@@ -339,6 +347,23 @@ export function conv_backward(
   const rW = new Result(fn, "dW", args.W.shape, outW, inputs);
   const rB = new Result(fn, "db", args.b.shape, outB, inputs);
   const [dA, dW, db] = [rA.data, rW.data, rB.data];
+  if (tile !== null) {
+    // Winograd: dW by F(3×3, 2×2), dA_prev by a convolution of dZ with the rotated filters, db as below
+    run(fn, macs >= shareFrom(plan.kernels.filter), (ctx) => {
+      const { arena, kernels } = ctx;
+      const kp = output.width;
+      const dz = arena.copyInWidened(fn, "dZ", dz4, kp);
+      const gb = arena.zeros(fn, "db", kp);
+      kernels.conv_backward_bias(dz, kp, kp, nW, gb, 0, rows);
+      db.set(arena.f64(gb, k));
+      winogradFilterGradient(fn, ctx, args.A_prev, forwardShape(g), dz, kp, dW, macs);
+      const ci = blocks8(c);
+      const za = arena.alloc(fn, "dA_prev", m * h * width * ci * 8);
+      winogradConv(fn, ctx, dz4, args.W, true, new Float64Array(c), backwardShape(g), za, macs, tile);
+      copyPixelsOut(arena.f64(za, m * h * width * ci), dA, Layout.grouped(c, 1, ci), 0, m * h * width);
+    });
+    return [rA.array(args.A_prev.shape), rW.array(args.W.shape), rB.array(args.b.shape)];
+  }
   run(fn, macs >= shareFrom(plan.kernels.filter), (ctx) => {
     const { arena } = ctx;
     const iw = input.width;
@@ -402,28 +427,9 @@ export function conv_backward(
       for (; copied < end; copied++) copyOutRow(v, copied);
     };
     // dW and db: a GEMM reduction over output pixels, shared out by units of taps; they read all of
-    // A_prev and dZ, so (in the direct path) they come after the first wave's chunks, which need only
-    // their own rows
+    // A_prev and dZ, so they come after the first wave's chunks, which need only their own rows
     const reductions = kernels.filter(taskCount(ctx, macs, plan.kernels.filter, plan.units));
     reductions.push(kernels.bias);
-    if (tile !== null) {
-      streamTasks(
-        fn,
-        ctx,
-        reductions.length,
-        (t) => {
-          place(rows, m * hp);
-          return reductions[t];
-        },
-        () => undefined,
-      );
-      const ci = blocks8(c);
-      const za = arena.alloc(fn, "dA_prev", m * h * width * ci * 8);
-      winogradConv(fn, ctx, dz4, args.W, true, new Float64Array(c), backwardShape(g), za, macs, tile);
-      copyPixelsOut(arena.f64(za, m * h * width * ci), dA, Layout.grouped(c, 1, ci), 0, m * h * width);
-      kernels.copyOut(dW, db);
-      return;
-    }
     const { start, end } = windowRows(g);
     // dA_prev chunks: their number depends on the shape alone (never on the threads), and the waves
     // run in the same order on one thread, so the bits are the same for any number of threads (below

@@ -8,7 +8,8 @@ import type { NDArray } from "../ndarray.js";
 import { describe } from "../ndarray.js";
 import type { ConvGeometry } from "../shapes.js";
 import { type Task, blocks8 } from "../wasm/kernels.js";
-import { type Context, guided, runTasks } from "../wasm/schedule.js";
+import { type Context, guided, runTasks, taskCount } from "../wasm/schedule.js";
+import { ranges } from "../wasm/pool.js";
 import { state } from "../wasm/runtime.js";
 
 export type Algorithm = "auto" | "direct" | "winograd";
@@ -57,15 +58,17 @@ function fits(g: ConvGeometry, backward: boolean): string | null {
 }
 
 /**
- * Where Winograd ran faster than the direct loops (one thread, bench/winograd.ts and the table in the
- * README): from 32 input and 32 output channels (with fewer, the transforms cost more than the products
- * save: 16×16 channels measured 1.1× slower) on outputs of at least 14×14 forward, 16×16 for dA_prev
- * (smaller images are mostly edge tiles, and the filters' transform is paid per call: 8×8×128 measured
- * 1.45× slower).
+ * Where Winograd ran faster than the direct loops (one thread, the bench's layers and a grid of shapes):
+ * from 32 input and 32 output channels (with 16, the transforms cost more than the products save: 1.0–1.3×
+ * slower), on outputs of at least 14×14 forward; backward (dW and dA_prev), from 768 output pixels of
+ * at least 16×16 (one 16×16 image measured 1.02–1.05×, one 28×28 or four 16×16 0.78–0.82×). Smaller images
+ * are mostly edge tiles, and the filters' transform is paid per call (8×8×128: 1.45× slower forward, 2×
+ * backward).
  */
 function pays(s: WinogradShape, backward: boolean): boolean {
-  const side = backward ? 16 : 14;
-  return s.c >= 32 && s.k >= 32 && s.nH >= side && s.nW >= side;
+  if (s.c < 32 || s.k < 32) return false;
+  if (!backward) return s.nH >= 14 && s.nW >= 14;
+  return s.nH >= 16 && s.nW >= 16 && s.m * s.nH * s.nW >= 768;
 }
 
 /** Checks an `algorithm` option. */
@@ -140,22 +143,10 @@ export function winogradConv(
   tile: Tile,
 ): void {
   const { kernels, arena } = ctx;
-  const { m, h, w, c, k, top, left, nH, nW } = s;
-  const [th, tw] = [Math.ceil(nH / tile), Math.ceil(nW / tile)];
-  const [hp, wp] = [tile * th + 2, tile * tw + 2];
+  const { m, c, k, nH, nW } = s;
   const points = (tile + 2) ** 2;
-  // the GEMMs see the tiles as rows of `row` tiles (their order is all that matters to them): long rows
-  // keep the micro-kernel busy whatever the image's width; the last row's tail is padding, never read back
-  const count = m * th * tw;
-  const row = Math.min(count, 64);
-  const gemmRows = Math.ceil(count / row);
-  const tiles = gemmRows * row;
+  const { xp, hp, wp, th, tw, row, gemmRows, tiles } = tiled(fn, ctx, x, s, tile);
   const k8 = blocks8(k);
-  // the input, zero-padded to the last tile's edge
-  const xc = arena.copyInStrided(fn, "input", x);
-  const xp = arena.alloc(fn, "input padded", m * hp * wp * c * 8);
-  const [s0, s1, s2, s3] = xc.strides;
-  kernels.zero_pad(xc.ptr, s0, s1, s2, s3, h, w, c, top, hp - h - top, left, wp - w - left, xp, 0, m);
   // the filters' transform U = G g Gᵀ, one packed panel [c][k8] per point ξ
   const plane = c * k8;
   const pk = arena.zeros(fn, "U packed", points * plane);
@@ -195,4 +186,91 @@ export function allFinite(a: NDArray): boolean {
   const v = a.isContiguous() ? a.data.subarray(a.offset, a.offset + a.size) : a.toFloat64Array();
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return false;
   return true;
+}
+
+/**
+ * dW [3,3,c,k] into `out` by Winograd F(3×3, 2×2) (2.25× fewer products than the direct reduction): each
+ * 2×2 tile of dz (in the arena, [m·nH·nW][kp]) and the 4×4 patch of the padded input under it are
+ * transformed (winograd_dz; winograd_input, whose Bᵀ this F(3×3, 2×2) shares), the 16 products are
+ * summed over the tiles by the filter-gradient kernel (a 1×1 convolution's dW, shared out by pairs of
+ * input channels, each element summed in tile order by one thread: the same bits on any thread count),
+ * and dW = Aᵀ M A with Aᵀ = [1 1 1 0; 0 1 −1 0; 0 1 1 1].
+ */
+export function winogradFilterGradient(
+  fn: string,
+  ctx: Context,
+  x: NDArray,
+  s: WinogradShape,
+  dz: number,
+  kp: number,
+  out: Float64Array,
+  work: number,
+): void {
+  const { kernels, arena } = ctx;
+  const { m, c, k, nH, nW } = s;
+  const { xp, hp, wp, th, tw, count, row, gemmRows, tiles } = tiled(fn, ctx, x, s, 2);
+  const k8 = blocks8(k);
+  const v = arena.alloc(fn, "V", 16 * tiles * c * 8);
+  const u = arena.alloc(fn, "U", 16 * tiles * kp * 8);
+  // the tiles past the last are read by the reduction: zeros (the transforms write every other one)
+  for (let xi = 0; xi < 16; xi++) {
+    arena.f64(v + (xi * tiles + count) * c * 8, (tiles - count) * c).fill(0);
+    arena.f64(u + (xi * tiles + count) * kp * 8, (tiles - count) * kp).fill(0);
+  }
+  const M = arena.zeros(fn, "M", 16 * c * k8);
+  const parts = guided(ctx, work, "conv_backward_filter", m * th);
+  runTasks(fn, ctx, [
+    ...parts.map(([r0, r1]): Task => ["winograd_input", xp, hp, wp, c, th, tw, tiles, v, r0, r1]),
+    ...parts.map(([r0, r1]): Task => ["winograd_dz", dz, kp, k8, nH, nW, th, tw, tiles, u, r0, r1]),
+  ]);
+  const units = Math.ceil(c / 2);
+  const uparts = ranges(units, taskCount(ctx, work, "conv_backward_filter", units));
+  const sums: Task[] = [];
+  for (let xi = 0; xi < 16; xi++) {
+    for (const [u0, u1] of uparts) {
+      // prettier-ignore
+      sums.push(["conv_backward_filter", v + xi * tiles * c * 8, gemmRows, row, c, c, 1, 1, 1, 1, k8, 1, 1,
+        u + xi * tiles * kp * 8, kp, gemmRows, row, M + xi * c * k8 * 8, 0, gemmRows, u0, u1]);
+    }
+  }
+  runTasks(fn, ctx, sums);
+  const mv = arena.f64(M, 16 * c * k8);
+  const t = new Float64Array(12);
+  for (let ci = 0; ci < c; ci++) {
+    for (let ko = 0; ko < k; ko++) {
+      const at = (xi: number) => mv[(xi * c + ci) * k8 + ko];
+      // Aᵀ M: 3 rows of 4
+      for (let j = 0; j < 4; j++) {
+        const [m0, m1, m2, m3] = [at(j), at(4 + j), at(8 + j), at(12 + j)];
+        t[j] = m0 + m1 + m2;
+        t[4 + j] = m1 - m2;
+        t[8 + j] = m1 + m2 + m3;
+      }
+      for (let i = 0; i < 3; i++) {
+        const [a, b, e, f] = [t[i * 4], t[i * 4 + 1], t[i * 4 + 2], t[i * 4 + 3]];
+        out[((i * 3 + 0) * c + ci) * k + ko] = a + b + e;
+        out[((i * 3 + 1) * c + ci) * k + ko] = b - e;
+        out[((i * 3 + 2) * c + ci) * k + ko] = b + e + f;
+      }
+    }
+  }
+}
+
+/**
+ * The input of a Winograd convolution zero-padded to the last tile's edge (tiles of `tile` outputs), and
+ * the tiles' count and arrangement for the GEMMs: rows of `row` tiles (their order is all that matters
+ * there, and long rows keep the micro-kernel busy whatever the image's width), the last row's tail padding.
+ */
+function tiled(fn: string, { kernels, arena }: Context, x: NDArray, s: WinogradShape, tile: Tile) {
+  const { m, h, w, c, top, left, nH, nW } = s;
+  const [th, tw] = [Math.ceil(nH / tile), Math.ceil(nW / tile)];
+  const [hp, wp] = [tile * th + 2, tile * tw + 2];
+  const xc = arena.copyInStrided(fn, "input", x);
+  const xp = arena.alloc(fn, "input padded", m * hp * wp * c * 8);
+  const [s0, s1, s2, s3] = xc.strides;
+  kernels.zero_pad(xc.ptr, s0, s1, s2, s3, h, w, c, top, hp - h - top, left, wp - w - left, xp, 0, m);
+  const count = m * th * tw;
+  const row = Math.min(count, 64);
+  const gemmRows = Math.ceil(count / row);
+  return { xp, hp, wp, th, tw, count, row, gemmRows, tiles: gemmRows * row };
 }

@@ -4,7 +4,7 @@
 import type { Arena } from "./arena.js";
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 9;
+export const ABI_VERSION = 10;
 
 /** Channels rounded up to the kernels' blocks of 8 (one micro-kernel's width: 4 f64x2 registers). */
 export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
@@ -169,6 +169,11 @@ export const KERNELS = {
       [s.z, G.k8, G.k8, s.b, 4, 4, 16, s.y, 7, 7, 0, 4, 0],
       [s.z, G.k8, G.k8, s.b, 4, 4, 16, s.y, 7, 7, 0, 4, 1],
     ],
+  },
+  winograd_dz: {
+    args: ["dz", "kp", "k8", "nH", "nW", "th", "tw", "tiles", "u", "r0", "r1"],
+    // a 7×7 gradient: the last tile row and column are partial
+    warm: (s) => [[s.z, G.k8, G.k8, 7, 7, 4, 4, 16, s.y, 0, 4]],
   },
   winograd4_input: {
     args: ["xp", "hp", "wp", "c", "th", "tw", "tiles", "v", "r0", "r1"],
