@@ -303,7 +303,7 @@ export function markdown(r: Results): string {
     if (b?.ms["convwasm winograd"] != null) {
       const q = (b.ms["convwasm direct"] as number) / (b.ms["convwasm winograd"] as number);
       wl.push(
-        `- ${tick(q >= 1.3)} conv_backward ${n}: ${q.toFixed(2)}× faster with Winograd's dA_prev (target ≥ 1.3×)`,
+        `- ${tick(q >= 1.3)} conv_backward ${n}: ${q.toFixed(2)}× faster by Winograd (dA_prev and dW) (target ≥ 1.3×)`,
       );
     }
     if (f?.ms[THREADED] != null && f.ms["convwasm direct"] != null) {
