@@ -292,10 +292,7 @@ async function start(options: AsyncInitOptions): Promise<Runtime> {
           new Promise<{ threads: number; reason: string }>((resolve, reject) => {
             w.onMessage((r) => {
               if (r.type === "ready") resolve(r);
-              if (r.type === "failed") {
-                const E = r.error.name === "TypeError" ? TypeError : r.error.name === "RangeError" ? RangeError : Error;
-                reject(new E(r.error.message));
-              }
+              if (r.type === "failed") reject(errorOf(r.error));
             });
             w.onExit((reason) => reject(new Error(`init: worker ${i + 1} of convwasm/async exited (${reason})`)));
             const { arenaBytes, wasm, sharedWasm, algorithm } = options;
