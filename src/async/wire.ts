@@ -176,11 +176,6 @@ export class Outgoing {
     return this.arrays.map((a) => a.wire.shape);
   }
 
-  /** Bytes the call's arrays reach (what send() copies, less what is shared). */
-  get bytes(): number {
-    return this.regions.reduce((n, r) => n + (isShared(r.source) ? 0 : r.hi - r.lo), 0);
-  }
-
   private region(buffer: ArrayBufferLike, lo: number, hi: number): number {
     let i = this.byBuffer.get(buffer);
     if (i === undefined) {
