@@ -30,6 +30,9 @@ export { Sequential, sequential, layers, digitsLayers } from "./model/model.js";
 export type { LayerSpec, Init, EpochLog, FitOptions, Labels, PredictOptions } from "./model/model.js";
 export { sgd, adam } from "./model/optimizers.js";
 export type { Optimizer } from "./model/optimizers.js";
+// numpy's .npz, for weights and data (hostile files refused by name, before anything large is inflated)
+export { readNpz, writeNpz } from "./model/npz.js";
+export type { ReadNpzOptions } from "./model/npz.js";
 
 // camelCase aliases for TypeScript codebases
 export {

@@ -8,9 +8,11 @@
 //
 // POST /predict {"image": 784 numbers, or 28 rows of 28} → {"class": 7, "probabilities": [10 numbers]}
 // GET /health → {"status": "ok", workers, threads}; GET /metrics → event-loop delay (ms) since the last
-// ?reset. A malformed body is a 400 whose error is the library's message; a full queue a 503; a request
+// ?reset. A malformed body is a 400 whose error is the library's message; a body over 1 MB a 413; an
+// answer that is not finite (pixels so large the network overflows) a 422; a full queue a 503; a request
 // that waited longer than TIMEOUT_MS a 504. CHECK_FINITE=1 refuses non-finite pixels (1e999 parses as
-// Infinity). SIGTERM stops taking connections, answers the requests in flight, then exits.
+// Infinity). SIGTERM stops taking connections, answers the requests in flight (each with `Connection:
+// close`, so keep-alive clients go), then exits; after GRACE_MS (default 10 s) whatever is left is cut.
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { resolve } from "node:path";
@@ -25,7 +27,12 @@ export interface ServiceOptions {
   timeoutMs?: number;
   /** Largest request body, in bytes (a 413 past it). */
   maxBody?: number;
+  /** close() waits this long for the requests in flight, then cuts the connections left (ms, default 10 s). */
+  graceMs?: number;
 }
+
+/** Past the limit, a body is read and dropped up to this many times the limit (so the client reads the 413), then cut. */
+const DRAIN_FACTOR = 16;
 
 /** The HTTP error for what a request got wrong or what the service could not do. */
 class HttpError extends Error {
@@ -37,18 +44,25 @@ class HttpError extends Error {
   }
 }
 
+/**
+ * The body, up to `limit` bytes. A longer one gets a 413 once it has been read (and dropped), so that the
+ * client, still sending, reads the answer instead of a reset; one that declares or sends more than
+ * DRAIN_FACTOR times the limit gets it at once, and its connection is cut.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const tooLarge = () => new HttpError(413, `the body exceeds ${limit} bytes`);
+    if (Number(req.headers["content-length"]) > limit * DRAIN_FACTOR) return reject(tooLarge());
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        reject(new HttpError(413, `the body exceeds ${limit} bytes`));
+      if (size > limit * DRAIN_FACTOR) {
+        reject(tooLarge());
         req.destroy();
-      } else chunks.push(c);
+      } else if (size <= limit) chunks.push(c);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("end", () => (size > limit ? reject(tooLarge()) : resolve(Buffer.concat(chunks).toString("utf8"))));
     req.on("error", reject);
   });
 }
@@ -78,7 +92,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 /** The service around a model: a node:http server (not yet listening) and a graceful close. */
 export function service(model: convwasm.AsyncSequential, options: ServiceOptions = {}) {
-  const { checkFinite = false, timeoutMs, maxBody = 1 << 20 } = options;
+  const { checkFinite = false, timeoutMs, maxBody = 1 << 20, graceMs = 10_000 } = options;
+  let closing = false;
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const ms = (ns: number) => Math.round(ns / 1e4) / 100;
@@ -101,10 +116,15 @@ export function service(model: convwasm.AsyncSequential, options: ServiceOptions
     const X = convwasm.array(imageOf(await readBody(req, maxBody)), [1, 28, 28, 1]);
     const P = await model.predict(X, { checkFinite, timeout: timeoutMs });
     const probabilities = Array.from(P.data.subarray(P.offset, P.offset + P.size));
+    if (!probabilities.every(Number.isFinite)) {
+      throw new HttpError(422, "the model's output is not finite for this image (its values overflow the network)");
+    }
     send(res, 200, { class: probabilities.indexOf(Math.max(...probabilities)), probabilities });
   }
 
   const server: Server = createServer((req, res) => {
+    // (shutting down: answered, then the connection closes, so a keep-alive client cannot hold it open)
+    if (closing) res.setHeader("connection", "close");
     handle(req, res).catch((e: unknown) => {
       const status =
         e instanceof HttpError
@@ -120,10 +140,16 @@ export function service(model: convwasm.AsyncSequential, options: ServiceOptions
     });
   });
 
-  /** Stops taking connections, waits for the requests in flight, then ends the workers. */
+  /**
+   * Stops taking connections, answers the requests in flight (and any a kept-alive connection sends
+   * meanwhile) with `Connection: close`, then ends the workers; after `graceMs`, cuts what is left.
+   */
   const close = () =>
     new Promise<void>((resolve) => {
+      closing = true;
+      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
       server.close(() => {
+        clearTimeout(cut);
         delay.disable();
         convwasm.dispose();
         resolve();
@@ -147,6 +173,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const { server, close } = service(model, {
     checkFinite: process.env.CHECK_FINITE === "1",
     timeoutMs: process.env.TIMEOUT_MS ? Number(process.env.TIMEOUT_MS) : undefined,
+    graceMs: process.env.GRACE_MS ? Number(process.env.GRACE_MS) : undefined,
   });
   server.listen(port, () => {
     const address = server.address();

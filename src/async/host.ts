@@ -3,7 +3,7 @@
 // string, as the pool's threads are started: no worker file for a bundler or a server to find.
 import * as lib from "../index.js";
 import { NDArray, messageOf } from "../ndarray.js";
-import { Sequential } from "../model/model.js";
+import { Sequential, type FitOptions, type Labels } from "../model/model.js";
 import { type Optimizer, optimizerOf } from "../model/optimizers.js";
 import { tuning } from "../wasm/schedule.js";
 import { Incoming, type Wire } from "./wire.js";
@@ -15,19 +15,12 @@ const ops = Object.fromEntries(OP_NAMES.map((n) => [n, lib[n] as (...args: unkno
 const models = new Map<number, Sequential>();
 const optimizers = new Map<number, Optimizer>();
 
-/** Copies of a model's weights: what it answers with (its own arrays must never be moved away). */
-function weightsOf(model: Sequential): Record<string, NDArray> {
-  return Object.fromEntries(
-    Object.entries(model.weights()).map(([k, v]) => [k, new NDArray(v.toFloat64Array(), v.shape)]),
-  );
-}
-
 function modelCall(m: ModelRequest, args: unknown[]): unknown {
   if (m.method === "create") {
     const model = new Sequential(...(args as ConstructorParameters<typeof Sequential>));
     models.set(m.model, model);
     const { inputShape, outputShape, work } = model;
-    return { inputShape, outputShape, work, summary: model.summary(), weights: weightsOf(model) };
+    return { inputShape, outputShape, work, summary: model.summary(), weights: model.weights() };
   }
   const model = models.get(m.model);
   if (!model) throw new Error(`${m.method}: this model was dropped`);
@@ -38,14 +31,30 @@ function modelCall(m: ModelRequest, args: unknown[]): unknown {
       return model.evaluate(...(args as Parameters<Sequential["evaluate"]>));
     case "save":
       return model.save();
-    case "fit":
-      return { history: model.fit(...(args as Parameters<Sequential["fit"]>)), weights: weightsOf(model) };
+    case "fit": {
+      const [X, Y, options] = args as [NDArray, Labels, (FitOptions & { stop?: Int32Array }) | undefined];
+      const stop = options?.stop;
+      // the calling thread sets the shared flag when a callback throws or the model is disposed
+      const signal = stop
+        ? {
+            get aborted() {
+              return Atomics.load(stop, 0) !== 0;
+            },
+          }
+        : undefined;
+      return {
+        history: model.fit(X, Y, { ...options, stop: undefined, signal } as FitOptions),
+        weights: model.weights(),
+      };
+    }
     case "setWeights":
       model.setWeights(...(args as Parameters<Sequential["setWeights"]>));
-      return { weights: weightsOf(model) };
+      return { weights: model.weights() };
     case "load":
       model.load(...(args as Parameters<Sequential["load"]>));
-      return { weights: weightsOf(model) };
+      return { weights: model.weights() };
+    case "weights":
+      return { weights: model.weights() };
     case "drop":
       models.delete(m.model);
       return null;
@@ -60,11 +69,22 @@ function handle(msg: Request, post: Post): void {
     return;
   }
   if (msg.type === "init") return;
+  if (msg.type === "release") {
+    const done = () => post({ type: "done", id: msg.id, value: null, buffers: [], returned: [] });
+    const failed = (e: unknown) =>
+      post({ type: "error", id: msg.id, error: { name: "Error", message: messageOf(e) }, returned: [] });
+    return void lib.release().then(done, failed);
+  }
   if (msg.type === "batch") {
     // the answers go back together: one message for the lot (callbacks, from fit, go at once)
     const replies: Reply[] = [];
     const transfer: ArrayBuffer[] = [];
     for (const m of msg.requests) {
+      // (release answers later, on its own)
+      if (m.type === "release") {
+        handle(m, post);
+        continue;
+      }
       handle(m, (r, t) => {
         if (r.type === "callback") return post(r);
         replies.push(r);

@@ -12,7 +12,7 @@ import type { Optimizer } from "../model/optimizers.js";
 import { KERNELS } from "../wasm/kernels.js";
 import { hostSource } from "./source.js";
 import { Outgoing, lent, recycler, yieldToLoop } from "./wire.js";
-import { OPS, type ModelMethod, type OpName, type Reply, type Request, type Weights } from "./protocol.js";
+import { OPS, OPTION_KEYS, type ModelMethod, type OpName, type Reply, type Request, type Weights } from "./protocol.js";
 
 export { NDArray, array, zeros } from "../ndarray.js";
 export { RandomState, random } from "../random.js";
@@ -65,6 +65,11 @@ export interface AsyncInitOptions {
   sharedWasm?: BufferSource | WebAssembly.Module;
   /** Calls waiting for a worker before new ones are refused with a BusyError (default 4096). */
   maxQueue?: number;
+  /**
+   * Bytes of arguments copied for calls not yet answered before new calls are refused with a BusyError
+   * (default 256 MiB; a call is always taken when nothing else is in flight). Shared memory is not counted.
+   */
+  maxQueueBytes?: number;
 }
 
 interface Endpoint {
@@ -158,12 +163,15 @@ class Runtime {
   private readonly inFlight = new Map<number, { job: Job; worker: number }>();
   /** Calls accepted and not yet posted (encoding, copying or queued). */
   waiting = 0;
+  /** Bytes copied for the calls accepted and not yet answered. */
+  bytes = 0;
   broken: string | null = null;
 
   constructor(
     readonly workers: Endpoint[],
     readonly threads: { threads: number; reason: string },
     readonly maxQueue: number,
+    readonly maxQueueBytes: number,
   ) {
     this.busy = workers.map(() => 0);
     workers.forEach((w, i) => {
@@ -252,7 +260,13 @@ class Runtime {
     if (r.type === "batch") return r.replies.forEach((x) => this.reply(w, x));
     if (r.type === "callback") return this.inFlight.get(r.id)?.job.callback?.(r.k, r.args);
     if (r.type !== "done" && r.type !== "error") return;
-    this.end(r.id)?.done(r);
+    const job = this.end(r.id);
+    try {
+      job?.done(r);
+    } catch (e) {
+      // (mapping one answer failed: that call alone fails, never the thread's message handler)
+      job?.fail(e instanceof Error ? e : new Error(`${job.fn}: ${messageOf(e)}`));
+    }
   }
 
   /** Ends every worker; calls in flight or waiting fail with `reason`. */
@@ -271,6 +285,8 @@ class Runtime {
 const state = {
   runtime: null as Runtime | null,
   pending: null as Promise<Runtime> | null,
+  /** Counts dispose() calls: an init() that a dispose() overtook ends its workers instead of keeping them. */
+  generation: 0,
 };
 
 const MAX_WORKERS = 64;
@@ -283,6 +299,7 @@ async function start(options: AsyncInitOptions): Promise<Runtime> {
   if (n > MAX_WORKERS) throw new RangeError(`${fn}: workers expects an integer <= ${MAX_WORKERS} but got ${n}`);
   const threads = checkInteger(fn, "threads", options.threads ?? Math.max(1, Math.min(8, here.cores)), 1);
   const maxQueue = checkInteger(fn, "maxQueue", options.maxQueue ?? 4096, 1);
+  const maxQueueBytes = checkInteger(fn, "maxQueueBytes", options.maxQueueBytes ?? 256 * 2 ** 20, 0);
   const workers: Endpoint[] = [];
   try {
     for (let i = 0; i < n; i++) workers.push(spawn());
@@ -303,7 +320,7 @@ async function start(options: AsyncInitOptions): Promise<Runtime> {
           }),
       ),
     );
-    return new Runtime(workers, { threads: ready[0].threads, reason: ready[0].reason }, maxQueue);
+    return new Runtime(workers, { threads: ready[0].threads, reason: ready[0].reason }, maxQueue, maxQueueBytes);
   } catch (e) {
     for (const w of workers) w.terminate();
     throw e;
@@ -317,10 +334,18 @@ async function start(options: AsyncInitOptions): Promise<Runtime> {
  */
 export function init(options: AsyncInitOptions = {}): Promise<void> {
   if (state.runtime) return Promise.resolve();
+  if (options === null || typeof options !== "object") {
+    return Promise.reject(new TypeError(`init: options expects an object but got ${describe(options)}`));
+  }
+  const generation = state.generation;
   state.pending ??= start(options).then(
     (rt) => {
-      state.runtime = rt;
       state.pending = null;
+      if (state.generation !== generation) {
+        rt.stop("convwasm/async was disposed");
+        throw new Error("init: convwasm/async was disposed before it had started");
+      }
+      state.runtime = rt;
       return rt;
     },
     (e: unknown) => {
@@ -336,8 +361,24 @@ export function init(options: AsyncInitOptions = {}): Promise<void> {
  * init() may be called again.
  */
 export function dispose(): void {
+  state.generation++;
+  state.pending = null;
   state.runtime?.stop("convwasm/async was disposed");
   state.runtime = null;
+}
+
+/**
+ * As the synchronous release(): every worker gives its WASM memory back (after a call that grew it),
+ * and the calling thread drops its spare buffers. Calls made meanwhile run as usual.
+ */
+export async function release(): Promise<void> {
+  const rt = runtime("release");
+  recycler.clear();
+  await Promise.all(
+    rt.workers.map((_, w) =>
+      send("release", [], [], (_w, id) => ({ type: "release", id }), { eligible: (j) => j === w }),
+    ),
+  );
 }
 
 /** Workers, the first worker's threads and, in one line, how they run. */
@@ -365,6 +406,10 @@ function errorOf(e: { name: string; message: string }): Error {
   const E = e.name === "TypeError" ? TypeError : e.name === "RangeError" ? RangeError : Error;
   return new E(e.message);
 }
+
+/** The keys of plain objects the ops and the model's methods read (hyperparameters, options, layer specs). */
+const opKeys = (key: string) => OPTION_KEYS.has(key);
+const anyKey = () => true;
 
 /** Multiply-adds a call costs, from its arrays' shapes: enough to tell a call worth the pool. */
 function workOf(fn: string, shapes: number[][]): number {
@@ -398,19 +443,38 @@ function send(
     id: number,
     o: { args: ReturnType<Outgoing["encode"]>[]; buffers: ArrayBufferLike[]; transfer: ArrayBuffer[]; pool: boolean },
   ) => Request,
-  route: { exclusive?: boolean; eligible?: (w: number) => boolean; work?: (shapes: number[][]) => number } = {},
+  route: Route = {},
   before?: (w: number) => Request | null,
 ): Promise<unknown> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolveCall, rejectCall) => {
     const rt = runtime(fn);
     if (rt.waiting >= rt.maxQueue) {
       throw new BusyError(
         `${fn}: convwasm/async's queue is full (${rt.waiting} calls waiting); wait for some to finish`,
       );
     }
-    const out = new Outgoing(fn, optimizerId);
-    const encoded = args.map((a, i) => out.encode(a, names[i] ?? `argument ${i + 1}`));
+    const out = new Outgoing(fn, optimizerId, opKeys);
+    const encoded = args.map((a, i) =>
+      out.encode(a, names[i] ?? `argument ${i + 1}`, 0, route.anyKeys?.[i] ? anyKey : opKeys),
+    );
+    const bytes = out.bytes;
+    if (rt.bytes > 0 && rt.bytes + bytes > rt.maxQueueBytes) {
+      throw new BusyError(
+        `${fn}: convwasm/async holds ${rt.bytes} bytes of arguments for calls in flight, and this call's ` +
+          `${bytes} would pass maxQueueBytes (${rt.maxQueueBytes}); wait for some to finish`,
+      );
+    }
     rt.waiting++;
+    rt.bytes += bytes;
+    let settled = false;
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      rt.bytes -= bytes;
+      return true;
+    };
+    const resolve = (v: unknown) => settle() && resolveCall(v);
+    const reject = (e: unknown) => settle() && rejectCall(e);
     let callbackError: unknown = null;
     out
       .send()
@@ -434,9 +498,16 @@ function send(
           done: (r) => {
             if (r.type === "error") {
               for (const b of r.returned) if (b) recycler.give(b);
-              return reject(errorOf(r.error));
+              return reject(callbackError ?? errorOf(r.error));
             }
-            const value = out.answer(r.value, r.buffers, r.returned);
+            let value: unknown;
+            try {
+              value = out.answer(r.value, r.buffers, r.returned);
+            } catch (e) {
+              return reject(
+                e instanceof Error && e.message.startsWith(`${fn}: `) ? e : new Error(`${fn}: ${messageOf(e)}`),
+              );
+            }
             if (callbackError !== null) reject(callbackError);
             else resolve(value);
           },
@@ -446,7 +517,9 @@ function send(
             try {
               out.callbacks[k](...cbArgs);
             } catch (e) {
+              // a throwing callback ends the call: the worker is told to stop (fit checks before every batch)
               callbackError = e;
+              route.stop?.();
             }
           },
         });
@@ -456,6 +529,17 @@ function send(
         reject(e);
       });
   });
+}
+
+interface Route {
+  /** Runs alone on the first worker (its pool may share it out). */
+  exclusive?: boolean;
+  eligible?: (w: number) => boolean;
+  work?: (shapes: number[][]) => number;
+  /** Arguments (by position) whose plain objects keep every key (setWeights' arrays, by parameter name). */
+  anyKeys?: boolean[];
+  /** Called when a callback throws: tells the worker to stop the call. */
+  stop?: () => void;
 }
 
 type Async<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
@@ -551,7 +635,31 @@ const METHOD_ARGS: Record<ModelMethod, readonly string[]> = {
   load: ["bytes"],
   save: [],
   drop: [],
+  weights: [],
 };
+
+/** Longest delay a timer can wait (Node and browsers clamp longer ones to 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The largest buffer a predict() batch gathers in (maxBatch examples). */
+const MAX_BATCH_BYTES = 2 ** 30;
+
+/**
+ * A duration option in ms: up to 2³¹ − 1 (timers clamp longer ones to 1 ms), above 0 unless `zero`;
+ * Infinity (none) where `infinite`. Undefined stays undefined.
+ */
+function checkMs(fn: string, name: string, v: unknown, zero: boolean, infinite: boolean): number | undefined {
+  if (v === undefined || (infinite && v === Infinity)) return undefined;
+  if (typeof v !== "number" || !(zero ? v >= 0 : v > 0) || !(v <= MAX_TIMER_MS)) {
+    const range = `${zero ? "[0" : "(0"}, ${MAX_TIMER_MS}]${infinite ? " or Infinity" : ""}`;
+    throw new RangeError(`${fn}: ${name} expects a number of ms in ${range} but got ${describe(v)}`);
+  }
+  return v;
+}
+
+/** A flag in shared memory the calling thread sets to stop a worker's fit (null where there is none). */
+function stopFlag(): Int32Array | null {
+  return typeof SharedArrayBuffer === "function" && cores().isolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+}
 
 /**
  * A sequential model held by every worker (the same seeded weights): reads (predict, evaluate, save)
@@ -579,6 +687,8 @@ export class AsyncSequential {
   /** predict() requests accepted and not yet answered. */
   private open = 0;
   private dropped = false;
+  /** Stops the fits running now, giving the reason they reject with (dispose() calls them). */
+  private readonly stops = new Set<(reason: Error) => void>();
 
   /** (made by sequential(), which builds it in every worker) */
   constructor(
@@ -602,12 +712,8 @@ export class AsyncSequential {
     this.batching = batching;
   }
 
-  private call(
-    method: ModelMethod,
-    args: unknown[],
-    route: { exclusive?: boolean; eligible?: (w: number) => boolean; work?: (s: number[][]) => number } = {},
-  ): Promise<unknown> {
-    if (this.dropped) return Promise.reject(new Error(`${method}: this model was disposed`));
+  private call(method: ModelMethod, args: unknown[], route: Route = {}): Promise<unknown> {
+    // (no check of `dropped` here: calls asked before dispose() run before the model is dropped)
     if (runtime(method) !== this.rt) {
       return Promise.reject(new Error(`${method}: this model was made before convwasm/async was disposed`));
     }
@@ -643,15 +749,31 @@ export class AsyncSequential {
     return p;
   }
 
-  /** A write on the first worker: afterwards its weights are the model's, and the others are behind. */
-  private async written(method: ModelMethod, args: unknown[], exclusive = false): Promise<unknown> {
-    const r = (await this.call(method, args, { exclusive, eligible: (w) => w === 0 })) as {
-      weights: Record<string, NDArray>;
+  /** Refuses a call asked after dispose(). */
+  private live(fn: string): void {
+    if (this.dropped) throw new Error(`${fn}: this model was disposed`);
+  }
+
+  /**
+   * A write on the first worker: afterwards its weights are the model's, and the others are behind. A
+   * write that fails may have changed part of them (a fit stopped after some batches): the first
+   * worker's weights are then taken all the same, so that every replica answers alike.
+   */
+  private async written(method: ModelMethod, args: unknown[], route: Route = {}): Promise<unknown> {
+    const first = { eligible: (w: number) => w === 0 };
+    const adopt = (r: unknown) => {
+      this.weightsNow = weightsOf((r as { weights: Record<string, NDArray> }).weights);
+      this.version++;
+      this.versions[0] = this.version;
     };
-    this.weightsNow = weightsOf(r.weights);
-    this.version++;
-    this.versions[0] = this.version;
-    return r;
+    try {
+      const r = await this.call(method, args, { ...route, ...first });
+      adopt(r);
+      return r;
+    } catch (e) {
+      await this.call("weights", [], first).then(adopt, () => undefined);
+      throw e;
+    }
   }
 
   /** Multiply-adds of one example (predict's cost per example). */
@@ -665,37 +787,89 @@ export class AsyncSequential {
 
   /** Copies of the parameters, by name. */
   weights(): Promise<Record<string, NDArray>> {
-    return this.read(async () =>
-      Object.fromEntries(Object.entries(this.weightsNow).map(([k, w]) => [k, new NDArray(w.data.slice(), w.shape)])),
+    return this.whenLive("weights", () =>
+      this.read(async () =>
+        Object.fromEntries(Object.entries(this.weightsNow).map(([k, w]) => [k, new NDArray(w.data.slice(), w.shape)])),
+      ),
     );
   }
 
+  /** As Sequential.setWeights: all or nothing, on every replica. */
   setWeights(arrays: Record<string, NDArray>): Promise<void> {
-    return this.write(() => this.written("setWeights", [arrays]).then(() => undefined));
+    return this.whenLive("setWeights", () =>
+      this.write(() => this.written("setWeights", [arrays], { anyKeys: [true] }).then(() => undefined)),
+    );
   }
 
   load(bytes: Uint8Array): Promise<void> {
-    return this.write(() => this.written("load", [bytes]).then(() => undefined));
+    return this.whenLive("load", () => this.write(() => this.written("load", [bytes]).then(() => undefined)));
   }
 
   save(): Promise<Uint8Array> {
-    return this.read(() => this.call("save", []) as Promise<Uint8Array>);
+    return this.whenLive("save", () => this.read(() => this.call("save", []) as Promise<Uint8Array>));
   }
 
-  /** As Sequential.fit (onEpoch/onBatch are called on this thread as the worker reports); on the first worker's pool. */
-  fit(X: NDArray, Y: Sync.Labels, options: Sync.FitOptions = {}): Promise<Sync.EpochLog[]> {
-    return this.write(
-      async () => ((await this.written("fit", [X, Y, options], true)) as { history: Sync.EpochLog[] }).history,
-    );
+  /** A rejected promise for a call asked after dispose() (or with arguments refused at once), else `f()`. */
+  private whenLive<T>(fn: string, f: () => Promise<T>): Promise<T> {
+    try {
+      this.live(fn);
+      return f();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * As Sequential.fit, on the first worker's pool; onEpoch/onBatch are called on this thread as the
+   * worker reports. A callback that throws stops training (before the next batch) and fit rejects with
+   * its error; so does options.signal (an AbortSignal) when it aborts, and dispose() of the model. The
+   * weights are then those of the last batch run, on every replica. (Where there is no shared memory
+   * (a page that is not cross-origin isolated), training runs to its end before fit rejects.)
+   */
+  fit(X: NDArray, Y: Sync.Labels, options?: Sync.FitOptions): Promise<Sync.EpochLog[]> {
+    const fn = "fit";
+    return this.whenLive(fn, () => {
+      if (options !== undefined && (options === null || typeof options !== "object")) {
+        throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
+      }
+      const { signal, ...rest } = { ...options };
+      if (signal !== undefined && (signal === null || typeof signal !== "object")) {
+        throw new TypeError(`${fn}: options.signal expects an AbortSignal but got ${describe(signal)}`);
+      }
+      if (signal?.aborted) throw new Error(`${fn}: options.signal was aborted before training began`);
+      const stop = stopFlag();
+      let reason: Error | null = null;
+      const halt = (why?: Error) => {
+        reason ??= why ?? null;
+        if (stop) Atomics.store(stop, 0, 1);
+      };
+      const aborted = () => halt();
+      const abortable = signal as Partial<AbortSignal> | undefined;
+      abortable?.addEventListener?.("abort", aborted);
+      this.stops.add(halt);
+      return this.write(async () => {
+        const r = await this.written(fn, [X, Y, { ...rest, stop: stop ?? undefined }], { exclusive: true, stop: halt });
+        return (r as { history: Sync.EpochLog[] }).history;
+      })
+        .catch((e: unknown) => {
+          throw reason ?? e;
+        })
+        .finally(() => {
+          abortable?.removeEventListener?.("abort", aborted);
+          this.stops.delete(halt);
+        });
+    });
   }
 
   evaluate(X: NDArray, Y: Sync.Labels): Promise<{ loss: number; accuracy: number }> {
-    return this.read(
-      () =>
-        this.call("evaluate", [X, Y], { work: (s) => (s[0]?.[0] ?? 0) * this.info.work }) as Promise<{
-          loss: number;
-          accuracy: number;
-        }>,
+    return this.whenLive("evaluate", () =>
+      this.read(
+        () =>
+          this.call("evaluate", [X, Y], { work: (s) => (s[0]?.[0] ?? 0) * this.info.work }) as Promise<{
+            loss: number;
+            accuracy: number;
+          }>,
+      ),
     );
   }
 
@@ -709,11 +883,12 @@ export class AsyncSequential {
     return new Promise<NDArray>((resolve, reject) => {
       if (this.dropped) throw new Error(`${fn}: this model was disposed`);
       runtime(fn);
-      const { batchSize, checkFinite, timeout } = { ...options };
-      if (batchSize !== undefined) checkInteger(fn, "options.batchSize", batchSize, 1);
-      if (timeout !== undefined && !(typeof timeout === "number" && timeout > 0)) {
-        throw new RangeError(`${fn}: options.timeout expects a number of ms > 0 but got ${describe(timeout)}`);
+      if (options !== undefined && (options === null || typeof options !== "object")) {
+        throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
       }
+      const { batchSize, checkFinite, timeout: asked } = { ...options };
+      if (batchSize !== undefined) checkInteger(fn, "options.batchSize", batchSize, 1);
+      const timeout = checkMs(fn, "options.timeout", asked, false, true);
       const x = examples(fn, X, this.inputShape, true);
       if (checkFinite === true) assertFinite(fn, "X", x);
       if (this.open >= this.batching.maxQueue) {
@@ -847,9 +1022,13 @@ export class AsyncSequential {
     }, req.reject);
   }
 
-  /** Frees the model in every worker; its later calls are refused. */
+  /**
+   * Frees the model in every worker. Calls asked before it finish (a fit running now is stopped before
+   * its next batch and rejects); calls asked after it are refused.
+   */
   dispose(): Promise<void> {
     if (this.dropped) return Promise.resolve();
+    for (const halt of this.stops) halt(new Error("fit: the model was disposed during training"));
     const done = this.write(() =>
       Promise.all(
         this.rt.workers.map((_, w) => this.call("drop", [], { eligible: (j) => j === w }).catch(() => undefined)),
@@ -880,16 +1059,25 @@ export async function sequential(
 ): Promise<AsyncSequential> {
   const fn = "sequential";
   const rt = runtime(fn);
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
+  }
   const { seed, batching = {} } = { ...options };
+  if (batching === null || typeof batching !== "object") {
+    throw new TypeError(`${fn}: options.batching expects an object but got ${describe(batching)}`);
+  }
   const b = { ...batching };
   const cfg: Required<BatchingOptions> = {
     maxBatch: checkInteger(fn, "options.batching.maxBatch", b.maxBatch ?? 16, 1),
-    windowMs: b.windowMs ?? 2,
+    windowMs: checkMs(fn, "options.batching.windowMs", b.windowMs ?? 2, true, false)!,
     maxQueue: checkInteger(fn, "options.batching.maxQueue", b.maxQueue ?? 1024, 1),
   };
-  if (!(typeof cfg.windowMs === "number" && cfg.windowMs >= 0 && Number.isFinite(cfg.windowMs))) {
+  const shape: unknown = Array.isArray(inputShape) ? [...inputShape] : inputShape;
+  const per = Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d > 0) ? sizeOf(shape) : 1;
+  if (cfg.maxBatch * per * 8 > MAX_BATCH_BYTES) {
     throw new RangeError(
-      `${fn}: options.batching.windowMs expects a number of ms >= 0 but got ${describe(cfg.windowMs)}`,
+      `${fn}: options.batching.maxBatch expects batches of at most ${MAX_BATCH_BYTES} bytes but ${cfg.maxBatch} ` +
+        `examples of ${per} values make ${cfg.maxBatch * per * 8}`,
     );
   }
   const id = nextModel++;
@@ -898,7 +1086,7 @@ export async function sequential(
       send(
         fn,
         ["inputShape", "layers", "options"],
-        [inputShape, specs, { seed }],
+        [shape, specs, { seed }],
         (_w, rid, o) => ({
           type: "model",
           id: rid,

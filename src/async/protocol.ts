@@ -21,10 +21,31 @@ export const OPS = {
   softmax_cross_entropy: ["Z", "Y", "options"],
 } as const;
 export type OpName = keyof typeof OPS;
+
+/**
+ * Every key of a plain object that an op or a model method reads: the ops' hyperparameters and options,
+ * fit's and predict's options, a model's options and its layer specs. An argument's other keys are
+ * neither read nor sent (the synchronous API ignores them too). `stop` is fit's stop flag (index.ts).
+ */
+export const OPTION_KEYS: ReadonlySet<string> = new Set([
+  ...["stride", "pad", "dilation", "groups", "f", "ceil_mode", "count_include_pad", "out", "algorithm"],
+  ...["seed", "epochs", "batchSize", "optimizer", "shuffle", "validation", "onEpoch", "onBatch", "checkFinite", "stop"],
+  ...["kind", "filters", "size", "units", "init"],
+]);
 export const OP_NAMES = Object.keys(OPS) as OpName[];
 
 /** The model methods a worker runs: reads (any replica) and writes (the first worker, then copied). */
-export type ModelMethod = "create" | "predict" | "evaluate" | "fit" | "setWeights" | "load" | "save" | "drop";
+export type ModelMethod =
+  | "create"
+  | "predict"
+  | "evaluate"
+  | "fit"
+  | "setWeights"
+  | "load"
+  | "save"
+  | "drop"
+  /** The first worker's weights, after a write failed part-way (the other replicas copy them). */
+  | "weights";
 
 /** A model's weights as plain arrays (shared memory when there is some), to bring a replica up to date. */
 export type Weights = Record<string, { shape: number[]; data: Float64Array }>;
@@ -61,6 +82,8 @@ export type Request =
   | CallRequest
   | ModelRequest
   | SyncRequest
+  /** Give WASM memory back (the synchronous release()); answered with "done". */
+  | { type: "release"; id: number }
   /** Requests started together, run in order; their answers come back together. */
   | { type: "batch"; requests: Request[] };
 

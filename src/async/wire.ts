@@ -7,9 +7,9 @@
 import { NDArray, describe, extent, indexOf, messageOf, snapshot } from "../ndarray.js";
 import type { Optimizer, OptimizerConfig } from "../model/optimizers.js";
 
-const TYPED = { Float64Array, Float32Array, Uint8Array } as const;
+const TYPED = { Float64Array, Float32Array, Uint8Array, Int32Array } as const;
 type TypedName = keyof typeof TYPED;
-type Typed = Float64Array | Float32Array | Uint8Array;
+type Typed = Float64Array | Float32Array | Uint8Array | Int32Array;
 
 /** A view of buffer `buffer` of the message: shape, strides, offset (elements from the buffer's start). */
 interface View {
@@ -42,6 +42,8 @@ export type Wire =
 /** Bytes copied per slice before the calling thread lets its event loop run. */
 const SLICE_BYTES = 1 << 18;
 const MAX_DEPTH = 32;
+/** Values one call's arguments may hold (numbers in plain arrays included): past it, a named RangeError. */
+const MAX_VALUES = 1 << 22;
 
 export const isShared = (b: ArrayBufferLike): boolean =>
   typeof SharedArrayBuffer === "function" && b instanceof SharedArrayBuffer;
@@ -72,22 +74,34 @@ class Copier {
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
 
-  copy(from: Uint8Array, to: Uint8Array): Promise<void> {
-    if (this.queued === 0 && this.since + from.length <= SLICE_BYTES) {
-      to.set(from);
-      this.since += from.length;
-      if (this.since === from.length) void yieldToLoop().then(() => (this.since = 0));
+  /**
+   * Copies bytes [lo, lo + n) of `source` into `to`. The caller may detach (transfer) or shrink its buffer
+   * while the event loop runs between slices: `gone` is thrown then, and `to` must not be sent.
+   */
+  copy(source: ArrayBufferLike, lo: number, n: number, to: Uint8Array, gone: () => Error): Promise<void> {
+    const slice = (at: number, end: number) => {
+      if (source.byteLength < lo + n) throw gone();
+      to.set(new Uint8Array(source, lo + at, end - at), at);
+    };
+    if (this.queued === 0 && this.since + n <= SLICE_BYTES) {
+      try {
+        slice(0, n);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      this.since += n;
+      if (this.since === n) void yieldToLoop().then(() => (this.since = 0));
       return Promise.resolve();
     }
     this.queued++;
     const run = async () => {
-      for (let at = 0; at < from.length;) {
+      for (let at = 0; at < n;) {
         if (this.since >= SLICE_BYTES) {
           await yieldToLoop();
           this.since = 0;
         }
-        const end = Math.min(from.length, at + SLICE_BYTES - this.since);
-        to.set(from.subarray(at, end), at);
+        const end = Math.min(n, at + SLICE_BYTES - this.since);
+        slice(at, end);
         this.since += end - at;
         at = end;
       }
@@ -113,6 +127,12 @@ class Recycler {
       return b;
     }
     return new ArrayBuffer(size);
+  }
+
+  /** Drops every spare buffer (convwasm/async's release()). */
+  clear(): void {
+    this.free.clear();
+    this.bytes = 0;
   }
 
   give(b: ArrayBuffer): void {
@@ -151,7 +171,12 @@ interface Region {
   lo: number;
   hi: number;
   sent: ArrayBufferLike | null;
+  /** The argument that first reached it, for errors. */
+  path: string;
 }
+
+/** Which keys of a plain object an op or method may read: the others are never read nor sent. */
+export type Keys = (key: string) => boolean;
 
 /**
  * One call's arguments on their way out: encode() walks them (reading each field once), send() copies
@@ -165,21 +190,30 @@ export class Outgoing {
   private readonly placements: { start: number; region: number; place: (bytes: number) => void }[] = [];
   private readonly arrays: { given: unknown; view: NDArray; wire: View & { out?: true } }[] = [];
   readonly callbacks: ((...args: unknown[]) => unknown)[] = [];
+  private values = 0;
 
   constructor(
     private readonly fn: string,
     private readonly optimizerId: (o: Optimizer) => number,
+    private readonly keys: Keys,
   ) {}
+
+  /** Bytes send() copies (buffers neither shared nor the library's own). */
+  get bytes(): number {
+    let n = 0;
+    for (const r of this.regions) if (!isShared(r.source) && !own.has(r.source)) n += Math.max(0, r.hi - r.lo);
+    return n;
+  }
 
   /** The shapes of the arrays among the arguments, in the order met. */
   get shapes(): number[][] {
     return this.arrays.map((a) => a.wire.shape);
   }
 
-  private region(buffer: ArrayBufferLike, lo: number, hi: number): number {
+  private region(buffer: ArrayBufferLike, lo: number, hi: number, path: string): number {
     let i = this.byBuffer.get(buffer);
     if (i === undefined) {
-      i = this.regions.push({ source: buffer, lo, hi, sent: null }) - 1;
+      i = this.regions.push({ source: buffer, lo, hi, sent: null, path }) - 1;
       this.byBuffer.set(buffer, i);
     } else {
       const r = this.regions[i];
@@ -189,8 +223,11 @@ export class Outgoing {
     return i;
   }
 
-  encode(value: unknown, path: string, depth = 0): Wire {
+  encode(value: unknown, path: string, depth = 0, keys: Keys = this.keys): Wire {
     if (depth > MAX_DEPTH) throw new RangeError(`${this.fn}: ${path} is nested more than ${MAX_DEPTH} deep`);
+    if (++this.values > MAX_VALUES) {
+      throw new RangeError(`${this.fn}: the arguments hold more than ${MAX_VALUES} values (at ${path})`);
+    }
     if (value === null || value === undefined) return value;
     switch (typeof value) {
       case "boolean":
@@ -206,7 +243,7 @@ export class Outgoing {
     }
     if (value instanceof NDArray) return this.array(value, path);
     for (const name of Object.keys(TYPED) as TypedName[]) {
-      if (value instanceof TYPED[name]) return this.typed(name, value as Typed);
+      if (value instanceof TYPED[name]) return this.typed(name, value as Typed, path);
     }
     if (Array.isArray(value)) {
       const n = read(this.fn, value, "length", path) as number;
@@ -224,6 +261,8 @@ export class Outgoing {
     }
     const out: Record<string, Wire> = {};
     for (const key of Object.keys(value)) {
+      // (only the keys the op reads: the sync API ignores the others, and so must this, unread)
+      if (!keys(key)) continue;
       const w = (out[key] = this.encode(read(this.fn, value, key, path), `${path}.${key}`, depth + 1));
       if (key === "out") markOut(w);
     }
@@ -234,16 +273,16 @@ export class Outgoing {
     const v = snapshot(this.fn, path, x);
     const base = v.data.byteOffset;
     const [lo, hi] = v.size === 0 ? [v.offset, v.offset - 1] : extent(v.shape, v.strides, v.offset);
-    const region = this.region(v.data.buffer, base + lo * 8, base + hi * 8 + 8);
+    const region = this.region(v.data.buffer, base + lo * 8, base + hi * 8 + 8, path);
     const wire = { $nd: this.arrays.length, buffer: region, shape: [...v.shape], strides: [...v.strides], offset: 0 };
     this.placements.push({ start: base + v.offset * 8, region, place: (b) => (wire.offset = b / 8) });
     this.arrays.push({ given: x, view: v, wire });
     return wire;
   }
 
-  private typed(name: TypedName, t: Typed): Wire {
+  private typed(name: TypedName, t: Typed, path: string): Wire {
     const start = t.byteOffset;
-    const region = this.region(t.buffer, start - (start % 8), start + t.byteLength);
+    const region = this.region(t.buffer, start - (start % 8), start + t.byteLength, path);
     const wire = { $typed: name, buffer: region, byteOffset: 0, length: t.length };
     this.placements.push({ start, region, place: (b) => (wire.byteOffset = b) });
     return wire;
@@ -263,7 +302,13 @@ export class Outgoing {
       }
       const n = Math.max(0, r.hi - r.lo);
       const copy = recycler.take(n);
-      await copier.copy(new Uint8Array(r.source, r.lo, n), new Uint8Array(copy));
+      // (a copy left half-filled is never sent: the call fails, and the buffer goes back as garbage)
+      await copier
+        .copy(r.source, r.lo, n, new Uint8Array(copy), () => this.gone(r, "while it was copied to a worker"))
+        .catch((e: unknown) => {
+          recycler.give(copy);
+          throw e;
+        });
       r.sent = copy;
       transfer.push(copy);
     }
@@ -276,9 +321,12 @@ export class Outgoing {
    * is copied back into the caller's array; the returned copies are kept for later calls.
    */
   answer(value: Wire, buffers: ArrayBufferLike[], returned: (ArrayBuffer | null)[]): unknown {
+    for (const b of returned) if (b) recycler.give(b);
     for (const a of this.arrays) {
       const back = returned[a.wire.buffer];
       if (!a.wire.out || !back || a.view.size === 0) continue;
+      const r = this.regions[a.wire.buffer];
+      if (r.source.byteLength < r.hi) throw this.gone(r, "before the answer arrived");
       const src = new NDArray(f64Over(back), a.wire.shape, a.wire.strides, a.wire.offset);
       const dst = a.view;
       if (src.isContiguous() && dst.isContiguous()) {
@@ -287,8 +335,12 @@ export class Outgoing {
         for (let k = 0; k < dst.size; k++) dst.data[indexOf(dst, k)] = src.data[indexOf(src, k)];
       }
     }
-    for (const b of returned) if (b) recycler.give(b);
     return this.decodeAnswer(value, buffers);
+  }
+
+  /** The error of a caller's buffer detached (transferred away) or shrunk while the call held it. */
+  private gone(r: Region, when: string): Error {
+    return new TypeError(`${this.fn}: ${r.path}'s buffer was detached or shrunk ${when}; the call is abandoned`);
   }
 
   private decodeAnswer(w: Wire, buffers: ArrayBufferLike[]): unknown {
@@ -303,6 +355,7 @@ export class Outgoing {
     if ("$in" in w) {
       // a view of an argument's buffer: the same elements of the caller's own buffer
       const r = this.regions[w.buffer];
+      if (r.source.byteLength < r.hi) throw this.gone(r, "before the answer arrived");
       const data = new Float64Array(r.source, r.lo, Math.floor((r.hi - r.lo) / 8));
       return new NDArray(data, w.shape, w.strides, w.offset);
     }

@@ -58,19 +58,19 @@ export function digitsLayers(): LayerSpec[] {
  * A model's input X as a batch [m, ...inputShape] (checked, each field read once): an NDArray of that
  * shape or, where `flat` allows, whole examples in a Float32Array (widened) or Float64Array.
  */
-export function examples(fn: string, X: unknown, inputShape: readonly number[], flat: boolean): NDArray {
+export function examples(fn: string, X: unknown, inputShape: readonly number[], flat: boolean, name = "X"): NDArray {
   if (flat && (X instanceof Float32Array || X instanceof Float64Array)) {
     const per = sizeOf(inputShape);
     if (X.length % per !== 0) {
       throw new RangeError(
-        `${fn}: X expects whole examples of ${per} values (${fmtShape(inputShape)}) but got ${X.length}`,
+        `${fn}: ${name} expects whole examples of ${per} values (${fmtShape(inputShape)}) but got ${X.length}`,
       );
     }
     return array(X, [X.length / per, ...inputShape]);
   }
-  const x = snapshot(fn, "X", X);
+  const x = snapshot(fn, name, X);
   if (fmtShape(x.shape.slice(1)) !== fmtShape(inputShape)) {
-    throw new RangeError(`${fn}: X expects shape [m,${inputShape}] but got ${fmtShape(x.shape)}`);
+    throw new RangeError(`${fn}: ${name} expects shape [m,${inputShape}] but got ${fmtShape(x.shape)}`);
   }
   return x;
 }

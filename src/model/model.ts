@@ -3,7 +3,7 @@
 // and run by predict() inside WASM memory: the input copied in once, every layer's kernels on the
 // previous layer's output in the arena, weights packed once when they change, bias + ReLU fused into the
 // conv's stores, no caches, the output copied out once.
-import { NDArray, allocate, array, assertFinite, describe, fmtShape, sizeOf, snapshot } from "../ndarray.js";
+import { NDArray, allocate, assertFinite, describe, fmtShape, messageOf, sizeOf, snapshot } from "../ndarray.js";
 import { RandomState } from "../random.js";
 import { PoolHparameters, checkInteger, convArgs, pair, poolArgs } from "../shapes.js";
 import { conv_backward, conv_forward } from "../ops/conv.js";
@@ -15,7 +15,7 @@ import { type Task, blocks8 } from "../wasm/kernels.js";
 import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
 import { Layout, copyPixelsOut } from "../ops/rows.js";
 import { Optimizer, adam } from "./optimizers.js";
-import { readNpz, writeNpz } from "./npz.js";
+import { parseNpz, writeNpz } from "./npz.js";
 import { examples, layers } from "./layers.js";
 import type { Init, LayerSpec } from "./layers.js";
 
@@ -45,6 +45,8 @@ export interface EpochLog {
 
 export interface FitOptions {
   epochs?: number;
+  /** Stops training (fit throws a named Error) when it reads true, checked before every batch: an AbortSignal. */
+  signal?: { readonly aborted: boolean };
   batchSize?: number;
   optimizer?: Optimizer;
   /** Shuffle the examples every epoch (seeded by the model's seed). */
@@ -78,12 +80,29 @@ function poolHp(s: Extract<LayerSpec, { kind: "maxPool" | "avgPool" }>): PoolHpa
   return { ...hp, stride: stride ?? hp.f };
 }
 
+/** WASM32 memory (4 GiB) in float64s: no parameter array or activation of one example can be larger. */
+const MAX_WASM_ELEMENTS = 2 ** 29;
+
+/** An options argument: undefined (no options) or an object, whose own fields are read once here. */
+export function optionsOf<T extends object>(fn: string, options: unknown, name = "options"): Partial<T> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${fn}: ${name} expects an object but got ${describe(options)}`);
+  }
+  try {
+    return { ...(options as Partial<T>) };
+  } catch (e) {
+    throw new TypeError(`${fn}: reading ${name} threw: ${messageOf(e)}`, { cause: e });
+  }
+}
+
 /** Builds the layers on a per-example input shape: shapes checked, parameters initialised (seeded). */
 function build(fn: string, inputShape: readonly number[], given: readonly LayerSpec[], rs: RandomState): Layer[] {
   let shape = [...inputShape];
   // each spec's fields read once (a getter runs now, not in the middle of building)
   const specs = given.map((s) => (typeof s === "object" && s !== null ? { ...s } : s));
   const counts: Record<string, number> = {};
+  let params = 0;
   return specs.map((spec, i) => {
     const kind = spec?.kind;
     if (typeof kind !== "string" || !Object.hasOwn(layers, kind))
@@ -94,10 +113,20 @@ function build(fn: string, inputShape: readonly number[], given: readonly LayerS
     let W: NDArray | null = null;
     let b: NDArray | null = null;
     const next = specs[i + 1]?.kind;
-    const init = (fanIn: number, fanOut: number, wShape: number[], how: Init | undefined) => {
+    const where = `${fn}: layers[${i}] (${name})`;
+    const init = (fanIn: number, fanOut: number, wShape: number[], how: unknown) => {
+      if (how !== undefined && how !== "he" && how !== "glorot") {
+        throw new RangeError(`${where}: init expects "he" or "glorot" but got ${describe(how)}`);
+      }
       const rule = how ?? (next === "relu" ? "he" : "glorot");
       const n = sizeOf(wShape);
-      const data = new Float64Array(n);
+      params += n;
+      if (n > MAX_WASM_ELEMENTS || params > MAX_WASM_ELEMENTS) {
+        throw new RangeError(
+          `${where}: ${fmtShape(wShape)} makes ${params} parameters, more than WASM memory holds (${MAX_WASM_ELEMENTS} float64)`,
+        );
+      }
+      const data = allocate(where, "W", n);
       if (rule === "he") {
         const std = Math.sqrt(2 / fanIn);
         for (let j = 0; j < n; j++) data[j] = rs.standardNormal() * std;
@@ -107,7 +136,6 @@ function build(fn: string, inputShape: readonly number[], given: readonly LayerS
       }
       return new NDArray(data, wShape);
     };
-    const where = `${fn}: layers[${i}] (${name})`;
     if (spec.kind === "conv2d") {
       if (input.length !== 3) throw new RangeError(`${where} expects an input [h, w, c] but gets ${fmtShape(input)}`);
       const [fh, fw] = pair(where, "size", spec.size, 1);
@@ -137,13 +165,18 @@ function build(fn: string, inputShape: readonly number[], given: readonly LayerS
     } else if (spec.kind === "softmax" && i !== specs.length - 1) {
       throw new RangeError(`${where} must be the last layer`);
     }
+    if (sizeOf(shape) > MAX_WASM_ELEMENTS) {
+      throw new RangeError(
+        `${where}: its output ${fmtShape(shape)} has ${sizeOf(shape)} values an example, more than WASM memory holds (${MAX_WASM_ELEMENTS} float64)`,
+      );
+    }
     return { spec, name, input, output: shape, W, b };
   });
 }
 
 /** Labels (class indices or one-hot rows) as one-hot rows [m, k], checked against the batch and the classes. */
-function oneHot(fn: string, Y: unknown, m: number, k: number): NDArray {
-  return new NDArray(targets(fn, Y, m, k, "example"), [m, k]);
+function oneHot(fn: string, Y: unknown, m: number, k: number, name = "Y"): NDArray {
+  return new NDArray(targets(fn, Y, m, k, "example", name), [m, k]);
 }
 
 /** Rows idx of X (any rank), copied. */
@@ -210,32 +243,55 @@ export class Sequential {
     return this.layers[this.layers.length - 1].output;
   }
 
-  /** The parameters, by name ("conv2d/W", "conv2d/b", "dense/W", …): the arrays the model trains. */
-  weights(): Record<string, NDArray> {
-    const out: Record<string, NDArray> = {};
+  /** The model's own parameter arrays, by name ("conv2d/W", "conv2d/b", "dense/W", …), in training order. */
+  private parameters(): Map<string, NDArray> {
+    const out = new Map<string, NDArray>();
     for (const l of this.layers) {
-      if (l.W) out[`${l.name}/W`] = l.W;
-      if (l.b) out[`${l.name}/b`] = l.b;
+      if (l.W) out.set(`${l.name}/W`, l.W);
+      if (l.b) out.set(`${l.name}/b`, l.b);
     }
     return out;
   }
 
-  /** Replaces parameters by name (same shapes), e.g. from another framework's trained weights. */
+  /**
+   * Copies of the parameters, by name ("conv2d/W", "conv2d/b", "dense/W", …). Changing a copy changes
+   * nothing in the model: setWeights() does.
+   */
+  weights(): Record<string, NDArray> {
+    const out: Record<string, NDArray> = {};
+    for (const [name, a] of this.parameters()) out[name] = new NDArray(a.data.slice(), a.shape);
+    return out;
+  }
+
+  /**
+   * Replaces parameters by name (same shapes), e.g. from another framework's trained weights. All or
+   * nothing: every name and shape is checked, and every array read, before any parameter changes.
+   */
   setWeights(arrays: Record<string, NDArray>): void {
-    const fn = "setWeights";
-    const mine = this.weights();
-    for (const [name, a] of Object.entries(arrays)) {
-      const target = mine[name];
+    this.replace("setWeights", arrays, false);
+  }
+
+  /** Checks `arrays` against the parameters (all of them when `whole`), then copies them in, all at once. */
+  private replace(fn: string, arrays: unknown, whole: boolean): void {
+    const given = optionsOf<Record<string, unknown>>(fn, arrays, "arrays");
+    const mine = this.parameters();
+    const names = () => [...mine.keys()].join(", ");
+    if (whole) {
+      const missing = [...mine.keys()].filter((n) => !Object.hasOwn(given, n));
+      if (missing.length > 0) throw new RangeError(`${fn}: the .npz file lacks ${missing.join(", ")}`);
+    }
+    const updates: [NDArray, Float64Array][] = [];
+    for (const name of Object.keys(given)) {
+      const target = mine.get(name);
       if (!target)
-        throw new RangeError(
-          `${fn}: the model has no parameter ${JSON.stringify(name)} (it has ${Object.keys(mine).join(", ")})`,
-        );
-      const v = snapshot(fn, name, a);
+        throw new RangeError(`${fn}: the model has no parameter ${JSON.stringify(name)} (it has ${names()})`);
+      const v = snapshot(fn, name, given[name]);
       if (fmtShape(v.shape) !== fmtShape(target.shape)) {
         throw new RangeError(`${fn}: ${name} expects shape ${fmtShape(target.shape)} but got ${fmtShape(v.shape)}`);
       }
-      target.data.set(v.toFloat64Array());
+      updates.push([target, v.toFloat64Array()]);
     }
+    for (const [target, data] of updates) target.data.set(data);
     this.packed = null;
   }
 
@@ -244,17 +300,13 @@ export class Sequential {
     return writeNpz(this.weights());
   }
 
-  /** Loads weights from .npz bytes (as save() writes them, or np.savez with the same names and shapes). */
+  /**
+   * Loads weights from .npz bytes (as save() writes them, or np.savez with the same names and shapes):
+   * every parameter, nothing else; all or nothing. A member larger than its parameter is refused unread.
+   */
   load(bytes: Uint8Array): void {
-    const arrays = readNpz("load", bytes);
-    const missing = Object.keys(this.weights()).filter((n) => !(n in arrays));
-    if (missing.length > 0) throw new RangeError(`load: the .npz file lacks ${missing.join(", ")}`);
-    const fn = "load";
-    try {
-      this.setWeights(arrays);
-    } catch (e) {
-      throw new RangeError(`${fn}: ${(e as Error).message.replace(/^setWeights: /, "")}`);
-    }
+    const expect = new Map([...this.parameters()].map(([k, a]) => [k, a.shape]));
+    this.replace("load", parseNpz("load", bytes, { expect }), true);
   }
 
   /** A table like Keras's model.summary(): layers, output shapes, parameter counts. */
@@ -329,7 +381,7 @@ export class Sequential {
 
   /** The parameters' data, in the order of the gradients step() returns. */
   private params(): Float64Array[] {
-    return this.layers.flatMap((l) => (l.W ? [l.W.data, l.b!.data] : []));
+    return [...this.parameters().values()].map((a) => a.data);
   }
 
   /**
@@ -337,19 +389,43 @@ export class Sequential {
    * model must end with softmax (the loss is taken on its input, the logits). Deterministic for the
    * model's seed, on any number of threads. Returns each epoch's figures.
    */
-  fit(X: NDArray, Y: Labels, options: FitOptions = {}): EpochLog[] {
+  fit(X: NDArray, Y: Labels, fitOptions?: FitOptions): EpochLog[] {
     const fn = "fit";
+    const options = optionsOf<FitOptions>(fn, fitOptions);
     if (this.layers[this.layers.length - 1].spec.kind !== "softmax") {
       throw new RangeError(`${fn}: the model expects softmax as its last layer (it trains with softmax cross-entropy)`);
     }
     const x = examples(fn, X, this.inputShape, false);
     const m = x.shape[0];
+    if (m === 0) throw new RangeError(`${fn}: X expects at least one example but got shape ${fmtShape(x.shape)}`);
     const k = this.outputShape[0];
     const y = oneHot(fn, Y, m, k);
     const epochs = checkInteger(fn, "options.epochs", options.epochs ?? 1, 1);
     const batchSize = checkInteger(fn, "options.batchSize", options.batchSize ?? 32, 1);
     const optimizer = options.optimizer ?? adam();
-    const validation = options.validation;
+    if (typeof optimizer?.step !== "function") {
+      throw new TypeError(`${fn}: options.optimizer expects sgd(…) or adam(…) but got ${describe(optimizer)}`);
+    }
+    for (const cb of ["onEpoch", "onBatch"] as const) {
+      if (options[cb] !== undefined && typeof options[cb] !== "function") {
+        throw new TypeError(`${fn}: options.${cb} expects a function but got ${describe(options[cb])}`);
+      }
+    }
+    const signal = options.signal;
+    if (signal !== undefined && (signal === null || typeof signal !== "object")) {
+      throw new TypeError(`${fn}: options.signal expects an AbortSignal but got ${describe(signal)}`);
+    }
+    // the validation data checked before any training (a bad one must not cost an epoch)
+    let validation: [NDArray, Labels] | undefined;
+    if (options.validation !== undefined) {
+      const v = options.validation;
+      if (!Array.isArray(v) || v.length !== 2) {
+        throw new TypeError(`${fn}: options.validation expects [X, Y] but got ${describe(v)}`);
+      }
+      const vx = examples(fn, v[0], this.inputShape, false, "options.validation[0]");
+      oneHot(fn, v[1], vx.shape[0], k, "options.validation[1]");
+      validation = [vx, v[1] as Labels];
+    }
     const history: EpochLog[] = [];
     const order = Int32Array.from({ length: m }, (_, i) => i);
     const batches = Math.ceil(m / batchSize);
@@ -364,6 +440,7 @@ export class Sequential {
       let lossSum = 0;
       let correct = 0;
       for (let bi = 0; bi < batches; bi++) {
+        if (signal?.aborted) throw new Error(`${fn}: stopped by options.signal after ${history.length} epochs`);
         const idx = order.subarray(bi * batchSize, Math.min(m, (bi + 1) * batchSize));
         const r = this.step(take(x, idx), take(y, idx));
         optimizer.step(this.params(), r.grads);
@@ -413,9 +490,9 @@ export class Sequential {
    * Float64Array), computed inside WASM memory in batches of at most
    * `batchSize` examples (the arena holds one batch's activations). Equal to the functional chain to 1e-12.
    */
-  predict(X: NDArray | Float32Array | Float64Array, options: PredictOptions = {}): NDArray {
+  predict(X: NDArray | Float32Array | Float64Array, options?: PredictOptions): NDArray {
     const fn = "predict";
-    const { batchSize = 256, checkFinite = false } = options;
+    const { batchSize = 256, checkFinite = false } = optionsOf<PredictOptions>(fn, options);
     const x = examples(fn, X, this.inputShape, true);
     checkInteger(fn, "options.batchSize", batchSize, 1);
     if (checkFinite) assertFinite(fn, "X", x);

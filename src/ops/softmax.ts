@@ -24,25 +24,25 @@ export function softmax(Z: NDArray, options: { out?: NDArray } = {}): NDArray {
 }
 
 /** Targets [m,k] from Y: one-hot (or any distribution) rows [m,k], or m class indices (an array or [m]). */
-export function targets(fn: string, Y: unknown, m: number, k: number, of = "row of Z"): Float64Array {
+export function targets(fn: string, Y: unknown, m: number, k: number, of = "row of Z", name = "Y"): Float64Array {
   if (Array.isArray(Y) || (Y instanceof NDArray && Y.ndim === 1)) {
-    const labels = Array.isArray(Y) ? Y.slice() : snapshot(fn, "Y", Y).toFloat64Array();
+    const labels = Array.isArray(Y) ? Y.slice() : snapshot(fn, name, Y).toFloat64Array();
     if (labels.length !== m) {
-      throw new RangeError(`${fn}: Y expects ${m} class indices (one per ${of}) but got ${labels.length}`);
+      throw new RangeError(`${fn}: ${name} expects ${m} class indices (one per ${of}) but got ${labels.length}`);
     }
     const t = new Float64Array(m * k);
     labels.forEach((y, i) => {
       if (typeof y !== "number" || !Number.isInteger(y) || y < 0 || y >= k) {
-        throw new RangeError(`${fn}: Y expects class indices in 0..${k - 1} but got ${describe(y)} at ${i}`);
+        throw new RangeError(`${fn}: ${name} expects class indices in 0..${k - 1} but got ${describe(y)} at ${i}`);
       }
       t[i * k + y] = 1;
     });
     return t;
   }
-  const y = checkArray(fn, "Y", Y, ["m", "k"]);
+  const y = checkArray(fn, name, Y, ["m", "k"]);
   if (y.shape[0] !== m || y.shape[1] !== k) {
     throw new RangeError(
-      `${fn}: Y expects shape [${m},${k}] (one-hot rows, one per ${of}) but got ${fmtShape(y.shape)}`,
+      `${fn}: ${name} expects shape [${m},${k}] (one-hot rows, one per ${of}) but got ${fmtShape(y.shape)}`,
     );
   }
   return y.toFloat64Array();
