@@ -1,6 +1,7 @@
 // examples/server: the digits service answers with the synchronous model's probabilities, turns every bad
 // request into a 400 carrying the library's message, never crashes, and finishes its requests on SIGTERM.
 import { spawn } from "node:child_process";
+import { Agent, request } from "node:http";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -69,6 +70,90 @@ describe("examples/server", () => {
     expect((await post(JSON.stringify({ image }))).status).toBe(200);
     const metrics = (await (await fetch(`${base}/metrics?reset`)).json()) as { eventLoopDelay: { p99: number } };
     expect(metrics.eventLoopDelay.p99).toBeGreaterThan(0);
+  });
+
+  it("answers a 422 when the output is not finite, and a 413 (not a reset) to a body over the limit (issue 20)", async () => {
+    const huge = JSON.stringify({ image: image.map(() => 1e308) });
+    const { status, json } = await post(huge);
+    expect(status).toBe(422);
+    expect(json.error).toMatch(/^the model's output is not finite for this image/);
+    const big = JSON.stringify({ image: Array.from({ length: 300_000 }, () => 0.5) });
+    expect(big.length).toBeGreaterThan(1 << 20);
+    const r = await fetch(`${base}/predict`, { method: "POST", body: big });
+    expect(r.status).toBe(413);
+    expect(((await r.json()) as { error: string }).error).toBe(`the body exceeds ${1 << 20} bytes`);
+    expect((await post(JSON.stringify({ image }))).status).toBe(200);
+  });
+
+  it("on SIGTERM with keep-alive clients still sending: closes their connections and exits within seconds (issue 20)", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "examples/server/server.ts"], {
+      env: { ...process.env, PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        const m = /localhost:(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.on("exit", (code) => reject(new Error(`the server exited (${code}): ${out}`)));
+    });
+    const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+    const body = JSON.stringify({ image });
+    let exited = false;
+    const served = { before: 0, after: 0, closeHeaders: 0 };
+    let termAt = 0;
+    const one = () =>
+      new Promise<void>((resolve, reject) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port,
+            path: "/predict",
+            method: "POST",
+            agent,
+            headers: { "content-length": body.length },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => {
+              if (termAt === 0) served.before++;
+              else served.after++;
+              if (res.headers.connection === "close") served.closeHeaders++;
+              resolve();
+            });
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    // 32 clients, each sending request after request on its kept-alive connection, for at most 20 s
+    const until = Date.now() + 20_000;
+    const clients = Array.from({ length: 32 }, async () => {
+      while (!exited && Date.now() < until) {
+        try {
+          await one();
+        } catch {
+          if (termAt > 0) return; // refused or cut once the server is closing: this client is done
+        }
+      }
+    });
+    while (served.before < 64) await new Promise((r) => setTimeout(r, 10));
+    termAt = Date.now();
+    child.kill("SIGTERM");
+    const code = await new Promise<number | null>((r) => child.once("exit", r));
+    exited = true;
+    const seconds = (Date.now() - termAt) / 1000;
+    await Promise.all(clients);
+    agent.destroy();
+    expect(code).toBe(0);
+    expect(seconds).toBeLessThan(5);
+    // answers written after SIGTERM tell their clients the connection closes: at most one answer per
+    // connection (written before the signal arrived) goes without, and each connection then ends
+    expect(served.closeHeaders).toBeGreaterThan(0);
+    expect(served.after - served.closeHeaders).toBeLessThanOrEqual(32);
+    expect(served.after).toBeLessThanOrEqual(3 * 32);
   });
 
   it("on SIGTERM stops taking connections, answers the requests in flight and exits 0", async () => {

@@ -84,8 +84,10 @@ function imageOf(body: string): Float64Array {
   return Float64Array.from(flat as number[]);
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, close = false): void {
   const text = JSON.stringify(body);
+  // (shutting down: answered, then the connection closes, so a keep-alive client cannot hold it open)
+  if (close) res.setHeader("connection", "close");
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
@@ -101,14 +103,14 @@ export function service(model: convwasm.AsyncSequential, options: ServiceOptions
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (req.method === "GET" && url.pathname === "/health") {
-      return send(res, 200, { status: "ok", ...(await convwasm.threading()) });
+      return send(res, 200, { status: "ok", ...(await convwasm.threading()) }, closing);
     }
     if (req.method === "GET" && url.pathname === "/metrics") {
       const body = {
         eventLoopDelay: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
       };
       if (url.searchParams.has("reset")) delay.reset();
-      return send(res, 200, body);
+      return send(res, 200, body, closing);
     }
     if (url.pathname !== "/predict") throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
     if (req.method !== "POST") throw new HttpError(405, "/predict expects POST");
@@ -119,12 +121,10 @@ export function service(model: convwasm.AsyncSequential, options: ServiceOptions
     if (!probabilities.every(Number.isFinite)) {
       throw new HttpError(422, "the model's output is not finite for this image (its values overflow the network)");
     }
-    send(res, 200, { class: probabilities.indexOf(Math.max(...probabilities)), probabilities });
+    send(res, 200, { class: probabilities.indexOf(Math.max(...probabilities)), probabilities }, closing);
   }
 
   const server: Server = createServer((req, res) => {
-    // (shutting down: answered, then the connection closes, so a keep-alive client cannot hold it open)
-    if (closing) res.setHeader("connection", "close");
     handle(req, res).catch((e: unknown) => {
       const status =
         e instanceof HttpError
@@ -136,7 +136,7 @@ export function service(model: convwasm.AsyncSequential, options: ServiceOptions
               : e instanceof TypeError || e instanceof RangeError
                 ? 400
                 : 500;
-      if (!res.headersSent) send(res, status, { error: e instanceof Error ? e.message : String(e) });
+      if (!res.headersSent) send(res, status, { error: e instanceof Error ? e.message : String(e) }, closing);
     });
   });
 

@@ -42,8 +42,8 @@ export type Wire =
 /** Bytes copied per slice before the calling thread lets its event loop run. */
 const SLICE_BYTES = 1 << 18;
 const MAX_DEPTH = 32;
-/** Values one call's arguments may hold (numbers in plain arrays included): past it, a named RangeError. */
-const MAX_VALUES = 1 << 22;
+/** Values one call's plain arguments may hold (numbers in plain arrays included): past it, a named RangeError. */
+const MAX_VALUES = 1 << 20;
 
 export const isShared = (b: ArrayBufferLike): boolean =>
   typeof SharedArrayBuffer === "function" && b instanceof SharedArrayBuffer;
@@ -226,7 +226,9 @@ export class Outgoing {
   encode(value: unknown, path: string, depth = 0, keys: Keys = this.keys): Wire {
     if (depth > MAX_DEPTH) throw new RangeError(`${this.fn}: ${path} is nested more than ${MAX_DEPTH} deep`);
     if (++this.values > MAX_VALUES) {
-      throw new RangeError(`${this.fn}: the arguments hold more than ${MAX_VALUES} values (at ${path})`);
+      throw new RangeError(
+        `${this.fn}: the arguments hold more than ${MAX_VALUES} values in plain arrays and objects (at ${path}); pass large data as an NDArray`,
+      );
     }
     if (value === null || value === undefined) return value;
     switch (typeof value) {
