@@ -68,7 +68,9 @@ describe("a caller's buffer taken away during a call (issue 20, cases 1 and 2)",
     detach(out.data.buffer);
     await expect(within(q, 10_000)).rejects.toThrow(/^dense_forward: options\.out's buffer was detached or shrunk/);
     // a resizable buffer shrunk under an out
-    const resizable = new ArrayBuffer(96, { maxByteLength: 96 });
+    // (ES2024's resizable ArrayBuffer: Node 20 has it, this TypeScript lib does not)
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer;
+    const resizable = new Resizable(96, { maxByteLength: 96 });
     const shrunk = new S.NDArray(new Float64Array(resizable, 0, 12), [4, 3]);
     const r = A.dense_forward(Xd, Wd, bd, { out: shrunk });
     (resizable as ArrayBuffer & { resize(n: number): void }).resize(8);
