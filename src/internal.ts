@@ -1,6 +1,6 @@
 // convwasm/internal: what the repository's tests and benchmarks reach inside the library (the runtime,
 // the pool, the kernel table, the scheduler's tuning). Not documented for users and not stable.
-export { wasm } from "./wasm/runtime.js";
+export { wasm, limits } from "./wasm/runtime.js";
 export { tuning } from "./wasm/schedule.js";
 export { Pool } from "./wasm/pool.js";
 export { KERNELS, KERNEL_NAMES, ABI_VERSION, mismatch } from "./wasm/kernels.js";

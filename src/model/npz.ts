@@ -191,7 +191,7 @@ function parseNpy(bytes: Uint8Array, bad: (why: string) => Error): NDArray {
   return new NDArray(reversed.transpose().toFloat64Array(), shape);
 }
 
-/** np.savez: the arrays, named, as the bytes of an .npz file (float64, C order; np.load reads it). */
+/** np.savez: the arrays, named, as the bytes of an .npz file (float64, C order; np.load reads it); deterministic. */
 export function writeNpz(arrays: Record<string, NDArray>): Uint8Array {
   const fn = "writeNpz";
   if (arrays === null || typeof arrays !== "object") {
@@ -199,7 +199,8 @@ export function writeNpz(arrays: Record<string, NDArray>): Uint8Array {
   }
   const files: Record<string, Uint8Array> = Object.create(null) as Record<string, Uint8Array>;
   for (const name of Object.keys(arrays)) files[`${name}.npy`] = npy(snapshot(fn, name, arrays[name]));
-  return zipSync(files, { level: 0 });
+  // (a fixed time stamp: the same arrays always make the same bytes)
+  return zipSync(files, { level: 0, mtime: "1980-01-01T00:00:00" });
 }
 
 export interface ReadNpzOptions {

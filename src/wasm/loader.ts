@@ -7,7 +7,7 @@ import { Arena } from "./arena.js";
 import { sharedWasmBase64, wasmBase64 } from "./binary.js";
 import { Kernels, mismatch, warmUp } from "./kernels.js";
 import { defaultThreads, platform } from "./platform.js";
-import { Runtime, Side, checkThreads, startPool, state, stopPool, wasm } from "./runtime.js";
+import { Runtime, Side, capThreads, checkThreads, startPool, state, stopPool, wasm } from "./runtime.js";
 import { checkAlgorithm } from "../ops/winograd.js";
 
 /** A module to use instead of the embedded one: its bytes, a compiled Module, or a fetch of convwasm.wasm. */
@@ -93,7 +93,11 @@ async function load(options: InitOptions): Promise<void> {
   const arenaBytes = checkInteger("init", "arenaBytes", options.arenaBytes ?? DEFAULT_ARENA_BYTES, 0);
   const algorithm = checkAlgorithm("init", options.algorithm ?? "auto", "algorithm");
   const where = platform();
-  const threads = checkThreads("init", options.threads ?? defaultThreads(where));
+  const { threads, capped } = capThreads(
+    "init",
+    checkThreads("init", options.threads ?? defaultThreads(where)),
+    where.cores,
+  );
   const singleModule = await compile("wasm", options.wasm ?? decodeBase64(wasmBase64));
   if (importsMemory(singleModule)) {
     throw new TypeError("init: wasm expects the one-thread module (convwasm.wasm) but got one importing its memory");
@@ -125,7 +129,7 @@ async function load(options: InitOptions): Promise<void> {
   if (shared && threads === 1) {
     reason = options.threads === 1 ? "init() was asked for threads: 1" : `this machine reports ${where.cores} core`;
   }
-  const rt: Runtime = { single, shared, pool: null, reason, arenaBytes };
+  const rt: Runtime = { single, shared, pool: null, reason, capped, arenaBytes };
   if (shared && threads > 1) await startPool(rt, threads);
   state.algorithm = algorithm;
   state.runtime = rt;

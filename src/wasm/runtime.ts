@@ -22,6 +22,8 @@ export interface Runtime {
   pool: Pool | null;
   /** How threads run, or why there is only one. */
   reason: string;
+  /** Why fewer threads run than were asked for (more than the cores), or null. */
+  capped: string | null;
   /** The arena reserved (and touched) up front in each memory. */
   arenaBytes: number;
 }
@@ -55,6 +57,19 @@ export function checkThreads(fn: string, threads: unknown): number {
   const n = checkInteger(fn, "threads", threads, 1);
   if (n > MAX_THREADS) throw new RangeError(`${fn}: threads expects an integer <= ${MAX_THREADS} but got ${n}`);
   return n;
+}
+
+/** The repository's tests and fuzzer run 3 threads on 2 cores to exercise uneven splits; nothing else does. */
+export const limits = { threadsBeyondCores: false };
+
+/**
+ * `asked` threads capped at the cores this context reports (more only slow each other: 64 on 2 cores ran
+ * 4× slower than 2), and the note threading() gives when capped.
+ */
+export function capThreads(fn: string, asked: number, cores: number): { threads: number; capped: string | null } {
+  if (asked <= cores || limits.threadsBeyondCores) return { threads: asked, capped: null };
+  const threads = Math.max(1, cores);
+  return { threads, capped: `${fn}() asked for ${asked} threads, capped at the ${threads} cores this machine reports` };
 }
 
 export async function startPool(rt: Runtime, threads: number): Promise<void> {

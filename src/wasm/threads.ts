@@ -1,6 +1,6 @@
 // The threads API: how many threads compute, changing that, why, and ending them.
 import { platform } from "./platform.js";
-import { checkThreads, startPool, state, stopPool, wasm } from "./runtime.js";
+import { capThreads, checkThreads, startPool, state, stopPool, wasm } from "./runtime.js";
 
 /** Threads in use (the calling thread included); 1 before init(). */
 export function getThreads(): number {
@@ -11,12 +11,14 @@ export function getThreads(): number {
  * Changes the number of threads (the calling thread included) and resolves to the number in use, which
  * is 1 where threads are unavailable (`threading().reason` says why).
  */
-export function setThreads(threads: number): Promise<number> {
+export function setThreads(asked: number): Promise<number> {
   const rt = wasm("setThreads");
-  checkThreads("setThreads", threads);
+  const { threads, capped } = capThreads("setThreads", checkThreads("setThreads", asked), platform().cores);
   // one change at a time, in the order asked
   const next = state.switching.then(async () => {
-    if (!rt.shared || getThreads() === threads) return getThreads();
+    if (!rt.shared) return getThreads();
+    rt.capped = capped;
+    if (getThreads() === threads) return getThreads();
     stopPool(rt);
     rt.reason = "setThreads(1) was called";
     if (threads > 1) {
@@ -39,9 +41,9 @@ export function threading(): { threads: number; reason: string } {
   const rt = state.runtime;
   if (!rt) return { threads: 1, reason: "convwasm is not initialised" };
   const threads = getThreads();
-  const reason =
+  const how =
     threads > 1 ? `${threads} threads (${rt.reason} over one shared WebAssembly.Memory)` : `1 thread: ${rt.reason}`;
-  return { threads, reason };
+  return { threads, reason: rt.capped ? `${how}; ${rt.capped}` : how };
 }
 
 /**

@@ -257,6 +257,13 @@ describe(".npz files are hostile input (issue 20, cases 7 and 11)", () => {
     expect(Array.from(arrays["constructor"].toFloat64Array())).toEqual([1, -2, 0.333251953125]);
   });
 
+  it("writes the same bytes for the same arrays (a fixed time stamp in the zip, not the clock)", () => {
+    const bytes = writeNpz({ a: randn(7, 2, 3) });
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    // the first local header's DOS time and date: 00:00:00 on 1980-01-01
+    expect([view.getUint16(10, true), view.getUint16(12, true)]).toEqual([0, (0 << 9) | (1 << 5) | 1]);
+  });
+
   it("names what is wrong with the file itself", () => {
     expect(() => readNpz(new Uint8Array([1, 2, 3]))).toThrow(/^readNpz: bytes is not an \.npz \(zip\) file/);
     expect(() => readNpz("x" as never)).toThrow(

@@ -18,7 +18,7 @@ import {
   threading,
   zero_pad,
 } from "convwasm";
-import { Pool, Task, platform, wasm } from "convwasm/internal";
+import { Pool, Task, limits, platform, wasm } from "convwasm/internal";
 import { expectIdentical, randn, shareSmallCalls } from "../helpers.js";
 
 beforeAll(() => init());
@@ -173,6 +173,23 @@ describe("threads", () => {
     expectIdentical(conv_forward(A, W, b, { stride: 1, pad: 1 })[0], before);
   });
 
+  it("caps threads at the cores reported, and threading() says so (issue 20)", async () => {
+    limits.threadsBeyondCores = false;
+    try {
+      const cores = availableParallelism();
+      expect(await setThreads(cores + 62)).toBe(cores);
+      expect(threading().reason).toMatch(
+        new RegExp(
+          `; setThreads\\(\\) asked for ${cores + 62} threads, capped at the ${cores} cores this machine reports$`,
+        ),
+      );
+      expect(await setThreads(1)).toBe(1);
+      expect(threading().reason).toBe("1 thread: setThreads(1) was called");
+    } finally {
+      limits.threadsBeyondCores = true;
+    }
+  });
+
   it("bad thread counts are refused with the function, the argument and what came", async () => {
     expect(() => setThreads(0)).toThrow("setThreads: threads expects an integer >= 1 but got number 0");
     expect(() => setThreads(1.5)).toThrow("setThreads: threads expects an integer >= 1 but got number 1.5");
@@ -290,7 +307,8 @@ describe("a Node process using convwasm with threads", () => {
     });
     expect(run.signal).toBeNull();
     expect(run.stderr).toBe("");
-    expect(run.stdout.trim()).toBe("3 4x32x32x32");
+    // (3 threads asked for: capped at the cores where there are fewer)
+    expect(run.stdout.trim()).toBe(`${Math.min(3, availableParallelism())} 4x32x32x32`);
     expect(run.status).toBe(0);
   });
 });

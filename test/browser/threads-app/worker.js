@@ -1,7 +1,10 @@
 // Inside a Web Worker: convwasm's synchronous calls may use threads here when the page is isolated.
 import { init, setThreads, threading } from "convwasm";
+import { limits } from "convwasm/internal";
 import { layer } from "./layer.js";
 
+// (3 threads even where the browser reports 2 cores: uneven splits)
+limits.threadsBeyondCores = true;
 await init();
 const first = threading();
 const runs = {};
