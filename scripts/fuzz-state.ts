@@ -5,7 +5,8 @@
 // - model: a sequence of setWeights/load/fit/predict/weights() calls with wrong names, shapes, hostile
 //   arrays, bad options, throwing callbacks and aborted signals;
 // - async: concurrent convwasm/async calls whose buffers are transferred away or shrunk mid-call, with
-//   outs, and an async model's reads and failing writes, fits stopped by callbacks or dispose();
+//   outs, release() replacing the workers meanwhile, and an async model's reads and failing writes,
+//   fits stopped by callbacks or dispose();
 // - server: examples/server on 127.0.0.1 under a bounded burst of hostile bodies, methods and paths.
 // Checked: every error is named after its function (or is a BusyError/TimeoutError); a failed update
 // changes nothing (save() as before); predict() always agrees with a fresh model loaded from save();
@@ -337,6 +338,17 @@ async function asyncCase(s: number): Promise<void> {
         20_000,
       ).then((v) => {
         if (v === "hang") finding(`async ${fn} did not settle within 20 s`);
+      }),
+    );
+  }
+  // sometimes release() (which replaces the workers) while all this is in flight
+  if (r() < 0.15) {
+    calls.push(
+      within(
+        A.release().catch((e: unknown) => expectNamed(e, ["release"], "release")),
+        20_000,
+      ).then((v) => {
+        if (v === "hang") finding("release() did not settle within 20 s");
       }),
     );
   }

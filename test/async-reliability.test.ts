@@ -227,11 +227,20 @@ describe("starting and stopping (issue 20, polish)", () => {
     expect((await A.threading()).workers).toBe(2);
   });
 
-  it("release() gives the workers' WASM memory back; calls go on", async () => {
+  it("release() replaces the workers (their WASM memory goes with them); calls and models go on", async () => {
     const X = randn(24, 1, 8, 8, 2);
     const W = randn(25, 3, 3, 2, 2);
     const b = randn(26, 2);
+    const m = await A.sequential([6, 6, 1], small(), { seed: 7 });
+    await m.setWeights({ "dense/b": randn(27, 3) });
+    const Xm = randn(28, 2, 6, 6, 1);
+    const before = await m.predict(Xm);
+    // a call asked during the release waits for the new workers, and is answered the same
+    const during = m.predict(Xm);
     await A.release();
+    expectIdentical(await during, before);
+    for (const P of await Promise.all(Array.from({ length: 6 }, () => m.predict(Xm)))) expectIdentical(P, before);
     expectIdentical((await A.conv_forward(X, W, b, hp))[0], S.conv_forward(X, W, b, hp)[0]);
+    await m.dispose();
   });
 });

@@ -69,22 +69,11 @@ function handle(msg: Request, post: Post): void {
     return;
   }
   if (msg.type === "init") return;
-  if (msg.type === "release") {
-    const done = () => post({ type: "done", id: msg.id, value: null, buffers: [], returned: [] });
-    const failed = (e: unknown) =>
-      post({ type: "error", id: msg.id, error: { name: "Error", message: messageOf(e) }, returned: [] });
-    return void lib.release().then(done, failed);
-  }
   if (msg.type === "batch") {
     // the answers go back together: one message for the lot (callbacks, from fit, go at once)
     const replies: Reply[] = [];
     const transfer: ArrayBuffer[] = [];
     for (const m of msg.requests) {
-      // (release answers later, on its own)
-      if (m.type === "release") {
-        handle(m, post);
-        continue;
-      }
       handle(m, (r, t) => {
         if (r.type === "callback") return post(r);
         replies.push(r);

@@ -74,7 +74,8 @@ export interface AsyncInitOptions {
 
 interface Endpoint {
   post(message: Request, transfer?: Transferable[]): void;
-  onMessage(handler: (reply: Reply) => void): void;
+  /** Adds a handler; the function returned removes it. */
+  onMessage(handler: (reply: Reply) => void): () => void;
   onExit(handler: (reason: string) => void): void;
   terminate(): void;
   /** Node: keep the process alive while a call is in flight, not while idle. */
@@ -83,6 +84,7 @@ interface Endpoint {
 
 type NodeWorker = {
   on(event: string, listener: (...args: unknown[]) => void): void;
+  off(event: string, listener: (...args: unknown[]) => void): void;
   postMessage(message: unknown, transfer?: unknown[]): void;
   terminate(): Promise<number>;
   ref(): void;
@@ -100,7 +102,11 @@ function spawn(): Endpoint {
     w.unref();
     return {
       post: (m, t) => w.postMessage(m, t),
-      onMessage: (h) => w.on("message", (m) => h(m as Reply)),
+      onMessage: (h) => {
+        const f = (m: unknown) => h(m as Reply);
+        w.on("message", f);
+        return () => w.off("message", f);
+      },
       onExit: (h) => {
         w.on("error", (e) => h(`error: ${messageOf(e)}`));
         w.on("exit", (code) => h(`exit code ${String(code)}`));
@@ -115,7 +121,11 @@ function spawn(): Endpoint {
   URL.revokeObjectURL(url);
   return {
     post: (m, t) => w.postMessage(m, t ?? []),
-    onMessage: (h) => w.addEventListener("message", (e) => h(e.data as Reply)),
+    onMessage: (h) => {
+      const f = (e: MessageEvent) => h(e.data as Reply);
+      w.addEventListener("message", f);
+      return () => w.removeEventListener("message", f);
+    },
     onExit: (h) => w.addEventListener("error", (e) => h(`error: ${e.message}`)),
     terminate: () => w.terminate(),
     hold: () => undefined,
@@ -166,18 +176,57 @@ class Runtime {
   /** Bytes copied for the calls accepted and not yet answered. */
   bytes = 0;
   broken: string | null = null;
+  /** No call starts (release() is replacing the workers). */
+  private paused = false;
+  private idle: (() => void) | null = null;
+  /** The models every worker holds: how each was made (to make it again in a new worker), and its reset. */
+  readonly models = new Map<number, { create: Request & { type: "model" }; replaced(): void }>();
 
   constructor(
     readonly workers: Endpoint[],
     readonly threads: { threads: number; reason: string },
     readonly maxQueue: number,
     readonly maxQueueBytes: number,
+    private readonly launchOptions: LaunchOptions,
   ) {
     this.busy = workers.map(() => 0);
-    workers.forEach((w, i) => {
-      w.onMessage((r) => this.reply(i, r));
-      w.onExit((reason) => this.stop(`worker ${i + 1} of convwasm/async exited (${reason})`));
-    });
+    workers.forEach((w, i) => this.wire(w, i));
+  }
+
+  private wire(w: Endpoint, i: number): void {
+    // (a replaced worker's messages and exit are its own business)
+    w.onMessage((r) => this.workers[i] === w && this.reply(i, r));
+    w.onExit((reason) => this.workers[i] === w && this.stop(`worker ${i + 1} of convwasm/async exited (${reason})`));
+  }
+
+  /**
+   * Replaces every worker by a new one (release(): a worker's grown WASM memory goes only with its
+   * isolate, which an idle worker never collects): calls in flight finish first, calls asked meanwhile
+   * wait, and every model is made again in the new workers (its weights follow before its next read).
+   */
+  async replaceWorkers(): Promise<void> {
+    this.paused = true;
+    try {
+      if (this.inFlight.size > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+      const fresh = await launchAll(this.workers.length, this.launchOptions, [...this.models.values()]);
+      if (this.broken !== null) {
+        for (const w of fresh) w.endpoint.terminate();
+        return;
+      }
+      const old = [...this.workers];
+      fresh.forEach((f, i) => {
+        this.workers[i] = f.endpoint;
+        this.wire(f.endpoint, i);
+      });
+      for (const w of old) w.terminate();
+      for (const m of this.models.values()) m.replaced();
+    } catch (e) {
+      this.stop(`release() could not start new workers (${messageOf(e)})`);
+      throw e;
+    } finally {
+      this.paused = false;
+      this.schedule();
+    }
   }
 
   submit(job: Job): void {
@@ -199,6 +248,7 @@ class Runtime {
 
   /** Starts every queued job that can start, in order; nothing passes an exclusive job that waits. */
   private pump(): void {
+    if (this.paused) return;
     const outbox = this.workers.map(() => ({ requests: [] as Request[], transfer: [] as ArrayBuffer[], calls: 0 }));
     for (let i = 0; i < this.queue.length && !this.alone && this.broken === null; i++) {
       const job = this.queue[i];
@@ -252,6 +302,10 @@ class Runtime {
     this.inFlight.delete(id);
     if (--this.busy[f.worker] === 0) this.workers[f.worker].hold(false);
     if (f.job.exclusive) this.alone = false;
+    if (this.inFlight.size === 0 && this.idle) {
+      this.idle();
+      this.idle = null;
+    }
     this.schedule();
     return f.job;
   }
@@ -291,6 +345,62 @@ const state = {
 
 const MAX_WORKERS = 64;
 
+/** What each worker is started with (init()'s options, checked). */
+interface LaunchOptions {
+  threads: number;
+  arenaBytes?: number;
+  wasm?: unknown;
+  sharedWasm?: unknown;
+  algorithm?: unknown;
+}
+
+/**
+ * Starts n workers: each instantiates the module (the first with `threads`), then makes the models
+ * given (a worker replaced by release()). All ready, or all ended and the first failure thrown.
+ */
+async function launchAll(
+  n: number,
+  options: LaunchOptions,
+  models: { create: Request & { type: "model" } }[] = [],
+): Promise<{ endpoint: Endpoint; ready: { threads: number; reason: string } }[]> {
+  const workers: Endpoint[] = [];
+  try {
+    for (let i = 0; i < n; i++) workers.push(spawn());
+    return await Promise.all(
+      workers.map(
+        (w, i) =>
+          new Promise<{ endpoint: Endpoint; ready: { threads: number; reason: string } }>((resolve, reject) => {
+            let ready: { threads: number; reason: string } | null = null;
+            let made = 0;
+            const off = w.onMessage((r) => {
+              if (r.type === "failed") reject(errorOf(r.error));
+              if (r.type === "ready") {
+                ready = r;
+                if (models.length === 0) resolve({ endpoint: w, ready });
+                else for (const m of models) w.post({ ...m.create, id: 0 });
+              }
+              if (r.type === "batch") r.replies.forEach((x) => x.type === "error" && reject(errorOf(x.error)));
+              if (r.type === "error") reject(errorOf(r.error));
+              if (r.type === "done" && ++made === models.length) {
+                off();
+                resolve({ endpoint: w, ready: ready! });
+              }
+            });
+            w.onExit((reason) => reject(new Error(`init: worker ${i + 1} of convwasm/async exited (${reason})`)));
+            const { arenaBytes, wasm, sharedWasm, algorithm } = options;
+            w.post({
+              type: "init",
+              options: { threads: i === 0 ? options.threads : 1, arenaBytes, wasm, sharedWasm, algorithm },
+            });
+          }),
+      ),
+    );
+  } catch (e) {
+    for (const w of workers) w.terminate();
+    throw e;
+  }
+}
+
 async function start(options: AsyncInitOptions): Promise<Runtime> {
   const fn = "init";
   const here = cores();
@@ -300,31 +410,16 @@ async function start(options: AsyncInitOptions): Promise<Runtime> {
   const threads = checkInteger(fn, "threads", options.threads ?? Math.max(1, Math.min(8, here.cores)), 1);
   const maxQueue = checkInteger(fn, "maxQueue", options.maxQueue ?? 4096, 1);
   const maxQueueBytes = checkInteger(fn, "maxQueueBytes", options.maxQueueBytes ?? 256 * 2 ** 20, 0);
-  const workers: Endpoint[] = [];
-  try {
-    for (let i = 0; i < n; i++) workers.push(spawn());
-    const ready = await Promise.all(
-      workers.map(
-        (w, i) =>
-          new Promise<{ threads: number; reason: string }>((resolve, reject) => {
-            w.onMessage((r) => {
-              if (r.type === "ready") resolve(r);
-              if (r.type === "failed") reject(errorOf(r.error));
-            });
-            w.onExit((reason) => reject(new Error(`init: worker ${i + 1} of convwasm/async exited (${reason})`)));
-            const { arenaBytes, wasm, sharedWasm, algorithm } = options;
-            w.post({
-              type: "init",
-              options: { threads: i === 0 ? threads : 1, arenaBytes, wasm, sharedWasm, algorithm },
-            });
-          }),
-      ),
-    );
-    return new Runtime(workers, { threads: ready[0].threads, reason: ready[0].reason }, maxQueue, maxQueueBytes);
-  } catch (e) {
-    for (const w of workers) w.terminate();
-    throw e;
-  }
+  const { arenaBytes, wasm, sharedWasm, algorithm } = options;
+  const launch: LaunchOptions = { threads, arenaBytes, wasm, sharedWasm, algorithm };
+  const ready = await launchAll(n, launch);
+  return new Runtime(
+    ready.map((r) => r.endpoint),
+    { threads: ready[0].ready.threads, reason: ready[0].ready.reason },
+    maxQueue,
+    maxQueueBytes,
+    launch,
+  );
 }
 
 /**
@@ -368,17 +463,15 @@ export function dispose(): void {
 }
 
 /**
- * As the synchronous release(): every worker gives its WASM memory back (after a call that grew it),
- * and the calling thread drops its spare buffers. Calls made meanwhile run as usual.
+ * Gives memory back after a call that grew it: the calling thread drops its spare buffers, and every
+ * worker is replaced by a new one once the calls in flight have finished (a worker's WASM memory never
+ * shrinks, and an idle worker never collects the old one); models are made again in the new workers
+ * with their weights. Calls asked meanwhile wait and then run as usual.
  */
 export async function release(): Promise<void> {
   const rt = runtime("release");
   recycler.clear();
-  await Promise.all(
-    rt.workers.map((_, w) =>
-      send("release", [], [], (_w, id) => ({ type: "release", id }), { eligible: (j) => j === w }),
-    ),
-  );
+  await rt.replaceWorkers();
 }
 
 /** Workers, the first worker's threads and, in one line, how they run. */
@@ -749,6 +842,11 @@ export class AsyncSequential {
     return p;
   }
 
+  /** The workers were replaced and made this model again from its seed: each is brought up to date before its next read. */
+  replaced(): void {
+    this.versions.fill(this.version === 0 ? 0 : -1);
+  }
+
   /** Refuses a call asked after dispose(). */
   private live(fn: string): void {
     if (this.dropped) throw new Error(`${fn}: this model was disposed`);
@@ -1029,11 +1127,12 @@ export class AsyncSequential {
   dispose(): Promise<void> {
     if (this.dropped) return Promise.resolve();
     for (const halt of this.stops) halt(new Error("fit: the model was disposed during training"));
-    const done = this.write(() =>
-      Promise.all(
+    const done = this.write(() => {
+      this.rt.models.delete(this.id);
+      return Promise.all(
         this.rt.workers.map((_, w) => this.call("drop", [], { eligible: (j) => j === w }).catch(() => undefined)),
-      ).then(() => undefined),
-    );
+      ).then(() => undefined);
+    });
     this.dropped = true;
     return done;
   }
@@ -1081,24 +1180,29 @@ export async function sequential(
     );
   }
   const id = nextModel++;
+  let create: (Request & { type: "model" }) | null = null;
   const made = await Promise.all(
     rt.workers.map((_, w) =>
       send(
         fn,
         ["inputShape", "layers", "options"],
         [shape, specs, { seed }],
-        (_w, rid, o) => ({
-          type: "model",
-          id: rid,
-          model: id,
-          method: "create",
-          args: o.args,
-          buffers: o.buffers,
-          pool: false,
-        }),
+        (_w, rid, o) =>
+          (create = {
+            type: "model",
+            id: rid,
+            model: id,
+            method: "create",
+            args: o.args,
+            buffers: o.buffers,
+            pool: false,
+          }),
         { eligible: (j) => j === w },
       ),
     ),
   );
-  return new AsyncSequential(rt, made[0] as ConstructorParameters<typeof AsyncSequential>[1], id, cfg);
+  const model = new AsyncSequential(rt, made[0] as ConstructorParameters<typeof AsyncSequential>[1], id, cfg);
+  // (how to make it again in a worker that release() starts)
+  rt.models.set(id, { create: create!, replaced: () => model.replaced() });
+  return model;
 }

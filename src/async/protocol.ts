@@ -82,8 +82,6 @@ export type Request =
   | CallRequest
   | ModelRequest
   | SyncRequest
-  /** Give WASM memory back (the synchronous release()); answered with "done". */
-  | { type: "release"; id: number }
   /** Requests started together, run in order; their answers come back together. */
   | { type: "batch"; requests: Request[] };
 
