@@ -235,12 +235,19 @@ describe("starting and stopping (issue 20, polish)", () => {
     await m.setWeights({ "dense/b": randn(27, 3) });
     const Xm = randn(28, 2, 6, 6, 1);
     const before = await m.predict(Xm);
-    // a call asked during the release waits for the new workers, and is answered the same
+    // a call asked during the release waits for the new workers, and is answered the same; two at once too
     const during = m.predict(Xm);
-    await A.release();
+    await Promise.all([A.release(), A.release()]);
     expectIdentical(await during, before);
     for (const P of await Promise.all(Array.from({ length: 6 }, () => m.predict(Xm)))) expectIdentical(P, before);
     expectIdentical((await A.conv_forward(X, W, b, hp))[0], S.conv_forward(X, W, b, hp)[0]);
     await m.dispose();
+    // disposed while a release waits for a call in flight: the release rejects, nothing hangs
+    const slow = A.conv_forward(randn(29, 1, 128, 128, 8), randn(30, 3, 3, 8, 8), randn(31, 8), hp);
+    const released = A.release();
+    A.dispose();
+    await expect(within(released, 10_000)).rejects.toThrow(/^release: convwasm\/async was disposed/);
+    await expect(slow).rejects.toThrow(/^conv_forward: convwasm\/async was disposed/);
+    await A.init({ workers: 2, threads: 2 });
   });
 });

@@ -178,7 +178,9 @@ class Runtime {
   broken: string | null = null;
   /** No call starts (release() is replacing the workers). */
   private paused = false;
-  private idle: (() => void) | null = null;
+  /** Waiting for no call to be in flight; the last replacement of the workers (one at a time). */
+  private idlers: (() => void)[] = [];
+  private replacing: Promise<void> = Promise.resolve();
   /** The models every worker holds: how each was made (to make it again in a new worker), and its reset. */
   readonly models = new Map<number, { create: Request & { type: "model" }; replaced(): void }>();
 
@@ -204,14 +206,23 @@ class Runtime {
    * isolate, which an idle worker never collects): calls in flight finish first, calls asked meanwhile
    * wait, and every model is made again in the new workers (its weights follow before its next read).
    */
-  async replaceWorkers(): Promise<void> {
+  replaceWorkers(): Promise<void> {
+    const next = this.replacing.then(() => this.replace());
+    this.replacing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async replace(): Promise<void> {
+    const gone = () => new Error("release: convwasm/async was disposed before its workers were replaced");
+    if (this.broken !== null) throw gone();
     this.paused = true;
     try {
-      if (this.inFlight.size > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+      if (this.inFlight.size > 0) await new Promise<void>((resolve) => this.idlers.push(resolve));
+      if (this.broken !== null) throw gone();
       const fresh = await launchAll(this.workers.length, this.launchOptions, [...this.models.values()]);
       if (this.broken !== null) {
         for (const w of fresh) w.endpoint.terminate();
-        return;
+        throw gone();
       }
       const old = [...this.workers];
       fresh.forEach((f, i) => {
@@ -221,7 +232,7 @@ class Runtime {
       for (const w of old) w.terminate();
       for (const m of this.models.values()) m.replaced();
     } catch (e) {
-      this.stop(`release() could not start new workers (${messageOf(e)})`);
+      if (this.broken === null) this.stop(`release() could not start new workers (${messageOf(e)})`);
       throw e;
     } finally {
       this.paused = false;
@@ -302,10 +313,7 @@ class Runtime {
     this.inFlight.delete(id);
     if (--this.busy[f.worker] === 0) this.workers[f.worker].hold(false);
     if (f.job.exclusive) this.alone = false;
-    if (this.inFlight.size === 0 && this.idle) {
-      this.idle();
-      this.idle = null;
-    }
+    if (this.inFlight.size === 0) for (const f of this.idlers.splice(0)) f();
     this.schedule();
     return f.job;
   }
@@ -331,6 +339,7 @@ class Runtime {
     const jobs = [...[...this.inFlight.values()].map((f) => f.job), ...this.queue];
     this.inFlight.clear();
     this.queue.length = 0;
+    for (const f of this.idlers.splice(0)) f();
     for (const j of jobs) j.fail(new Error(`${j.fn}: ${reason} before the call finished`));
     if (state.runtime === this) state.runtime = null;
   }
