@@ -113,6 +113,30 @@ export class RandomState {
     return (a * 67108864 + b) / 9007199254740992;
   }
 
+  /**
+   * A random permutation of 0..n−1, as numpy's RandomState.permutation(n): Fisher–Yates from the top, each
+   * index drawn by random_interval (32-bit draws masked to the next power of two, rejected above it).
+   */
+  permutation(n: number): Int32Array {
+    if (!Number.isSafeInteger(n) || n < 0 || n > 0x7fffffff) {
+      throw new RangeError(`permutation: n expects an integer in [0, 2**31) but got ${n}`);
+    }
+    const a = Int32Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      let mask = i;
+      mask |= mask >>> 1;
+      mask |= mask >>> 2;
+      mask |= mask >>> 4;
+      mask |= mask >>> 8;
+      mask |= mask >>> 16;
+      let j: number;
+      do j = (this.next32() & mask) >>> 0;
+      while (j > i);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
+
   /** One standard normal value, as numpy's legacy_gauss. */
   standardNormal(): number {
     if (this.gauss !== null) {

@@ -10,6 +10,20 @@ function ulps(a: number, b: number): number {
 }
 
 describe("RandomState reproduces numpy's legacy stream", () => {
+  it("permutation(n) as np.random.RandomState(seed).permutation(n) (values from numpy 2.4)", () => {
+    expect(Array.from(new RandomState(0).permutation(10))).toEqual([2, 8, 4, 9, 1, 6, 7, 3, 0, 5]);
+    const p = new RandomState(0).permutation(10000);
+    expect(Array.from(p.subarray(0, 8))).toEqual([9394, 898, 2398, 5906, 2343, 8225, 5506, 6451]);
+    expect(Array.from(p.subarray(-4))).toEqual([4859, 3264, 9845, 2732]);
+    expect(p.reduce((s, v, i) => s + v * i, 0)).toBe(249197439393);
+    // it continues the stream: randn(3), then permutation(7), then random_sample()
+    const rs = new RandomState(5);
+    rs.randn(3);
+    expect(Array.from(rs.permutation(7))).toEqual([2, 1, 4, 6, 5, 0, 3]);
+    expect(rs.random()).toBe(0.8082816830332671);
+    expect(() => rs.permutation(-1)).toThrow("permutation: n expects an integer in [0, 2**31) but got -1");
+  });
+
   for (const { seed, values } of fixture<{ seed: number; values: number[] }[]>("randn.json")) {
     it(`seed ${seed}: randn(${values.length}) within 1 ulp of numpy`, () => {
       const got = new RandomState(seed).randn(values.length).toFloat64Array();

@@ -3,7 +3,17 @@
 // and run by predict() inside WASM memory: the input copied in once, every layer's kernels on the
 // previous layer's output in the arena, weights packed once when they change, bias + ReLU fused into the
 // conv's stores, no caches, the output copied out once.
-import { NDArray, allocate, assertFinite, describe, fmtShape, messageOf, sizeOf, snapshot } from "../ndarray.js";
+import {
+  NDArray,
+  allocate,
+  assertFinite,
+  copyStrided,
+  describe,
+  fmtShape,
+  messageOf,
+  sizeOf,
+  snapshot,
+} from "../ndarray.js";
 import { RandomState } from "../random.js";
 import { PoolHparameters, checkInteger, convArgs, pair, poolArgs } from "../shapes.js";
 import { conv_backward, conv_forward } from "../ops/conv.js";
@@ -179,12 +189,11 @@ function oneHot(fn: string, Y: unknown, m: number, k: number, name = "Y"): NDArr
   return new NDArray(targets(fn, Y, m, k, "example", name), [m, k]);
 }
 
-/** Rows idx of X (any rank), copied. */
+/** Rows idx of X (any rank, any view), copied: only those rows are read (a batch costs its own size, not X's). */
 function take(X: NDArray, idx: ArrayLike<number>): NDArray {
   const per = X.size / X.shape[0];
-  const src = X.toFloat64Array();
   const out = new Float64Array(idx.length * per);
-  for (let j = 0; j < idx.length; j++) out.set(src.subarray(idx[j] * per, (idx[j] + 1) * per), j * per);
+  for (let j = 0; j < idx.length; j++) copyStrided(X.index(idx[j]), out, j * per);
   return new NDArray(out, [idx.length, ...X.shape.slice(1)]);
 }
 
