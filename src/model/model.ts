@@ -94,7 +94,7 @@ function poolHp(s: Extract<LayerSpec, { kind: "maxPool" | "avgPool" }>): PoolHpa
 const MAX_WASM_ELEMENTS = 2 ** 29;
 
 /** An options argument: undefined (no options) or an object, whose own fields are read once here. */
-export function optionsOf<T extends object>(fn: string, options: unknown, name = "options"): Partial<T> {
+function optionsOf<T extends object>(fn: string, options: unknown, name = "options"): Partial<T> {
   if (options === undefined) return {};
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${fn}: ${name} expects an object but got ${describe(options)}`);
@@ -431,9 +431,10 @@ export class Sequential {
       if (!Array.isArray(v) || v.length !== 2) {
         throw new TypeError(`${fn}: options.validation expects [X, Y] but got ${describe(v)}`);
       }
-      const vx = examples(fn, v[0], this.inputShape, false, "options.validation[0]");
-      oneHot(fn, v[1], vx.shape[0], k, "options.validation[1]");
-      validation = [vx, v[1] as Labels];
+      const [vX, vY] = [v[0], v[1]];
+      const vx = examples(fn, vX, this.inputShape, false, "options.validation[0]");
+      oneHot(fn, vY, vx.shape[0], k, "options.validation[1]");
+      validation = [vx, vY as Labels];
     }
     const history: EpochLog[] = [];
     const order = Int32Array.from({ length: m }, (_, i) => i);
