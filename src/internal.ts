@@ -3,7 +3,7 @@
 export { wasm, limits } from "./wasm/runtime.js";
 export { tuning } from "./wasm/schedule.js";
 export { Pool } from "./wasm/pool.js";
-export { KERNELS, KERNEL_NAMES, ABI_VERSION, mismatch } from "./wasm/kernels.js";
+export { KERNELS, KERNEL_NAMES, ABI_VERSION, mismatch, task } from "./wasm/kernels.js";
 export type { Kernels, Task } from "./wasm/kernels.js";
 export { platform } from "./wasm/platform.js";
 export { winogradTuning } from "./ops/winograd.js";

@@ -21,7 +21,7 @@ import { pool_backward, pool_forward } from "../ops/pool.js";
 import { relu, relu_backward } from "../ops/relu.js";
 import { dense_backward, dense_forward } from "../ops/dense.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
-import { type Task, blocks8 } from "../wasm/kernels.js";
+import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
 import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
 import { Layout, copyPixelsOut } from "../ops/rows.js";
 import { Optimizer, adam } from "./optimizers.js";
@@ -618,37 +618,54 @@ export class Sequential {
           let xp = ptr;
           if (hp !== h || wp !== w) {
             xp = arena.alloc(fn, "padded", m * hp * wp * cs * 8);
-            kernels.zero_pad(ptr, h * w * cs, w * cs, cs, 1, h, w, cs, top, bottom, left, right, xp, 0, m);
+            runKernel(kernels, "zero_pad", {
+              x: ptr,
+              sx0: h * w * cs,
+              sx1: w * cs,
+              sx2: cs,
+              sx3: 1,
+              h,
+              w,
+              c: cs,
+              top,
+              bottom,
+              left,
+              right,
+              out: xp,
+              i0: 0,
+              i1: m,
+            });
           }
           const { wpk, b8, fused } = weightsIn(j, k8);
           const z = arena.alloc(fn, "Z", m * nH * nW * k8 * 8);
           const rows = m * nH;
           const work = rows * nW * k8 * fh * fw * cs;
           tasks(
-            guided(ctx, work, "conv_forward", rows).map(([r0, r1]): Task => [
-              "conv_forward",
-              xp,
-              hp,
-              wp,
-              cs,
-              cs,
-              wpk,
-              fh,
-              fw,
-              dh,
-              dw,
-              k8,
-              b8,
-              sh,
-              sw,
-              z,
-              k8,
-              nH,
-              nW,
-              r0,
-              r1,
-              fused,
-            ]),
+            guided(ctx, work, "conv_forward", rows).map(([r0, r1]) =>
+              task("conv_forward", {
+                xp,
+                hp,
+                wp,
+                c: cs,
+                cg: cs,
+                wpk,
+                fh,
+                fw,
+                dilH: dh,
+                dilW: dw,
+                k8,
+                b8,
+                sh,
+                sw,
+                z,
+                kp: k8,
+                nH,
+                nW,
+                r0,
+                r1,
+                relu: fused,
+              }),
+            ),
           );
           [ptr, shape, cs] = [z, [nH, nW, k], k8];
           if (fused) j++;
@@ -660,7 +677,7 @@ export class Sequential {
           [shape, cs] = [[...Z.shape.slice(1)], Z.shape[3]];
         } else if (s.kind === "relu") {
           const n = m * sizeOf(shape.slice(0, -1)) * cs;
-          tasks([["relu_forward", ptr, ptr, 0, n]]);
+          tasks([task("relu_forward", { x: ptr, y: ptr, i0: 0, i1: n })]);
         } else if (s.kind === "maxPool" || s.kind === "avgPool") {
           const [h, w, c] = shape;
           const { g } = poolArgs(fn, fakeBatch(shape), poolHp(s));
@@ -677,14 +694,41 @@ export class Sequential {
             const y = arena.alloc(fn, "A", m * nH * nW * c * 8);
             const strides = [h * w * cs, w * cs, cs, 1] as const;
             const parts = guided(ctx, m * nH * nW * c * fh * fw, "conv_forward", m);
-            const args = [ptr, ...strides, c, fh, fw, sh, sw, y, nH, nW] as const;
+            const [sx0, sx1, sx2, sx3] = strides;
             if (s.kind === "maxPool") {
-              tasks(parts.map(([i0, i1]): Task => ["pool_forward_max", ...args, i0, i1]));
+              tasks(
+                parts.map(([i0, i1]) =>
+                  task("pool_forward_max", { x: ptr, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1 }),
+                ),
+              );
             } else {
-              const div = arena.alloc(fn, "divisors", (nH + nW) * 8);
-              arena.f64(div, nH).fill(fh);
-              arena.f64(div + nH * 8, nW).fill(fw);
-              tasks(parts.map(([i0, i1]): Task => ["pool_forward_average", ...args, i0, i1, div, div + nH * 8]));
+              const divH = arena.alloc(fn, "divisors", (nH + nW) * 8);
+              const divW = divH + nH * 8;
+              arena.f64(divH, nH).fill(fh);
+              arena.f64(divW, nW).fill(fw);
+              tasks(
+                parts.map(([i0, i1]) =>
+                  task("pool_forward_average", {
+                    x: ptr,
+                    sx0,
+                    sx1,
+                    sx2,
+                    sx3,
+                    c,
+                    fh,
+                    fw,
+                    sh,
+                    sw,
+                    y,
+                    nH,
+                    nW,
+                    i0,
+                    i1,
+                    divH,
+                    divW,
+                  }),
+                ),
+              );
             }
             ptr = y;
           }
@@ -700,7 +744,7 @@ export class Sequential {
           const { wpk, b8, fused } = weightsIn(j, k8);
           const z = arena.alloc(fn, "Z", m * k8 * 8);
           // a 1×1 conv over the batch as one row of m pixels
-          tasks([["conv_forward", ptr, 1, m, rowsIn, rowsIn, wpk, 1, 1, 1, 1, k8, b8, 1, 1, z, k8, 1, m, 0, 1, fused]]);
+          tasks([gemmTask({ x: ptr, pixels: m, n: rowsIn, w: wpk, k8, b: b8, z, r0: 0, r1: 1, relu: fused })]);
           [ptr, shape, cs] = [z, [k], k8];
           if (fused) j++;
         } else if (s.kind === "softmax") {
@@ -711,7 +755,7 @@ export class Sequential {
             for (let i = 0; i < m; i++) v.copyWithin(i * k, i * cs, i * cs + k);
             cs = k;
           }
-          tasks([["softmax_forward", ptr, k, ptr, 0, m]]);
+          tasks([task("softmax_forward", { z: ptr, k, y: ptr, r0: 0, r1: m })]);
         }
       }
       return this.view(arena, ptr, m, shape, cs).data;

@@ -1,7 +1,7 @@
 // conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
 import { NDArray, Result, describe, fmtShape, outs, pairwiseSum, snapshot } from "../ndarray.js";
 import { ConvArgs, ConvGeometry, ConvHparameters, cacheItems, checkArray, checkGradient, convArgs } from "../shapes.js";
-import { type KernelName, type Task, blocks8 } from "../wasm/kernels.js";
+import { type KernelName, type Task, blocks8, runKernel, task } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
 import { Context, guided, minWork, run, shareFrom, streamTasks, taskCount } from "../wasm/schedule.js";
 import { LaidRows, Layout, PaddedRows, copyPixelsOut, copySpan, zero } from "./rows.js";
@@ -122,7 +122,23 @@ function placePadded(
   const x = arena.copyInStrided(fn, "A_prev", A_prev);
   const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
   const [s0, s1, s2, s3] = x.strides;
-  kernels.zero_pad(x.ptr, s0, s1, s2, s3, h, w, c, top, bottom, left, right, xp, 0, m);
+  runKernel(kernels, "zero_pad", {
+    x: x.ptr,
+    sx0: s0,
+    sx1: s1,
+    sx2: s2,
+    sx3: s3,
+    h,
+    w,
+    c,
+    top,
+    bottom,
+    left,
+    right,
+    out: xp,
+    i0: 0,
+    i1: m,
+  });
   return xp;
 }
 
@@ -146,7 +162,26 @@ function forwardKernels(fn: string, { arena, kernels }: Context, args: ConvArgs,
   if (plan.kernels.forward === "conv_forward_depthwise") {
     const w = arena.copyInWidened(fn, "W", args.W, width);
     return (r0: number, r1: number): Task[] => [
-      ["conv_forward_depthwise", xp, hp, wp, width, w, fh, fw, dh, dw, b8, sh, sw, z, nH, nW, r0, r1, 0],
+      task("conv_forward_depthwise", {
+        xp,
+        hp,
+        wp,
+        c8: width,
+        w,
+        fh,
+        fw,
+        dilH: dh,
+        dilW: dw,
+        b: b8,
+        sh,
+        sw,
+        z,
+        nH,
+        nW,
+        r0,
+        r1,
+        relu: 0,
+      }),
     ];
   }
   const [cg, kg, kg8] = [c / groups, k / groups, width / groups];
@@ -155,15 +190,35 @@ function forwardKernels(fn: string, { arena, kernels }: Context, args: ConvArgs,
   arena.scope(() => {
     for (let j = 0; j < groups; j++) {
       const wj = arena.copyIn(fn, "W", groupOf(args.W, j, groups));
-      kernels.conv_pack_filters(wj, taps, kg, kg8, plus(wpk, j * taps * kg8));
+      runKernel(kernels, "conv_pack_filters", { w: wj, taps, k: kg, k8: kg8, out: plus(wpk, j * taps * kg8) });
     }
   });
   return (r0: number, r1: number): Task[] =>
-    Array.from({ length: groups }, (_, j): Task => [
-      "conv_forward",
-      ...([plus(xp, j * cg), hp, wp, c, cg, plus(wpk, j * taps * kg8), fh, fw, dh, dw, kg8] as const),
-      ...([plus(b8, j * kg8), sh, sw, plus(z, j * kg8), width, nH, nW, r0, r1, 0] as const),
-    ]);
+    Array.from({ length: groups }, (_, j) =>
+      task("conv_forward", {
+        xp: plus(xp, j * cg),
+        hp,
+        wp,
+        c,
+        cg,
+        wpk: plus(wpk, j * taps * kg8),
+        fh,
+        fw,
+        dilH: dh,
+        dilW: dw,
+        k8: kg8,
+        b8: plus(b8, j * kg8),
+        sh,
+        sw,
+        z: plus(z, j * kg8),
+        kp: width,
+        nH,
+        nW,
+        r0,
+        r1,
+        relu: 0,
+      }),
+    );
 }
 
 /**
@@ -253,7 +308,7 @@ function backwardKernels(
   const rows = m * nH;
   const width = plan.output.width;
   const gb = arena.zeros(fn, "db", width);
-  const bias: Task = ["conv_backward_bias", dz, width, width, nW, gb, 0, rows];
+  const bias = task("conv_backward_bias", { dz, k8: width, kp: width, nW, db: gb, r0: 0, r1: rows });
   const depthwise = plan.kernels.input === "conv_backward_input_depthwise";
   const taps = fh * fw * (c / groups);
   // dW's blocks in the arena: one [taps, kg8] per group (a depthwise conv's channels form one block)
@@ -272,13 +327,48 @@ function backwardKernels(
     const w = arena.copyInWidened(fn, "W", args.W, width);
     return {
       input: (r0: number, r1: number): Task[] => [
-        ["conv_backward_input_depthwise", w, fh, fw, dh, dw, width, sh, sw, dz, nH, nW, dxp, hp, wp, r0, r1],
+        task("conv_backward_input_depthwise", {
+          w,
+          fh,
+          fw,
+          dilH: dh,
+          dilW: dw,
+          c8: width,
+          sh,
+          sw,
+          dz,
+          nH,
+          nW,
+          dxp,
+          hp,
+          wp,
+          r0,
+          r1,
+        }),
       ],
       filter: (parts: number): Task[] =>
-        ranges(plan.units, parts).map(([t0, t1]): Task => [
-          "conv_backward_filter_depthwise",
-          ...([xp, hp, wp, width, fh, fw, dh, dw, sh, sw, dz, nH, nW, gw, 0, rows, t0, t1] as const),
-        ]),
+        ranges(plan.units, parts).map(([t0, t1]) =>
+          task("conv_backward_filter_depthwise", {
+            xp,
+            hp,
+            wp,
+            c8: width,
+            fh,
+            fw,
+            dilH: dh,
+            dilW: dw,
+            sh,
+            sw,
+            dz,
+            nH,
+            nW,
+            gw,
+            r0: 0,
+            r1: rows,
+            t0,
+            t1,
+          }),
+        ),
       bias,
       copyOut,
     };
@@ -290,23 +380,61 @@ function backwardKernels(
   arena.scope(() => {
     for (let j = 0; j < groups; j++) {
       const wj = arena.copyIn(fn, "W", groupOf(args.W, j, groups));
-      kernels.conv_pack_filters_t(wj, fh, fw, c, cg, dw, kg, plus(wt, j * packed));
+      runKernel(kernels, "conv_pack_filters_t", { w: wj, fh, fw, c, cg, dilW: dw, k: kg, out: plus(wt, j * packed) });
     }
   });
   return {
     input: (r0: number, r1: number): Task[] =>
-      Array.from({ length: groups }, (_, j): Task => [
-        "conv_backward_input",
-        ...([plus(wt, j * packed), fh, fw, c, cg, dh, dw, kg, width, sh, sw, plus(dz, j * kg8), nH, nW] as const),
-        ...([plus(dxp, j * cg), hp, wp, r0, r1] as const),
-      ]),
+      Array.from({ length: groups }, (_, j) =>
+        task("conv_backward_input", {
+          wt: plus(wt, j * packed),
+          fh,
+          fw,
+          c,
+          cg,
+          dilH: dh,
+          dilW: dw,
+          k: kg,
+          kp: width,
+          sh,
+          sw,
+          dz: plus(dz, j * kg8),
+          nH,
+          nW,
+          dxp: plus(dxp, j * cg),
+          hp,
+          wp,
+          r0,
+          r1,
+        }),
+      ),
     filter: (parts: number): Task[] =>
       Array.from({ length: groups }, (_, j) =>
-        ranges(plan.units, parts).map(([u0, u1]): Task => [
-          "conv_backward_filter",
-          ...([plus(xp, j * cg), hp, wp, c, cg, fh, fw, dh, dw, kg8, sh, sw, plus(dz, j * kg8), width] as const),
-          ...([nH, nW, plus(gw, j * taps * kg8), 0, rows, u0, u1] as const),
-        ]),
+        ranges(plan.units, parts).map(([u0, u1]) =>
+          task("conv_backward_filter", {
+            xp: plus(xp, j * cg),
+            hp,
+            wp,
+            c,
+            cg,
+            fh,
+            fw,
+            dilH: dh,
+            dilW: dw,
+            k8: kg8,
+            sh,
+            sw,
+            dz: plus(dz, j * kg8),
+            kp: width,
+            nH,
+            nW,
+            gw: plus(gw, j * taps * kg8),
+            r0: 0,
+            r1: rows,
+            u0,
+            u1,
+          }),
+        ),
       ).flat(),
     bias,
     copyOut,
@@ -354,7 +482,7 @@ export function conv_backward(
       const kp = output.width;
       const dz = arena.copyInWidened(fn, "dZ", dz4, kp);
       const gb = arena.zeros(fn, "db", kp);
-      kernels.conv_backward_bias(dz, kp, kp, nW, gb, 0, rows);
+      runKernel(kernels, "conv_backward_bias", { dz, k8: kp, kp, nW, db: gb, r0: 0, r1: rows });
       db.set(arena.f64(gb, k));
       winogradFilterGradient(fn, ctx, args.A_prev, forwardShape(g), dz, kp, dW, macs);
       const ci = blocks8(c);

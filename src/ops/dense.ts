@@ -5,7 +5,7 @@
 // conv_backward_bias. The batch is laid out as R rows of P pixels, so that rows can be shared out to threads.
 import { NDArray, Result, describe, fmtShape, outs, sizeOf, snapshot } from "../ndarray.js";
 import { cacheItems, checkArray } from "../shapes.js";
-import { type Task, blocks8 } from "../wasm/kernels.js";
+import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
 import { guided, run, shareFrom, streamTasks } from "../wasm/schedule.js";
 
 /** dense_forward's cache: [X, W, b]. */
@@ -66,7 +66,7 @@ export function dense_forward(
     arena.write(xp, x);
     const wc = arena.copyIn(fn, "W", w);
     const wpk = arena.alloc(fn, "W packed", n * k8 * 8);
-    kernels.conv_pack_filters(wc, n, k, k8, wpk);
+    runKernel(kernels, "conv_pack_filters", { w: wc, taps: n, k, k8, out: wpk });
     const b8 = arena.zeros(fn, "b", k8);
     arena.f64(b8, k).set(bias.toFloat64Array());
     const z = arena.alloc(fn, "Z", R * P * k8 * 8);
@@ -76,7 +76,7 @@ export function dense_forward(
       fn,
       ctx,
       parts.length,
-      (t): Task => ["conv_forward", xp, 1, P, n, n, wpk, 1, 1, 1, 1, k8, b8, 1, 1, z, k8, 1, P, ...parts[t], 0],
+      (t) => gemmTask({ x: xp, pixels: P, n, w: wpk, k8, b: b8, z, r0: parts[t][0], r1: parts[t][1] }),
       (t) => {
         const v = zv();
         for (let p = parts[t][0] * P; p < Math.min(m, parts[t][1] * P); p++) {
@@ -125,7 +125,7 @@ export function dense_backward(
     for (let p = 0; p < m; p++) gv.set(dzv.subarray(p * k, p * k + k), p * k8);
     const wc = arena.copyIn(fn, "W", w);
     const wt = arena.alloc(fn, "W packed", blocks8(n) * k * 8);
-    kernels.conv_pack_filters_t(wc, 1, 1, n, n, 1, k, wt);
+    runKernel(kernels, "conv_pack_filters_t", { w: wc, fh: 1, fw: 1, c: n, cg: n, dilW: 1, k, out: wt });
     const dxp = arena.zeros(fn, "dX", R * P * n);
     const gb = arena.zeros(fn, "db", k8);
     // dWᵀ = dZᵀ·X with the forward kernel: the k columns of dZ as pixels of m channels, X as m taps of n
@@ -138,58 +138,38 @@ export function dense_backward(
     for (let p = 0; p < m; p++) for (let o = 0; o < k; o++) gtv[o * m + p] = dzv[p * k + o];
     const xc = arena.copyIn(fn, "X", x);
     const xpk = arena.alloc(fn, "X packed", m * n8 * 8);
-    kernels.conv_pack_filters(xc, m, n, n8, xpk);
+    runKernel(kernels, "conv_pack_filters", { w: xc, taps: m, k: n, k8: n8, out: xpk });
     const zero = arena.zeros(fn, "no bias", n8);
     const gw = arena.alloc(fn, "dW transposed", K * P * n8 * 8);
     // dX and dWᵀ by rows (each task writes its own rows), db as one task
     const tasks: Task[] = [
-      ...guided(ctx, macs, "conv_backward_input", R).map(([r0, r1]): Task => [
-        "conv_backward_input",
-        wt,
-        1,
-        1,
-        n,
-        n,
-        1,
-        1,
-        k,
-        k8,
-        1,
-        1,
-        g,
-        1,
-        P,
-        dxp,
-        1,
-        P,
-        r0,
-        r1,
-      ]),
-      ...guided(ctx, macs, "conv_forward", K).map(([r0, r1]): Task => [
-        "conv_forward",
-        gt,
-        1,
-        P,
-        m,
-        m,
-        xpk,
-        1,
-        1,
-        1,
-        1,
-        n8,
-        zero,
-        1,
-        1,
-        gw,
-        n8,
-        1,
-        P,
-        r0,
-        r1,
-        0,
-      ]),
-      ["conv_backward_bias", g, k8, k8, m, gb, 0, 1],
+      ...guided(ctx, macs, "conv_backward_input", R).map(([r0, r1]) =>
+        task("conv_backward_input", {
+          wt,
+          fh: 1,
+          fw: 1,
+          c: n,
+          cg: n,
+          dilH: 1,
+          dilW: 1,
+          k,
+          kp: k8,
+          sh: 1,
+          sw: 1,
+          dz: g,
+          nH: 1,
+          nW: P,
+          dxp,
+          hp: 1,
+          wp: P,
+          r0,
+          r1,
+        }),
+      ),
+      ...guided(ctx, macs, "conv_forward", K).map(([r0, r1]) =>
+        gemmTask({ x: gt, pixels: P, n: m, w: xpk, k8: n8, b: zero, z: gw, r0, r1 }),
+      ),
+      task("conv_backward_bias", { dz: g, k8, kp: k8, nW: m, db: gb, r0: 0, r1: 1 }),
     ];
     streamTasks(
       fn,

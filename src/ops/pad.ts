@@ -1,6 +1,7 @@
 // zero_pad: validate -> copy in -> assembly/pad.ts -> copy out.
 import { NDArray, Result } from "../ndarray.js";
 import { checkArray, checkInteger } from "../shapes.js";
+import { runKernel } from "../wasm/kernels.js";
 import { run } from "../wasm/schedule.js";
 
 /** zero_pad(X [m,n_H,n_W,n_C], pad) -> X_pad [m,n_H+2*pad,n_W+2*pad,n_C]: zeros around H and W. */
@@ -18,7 +19,23 @@ export function zero_pad(X: NDArray, pad: number, options: { out?: NDArray } = {
     const x = arena.copyInStrided(fn, "X", x4);
     const xp = arena.alloc(fn, "X_pad", n * 8);
     const [s0, s1, s2, s3] = x.strides;
-    kernels.zero_pad(x.ptr, s0, s1, s2, s3, h, w, c, pad, pad, pad, pad, xp, 0, m);
+    runKernel(kernels, "zero_pad", {
+      x: x.ptr,
+      sx0: s0,
+      sx1: s1,
+      sx2: s2,
+      sx3: s3,
+      h,
+      w,
+      c,
+      top: pad,
+      bottom: pad,
+      left: pad,
+      right: pad,
+      out: xp,
+      i0: 0,
+      i1: m,
+    });
     out.set(arena.f64(xp, n));
   });
   return res.array(shape);

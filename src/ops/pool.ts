@@ -12,7 +12,7 @@ import {
   poolArgs,
 } from "../shapes.js";
 import type { Arena } from "../wasm/arena.js";
-import type { Kernels } from "../wasm/kernels.js";
+import { type Kernels, runKernel } from "../wasm/kernels.js";
 import { run } from "../wasm/schedule.js";
 
 /** pool_forward's cache: [A_prev, hparameters], as in the notebook. */
@@ -95,7 +95,7 @@ function placeBand(
       const from = A.offset + i * s0 + r0 * s1 + ch * s3;
       v.set(A.data.subarray(from, from + n), ch * n);
     }
-    kernels.transpose_planes(planes, g.c, n, ptr);
+    runKernel(kernels, "transpose_planes", { src: planes, c: g.c, n, dst: ptr });
     return;
   }
   if (unpadded(g)) return arena.write(ptr, rowsOf(A, i, r0, rows));
@@ -161,9 +161,47 @@ export function pool_forward(
     for (let j = 0; j < count; j++) {
       const { i, oh0, oh1, r0, rows } = band(j);
       placeBand(kernels, arena, x, A, g, i, r0, rows, max ? -Infinity : 0);
-      const strides = [rows * wp * c, wp * c, c, 1] as const;
-      if (max) kernels.pool_forward_max(x, ...strides, c, fh, fw, sh, sw, y, oh1 - oh0, nW, 0, 1);
-      else kernels.pool_forward_average(x, ...strides, c, fh, fw, sh, sw, y, oh1 - oh0, nW, 0, 1, divH + oh0 * 8, divW);
+      const [sx0, sx1, n] = [rows * wp * c, wp * c, oh1 - oh0];
+      if (max) {
+        runKernel(kernels, "pool_forward_max", {
+          x,
+          sx0,
+          sx1,
+          sx2: c,
+          sx3: 1,
+          c,
+          fh,
+          fw,
+          sh,
+          sw,
+          y,
+          nH: n,
+          nW,
+          i0: 0,
+          i1: 1,
+        });
+      } else {
+        const at = divH + oh0 * 8;
+        runKernel(kernels, "pool_forward_average", {
+          x,
+          sx0,
+          sx1,
+          sx2: c,
+          sx3: 1,
+          c,
+          fh,
+          fw,
+          sh,
+          sw,
+          y,
+          nH: n,
+          nW,
+          i0: 0,
+          i1: 1,
+          divH: at,
+          divW,
+        });
+      }
       out.set(arena.f64(y, (oh1 - oh0) * nW * c), (i * nH + oh0) * nW * c);
     }
   });
@@ -207,9 +245,44 @@ export function pool_backward(
       arena.write(dy, rowsOf(dA4, i, oh0, oh1 - oh0));
       if (max) {
         placeBand(kernels, arena, x, A, g, i, r0, rows, -Infinity);
-        kernels.pool_backward_max(x, rows * row, row, c, 1, rows, wp, c, fh, fw, sh, sw, dy, oh1 - oh0, nW, dx, 0, 1);
+        runKernel(kernels, "pool_backward_max", {
+          x,
+          sx0: rows * row,
+          sx1: row,
+          sx2: c,
+          sx3: 1,
+          h: rows,
+          w: wp,
+          c,
+          fh,
+          fw,
+          sh,
+          sw,
+          dy,
+          nH: oh1 - oh0,
+          nW,
+          dx,
+          i0: 0,
+          i1: 1,
+        });
       } else {
-        kernels.pool_backward_average(rows, wp, c, fh, fw, sh, sw, dy, oh1 - oh0, nW, dx, 0, 1, divH + oh0 * 8, divW);
+        runKernel(kernels, "pool_backward_average", {
+          h: rows,
+          w: wp,
+          c,
+          fh,
+          fw,
+          sh,
+          sw,
+          dy,
+          nH: oh1 - oh0,
+          nW,
+          dx,
+          i0: 0,
+          i1: 1,
+          divH: divH + oh0 * 8,
+          divW,
+        });
       }
       // padded rows before the next band's first are final: their input rows are copied out
       const done = oh1 < nH ? Math.min(rows, oh1 * sh - r0) : rows;

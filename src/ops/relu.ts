@@ -1,5 +1,6 @@
 // relu, relu_backward: validate -> copy in -> assembly/relu.ts -> copy out. Any shape, any view.
 import { NDArray, Result, fmtShape, snapshot } from "../ndarray.js";
+import { runKernel } from "../wasm/kernels.js";
 import { run } from "../wasm/schedule.js";
 
 /** relu's cache: Z, as in the course (`cache = Z`). */
@@ -16,7 +17,7 @@ export function relu(Z: NDArray, options: { out?: NDArray } = {}): [NDArray, Rel
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
     const y = arena.alloc(fn, "A", n * 8);
-    kernels.relu_forward(x, y, 0, n);
+    runKernel(kernels, "relu_forward", { x, y, i0: 0, i1: n });
     out.set(arena.f64(y, n));
   });
   return [res.array(z.shape), Z];
@@ -39,7 +40,7 @@ export function relu_backward(dA: NDArray, cache: ReluCache, options: { out?: ND
     const g = arena.copyIn(fn, "dA", da);
     const x = arena.copyIn(fn, "Z", z);
     const y = arena.alloc(fn, "dZ", n * 8);
-    kernels.relu_backward(g, x, y, 0, n);
+    runKernel(kernels, "relu_backward", { da: g, z: x, dz: y, i0: 0, i1: n });
     out.set(arena.f64(y, n));
   });
   return res.array(z.shape);

@@ -1,6 +1,7 @@
 // softmax, softmax_cross_entropy: validate -> copy in -> assembly/softmax.ts -> copy out.
 import { NDArray, Result, allocate, describe, fmtShape, pairwiseSum, snapshot } from "../ndarray.js";
 import { checkArray } from "../shapes.js";
+import { runKernel } from "../wasm/kernels.js";
 import { run } from "../wasm/schedule.js";
 
 /** softmax(Z) over the last axis, max-subtracted (large logits never overflow); any shape. */
@@ -17,7 +18,7 @@ export function softmax(Z: NDArray, options: { out?: NDArray } = {}): NDArray {
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
     const y = arena.alloc(fn, "the result", n * 8);
-    kernels.softmax_forward(x, k, y, 0, n / k);
+    runKernel(kernels, "softmax_forward", { z: x, k, y, r0: 0, r1: n / k });
     out.set(arena.f64(y, n));
   });
   return res.array(z.shape);
@@ -71,7 +72,7 @@ export function softmax_cross_entropy(
     arena.f64(tp, m * k).set(t);
     const loss = arena.alloc(fn, "the losses", m * 8);
     const dz = arena.alloc(fn, "dZ", m * k * 8);
-    kernels.softmax_cross_entropy(x, tp, k, 1 / m, loss, dz, 0, m);
+    runKernel(kernels, "softmax_cross_entropy", { z: x, t: tp, k, scale: 1 / m, loss, dz, r0: 0, r1: m });
     out.set(arena.f64(dz, m * k));
     losses.set(arena.f64(loss, m));
   });

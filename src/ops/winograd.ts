@@ -7,7 +7,7 @@
 import type { NDArray } from "../ndarray.js";
 import { describe } from "../ndarray.js";
 import type { ConvGeometry } from "../shapes.js";
-import { type Task, blocks8 } from "../wasm/kernels.js";
+import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
 import { type Context, guided, runTasks, taskCount } from "../wasm/schedule.js";
 import { ranges } from "../wasm/pool.js";
 import { state } from "../wasm/runtime.js";
@@ -152,7 +152,7 @@ export function winogradConv(
   const pk = arena.zeros(fn, "U packed", points * plane);
   const wc = arena.alloc(fn, "W", 9 * c * k * 8);
   arena.f64(wc, 9 * c * k).set(filtersOf(W, rotated));
-  kernels.winograd_filter(wc, c, k, k8, tile, pk);
+  runKernel(kernels, "winograd_filter", { w: wc, cin: c, kout: k, k8, tile, u: pk });
   const b8 = arena.zeros(fn, "b", k8);
   arena.f64(b8, k).set(bias);
   const none = arena.zeros(fn, "no bias", k8);
@@ -164,18 +164,17 @@ export function winogradConv(
   const run = (list: Task[]) => runTasks(fn, ctx, list);
   const input = tile === 2 ? "winograd_input" : "winograd4_input";
   const output = tile === 2 ? "winograd_output" : "winograd4_output";
-  run(parts.map(([r0, r1]): Task => [input, xp, hp, wp, c, th, tw, tiles, v, r0, r1]));
+  run(parts.map(([r0, r1]) => task(input, { xp, hp, wp, c, th, tw, tiles, v, r0, r1 })));
   // M[ξ] = V[ξ] · U[ξ]: each a 1×1 convolution of gemmRows one-row images of `row` tiles
   const gemms: Task[] = [];
   for (let xi = 0; xi < points; xi++) {
     for (const [r0, r1] of gemmParts) {
-      // prettier-ignore
-      gemms.push(["conv_forward", v + xi * tiles * c * 8, 1, row, c, c, pk + xi * plane * 8, 1, 1, 1, 1, k8, none, 1, 1,
-        mm + xi * tiles * k8 * 8, k8, 1, row, r0, r1, 0]);
+      const [x, w, z] = [v + xi * tiles * c * 8, pk + xi * plane * 8, mm + xi * tiles * k8 * 8];
+      gemms.push(gemmTask({ x, pixels: row, n: c, w, k8, b: none, z, r0, r1 }));
     }
   }
   run(gemms);
-  run(parts.map(([r0, r1]): Task => [output, mm, k8, k8, b8, th, tw, tiles, z, nH, nW, r0, r1, 0]));
+  run(parts.map(([r0, r1]) => task(output, { mm, kp: k8, k8, b8, th, tw, tiles, z, nH, nW, r0, r1, relu: 0 })));
 }
 
 /**
@@ -220,17 +219,40 @@ export function winogradFilterGradient(
   const M = arena.zeros(fn, "M", 16 * c * k8);
   const parts = guided(ctx, work, "conv_backward_filter", m * th);
   runTasks(fn, ctx, [
-    ...parts.map(([r0, r1]): Task => ["winograd_input", xp, hp, wp, c, th, tw, tiles, v, r0, r1]),
-    ...parts.map(([r0, r1]): Task => ["winograd_dz", dz, kp, k8, nH, nW, th, tw, tiles, u, r0, r1]),
+    ...parts.map(([r0, r1]) => task("winograd_input", { xp, hp, wp, c, th, tw, tiles, v, r0, r1 })),
+    ...parts.map(([r0, r1]) => task("winograd_dz", { dz, kp, k8, nH, nW, th, tw, tiles, u, r0, r1 })),
   ]);
   const units = Math.ceil(c / 2);
   const uparts = ranges(units, taskCount(ctx, work, "conv_backward_filter", units));
   const sums: Task[] = [];
   for (let xi = 0; xi < 16; xi++) {
     for (const [u0, u1] of uparts) {
-      // prettier-ignore
-      sums.push(["conv_backward_filter", v + xi * tiles * c * 8, gemmRows, row, c, c, 1, 1, 1, 1, k8, 1, 1,
-        u + xi * tiles * kp * 8, kp, gemmRows, row, M + xi * c * k8 * 8, 0, gemmRows, u0, u1]);
+      // dW of a 1×1 convolution: the tiles' inputs against their gradients, summed over the tiles
+      sums.push(
+        task("conv_backward_filter", {
+          xp: v + xi * tiles * c * 8,
+          hp: gemmRows,
+          wp: row,
+          c,
+          cg: c,
+          fh: 1,
+          fw: 1,
+          dilH: 1,
+          dilW: 1,
+          k8,
+          sh: 1,
+          sw: 1,
+          dz: u + xi * tiles * kp * 8,
+          kp,
+          nH: gemmRows,
+          nW: row,
+          gw: M + xi * c * k8 * 8,
+          r0: 0,
+          r1: gemmRows,
+          u0,
+          u1,
+        }),
+      );
     }
   }
   runTasks(fn, ctx, sums);
@@ -268,7 +290,23 @@ function tiled(fn: string, { kernels, arena }: Context, x: NDArray, s: WinogradS
   const xc = arena.copyInStrided(fn, "input", x);
   const xp = arena.alloc(fn, "input padded", m * hp * wp * c * 8);
   const [s0, s1, s2, s3] = xc.strides;
-  kernels.zero_pad(xc.ptr, s0, s1, s2, s3, h, w, c, top, hp - h - top, left, wp - w - left, xp, 0, m);
+  runKernel(kernels, "zero_pad", {
+    x: xc.ptr,
+    sx0: s0,
+    sx1: s1,
+    sx2: s2,
+    sx3: s3,
+    h,
+    w,
+    c,
+    top,
+    bottom: hp - h - top,
+    left,
+    right: wp - w - left,
+    out: xp,
+    i0: 0,
+    i1: m,
+  });
   const count = m * th * tw;
   const row = Math.min(count, 64);
   const gemmRows = Math.ceil(count / row);

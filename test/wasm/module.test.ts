@@ -3,7 +3,7 @@
 // imports only its shared memory.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ABI_VERSION, KERNELS, KERNEL_NAMES, mismatch } from "convwasm/internal";
+import { ABI_VERSION, KERNELS, KERNEL_NAMES, mismatch, task } from "convwasm/internal";
 import { packageFile } from "../helpers.js";
 
 const load = (name: string) => new WebAssembly.Module(readFileSync(packageFile(name)));
@@ -36,6 +36,14 @@ describe("convwasm.wasm and convwasm-shared.wasm", () => {
       expect(mismatch(exports)).toBeNull();
     });
   }
+
+  it("every kernel's task builder puts its named arguments in the table's order", () => {
+    for (const name of KERNEL_NAMES) {
+      const args = KERNELS[name].args;
+      const named = Object.fromEntries(args.map((a, i) => [a, i + 1]));
+      expect(task(name, named as never), name).toEqual([name, ...args.map((_, i) => i + 1)]);
+    }
+  });
 
   it("every kernel's arguments fit in a row of the pool's task table (24 words: kernel, count, arguments)", () => {
     for (const name of KERNEL_NAMES) expect(KERNELS[name].args.length).toBeLessThanOrEqual(22);
