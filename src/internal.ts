@@ -7,3 +7,4 @@ export { KERNELS, KERNEL_NAMES, ABI_VERSION, mismatch, task } from "./wasm/kerne
 export type { Kernels, Task } from "./wasm/kernels.js";
 export { platform } from "./wasm/platform.js";
 export { winogradTuning } from "./ops/winograd.js";
+export { OPS as ASYNC_OPS } from "./async/protocol.js";

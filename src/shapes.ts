@@ -349,3 +349,12 @@ export function cacheItems(fn: string, cache: unknown, length: number, from: str
   }
   return Array.from({ length }, (_, i) => cache[i]);
 }
+
+/** How a 3×3 stride-1 convolution is computed: by Winograd where it fits and pays, directly, or by Winograd. */
+export type Algorithm = "auto" | "direct" | "winograd";
+
+/** Checks an `algorithm` option. */
+export function checkAlgorithm(fn: string, v: unknown, name = "options.algorithm"): Algorithm {
+  if (v === "auto" || v === "direct" || v === "winograd") return v;
+  throw new TypeError(`${fn}: ${name} expects "auto", "direct" or "winograd" but got ${describe(v)}`);
+}

@@ -5,7 +5,7 @@ import * as lib from "../index.js";
 import { NDArray, messageOf } from "../ndarray.js";
 import { Sequential, type FitOptions, type Labels } from "../model/model.js";
 import { type Optimizer, optimizerOf } from "../model/optimizers.js";
-import { tuning } from "../wasm/schedule.js";
+import { state } from "../wasm/runtime.js";
 import { Incoming, type Wire } from "./wire.js";
 import { OP_NAMES, type ModelRequest, type Reply, type Request, type Weights } from "./protocol.js";
 
@@ -95,7 +95,7 @@ function handle(msg: Request, post: Post): void {
     },
   );
   // a call runs alone on the pool only when the calling thread said the other workers are idle
-  tuning.minWorkScale = msg.pool ? 1 : Infinity;
+  state.shareOut = msg.pool;
   let value: Wire;
   try {
     const args = msg.args.map((a) => input.decode(a));

@@ -18,6 +18,7 @@ export { NDArray, array, zeros } from "../ndarray.js";
 export { RandomState, random } from "../random.js";
 export { layers, digitsLayers } from "../model/layers.js";
 export { sgd, adam } from "../model/optimizers.js";
+export { readNpz, writeNpz } from "../model/npz.js";
 export type { LayerSpec, Init } from "../model/layers.js";
 export type { ConvHparameters, PoolHparameters, PoolMode } from "../shapes.js";
 

@@ -1,12 +1,20 @@
 // conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
 import { NDArray, Result, describe, fmtShape, outs, pairwiseSum, snapshot } from "../ndarray.js";
-import { ConvArgs, ConvGeometry, ConvHparameters, cacheItems, checkArray, checkGradient, convArgs } from "../shapes.js";
+import {
+  type Algorithm,
+  ConvArgs,
+  ConvGeometry,
+  ConvHparameters,
+  cacheItems,
+  checkArray,
+  checkGradient,
+  convArgs,
+} from "../shapes.js";
 import { type KernelName, type Task, blocks8, runKernel, task } from "../wasm/kernels.js";
 import { ranges } from "../wasm/pool.js";
 import { Context, guided, minWork, run, shareFrom, streamTasks, taskCount } from "../wasm/schedule.js";
 import { LaidRows, Layout, PaddedRows, copyPixelsOut, copySpan, zero } from "./rows.js";
 import {
-  type Algorithm,
   allFinite,
   backwardShape,
   forwardShape,

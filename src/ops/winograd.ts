@@ -5,14 +5,11 @@
 // bits are the same on any number of threads; they differ from the direct loops' (another order of
 // summation, rounding ~1e-15 relative: test/ops/winograd.test.ts states the bound).
 import type { NDArray } from "../ndarray.js";
-import { describe } from "../ndarray.js";
-import type { ConvGeometry } from "../shapes.js";
+import { type ConvGeometry, checkAlgorithm } from "../shapes.js";
 import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
 import { type Context, guided, runTasks, taskCount } from "../wasm/schedule.js";
 import { ranges } from "../wasm/pool.js";
 import { state } from "../wasm/runtime.js";
-
-export type Algorithm = "auto" | "direct" | "winograd";
 
 /** The shape of one Winograd convolution: input [m,h,w,c] padded per side, output [m,nH,nW,k]. */
 export interface WinogradShape {
@@ -69,12 +66,6 @@ function pays(s: WinogradShape, backward: boolean): boolean {
   if (s.c < 32 || s.k < 32) return false;
   if (!backward) return s.nH >= 14 && s.nW >= 14;
   return s.nH >= 16 && s.nW >= 16 && s.m * s.nH * s.nW >= 768;
-}
-
-/** Checks an `algorithm` option. */
-export function checkAlgorithm(fn: string, v: unknown, name = "options.algorithm"): Algorithm {
-  if (v === "auto" || v === "direct" || v === "winograd") return v;
-  throw new TypeError(`${fn}: ${name} expects "auto", "direct" or "winograd" but got ${describe(v)}`);
 }
 
 /** Forces a tile size (0: by shape); bench/winograd.ts sets it to measure each, reached through convwasm/internal. */

@@ -38,6 +38,11 @@ export const state = {
   depth: 0,
   /** dispose() was called from inside a call: done when the outermost call ends. */
   disposeDeferred: false,
+  /**
+   * Calls may be shared out to the pool (when big enough). convwasm/async's workers clear it for a call
+   * that runs beside calls on the other workers: there the pool's helpers would only take their cores.
+   */
+  shareOut: true,
   /** init()'s choice of convolution algorithm, for calls that do not choose (src/ops/winograd.ts). */
   algorithm: "auto" as "auto" | "direct" | "winograd",
 };

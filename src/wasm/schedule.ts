@@ -41,7 +41,7 @@ export function minWork(kernel: KernelName): number {
  */
 export function run<T>(fn: string, share: boolean, body: (ctx: Context) => T): T {
   const rt = wasm(fn);
-  const pooled = rt.pool !== null && rt.shared !== null && state.depth === 0 && share;
+  const pooled = rt.pool !== null && rt.shared !== null && state.depth === 0 && share && state.shareOut;
   // (a pool broken since the last call refuses the job, and streamTasks turns that into the error)
   const side = pooled ? rt.shared! : rt.single;
   const ctx: Context = { kernels: side.kernels, arena: side.arena, pool: pooled ? rt.pool : null };
