@@ -241,8 +241,27 @@ function windowsOf(i: number, n: number, f: number, s: number): [number, number]
 }
 
 /**
+ * Why index `i` of an axis of `n` cells lies in no pooling window of `f` with stride `s`: past the last
+ * window's end, or (f < stride) in the gap between two windows.
+ */
+function outsideWindows(axis: string, i: number, n: number, f: number, s: number): string {
+  const count = Math.floor((n - f) / s) + 1;
+  const end = (count - 1) * s + f - 1;
+  if (i > end) return `the ${count} windows of ${f} with stride ${s} over ${n} ${axis}s end at ${axis} ${end}`;
+  const k = Math.floor(i / s);
+  return (
+    `windows of ${f} start every ${s} ${axis}s (f = ${f} < stride = ${s}): one covers ${axis}s ${k * s}–` +
+    `${k * s + f - 1}, the next starts at ${(k + 1) * s}`
+  );
+}
+
+/** Values this close print alike in the page's tables (3 decimals): their order is not what a reader sees. */
+const SHOWN = 5e-4;
+
+/**
  * A default cell to show: in the first map, near the centre, one with a clear value whose pooling window
- * has a single maximum (so pool_backward lights one cell, as the text says).
+ * has a clear maximum, above the others by far more than rounding (so pool_backward lights the cell a
+ * reader sees as the largest, as the text says).
  */
 function defaultCell(): [number, number, number] {
   const [, nH, nW] = Z.shape;
@@ -261,8 +280,8 @@ function defaultCell(): [number, number, number] {
       const values: number[] = [];
       for (let i = 0; i < f; i++)
         for (let j = 0; j < f; j++) values.push(map.get(wy[0] * stride + i, wx[0] * stride + j));
-      const top = Math.max(...values);
-      if (values.filter((v) => v === top).length === 1) [best, bestDistance] = [[0, y, x], d];
+      const [top, second] = [...values].sort((a, b) => b - a);
+      if (top - second > 0.05 * scale) [best, bestDistance] = [[0, y, x], d];
     }
   }
   return best;
@@ -439,7 +458,11 @@ function renderCell(): void {
   let text: string;
   let window: NDArray | null = null;
   if (!wy || !wx) {
-    text = `Cell (${y}, ${x}) lies in no pooling window (f = ${f} < stride = ${stride} skips it): its pool gradient is 0.`;
+    const why = [
+      ...(wy ? [] : [outsideWindows("row", y, nH, f, stride)]),
+      ...(wx ? [] : [outsideWindows("column", x, nW, f, stride)]),
+    ];
+    text = `Cell (${y}, ${x}) lies in no pooling window: ${why.join("; ")}. Its pool gradient is 0.`;
   } else {
     const [py, px] = [wy[0], wx[0]];
     const many = (wy[1] - wy[0] + 1) * (wx[1] - wx[0] + 1);
@@ -456,6 +479,12 @@ function renderCell(): void {
       (many > 1 ? ` (one of the ${many} windows that do, as f > stride)` : "") +
       `. dA = 1 there: max pooling routes it to the window's maximum (the mask), average pooling spreads it evenly ` +
       `(distribute_value(1, [${f}, ${f}])).`;
+    const [top, second] = window.toFloat64Array().sort((a, b) => b - a);
+    if (f * f > 1 && top - second < SHOWN) {
+      text +=
+        ` Its largest values tie at the precision shown (they differ by ${(top - second).toExponential(1)}): ` +
+        `the mask marks the one that is largest by its exact value, a choice rounding made.`;
+    }
   }
   poolOut.textContent = text;
   const dMax = pool_backward(dA_pool, pooled.cache, "max");

@@ -215,6 +215,67 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
     }
   });
 
+  it("a cell in no pooling window is told the real reason, from the geometry (issue 25, wrong 1)", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      // the defaults: 64×64 maps, windows of 3 with stride 2 (3 > 2: no gaps; the last window ends at 62)
+      await clickCell(page, 0, 63, 63);
+      expect(await page.textContent("#grad-pool-text")).toBe(
+        "Cell (63, 63) lies in no pooling window: the 31 windows of 3 with stride 2 over 64 rows end at row 62; " +
+          "the 31 windows of 3 with stride 2 over 64 columns end at column 62. Its pool gradient is 0.",
+      );
+      await clickCell(page, 0, 63, 20);
+      expect(await page.textContent("#grad-pool-text")).toMatch(
+        /no pooling window: the 31 windows .* end at row 62\. /,
+      );
+      // f < stride: a gap between two windows
+      await page.selectOption("#pool-f", "2");
+      await page.selectOption("#pool-stride", "3");
+      await clickCell(page, 0, 17, 4);
+      expect(await page.textContent("#grad-pool-text")).toBe(
+        "Cell (17, 4) lies in no pooling window: windows of 2 start every 3 rows (f = 2 < stride = 3): one covers " +
+          "rows 15–16, the next starts at 18. Its pool gradient is 0.",
+      );
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the default pooling window's maximum is clear at the precision shown, and a tie there is said (issue 25, wrong 2)", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      const shown = async () => await page.$$eval("#pool-window td", (tds) => tds.map((t) => Number(t.textContent)));
+      const values = await shown();
+      const mask = await page.$$eval("#pool-mask td", (tds) => tds.map((t) => t.textContent));
+      const sorted = [...values].sort((a, b) => b - a);
+      expect(sorted[0]).toBeGreaterThan(sorted[1]);
+      expect(mask.indexOf("1")).toBe(values.indexOf(sorted[0]));
+      expect(await page.textContent("#grad-pool-text")).not.toMatch(/tie/);
+      // a window over a flat part of the picture: its maxima print alike, and the page says so
+      let said = false;
+      for (const [y, x] of [
+        [2, 2],
+        [4, 4],
+        [60, 60],
+        [2, 60],
+        [60, 2],
+        [34, 32],
+      ] as const) {
+        await clickCell(page, 0, y, x);
+        const v = await shown();
+        const top = [...v].sort((a, b) => b - a);
+        const text = (await page.textContent("#grad-pool-text")) ?? "";
+        if (top[0] === top[1]) {
+          expect(text).toMatch(/Its largest values tie at the precision shown \(they differ by .*\)/);
+          said = true;
+        } else expect(text).not.toMatch(/tie/);
+      }
+      expect(said).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("with f < stride, a cell between windows is said to be in none, and a window holding a cell contains it", async () => {
     const { page } = await open({ width: 1280, height: 900 });
     try {
