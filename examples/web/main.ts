@@ -333,9 +333,12 @@ function renderConv(): void {
 }
 
 function choose(cell: [number, number, number]): void {
+  const map = selected[0];
   selected = cell;
   picked = true;
   renderMarks();
+  // (the pooling panel pools the chosen cell's map)
+  if (cell[0] !== map) renderPool();
   renderCell();
 }
 
@@ -378,10 +381,14 @@ function renderMarks(): void {
 }
 
 let pooled: { A_prev: NDArray; cache: PoolCache; avgCache: PoolCache; shape: number[] } | null = null;
+/** Panel 4: max and average pooling of the chosen cell's feature map. */
 function renderPool(): void {
-  const A_prev = new NDArray(Z.data, [1, Z.shape[1], Z.shape[2], 1], Z.strides, Z.offset); // channel 0, a view
+  const k = selected[0];
+  // the chosen map as an array of one channel (a view)
+  const A_prev = new NDArray(Z.data, [1, Z.shape[1], Z.shape[2], 1], Z.strides, Z.offset + k * Z.strides[3]);
   const hp = poolHp();
-  const scale = drawHeat($("pool-in"), channel(A_prev, 0), { label: "A_prev, feature map 0", width: 160 });
+  $("pool-in-caption").textContent = `A_prev (feature map ${k}, the chosen cell's)`;
+  const scale = drawHeat($("pool-in"), channel(A_prev, 0), { label: `A_prev, feature map ${k}`, width: 160 });
   if (hp.f > Math.min(Z.shape[1], Z.shape[2])) {
     pooled = null;
     $("pool-note").textContent = `f = ${hp.f} is larger than the ${Z.shape[1]}×${Z.shape[2]} map.`;
@@ -395,6 +402,9 @@ function renderPool(): void {
   drawHeat($("pool-avg"), channel(Aavg, 0), { label: "average pooling", scale, width: 160 });
   pooled = { A_prev, cache: c, avgCache: ca, shape: [...Amax.shape] };
 }
+
+/** Decimals of panel 5's window, filter and products (one precision, so a reader can redo the sum). */
+const SUM_DIGITS = 3;
 
 /** Three [3,3] tables side by side (one per channel of an [3,3,3] array). */
 function channelTables(a: NDArray, digits = 2): string {
@@ -428,12 +438,15 @@ function renderCell(): void {
     [3, 3, 3],
   );
   $("cell-title").textContent = `Cell Z[0, ${y}, ${x}, ${k}] = ${fmt(Z.get(0, y, x, k))}`;
-  $("cell-window").innerHTML = channelTables(win);
-  $("cell-filter").innerHTML = channelTables(Wk, 3);
-  $("cell-product").innerHTML = channelTables(prod, 3);
+  // window, filter and products to the same 3 decimals; the sum says what rounding does to it
+  $("cell-window").innerHTML = channelTables(win, SUM_DIGITS);
+  $("cell-filter").innerHTML = channelTables(Wk, SUM_DIGITS);
+  $("cell-product").innerHTML = channelTables(prod, SUM_DIGITS);
+  const shown = prod.toFloat64Array().reduce((t, v) => t + Number(fmt(v, SUM_DIGITS)), 0);
   $("cell-sum").textContent =
     `sum of the 27 products + b = ${fmt(conv_single_step(win, Wk, 0))} + 0 = ${fmt(Z.get(0, y, x, k))}` +
-    ` (conv_single_step; stride ${s}, pad ${JSON.stringify(hp.pad)})`;
+    ` (conv_single_step; stride ${s}, pad ${JSON.stringify(hp.pad)}). The tables are rounded to ${SUM_DIGITS}` +
+    ` decimals: the 27 products as shown add to ${fmt(shown, SUM_DIGITS)}; the sum is of the exact ones.`;
 
   // gradients: dZ is 1 at this cell
   const dZ = zeros([...Z.shape]);
@@ -444,7 +457,7 @@ function renderCell(): void {
   $("grad-dw").innerHTML = channelTables(dWk);
   $("grad-db").textContent = `db[${k}] = ${fmt(db.toFloat64Array()[k], 0)}, the other filters' db = 0`;
 
-  // pooling: the window of map 0 that holds the cell (when the cell is in map 0's pooled layer)
+  // pooling: the window of the chosen map that holds the cell (panel 4 pools that map)
   const poolOut = $("grad-pool-text");
   if (!pooled) {
     poolOut.textContent = "";
@@ -474,7 +487,7 @@ function renderCell(): void {
       pooled.A_prev.offset + py * stride * pooled.A_prev.strides[1] + px * stride * pooled.A_prev.strides[2],
     );
     text =
-      `Pooled cell (${py}, ${px}) of map 0: its window, rows ${py * stride}–${py * stride + f - 1} and columns ` +
+      `Pooled cell (${py}, ${px}) of map ${k}: its window, rows ${py * stride}–${py * stride + f - 1} and columns ` +
       `${px * stride}–${px * stride + f - 1}, holds (${y}, ${x})` +
       (many > 1 ? ` (one of the ${many} windows that do, as f > stride)` : "") +
       `. dA = 1 there: max pooling routes it to the window's maximum (the mask), average pooling spreads it evenly ` +

@@ -276,6 +276,43 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
     }
   });
 
+  it("the pooling panel pools the chosen cell's map, and says which (issue 25)", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      await clickCell(page, 2, 20, 21);
+      expect(await page.textContent("#pool-in-caption")).toBe("A_prev (feature map 2, the chosen cell's)");
+      expect(await page.textContent("#grad-pool-text")).toMatch(/^Pooled cell \(\d+, \d+\) of map 2: /);
+      // its window holds the chosen map's values: panel 5's title gives Z at the chosen cell
+      const z = Number(/= (-?[\d.]+)$/.exec((await page.textContent("#cell-title"))!)![1]);
+      const window = await page.$$eval("#pool-window td", (tds) => tds.map((t) => Number(t.textContent)));
+      expect(window.some((v) => Math.abs(v - z) < 6e-4)).toBe(true);
+      await clickCell(page, 1, 20, 21);
+      expect(await page.textContent("#grad-pool-text")).toMatch(/ of map 1: /);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("panel 5's tables share one precision, and the sum says what rounding does (issue 25)", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      for (const id of ["#cell-window", "#cell-filter", "#cell-product"]) {
+        const cells = await page.$$eval(`${id} td`, (tds) => tds.map((t) => t.textContent ?? ""));
+        expect(cells).toHaveLength(27);
+        for (const c of cells) expect(c, id).toMatch(/^-?\d+\.\d{3}$/);
+      }
+      const products = await page.$$eval("#cell-product td", (tds) => tds.map((t) => Number(t.textContent)));
+      const added = products.reduce((a, b) => a + b, 0);
+      const m = /the 27 products as shown add to (-?[\d.]+); the sum is of the exact ones\.$/.exec(
+        (await page.textContent("#cell-sum")) ?? "",
+      );
+      expect(m).not.toBeNull();
+      expect(Number(m![1])).toBeCloseTo(added, 9);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("with f < stride, a cell between windows is said to be in none, and a window holding a cell contains it", async () => {
     const { page } = await open({ width: 1280, height: 900 });
     try {
