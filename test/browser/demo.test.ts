@@ -313,6 +313,24 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
     }
   });
 
+  it("the digits travel compressed: under 0.8 MB for 3,600 of them (2.8 MB raw) (issue 25)", async () => {
+    const { page, errors } = await openPage(browser, { width: 1280, height: 900 });
+    const sizes: number[] = [];
+    page.on("response", (r) => {
+      if (/digits\.bin/.test(r.url())) void r.body().then((b) => sizes.push(b.length));
+    });
+    try {
+      await page.goto(server.url);
+      await page.waitForSelector("body[data-train-ready=true]", { timeout: 60_000 });
+      expect(await page.textContent("#train-status")).toBe("ready: 3000 training digits, 600 test digits");
+      expect(sizes).toHaveLength(1);
+      expect(sizes[0]).toBeLessThan(800_000);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("with f < stride, a cell between windows is said to be in none, and a window holding a cell contains it", async () => {
     const { page } = await open({ width: 1280, height: 900 });
     try {
