@@ -310,26 +310,28 @@ function renderConv(): void {
     maps.append(fig);
     drawHeat(canvas, channel(Z, k), { label: `Feature map ${k} (${name})`, scale, width: 192 });
     canvas.addEventListener("click", (e) => choose([k, ...cellAt(canvas, e, nH, nW)]));
-    canvas.addEventListener("focus", () => {
-      if (selected[0] !== k) choose([k, selected[1], selected[2]]);
-    });
-    canvas.addEventListener("keydown", (e) => {
-      const step: Record<string, [number, number]> = {
-        ArrowUp: [-1, 0],
-        ArrowDown: [1, 0],
-        ArrowLeft: [0, -1],
-        ArrowRight: [0, 1],
-      };
-      const d = step[e.key];
-      if (!d) return;
-      e.preventDefault();
-      choose([k, Math.min(nH - 1, Math.max(0, selected[1] + d[0])), Math.min(nW - 1, Math.max(0, selected[2] + d[1]))]);
-    });
+    // (focus alone chooses nothing: tabbing past the maps keeps the chosen cell; arrows choose in this map)
+    canvas.addEventListener("keydown", (e) => arrows(e, k));
     readout(canvas, $("maps-readout"), () => ({ a: channel(Z, k), name: (y, x) => `Z[0,${y},${x},${k}]` }));
   });
   $("maps-legend").textContent =
     `All maps share one scale: ${fmt(-scale, 3)} (blue) … 0 (white) … +${fmt(scale, 3)} (red).`;
   renderMarks();
+}
+
+/** Arrow keys on a map (or the lens, for the chosen map): the chosen cell moves one step in map k. */
+function arrows(e: KeyboardEvent, k: number): void {
+  const step: Record<string, [number, number]> = {
+    ArrowUp: [-1, 0],
+    ArrowDown: [1, 0],
+    ArrowLeft: [0, -1],
+    ArrowRight: [0, 1],
+  };
+  const d = step[e.key];
+  if (!d) return;
+  e.preventDefault();
+  const [, nH, nW] = Z.shape;
+  choose([k, Math.min(nH - 1, Math.max(0, selected[1] + d[0])), Math.min(nW - 1, Math.max(0, selected[2] + d[1]))]);
 }
 
 function choose(cell: [number, number, number]): void {
@@ -407,10 +409,10 @@ function renderPool(): void {
 const SUM_DIGITS = 3;
 
 /** Three [3,3] tables side by side (one per channel of an [3,3,3] array). */
-function channelTables(a: NDArray, digits = 2): string {
+function channelTables(a: NDArray, what: string, digits = 2): string {
   return CHANNELS.map(
     (name, c) =>
-      `<div><div class="tname">${name}</div><table class="grid small">${table(
+      `<div><div class="tname">${name}</div><table class="grid small" aria-label="${what}, ${name} channel">${table(
         Array.from({ length: 3 }, (_, i) => Array.from({ length: 3 }, (_, j) => a.get(i, j, c))),
         () => "",
         digits,
@@ -439,9 +441,9 @@ function renderCell(): void {
   );
   $("cell-title").textContent = `Cell Z[0, ${y}, ${x}, ${k}] = ${fmt(Z.get(0, y, x, k))}`;
   // window, filter and products to the same 3 decimals; the sum says what rounding does to it
-  $("cell-window").innerHTML = channelTables(win, SUM_DIGITS);
-  $("cell-filter").innerHTML = channelTables(Wk, SUM_DIGITS);
-  $("cell-product").innerHTML = channelTables(prod, SUM_DIGITS);
+  $("cell-window").innerHTML = channelTables(win, "the input window", SUM_DIGITS);
+  $("cell-filter").innerHTML = channelTables(Wk, "the filter", SUM_DIGITS);
+  $("cell-product").innerHTML = channelTables(prod, "the products", SUM_DIGITS);
   const shown = prod.toFloat64Array().reduce((t, v) => t + Number(fmt(v, SUM_DIGITS)), 0);
   $("cell-sum").textContent =
     `sum of the 27 products + b = ${fmt(conv_single_step(win, Wk, 0))} + 0 = ${fmt(Z.get(0, y, x, k))}` +
@@ -454,7 +456,7 @@ function renderCell(): void {
   const [dA, dW, db] = conv_backward(dZ, cache);
   drawHeat($("grad-da"), sumChannels(dA.index(0) as NDArray), { label: "dA_prev summed over channels", width: 160 });
   const dWk = new NDArray(dW.data, [3, 3, 3], dW.strides.slice(0, 3), dW.offset + k * dW.strides[3]);
-  $("grad-dw").innerHTML = channelTables(dWk);
+  $("grad-dw").innerHTML = channelTables(dWk, "dW");
   $("grad-db").textContent = `db[${k}] = ${fmt(db.toFloat64Array()[k], 0)}, the other filters' db = 0`;
 
   // pooling: the window of the chosen map that holds the cell (panel 4 pools that map)
@@ -729,6 +731,7 @@ async function main(): Promise<void> {
     const [dy, dx] = cellAt(lens, e, lens.height / zoom, lens.width / zoom);
     choose([selected[0], y0 + dy, x0 + dx]);
   });
+  lens.addEventListener("keydown", (e) => arrows(e, selected[0]));
   // the window animates unless the reader asked for reduced motion
   play(!reducedMotion());
   document.body.dataset.ready = "true";

@@ -98,6 +98,9 @@ export async function setupTraining(): Promise<void> {
   let running = false;
   let loop: Promise<void> | null = null;
   const status = $("train-status");
+  /** What a screen reader hears: milestones only (the status above changes with every chunk). */
+  const announce = (text: string) => ($("train-announce").textContent = text);
+  const accuracyText = () => $("train-accuracy").textContent ?? "";
   const button = $<HTMLButtonElement>("train");
 
   const evaluate = async () => {
@@ -127,6 +130,7 @@ export async function setupTraining(): Promise<void> {
       const rate = CHUNK / ((performance.now() - t0) / 1000);
       status.textContent = `${seen} examples seen (epoch ${Math.floor(seen / TRAIN) + 1}) · ${rate.toFixed(0)} examples/s`;
       await evaluate();
+      if (seen % TRAIN === 0) announce(`epoch ${seen / TRAIN} done: test accuracy ${accuracyText()}`);
       await refreshDrawing();
     }
   };
@@ -135,6 +139,7 @@ export async function setupTraining(): Promise<void> {
     running = !running;
     button.textContent = running ? "Pause" : seen > 0 ? "Resume" : "Train";
     button.setAttribute("aria-pressed", String(running));
+    announce(running ? "training" : `paused after ${seen} examples: test accuracy ${accuracyText()}`);
     if (running && !loop) loop = train().finally(() => (loop = null));
   });
   $("train-load").addEventListener("click", async () => {
@@ -148,6 +153,7 @@ export async function setupTraining(): Promise<void> {
       "pretrained weights loaded (examples/digits/pretrained.npz: 6 epochs on the 8,000 training digits of the " +
       "seeded split; this page's test digits are among the 2,000 held out, which they never saw: 0.971 on all 2,000)";
     await evaluate();
+    announce(`pretrained weights loaded: test accuracy ${accuracyText()}`);
     await refreshDrawing();
   });
   $("train-save").addEventListener("click", async () => {
@@ -204,12 +210,18 @@ export async function setupTraining(): Promise<void> {
     ink.lineTo(...b);
     ink.stroke();
   }
-  $("draw-clear").addEventListener("click", () => {
+  const wipe = () => {
     clear();
     drawn = false;
-    $("prediction").textContent = "Draw a digit above.";
+    $("prediction").textContent = "Draw a digit on the pad.";
     $("probabilities").innerHTML = "";
     $("layers").innerHTML = "";
+  };
+  $("draw-clear").addEventListener("click", wipe);
+  pad.addEventListener("keydown", (e) => {
+    if (e.key !== "Delete" && e.key !== "Backspace") return;
+    e.preventDefault();
+    wipe();
   });
 
   /** The drawing as MNIST prepares its digits: the ink's box scaled to 20×20, centred by its centre of mass in 28×28. */

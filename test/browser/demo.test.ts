@@ -3,7 +3,8 @@
 // fixed point of the second edition holds, the learner can train the ConvNet while the page stays
 // responsive and get a prediction for a drawn digit, and nothing logs an error.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -308,6 +309,75 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
       );
       expect(m).not.toBeNull();
       expect(Number(m![1])).toBeCloseTo(added, 9);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("axe-core finds no serious or critical accessibility violation, at desktop and phone sizes (issue 25)", async () => {
+    const axe = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+    for (const viewport of [
+      { width: 1366, height: 900 },
+      { width: 390, height: 844 },
+    ]) {
+      const { page } = await open(viewport);
+      try {
+        await page.addScriptTag({ content: axe });
+        const violations = await page.evaluate(async () => {
+          const run = (window as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe.run;
+          type AxeViolation = { id: string; impact: string; nodes: { target: string[] }[] };
+          return (await run()).violations
+            .filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map(
+              (v) =>
+                `${v.id} (${v.impact}): ${v.nodes
+                  .map((n) => n.target.join(" "))
+                  .slice(0, 3)
+                  .join("; ")}`,
+            );
+        });
+        expect(violations, `${viewport.width}×${viewport.height}`).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    }
+  });
+
+  it("names every control and table apart, and the keyboard and screen readers get what they need (issue 25)", async () => {
+    const { page } = await open({ width: 1280, height: 900 });
+    try {
+      // every form control and table has its own accessible name (three were "stride", two "pad")
+      const names = await page.$$eval("select, input[type=range]", (els) =>
+        els.map((e) => e.getAttribute("aria-label") ?? e.closest("label")?.textContent?.trim() ?? ""),
+      );
+      expect(new Set(names).size).toBe(names.length);
+      const unnamed = await page.$$eval("table", (ts) =>
+        ts
+          .filter((t) => !t.getAttribute("aria-label") && !t.querySelector("caption"))
+          .map((t) => t.id || t.outerHTML.slice(0, 40)),
+      );
+      expect(unnamed).toEqual([]);
+      // the draw pad can be reached and named; Delete clears it; the prompt reads the same before and after
+      const pad = page.locator("#draw");
+      expect(await pad.getAttribute("tabindex")).toBe("0");
+      expect(await pad.getAttribute("role")).toBe("img");
+      expect(await pad.getAttribute("aria-label")).toMatch(/^drawing pad/);
+      expect(await page.textContent("#prediction")).toBe("Draw a digit on the pad.");
+      await pad.focus();
+      await page.keyboard.press("Delete");
+      expect(await page.textContent("#prediction")).toBe("Draw a digit on the pad.");
+      // tabbing past the maps leaves the chosen cell where it is; the lens's arrow keys move it
+      const before = await chosen(page);
+      await page.locator("#maps canvas").nth(0).focus();
+      for (let i = 0; i < 3; i++) await page.keyboard.press("Tab");
+      expect(await chosen(page)).toEqual(before);
+      await page.locator("#lens").focus();
+      await page.keyboard.press("ArrowLeft");
+      expect(await chosen(page)).toEqual([before[0], before[1] - 1, before[2]]);
+      // the training status (changed with every chunk) is not a live region; milestones are announced apart
+      expect(await page.getAttribute("#train-status", "role")).toBeNull();
+      expect(await page.getAttribute("#train-status", "aria-live")).toBeNull();
+      expect(await page.getAttribute("#train-announce", "role")).toBe("status");
     } finally {
       await page.close();
     }
