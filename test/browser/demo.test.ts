@@ -453,8 +453,36 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
       expect(await page.locator("#timing.stale").count()).toBe(0);
       const cellsText = await page.$$eval("#timing td:nth-child(2)", (tds) => tds.map((t) => t.textContent ?? ""));
       for (const v of cellsText) expect(v.replace(/^0\.0*/, "").replace(".", "").length).toBeLessThanOrEqual(2);
+      // (issue 25) the two-thread speed-up comes with what limits it
+      expect(await page.textContent("#threads-note")).toMatch(
+        /^Two threads can at best halve the time \(2×\); here \d\.\d\d×\. What limits it: /,
+      );
     } finally {
       await page.close();
+    }
+  });
+
+  it("without isolation the timer is coarse: no timing reads 0, shorter ones say '< step' (issue 25)", async () => {
+    const plain = await serve(out);
+    const { page, errors } = await openPage(browser, { width: 1280, height: 900 });
+    try {
+      await page.goto(plain.url);
+      await page.waitForFunction(() => Number(document.body.dataset.timed ?? 0) >= 1, null, { timeout: 60_000 });
+      expect(await page.textContent("#threads-line")).toMatch(
+        /timer steps by 0\.1\d* ms \(coarse because the page is not cross-origin isolated\)/,
+      );
+      const cells = await page.$$eval("#timing td:nth-child(2), #timing td:nth-child(3)", (tds) =>
+        tds.map((t) => t.textContent ?? ""),
+      );
+      expect(cells.length).toBeGreaterThan(0);
+      for (const v of cells) {
+        expect(v).toMatch(/^(< 0\.1|\d+(\.\d+)?)$/);
+        if (!v.startsWith("<")) expect(Number(v)).toBeGreaterThan(0);
+      }
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await plain.close();
     }
   });
 
