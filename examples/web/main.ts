@@ -405,6 +405,9 @@ function renderPool(): void {
   pooled = { A_prev, cache: c, avgCache: ca, shape: [...Amax.shape] };
 }
 
+/** Panel 5's gradient maps as last drawn, for the readout under the pointer. */
+const gradMaps: { da: NDArray | null; max: NDArray | null; avg: NDArray | null } = { da: null, max: null, avg: null };
+
 /** Decimals of panel 5's window, filter and products (one precision, so a reader can redo the sum). */
 const SUM_DIGITS = 3;
 
@@ -454,7 +457,12 @@ function renderCell(): void {
   const dZ = zeros([...Z.shape]);
   dZ.set(0, y, x, k, 1);
   const [dA, dW, db] = conv_backward(dZ, cache);
-  drawHeat($("grad-da"), sumChannels(dA.index(0) as NDArray), { label: "dA_prev summed over channels", width: 160 });
+  gradMaps.da = sumChannels(dA.index(0) as NDArray);
+  drawHeat($("grad-da"), gradMaps.da, { label: "dA_prev summed over channels", width: 160 });
+  const z = Z.get(0, y, x, k);
+  $("maps-choice").innerHTML =
+    `Chosen: Z[0,${y},${x},${k}] = ${fmt(z)}; its window, products and gradients are in ` +
+    `<a href="#panel-grad">panel 5</a>.`;
   const dWk = new NDArray(dW.data, [3, 3, 3], dW.strides.slice(0, 3), dW.offset + k * dW.strides[3]);
   $("grad-dw").innerHTML = channelTables(dWk, "dW");
   $("grad-db").textContent = `db[${k}] = ${fmt(db.toFloat64Array()[k], 0)}, the other filters' db = 0`;
@@ -504,8 +512,9 @@ function renderCell(): void {
   poolOut.textContent = text;
   const dMax = pool_backward(dA_pool, pooled.cache, "max");
   const dAvg = pool_backward(dA_pool, pooled.avgCache, "average");
-  drawHeat($("grad-pool"), channel(dMax, 0), { label: "pool_backward, max", width: 160, mark: [y, x] });
-  drawHeat($("grad-pool-avg"), channel(dAvg, 0), { label: "pool_backward, average", width: 160, mark: [y, x] });
+  [gradMaps.max, gradMaps.avg] = [channel(dMax, 0), channel(dAvg, 0)];
+  drawHeat($("grad-pool"), gradMaps.max, { label: "pool_backward, max", width: 160, mark: [y, x] });
+  drawHeat($("grad-pool-avg"), gradMaps.avg, { label: "pool_backward, average", width: 160, mark: [y, x] });
   const rows = (a: NDArray) => Array.from({ length: f }, (_, i) => Array.from({ length: f }, (_, j) => a.get(i, j)));
   $("pool-window").innerHTML = window ? table(rows(window), () => "", 3) : "";
   $("pool-mask").innerHTML = window ? table(rows(create_mask_from_window(window)), () => "", 0) : "";
@@ -747,6 +756,17 @@ async function main(): Promise<void> {
     choose([selected[0], y0 + dy, x0 + dx]);
   });
   lens.addEventListener("keydown", (e) => arrows(e, selected[0]));
+  // a readout under the pointer (or a finger) on the gradient maps too
+  for (const [id, key, name] of [
+    ["grad-da", "da", "dA_prev (summed over channels)"],
+    ["grad-pool", "max", "pool_backward max: dA_prev"],
+    ["grad-pool-avg", "avg", "pool_backward average: dA_prev"],
+  ] as const) {
+    readout($<HTMLCanvasElement>(id), $("grad-readout"), () => ({
+      a: gradMaps[key] ?? zeros([1, 1]),
+      name: (y, x) => `${name}[${y},${x}]`,
+    }));
+  }
   // the window animates unless the reader asked for reduced motion
   play(!reducedMotion());
   document.body.dataset.ready = "true";

@@ -3,7 +3,7 @@
 // then a canvas where the learner draws a digit and sees the prediction, the class probabilities and the
 // feature maps of every layer for their drawing.
 import * as A from "convwasm/async";
-import { drawHeat, fmt } from "./heat.js";
+import { drawHeat, fmt, magnitude } from "./heat.js";
 import pretrainedUrl from "../digits/pretrained.npz?url";
 
 type NDArray = A.NDArray;
@@ -288,9 +288,14 @@ export async function setupTraining(): Promise<void> {
       ["max pool 2/2", p2],
     ] as const) {
       const [, h, wd, c] = a.shape;
+      // one scale for a layer's maps, given under its name (each map's own legend is too small to show)
+      const scale = magnitude(a);
       const block = document.createElement("div");
       block.className = "layer";
-      block.innerHTML = `<h3>${name} <small>[${h},${wd},${c}]</small></h3><div class="layer-maps"></div>`;
+      block.innerHTML =
+        `<h3>${name} <small>[${h},${wd},${c}]</small></h3>` +
+        `<p class="note layer-scale">one scale for these maps: ${fmt(-scale, 3)} (blue) … 0 (white) … +${fmt(scale, 3)} (red)</p>` +
+        `<div class="layer-maps"></div>`;
       const maps = block.querySelector(".layer-maps") as HTMLElement;
       for (let k = 0; k < c; k++) {
         const canvas = document.createElement("canvas");
@@ -298,7 +303,7 @@ export async function setupTraining(): Promise<void> {
         const fig = document.createElement("figure");
         fig.append(canvas);
         maps.append(fig);
-        drawHeat(canvas, view, { label: `${name}, channel ${k}`, width: 56 });
+        drawHeat(canvas, view, { label: `${name}, channel ${k}`, width: 56, scale });
       }
       layers.append(block);
     }

@@ -523,6 +523,35 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
     }
   });
 
+  it("the gradient maps read out under the pointer, and a tap on a map says what was chosen right there (issue 25)", async () => {
+    const { page } = await open({ width: 390, height: 844 });
+    try {
+      await clickCell(page, 1, 30, 12);
+      const choice = page.locator("#maps-choice");
+      expect(await choice.textContent()).toMatch(
+        /^Chosen: Z\[0,30,12,1\] = -?\d+\.\d{4}; its window, products and gradients are in panel 5\.$/,
+      );
+      const maps = (await page.locator("#maps").boundingBox())!;
+      const said = (await choice.boundingBox())!;
+      expect(said.y - (maps.y + maps.height)).toBeLessThan(150);
+      for (const [id, name] of [
+        ["#grad-da", "dA_prev \\(summed over channels\\)"],
+        ["#grad-pool", "pool_backward max: dA_prev"],
+        ["#grad-pool-avg", "pool_backward average: dA_prev"],
+      ]) {
+        const map = page.locator(id);
+        await map.scrollIntoViewIfNeeded();
+        const box = (await map.boundingBox())!;
+        await page.mouse.move(box.x + box.width / 3, box.y + box.height / 3);
+        expect(await page.textContent("#grad-readout")).toMatch(
+          new RegExp(`^${name}\\[\\d+,\\d+\\] = -?\\d+\\.\\d{4}$`),
+        );
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
   it("respects prefers-reduced-motion: the window does not animate", async () => {
     const { page } = await open({ width: 1280, height: 900 }, true);
     try {
@@ -603,8 +632,21 @@ describe("training the ConvNet in the page, and a drawn digit", () => {
         const probabilities = await page.$$eval("#probabilities b", (bs) => bs.map((b) => Number(b.textContent)));
         expect(probabilities).toHaveLength(10);
         expect(Math.abs(probabilities.reduce((s, p) => s + p, 0) - 1)).toBeLessThan(0.01);
-        // every layer's feature maps for the drawing
+        // every layer's feature maps for the drawing, one scale per layer, given under its name (issue 25)
         expect(await page.locator("#layers .layer").count()).toBe(5);
+        const layerScales = await page.$$eval("#layers .layer", (ls) =>
+          ls.map((l) => ({
+            legend: l.querySelector(".layer-scale")?.textContent ?? "",
+            ranges: [
+              ...new Set([...l.querySelectorAll("canvas")].map((c) => c.getAttribute("aria-label")!.split(": ")[1])),
+            ],
+          })),
+        );
+        for (const { legend, ranges } of layerScales) {
+          expect(ranges).toHaveLength(1);
+          const [lo, hi] = /values from (\S+) \(blue\) to (\S+) \(red\)/.exec(ranges[0])!.slice(1);
+          expect(legend).toBe(`one scale for these maps: ${lo} (blue) … 0 (white) … +${hi} (red)`);
+        }
         expect(await page.locator("#layers canvas").count()).toBe(1 + 16 + 16 + 32 + 32);
         await screenshot(page, `demo-trained-${label}`);
         expect(errors).toEqual([]);
