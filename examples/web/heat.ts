@@ -83,8 +83,49 @@ export function drawHeat(canvas: HTMLCanvasElement, a: NDArray, o: HeatOptions):
     `${o.label}: ${h}×${w}, values from ${fmt(-scale, 3)} (blue) to ${fmt(scale, 3)} (red)`,
   );
   canvas.dataset.zoom = String(zoom);
+  ring(canvas, o.mark ? [...o.mark, h, w] : null);
   legend(canvas, scale);
   return scale;
+}
+
+/** Rings follow their maps' size (a map's width follows the page's). */
+const rings =
+  typeof ResizeObserver === "function"
+    ? new ResizeObserver((es) => es.forEach((e) => place(e.target as HTMLCanvasElement)))
+    : null;
+
+/**
+ * A ring ~20 CSS px across over the marked cell, on top of the canvas (whose pixels it leaves alone): a
+ * cell of a 64×64 map is ~3 px on screen, too small for its frame alone to be found at a glance.
+ */
+function ring(canvas: HTMLCanvasElement, mark: [number, number, number, number] | null): void {
+  const host = canvas.parentElement;
+  if (!host) return;
+  let el = host.querySelector<HTMLElement>(":scope > .ring");
+  if (!mark) {
+    el?.remove();
+    delete canvas.dataset.mark;
+    return;
+  }
+  host.classList.add("ringed");
+  if (!el) {
+    el = document.createElement("span");
+    el.className = "ring";
+    el.setAttribute("aria-hidden", "true");
+    host.append(el);
+    rings?.observe(canvas);
+  }
+  canvas.dataset.mark = mark.join(",");
+  place(canvas);
+}
+
+function place(canvas: HTMLCanvasElement): void {
+  const el = canvas.parentElement?.querySelector<HTMLElement>(":scope > .ring");
+  if (!el || !canvas.dataset.mark) return;
+  const [y, x, h, w] = canvas.dataset.mark.split(",").map(Number);
+  // (offsets from the ringed host, inside the canvas's 1-px border)
+  el.style.left = `${canvas.offsetLeft + canvas.clientLeft + ((x + 0.5) / w) * canvas.clientWidth}px`;
+  el.style.top = `${canvas.offsetTop + canvas.clientTop + ((y + 0.5) / h) * canvas.clientHeight}px`;
 }
 
 /** The legend under a heat map: −m, the colour bar, +m. */

@@ -308,7 +308,7 @@ function renderConv(): void {
     cap.textContent = `${name} → Z[0,:,:,${k}] ${nH}×${nW}`;
     fig.append(canvas, cap);
     maps.append(fig);
-    drawHeat(canvas, channel(Z, k), { label: `Feature map ${k} (${name})`, scale, width: 192 });
+    drawHeat(canvas, channel(Z, k), { label: `Feature map ${k} (${name})`, scale, width: 256 });
     canvas.addEventListener("click", (e) => choose([k, ...cellAt(canvas, e, nH, nW)]));
     // (focus alone chooses nothing: tabbing past the maps keeps the chosen cell; arrows choose in this map)
     canvas.addEventListener("keydown", (e) => arrows(e, k));
@@ -376,7 +376,7 @@ function renderMarks(): void {
     drawHeat(canvas, channel(Z, k), {
       label: `Feature map ${k}${selected[0] === k ? `, cell (${selected[1]}, ${selected[2]}) chosen` : ""}`,
       scale,
-      width: 192,
+      width: 256,
       mark: selected[0] === k ? [selected[1], selected[2]] : undefined,
     });
   });
@@ -406,7 +406,11 @@ function renderPool(): void {
 }
 
 /** Panel 5's gradient maps as last drawn, for the readout under the pointer. */
-const gradMaps: { da: NDArray | null; max: NDArray | null; avg: NDArray | null } = { da: null, max: null, avg: null };
+const gradMaps: { da: NDArray | null; max: NDArray | null; avg: NDArray | null; daMark?: [number, number] } = {
+  da: null,
+  max: null,
+  avg: null,
+};
 
 /** Decimals of panel 5's window, filter and products (one precision, so a reader can redo the sum). */
 const SUM_DIGITS = 3;
@@ -458,7 +462,12 @@ function renderCell(): void {
   dZ.set(0, y, x, k, 1);
   const [dA, dW, db] = conv_backward(dZ, cache);
   gradMaps.da = sumChannels(dA.index(0) as NDArray);
-  drawHeat($("grad-da"), gradMaps.da, { label: "dA_prev summed over channels", width: 160 });
+  // (ringed at the middle of the chosen cell's 3×3 window on the input: the cells dA_prev reaches)
+  const [, hIn, wIn] = A_prev.shape;
+  const before = (n: number) => (typeof pads === "number" ? pads : samePad(n, s)[0]);
+  const centre = (i: number, n: number) => Math.min(n - 1, Math.max(0, i * s - before(n) + 1));
+  gradMaps.daMark = [centre(y, hIn), centre(x, wIn)];
+  drawHeat($("grad-da"), gradMaps.da, { label: "dA_prev summed over channels", width: 256, mark: gradMaps.daMark });
   const z = Z.get(0, y, x, k);
   $("maps-choice").innerHTML =
     `Chosen: Z[0,${y},${x},${k}] = ${fmt(z)}; its window, products and gradients are in ` +
@@ -513,8 +522,8 @@ function renderCell(): void {
   const dMax = pool_backward(dA_pool, pooled.cache, "max");
   const dAvg = pool_backward(dA_pool, pooled.avgCache, "average");
   [gradMaps.max, gradMaps.avg] = [channel(dMax, 0), channel(dAvg, 0)];
-  drawHeat($("grad-pool"), gradMaps.max, { label: "pool_backward, max", width: 160, mark: [y, x] });
-  drawHeat($("grad-pool-avg"), gradMaps.avg, { label: "pool_backward, average", width: 160, mark: [y, x] });
+  drawHeat($("grad-pool"), gradMaps.max, { label: "pool_backward, max", width: 256, mark: [y, x] });
+  drawHeat($("grad-pool-avg"), gradMaps.avg, { label: "pool_backward, average", width: 256, mark: [y, x] });
   const rows = (a: NDArray) => Array.from({ length: f }, (_, i) => Array.from({ length: f }, (_, j) => a.get(i, j)));
   $("pool-window").innerHTML = window ? table(rows(window), () => "", 3) : "";
   $("pool-mask").innerHTML = window ? table(rows(create_mask_from_window(window)), () => "", 0) : "";
@@ -522,11 +531,15 @@ function renderCell(): void {
 }
 
 /** A_prev padded as 'same' pads it (the extra row and column, when odd, at the bottom and right). */
+/** 'same' padding of a 3×3 window with stride s over n cells (TensorFlow's rule): [before, in all]. */
+function samePad(n: number, s: number): [number, number] {
+  const total = Math.max(0, (Math.ceil(n / s) - 1) * s + 3 - n);
+  return [Math.floor(total / 2), total];
+}
+
 function padSame(A_prev: NDArray, s: number): NDArray {
   const [, h, w, c] = A_prev.shape;
-  const total = (n: number) => Math.max(0, (Math.ceil(n / s) - 1) * s + 3 - n);
-  const [th, tw] = [total(h), total(w)];
-  const [top, left] = [Math.floor(th / 2), Math.floor(tw / 2)];
+  const [[top, th], [left, tw]] = [samePad(h, s), samePad(w, s)];
   const out = zeros([1, h + th, w + tw, c]);
   for (let i = 0; i < h; i++)
     for (let j = 0; j < w; j++)

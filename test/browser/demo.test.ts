@@ -552,6 +552,47 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
     }
   });
 
+  it("the chosen cell is ringed, ~20 px across, on its map and on every gradient map (issue 25)", async () => {
+    const { page } = await open({ width: 390, height: 844 });
+    try {
+      await clickCell(page, 2, 40, 9);
+      /** The ring's centre and size, and where the cell's centre is, on a canvas showing an [h, w] map. */
+      const at = (selector: string) =>
+        page.locator(selector).evaluate((c: HTMLCanvasElement) => {
+          const ring = c.parentElement!.querySelector(".ring") as HTMLElement | null;
+          const [y, x, h, w] = (c.dataset.mark ?? "").split(",").map(Number);
+          const box = c.getBoundingClientRect();
+          const r = ring?.getBoundingClientRect();
+          return {
+            ring: r ? { x: r.x + r.width / 2, y: r.y + r.height / 2, size: r.width } : null,
+            cell: {
+              x: box.x + c.clientLeft + ((x + 0.5) / w) * c.clientWidth,
+              y: box.y + c.clientTop + ((y + 0.5) / h) * c.clientHeight,
+            },
+            mark: [y, x],
+          };
+        });
+      expect(await page.locator("#maps .ring").count()).toBe(1);
+      for (const [selector, cell] of [
+        ["#maps canvas[data-k='2']", [40, 9]],
+        ["#grad-pool", [40, 9]],
+        ["#grad-pool-avg", [40, 9]],
+        // dA_prev: the middle of the cell's 3×3 window on the input (stride 1, pad 1: the same row and column)
+        ["#grad-da", [40, 9]],
+      ] as const) {
+        await page.locator(selector).scrollIntoViewIfNeeded();
+        const { ring, cell: centre, mark } = await at(selector);
+        expect(mark, selector).toEqual(cell);
+        expect(ring, selector).not.toBeNull();
+        expect(ring!.size).toBeGreaterThanOrEqual(20);
+        expect(Math.abs(ring!.x - centre.x), selector).toBeLessThan(2);
+        expect(Math.abs(ring!.y - centre.y), selector).toBeLessThan(2);
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
   it("respects prefers-reduced-motion: the window does not animate", async () => {
     const { page } = await open({ width: 1280, height: 900 }, true);
     try {
