@@ -18,10 +18,11 @@ import { RandomState } from "../random.js";
 import { PoolHparameters, checkInteger, convArgs, pair, poolArgs } from "../shapes.js";
 import { conv_backward, conv_forward } from "../ops/conv.js";
 import { pool_backward, pool_forward } from "../ops/pool.js";
+import { padImages } from "../ops/pad.js";
 import { relu, relu_backward } from "../ops/relu.js";
 import { dense_backward, dense_forward } from "../ops/dense.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
-import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
+import { type Task, blocks8, gemmTask, task } from "../wasm/kernels.js";
 import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
 import { Layout, copyPixelsOut } from "../ops/rows.js";
 import { Optimizer, adam } from "./optimizers.js";
@@ -618,23 +619,8 @@ export class Sequential {
           let xp = ptr;
           if (hp !== h || wp !== w) {
             xp = arena.alloc(fn, "padded", m * hp * wp * cs * 8);
-            runKernel(kernels, "zero_pad", {
-              x: ptr,
-              sx0: h * w * cs,
-              sx1: w * cs,
-              sx2: cs,
-              sx3: 1,
-              h,
-              w,
-              c: cs,
-              top,
-              bottom,
-              left,
-              right,
-              out: xp,
-              i0: 0,
-              i1: m,
-            });
+            const image = { ptr, strides: [h * w * cs, w * cs, cs, 1], h, w, c: cs };
+            padImages(kernels, image, { top, bottom, left, right }, xp, m);
           }
           const { wpk, b8, fused } = weightsIn(j, k8);
           const z = arena.alloc(fn, "Z", m * nH * nW * k8 * 8);

@@ -14,6 +14,7 @@ import { type KernelName, type Task, blocks8, runKernel, task } from "../wasm/ke
 import { ranges } from "../wasm/pool.js";
 import { Context, guided, minWork, run, shareFrom, streamTasks, taskCount } from "../wasm/schedule.js";
 import { LaidRows, Layout, PaddedRows, copyPixelsOut, copySpan, zero } from "./rows.js";
+import { padImages } from "./pad.js";
 import {
   allFinite,
   backwardShape,
@@ -129,24 +130,7 @@ function placePadded(
   if (hp === h && wp === w && A_prev.isContiguous()) return arena.copyIn(fn, "A_prev", A_prev);
   const x = arena.copyInStrided(fn, "A_prev", A_prev);
   const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
-  const [s0, s1, s2, s3] = x.strides;
-  runKernel(kernels, "zero_pad", {
-    x: x.ptr,
-    sx0: s0,
-    sx1: s1,
-    sx2: s2,
-    sx3: s3,
-    h,
-    w,
-    c,
-    top,
-    bottom,
-    left,
-    right,
-    out: xp,
-    i0: 0,
-    i1: m,
-  });
+  padImages(kernels, { ptr: x.ptr, strides: x.strides, h, w, c }, { top, bottom, left, right }, xp, m);
   return xp;
 }
 

@@ -1,8 +1,50 @@
 // zero_pad: validate -> copy in -> assembly/pad.ts -> copy out.
 import { NDArray, Result } from "../ndarray.js";
 import { checkArray, checkInteger } from "../shapes.js";
-import { runKernel } from "../wasm/kernels.js";
+import { type Kernels, runKernel } from "../wasm/kernels.js";
 import { run } from "../wasm/schedule.js";
+
+/** Images in the arena: where they start, their element strides [image, row, pixel, channel], their [h, w, c]. */
+export interface ArenaImages {
+  ptr: number;
+  strides: readonly number[];
+  h: number;
+  w: number;
+  c: number;
+}
+
+/**
+ * zero_pad's kernel on images already in the arena: m images `x` into `out`, C order
+ * [m, top + h + bottom, left + w + right, c], zeros around (conv_forward, Winograd and predict pad this way).
+ */
+export function padImages(
+  kernels: Kernels,
+  x: ArenaImages,
+  pads: { top: number; bottom: number; left: number; right: number },
+  out: number,
+  m: number,
+): void {
+  const [sx0, sx1, sx2, sx3] = x.strides;
+  const { h, w, c } = x;
+  const { top, bottom, left, right } = pads;
+  runKernel(kernels, "zero_pad", {
+    x: x.ptr,
+    sx0,
+    sx1,
+    sx2,
+    sx3,
+    h,
+    w,
+    c,
+    top,
+    bottom,
+    left,
+    right,
+    out,
+    i0: 0,
+    i1: m,
+  });
+}
 
 /** zero_pad(X [m,n_H,n_W,n_C], pad) -> X_pad [m,n_H+2*pad,n_W+2*pad,n_C]: zeros around H and W. */
 export function zero_pad(X: NDArray, pad: number, options: { out?: NDArray } = {}): NDArray {
@@ -18,24 +60,13 @@ export function zero_pad(X: NDArray, pad: number, options: { out?: NDArray } = {
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyInStrided(fn, "X", x4);
     const xp = arena.alloc(fn, "X_pad", n * 8);
-    const [s0, s1, s2, s3] = x.strides;
-    runKernel(kernels, "zero_pad", {
-      x: x.ptr,
-      sx0: s0,
-      sx1: s1,
-      sx2: s2,
-      sx3: s3,
-      h,
-      w,
-      c,
-      top: pad,
-      bottom: pad,
-      left: pad,
-      right: pad,
-      out: xp,
-      i0: 0,
-      i1: m,
-    });
+    padImages(
+      kernels,
+      { ptr: x.ptr, strides: x.strides, h, w, c },
+      { top: pad, bottom: pad, left: pad, right: pad },
+      xp,
+      m,
+    );
     out.set(arena.f64(xp, n));
   });
   return res.array(shape);

@@ -10,6 +10,7 @@ import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.j
 import { type Context, guided, runTasks, taskCount } from "../wasm/schedule.js";
 import { ranges } from "../wasm/pool.js";
 import { state } from "../wasm/runtime.js";
+import { padImages } from "./pad.js";
 
 /** The shape of one Winograd convolution: input [m,h,w,c] padded per side, output [m,nH,nW,k]. */
 export interface WinogradShape {
@@ -280,24 +281,8 @@ function tiled(fn: string, { kernels, arena }: Context, x: NDArray, s: WinogradS
   const [hp, wp] = [tile * th + 2, tile * tw + 2];
   const xc = arena.copyInStrided(fn, "input", x);
   const xp = arena.alloc(fn, "input padded", m * hp * wp * c * 8);
-  const [s0, s1, s2, s3] = xc.strides;
-  runKernel(kernels, "zero_pad", {
-    x: xc.ptr,
-    sx0: s0,
-    sx1: s1,
-    sx2: s2,
-    sx3: s3,
-    h,
-    w,
-    c,
-    top,
-    bottom: hp - h - top,
-    left,
-    right: wp - w - left,
-    out: xp,
-    i0: 0,
-    i1: m,
-  });
+  const pads = { top, bottom: hp - h - top, left, right: wp - w - left };
+  padImages(kernels, { ptr: xc.ptr, strides: xc.strides, h, w, c }, pads, xp, m);
   const count = m * th * tw;
   const row = Math.min(count, 64);
   const gemmRows = Math.ceil(count / row);
