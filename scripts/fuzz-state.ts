@@ -19,17 +19,11 @@ import type { AddressInfo } from "node:net";
 import * as lib from "../dist/index.js";
 import * as A from "../dist/async/index.js";
 import { service } from "../examples/server/server.js";
+import { arg, seconds, seed } from "./fuzz-args.js";
 
 type NDArray = lib.NDArray;
 const { NDArray } = lib;
 
-const argv = process.argv.slice(2);
-const arg = (name: string): string | undefined => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const seconds = Number(arg("seconds") ?? 30);
-const seed = Number(arg("seed") ?? Math.floor(Math.random() * 2 ** 31));
 /** --only npz|model|async|server: one generator alone. */
 const KINDS = ["npz", "model", "async", "server"];
 const only = arg("only") === undefined ? null : KINDS.indexOf(arg("only")!);

@@ -12,17 +12,11 @@ import * as lib from "../dist/index.js";
 import * as reference from "../dist/reference/index.js";
 import { ASYNC_OPS, limits, tuning } from "../dist/internal.js";
 import type { ConvHparameters, PoolHparameters } from "../dist/index.js";
+import { seconds, seed } from "./fuzz-args.js";
 
 const { NDArray } = lib;
 type NDArray = lib.NDArray;
 
-const argv = process.argv.slice(2);
-const arg = (name: string): string | undefined => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const seconds = Number(arg("seconds") ?? 30);
-const seed = Number(arg("seed") ?? Math.floor(Math.random() * 2 ** 31));
 const BATCH = 40;
 
 // ---- values and views ------------------------------------------------------------------------------

@@ -29,6 +29,24 @@ const post = async (body: string) => {
   return { status: r.status, json: (await r.json()) as { class?: number; probabilities?: number[]; error?: string } };
 };
 
+/** `npm run example:server` in a process of its own, on a free port: the process, the port, what it printed. */
+async function startServer() {
+  const child = spawn(process.execPath, ["--import", "tsx", "examples/server/server.ts"], {
+    env: { ...process.env, PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /localhost:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on("exit", (code) => reject(new Error(`the server exited (${code}): ${out}`)));
+  });
+  return { child, port, output: () => out };
+}
+
 /** A digit-like picture: a vertical bar. */
 const image = Array.from({ length: 784 }, (_, i) => (i % 28 > 11 && i % 28 < 16 && i > 140 && i < 640 ? 1 : 0));
 
@@ -86,19 +104,7 @@ describe("examples/server", () => {
   });
 
   it("on SIGTERM with keep-alive clients still sending: closes their connections and exits within seconds (issue 20)", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "examples/server/server.ts"], {
-      env: { ...process.env, PORT: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        const m = /localhost:(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      child.on("exit", (code) => reject(new Error(`the server exited (${code}): ${out}`)));
-    });
+    const { child, port, output } = await startServer();
     const agent = new Agent({ keepAlive: true, maxSockets: 32 });
     const body = JSON.stringify({ image });
     let exited = false;
@@ -158,19 +164,7 @@ describe("examples/server", () => {
   });
 
   it("on SIGTERM stops taking connections, answers the requests in flight and exits 0", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "examples/server/server.ts"], {
-      env: { ...process.env, PORT: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        const m = /localhost:(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      child.on("exit", (code) => reject(new Error(`the server exited (${code}): ${out}`)));
-    });
+    const { child, port, output } = await startServer();
     const inFlight = Array.from({ length: 8 }, () =>
       fetch(`http://127.0.0.1:${port}/predict`, { method: "POST", body: JSON.stringify({ image }) }),
     );
@@ -189,6 +183,6 @@ describe("examples/server", () => {
     // every request that reached the server got its answer
     expect(statuses.filter((s) => s === 200).length + statuses.filter((s) => s === "refused").length).toBe(8);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
-    expect(out).toMatch(/SIGTERM: finishing the requests in flight/);
+    expect(output()).toMatch(/SIGTERM: finishing the requests in flight/);
   });
 });

@@ -681,41 +681,21 @@ export class Sequential {
             const strides = [h * w * cs, w * cs, cs, 1] as const;
             const parts = guided(ctx, m * nH * nW * c * fh * fw, "conv_forward", m);
             const [sx0, sx1, sx2, sx3] = strides;
-            if (s.kind === "maxPool") {
-              tasks(
-                parts.map(([i0, i1]) =>
-                  task("pool_forward_max", { x: ptr, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1 }),
-                ),
-              );
-            } else {
-              const divH = arena.alloc(fn, "divisors", (nH + nW) * 8);
-              const divW = divH + nH * 8;
+            // (one set of arguments for both kernels: the max kernel reads no divisors)
+            let [divH, divW] = [0, 0];
+            if (s.kind === "avgPool") {
+              divH = arena.alloc(fn, "divisors", (nH + nW) * 8);
+              divW = divH + nH * 8;
               arena.f64(divH, nH).fill(fh);
               arena.f64(divW, nW).fill(fw);
-              tasks(
-                parts.map(([i0, i1]) =>
-                  task("pool_forward_average", {
-                    x: ptr,
-                    sx0,
-                    sx1,
-                    sx2,
-                    sx3,
-                    c,
-                    fh,
-                    fw,
-                    sh,
-                    sw,
-                    y,
-                    nH,
-                    nW,
-                    i0,
-                    i1,
-                    divH,
-                    divW,
-                  }),
-                ),
-              );
             }
+            const kernel = s.kind === "maxPool" ? "pool_forward_max" : "pool_forward_average";
+            tasks(
+              parts.map(([i0, i1]) => {
+                const args = { x: ptr, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1, divH, divW };
+                return task(kernel, args);
+              }),
+            );
             ptr = y;
           }
           [shape, cs] = [[nH, nW, c], c];

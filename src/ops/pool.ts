@@ -161,47 +161,10 @@ export function pool_forward(
     for (let j = 0; j < count; j++) {
       const { i, oh0, oh1, r0, rows } = band(j);
       placeBand(kernels, arena, x, A, g, i, r0, rows, max ? -Infinity : 0);
-      const [sx0, sx1, n] = [rows * wp * c, wp * c, oh1 - oh0];
-      if (max) {
-        runKernel(kernels, "pool_forward_max", {
-          x,
-          sx0,
-          sx1,
-          sx2: c,
-          sx3: 1,
-          c,
-          fh,
-          fw,
-          sh,
-          sw,
-          y,
-          nH: n,
-          nW,
-          i0: 0,
-          i1: 1,
-        });
-      } else {
-        const at = divH + oh0 * 8;
-        runKernel(kernels, "pool_forward_average", {
-          x,
-          sx0,
-          sx1,
-          sx2: c,
-          sx3: 1,
-          c,
-          fh,
-          fw,
-          sh,
-          sw,
-          y,
-          nH: n,
-          nW,
-          i0: 0,
-          i1: 1,
-          divH: at,
-          divW,
-        });
-      }
+      // (one set of arguments for both kernels: the max kernel reads no divisors)
+      const [sx0, sx1, nH1, at] = [rows * wp * c, wp * c, oh1 - oh0, divH + oh0 * 8];
+      const args = { x, sx0, sx1, sx2: c, sx3: 1, c, fh, fw, sh, sw, y, nH: nH1, nW, i0: 0, i1: 1, divH: at, divW };
+      runKernel(kernels, max ? "pool_forward_max" : "pool_forward_average", args);
       out.set(arena.f64(y, (oh1 - oh0) * nW * c), (i * nH + oh0) * nW * c);
     }
   });
