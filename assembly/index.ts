@@ -23,6 +23,18 @@ export { winograd_filter, winograd_input, winograd_output, winograd_dz } from ".
 export { winograd4_input, winograd4_output } from "./winograd4";
 export { relu_forward, relu_backward } from "./relu";
 export { softmax_forward, softmax_cross_entropy } from "./softmax";
+export {
+  act_forward,
+  act_backward,
+  add_forward,
+  mul_forward,
+  channel_moments,
+  channel_dots,
+  channel_affine,
+  channel_affine2,
+  channel_fill,
+  channel_max,
+} from "./elementwise";
 
 /** First byte past the module's static data: the TypeScript arena starts here. */
 export function heap_base(): usize {
@@ -31,5 +43,5 @@ export function heap_base(): usize {
 
 /** Bumped whenever a kernel's arguments change (src/wasm/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
-  return 10;
+  return 11;
 }

@@ -669,6 +669,33 @@ export const dense_forward = op("dense_forward");
 export const dense_backward = op("dense_backward");
 export const softmax = op("softmax");
 export const softmax_cross_entropy = op("softmax_cross_entropy");
+export const relu6 = op("relu6");
+export const relu6_backward = op("relu6_backward");
+export const clip = op("clip");
+export const clip_backward = op("clip_backward");
+export const leaky_relu = op("leaky_relu");
+export const leaky_relu_backward = op("leaky_relu_backward");
+export const sigmoid = op("sigmoid");
+export const sigmoid_backward = op("sigmoid_backward");
+export const hard_sigmoid = op("hard_sigmoid");
+export const hard_sigmoid_backward = op("hard_sigmoid_backward");
+export const hard_swish = op("hard_swish");
+export const hard_swish_backward = op("hard_swish_backward");
+export const swish = op("swish");
+export const swish_backward = op("swish_backward");
+export const batch_norm = op("batch_norm");
+export const batch_norm_backward = op("batch_norm_backward");
+export const add = op("add");
+export const concat = op("concat");
+export const concat_backward = op("concat_backward");
+export const multiply = op("multiply");
+export const multiply_backward = op("multiply_backward");
+export const global_avg_pool = op("global_avg_pool");
+export const global_avg_pool_backward = op("global_avg_pool_backward");
+export const global_max_pool = op("global_max_pool");
+export const global_max_pool_backward = op("global_max_pool_backward");
+export const dropout = op("dropout");
+export const dropout_backward = op("dropout_backward");
 export {
   zero_pad as zeroPad,
   conv_single_step as convSingleStep,
@@ -682,6 +709,25 @@ export {
   dense_forward as denseForward,
   dense_backward as denseBackward,
   softmax_cross_entropy as softmaxCrossEntropy,
+  relu6_backward as relu6Backward,
+  clip_backward as clipBackward,
+  leaky_relu as leakyRelu,
+  leaky_relu_backward as leakyReluBackward,
+  sigmoid_backward as sigmoidBackward,
+  hard_sigmoid as hardSigmoid,
+  hard_sigmoid_backward as hardSigmoidBackward,
+  hard_swish as hardSwish,
+  hard_swish_backward as hardSwishBackward,
+  swish_backward as swishBackward,
+  batch_norm as batchNorm,
+  batch_norm_backward as batchNormBackward,
+  concat_backward as concatBackward,
+  multiply_backward as multiplyBackward,
+  global_avg_pool as globalAvgPool,
+  global_avg_pool_backward as globalAvgPoolBackward,
+  global_max_pool as globalMaxPool,
+  global_max_pool_backward as globalMaxPoolBackward,
+  dropout_backward as dropoutBackward,
 };
 
 // ---- the model -------------------------------------------------------------------------------------

@@ -19,6 +19,33 @@ export const OPS = {
   dense_backward: ["dZ", "cache", "options"],
   softmax: ["Z", "options"],
   softmax_cross_entropy: ["Z", "Y", "options"],
+  relu6: ["Z", "options"],
+  relu6_backward: ["dA", "cache", "options"],
+  clip: ["Z", "options"],
+  clip_backward: ["dA", "cache", "options"],
+  leaky_relu: ["Z", "options"],
+  leaky_relu_backward: ["dA", "cache", "options"],
+  sigmoid: ["Z", "options"],
+  sigmoid_backward: ["dA", "cache", "options"],
+  hard_sigmoid: ["Z", "options"],
+  hard_sigmoid_backward: ["dA", "cache", "options"],
+  hard_swish: ["Z", "options"],
+  hard_swish_backward: ["dA", "cache", "options"],
+  swish: ["Z", "options"],
+  swish_backward: ["dA", "cache", "options"],
+  batch_norm: ["X", "gamma", "beta", "options"],
+  batch_norm_backward: ["dY", "cache", "options"],
+  add: ["A", "B", "options"],
+  concat: ["arrays", "options"],
+  concat_backward: ["dY", "cache"],
+  multiply: ["X", "S", "options"],
+  multiply_backward: ["dY", "cache"],
+  global_avg_pool: ["A"],
+  global_avg_pool_backward: ["dY", "cache"],
+  global_max_pool: ["A"],
+  global_max_pool_backward: ["dY", "cache"],
+  dropout: ["X", "options"],
+  dropout_backward: ["dY", "cache", "options"],
 } as const;
 export type OpName = keyof typeof OPS;
 
@@ -30,7 +57,8 @@ export type OpName = keyof typeof OPS;
 export const OPTION_KEYS: ReadonlySet<string> = new Set([
   ...["stride", "pad", "dilation", "groups", "f", "ceil_mode", "count_include_pad", "out", "algorithm"],
   ...["seed", "epochs", "batchSize", "optimizer", "shuffle", "validation", "onEpoch", "onBatch", "checkFinite", "stop"],
-  ...["kind", "filters", "size", "units", "init"],
+  ...["kind", "filters", "size", "units", "init", "bias", "multiplier", "momentum", "epsilon", "rate", "min", "max"],
+  ...["alpha", "beta", "mean", "variance", "nesterov", "weightDecay", "warmup", "decay", "augment", "shift"],
 ]);
 export const OP_NAMES = Object.keys(OPS) as OpName[];
 

@@ -1,39 +1,95 @@
-// The layers of a sequential model as plain specs (Keras's names): what sequential() builds from. Pure
-// data, so that convwasm/async can describe a model without loading the library.
+// The layers of a model as plain specs (Keras's names): what sequential() and the functional API build
+// from. Pure data, so that convwasm/async can describe a model without loading the library.
 import { NDArray, array, fmtShape, sizeOf, snapshot } from "../ndarray.js";
 import type { Pair, Padding, PoolHparameters } from "../shapes.js";
+import { type SymbolicTensor, applyLayer } from "../graph/graph.js";
 
 export type Init = "he" | "glorot";
 
+/** Options shared by the convolutions: the geometry of conv_forward, the bias (default on) and the initialiser. */
+interface ConvOptions {
+  size: Pair;
+  stride?: Pair;
+  pad?: Padding;
+  dilation?: Pair;
+  /** A bias per filter (default true; ResNet's convs before BatchNorm go without). */
+  bias?: boolean;
+  init?: Init;
+}
+
 export type LayerSpec =
-  | {
-      kind: "conv2d";
-      filters: number;
-      size: Pair;
-      stride?: Pair;
-      pad?: Padding;
-      dilation?: Pair;
-      groups?: number;
-      init?: Init;
-    }
-  | { kind: "relu" }
+  | ({ kind: "conv2d"; filters: number; groups?: number } & ConvOptions)
+  | ({ kind: "depthwiseConv2d"; multiplier?: number } & ConvOptions)
+  | ({ kind: "separableConv2d"; filters: number; multiplier?: number } & ConvOptions)
+  | { kind: "relu" | "relu6" | "sigmoid" | "hardSwish" | "swish" }
+  | { kind: "clip"; min?: number; max?: number }
+  | { kind: "leakyRelu"; alpha?: number }
+  | { kind: "hardSigmoid"; alpha?: number; beta?: number }
   | ({ kind: "maxPool" | "avgPool"; stride?: Pair } & Omit<PoolHparameters, "stride">)
+  | { kind: "globalAvgPool" | "globalMaxPool" }
   | { kind: "flatten" }
-  | { kind: "dense"; units: number; init?: Init }
+  | { kind: "dense"; units: number; bias?: boolean; init?: Init }
+  | { kind: "batchNorm"; epsilon?: number; momentum?: number }
+  | { kind: "dropout"; rate: number }
+  | { kind: "zeroPadding2d"; pad: Pair | readonly [readonly [number, number], readonly [number, number]] }
+  | { kind: "add" | "concat" | "multiply" }
   | { kind: "softmax" };
+
+export type LayerKind = LayerSpec["kind"];
+
+/** A layer as layers.* makes it: its spec, which apply() puts in a functional graph. */
+export type Layer<S extends LayerSpec = LayerSpec> = S & {
+  /** The layer applied to a value (or, for add, concat and multiply, a list of values): its output. */
+  apply(inputs: SymbolicTensor | readonly SymbolicTensor[]): SymbolicTensor;
+};
 
 /** A pooling layer's hyperparameters: pool_forward's, the stride defaulting to the window. */
 type PoolSpec = Omit<PoolHparameters, "stride"> & { stride?: Pair };
+type Options<K extends LayerKind> = Omit<Extract<LayerSpec, { kind: K }>, "kind">;
 
-/** The layers, as Keras names them. Initialisation defaults to He before a ReLU, else Glorot. */
+/** A spec with apply() (not enumerable: a spec's own keys are its options, as it is sent and copied). */
+function make<S extends LayerSpec>(spec: S): Layer<S> {
+  Object.defineProperty(spec, "apply", {
+    value(this: S, inputs: unknown) {
+      return applyLayer(this, inputs);
+    },
+  });
+  return spec as Layer<S>;
+}
+
+/**
+ * The layers, as Keras names them. Initialisation defaults to He before a ReLU, else Glorot. Each is
+ * a plain spec (for sequential()) with apply() (for the functional API: input() → apply → model()).
+ */
 export const layers = {
-  conv2d: (o: Omit<Extract<LayerSpec, { kind: "conv2d" }>, "kind">): LayerSpec => ({ kind: "conv2d", ...o }),
-  relu: (): LayerSpec => ({ kind: "relu" }),
-  maxPool: (o: PoolSpec): LayerSpec => ({ kind: "maxPool", ...o }),
-  avgPool: (o: PoolSpec): LayerSpec => ({ kind: "avgPool", ...o }),
-  flatten: (): LayerSpec => ({ kind: "flatten" }),
-  dense: (o: { units: number; init?: Init }): LayerSpec => ({ kind: "dense", ...o }),
-  softmax: (): LayerSpec => ({ kind: "softmax" }),
+  conv2d: (o: Options<"conv2d">) => make({ kind: "conv2d" as const, ...o }),
+  depthwiseConv2d: (o: Options<"depthwiseConv2d">) => make({ kind: "depthwiseConv2d" as const, ...o }),
+  separableConv2d: (o: Options<"separableConv2d">) => make({ kind: "separableConv2d" as const, ...o }),
+  relu: () => make({ kind: "relu" as const }),
+  relu6: () => make({ kind: "relu6" as const }),
+  clip: (o: Options<"clip"> = {}) => make({ kind: "clip" as const, ...o }),
+  leakyRelu: (o: Options<"leakyRelu"> = {}) => make({ kind: "leakyRelu" as const, ...o }),
+  sigmoid: () => make({ kind: "sigmoid" as const }),
+  hardSigmoid: (o: Options<"hardSigmoid"> = {}) => make({ kind: "hardSigmoid" as const, ...o }),
+  hardSwish: () => make({ kind: "hardSwish" as const }),
+  swish: () => make({ kind: "swish" as const }),
+  /** swish's other name (PyTorch's SiLU). */
+  silu: () => make({ kind: "swish" as const }),
+  maxPool: (o: PoolSpec) => make({ kind: "maxPool" as const, ...o }),
+  avgPool: (o: PoolSpec) => make({ kind: "avgPool" as const, ...o }),
+  globalAvgPool: () => make({ kind: "globalAvgPool" as const }),
+  globalMaxPool: () => make({ kind: "globalMaxPool" as const }),
+  flatten: () => make({ kind: "flatten" as const }),
+  dense: (o: Options<"dense">) => make({ kind: "dense" as const, ...o }),
+  /** BatchNorm over the channels: momentum is the new batch's weight in the running statistics (PyTorch's 0.1; Keras's 0.99 is 0.01 here). */
+  batchNorm: (o: Options<"batchNorm"> = {}) => make({ kind: "batchNorm" as const, ...o }),
+  dropout: (o: Options<"dropout">) => make({ kind: "dropout" as const, ...o }),
+  zeroPadding2d: (o: Options<"zeroPadding2d">) => make({ kind: "zeroPadding2d" as const, ...o }),
+  add: () => make({ kind: "add" as const }),
+  concat: () => make({ kind: "concat" as const }),
+  /** A feature map times a gate per channel: apply([x [h,w,c], s [c]]) (squeeze-and-excitation). */
+  multiply: () => make({ kind: "multiply" as const }),
+  softmax: () => make({ kind: "softmax" as const }),
 };
 
 /**

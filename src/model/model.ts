@@ -1,8 +1,11 @@
-// A sequential model of the course's layers: built from weights or initialised (He / Glorot, seeded),
-// trained through the functional ops (forward with caches, backward through every layer, SGD or Adam),
-// and run by predict() inside WASM memory: the input copied in once, every layer's kernels on the
-// previous layer's output in the arena, weights packed once when they change, bias + ReLU fused into the
-// conv's stores, no caches, the output copied out once.
+// A model is a graph of layers (src/graph/graph.ts): built from a list by sequential(), or from input()
+// and layers' apply() by model(), as Keras's functional API. Its layers are defined in kinds.ts; this
+// file knows none by name but for predict()'s fast path. It trains through the functional ops (forward
+// in topological order with every node's cache, then backward in reverse, gradients summed where a
+// value has several readers), with SGD or Adam, and runs predict() for a chain of the course's layers
+// inside WASM memory: the input copied in once, every layer's kernels on the previous layer's output in
+// the arena, weights packed once when they change, bias + ReLU fused into the conv's stores, no caches,
+// the output copied out once. Other graphs predict through the ops, in inference mode.
 import {
   NDArray,
   allocate,
@@ -15,32 +18,46 @@ import {
   snapshot,
 } from "../ndarray.js";
 import { RandomState } from "../random.js";
-import { PoolHparameters, checkInteger, convArgs, pair, poolArgs } from "../shapes.js";
-import { conv_backward, conv_forward } from "../ops/conv.js";
-import { pool_backward, pool_forward } from "../ops/pool.js";
+import { PoolHparameters, checkInteger, convArgs, poolArgs } from "../shapes.js";
+import { conv_forward } from "../ops/conv.js";
+import { pool_forward } from "../ops/pool.js";
 import { padImages } from "../ops/pad.js";
-import { relu, relu_backward } from "../ops/relu.js";
-import { dense_backward, dense_forward } from "../ops/dense.js";
+import { add } from "../ops/merge.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
 import { type Task, blocks8, gemmTask, task } from "../wasm/kernels.js";
 import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
 import { Layout, copyPixelsOut } from "../ops/rows.js";
 import { Optimizer, adam } from "./optimizers.js";
 import { parseNpz, writeNpz } from "./npz.js";
-import { examples, layers } from "./layers.js";
+import { examples } from "./layers.js";
 import type { Init, LayerSpec } from "./layers.js";
+import { type KindDef, type ParamSpec, kindOf } from "./kinds.js";
+import { SymbolicTensor, input } from "../graph/graph.js";
 
 export { layers, digitsLayers } from "./layers.js";
-export type { Init, LayerSpec } from "./layers.js";
+export type { Init, Layer as LayerObject, LayerSpec } from "./layers.js";
+export { input, SymbolicTensor } from "../graph/graph.js";
 
-/** A built layer: its spec, name, per-example input and output shapes, and parameters. */
+/** A built layer: its spec, name, definition, per-example input and output shapes, and parameters. */
 interface Layer {
   spec: LayerSpec;
   name: string;
+  kind: KindDef;
+  /** Its (first) input's and its output's per-example shapes. */
   input: number[];
+  inputs: number[][];
   output: number[];
+  params: Map<string, ParamSpec>;
+  /** The kernel and bias of a conv or dense layer (the same arrays as in params), for predict's chain. */
   W: NDArray | null;
   b: NDArray | null;
+}
+
+/** One node of the built graph: its layer, the values it reads and the value it makes (indices). */
+interface Step {
+  layer: Layer;
+  inputs: number[];
+  output: number;
 }
 
 /** One epoch's figures, as fit() reports them to onEpoch and returns them. */
@@ -62,6 +79,11 @@ export interface FitOptions {
   optimizer?: Optimizer;
   /** Shuffle the examples every epoch (seeded by the model's seed). */
   shuffle?: boolean;
+  /**
+   * Augmentation: each training image [h, w, c] shifted by random whole pixels in −shift..shift along
+   * both axes (zeros fill what comes in), drawn from the model's seed; the data itself is not changed.
+   */
+  augment?: { shift?: number };
   validation?: [NDArray, Labels];
   onEpoch?: (log: EpochLog) => void;
   /** After every batch: its index, how many there are, and the batch's loss. */
@@ -80,14 +102,14 @@ const fake = (shape: number[]) =>
   );
 const fakeBatch = (shape: number[]) => fake([1, ...shape]);
 
+type ConvSpec = Extract<LayerSpec, { kind: "conv2d" }>;
 /** A layer's geometry hyperparameters for the functional ops. */
-function convHp(s: Extract<LayerSpec, { kind: "conv2d" }>) {
+function convHp(s: ConvSpec) {
   return { stride: s.stride ?? 1, pad: s.pad ?? 0, dilation: s.dilation ?? 1, groups: s.groups ?? 1 };
 }
 function poolHp(s: Extract<LayerSpec, { kind: "maxPool" | "avgPool" }>): PoolHparameters {
   const { kind, stride, ...hp } = s;
   void kind;
-  // (the stride defaults to the window, as Keras's)
   return { ...hp, stride: stride ?? hp.f };
 }
 
@@ -107,82 +129,125 @@ function optionsOf<T extends object>(fn: string, options: unknown, name = "optio
   }
 }
 
-/** Builds the layers on a per-example input shape: shapes checked, parameters initialised (seeded). */
-function build(fn: string, inputShape: readonly number[], given: readonly LayerSpec[], rs: RandomState): Layer[] {
-  let shape = [...inputShape];
-  // each spec's fields read once (a getter runs now, not in the middle of building)
-  const specs = given.map((s) => (typeof s === "object" && s !== null ? { ...s } : s));
+/** The kinds predict() chains inside WASM memory (with a bias where they have one). */
+const CHAINED = new Set(["conv2d", "relu", "maxPool", "avgPool", "flatten", "dense", "softmax"]);
+/** Activations a He initialisation is for (the default of a layer they follow, through a BatchNorm). */
+const RELUS = new Set(["relu", "relu6", "leakyRelu", "clip"]);
+
+/**
+ * The graph between `inputs` and `outputs`, built: nodes in topological order, each layer's shapes
+ * checked and parameters initialised (seeded, in that order). A layer object applied at several nodes
+ * shares its parameters.
+ */
+function buildGraph(
+  fn: string,
+  inputs: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+  rs: RandomState,
+  whereOf: (i: number, name: string) => string,
+): { shapes: number[][]; steps: Step[]; outputs: number[]; layers: Layer[] } {
+  // the nodes the outputs depend on, found backwards, then sorted by creation (a topological order)
+  const index = new Map<SymbolicTensor, number>();
+  inputs.forEach((t, i) => index.set(t, i));
+  const found = new Set<SymbolicTensor>();
+  const visit = (t: SymbolicTensor, from: string) => {
+    if (index.has(t) || found.has(t)) return;
+    if (!t.node) throw new RangeError(`${fn}: ${from} depends on ${t}, which is not among the model's inputs`);
+    found.add(t);
+    t.node.inputs.forEach((v) => visit(v, from));
+  };
+  outputs.forEach((t, i) => visit(t, `outputs[${i}]`));
+  const order = [...found].sort((a, b) => a.id - b.id);
+  const readers = new Map<SymbolicTensor, SymbolicTensor[]>();
+  for (const t of order) for (const v of t.node!.inputs) readers.set(v, [...(readers.get(v) ?? []), t]);
+  const shapes = inputs.map((t) => [...t.inputShape!]);
+  const built = new Map<LayerSpec, Layer>();
   const counts: Record<string, number> = {};
   let params = 0;
-  return specs.map((spec, i) => {
-    const kind = spec?.kind;
-    if (typeof kind !== "string" || !Object.hasOwn(layers, kind))
-      throw new TypeError(`${fn}: layers[${i}] expects a layer (layers.conv2d(…), …) but got ${describe(spec)}`);
-    const name = counts[kind] === undefined ? kind : `${kind}_${counts[kind]}`;
-    counts[kind] = (counts[kind] ?? 0) + 1;
-    const input = shape;
-    let W: NDArray | null = null;
-    let b: NDArray | null = null;
-    const next = specs[i + 1]?.kind;
-    const where = `${fn}: layers[${i}] (${name})`;
-    const init = (fanIn: number, fanOut: number, wShape: number[], how: unknown) => {
-      if (how !== undefined && how !== "he" && how !== "glorot") {
-        throw new RangeError(`${where}: init expects "he" or "glorot" but got ${describe(how)}`);
-      }
-      const rule = how ?? (next === "relu" ? "he" : "glorot");
-      const n = sizeOf(wShape);
-      params += n;
-      if (n > MAX_WASM_ELEMENTS || params > MAX_WASM_ELEMENTS) {
+  const steps: Step[] = [];
+  order.forEach((t, i) => {
+    const given = t.node!.spec;
+    const ins = t.node!.inputs.map((v) => index.get(v)!);
+    const shared = built.get(given);
+    let layer: Layer;
+    if (shared) {
+      const now = ins.map((v) => shapes[v]);
+      if (fmtShape(now.flat()) !== fmtShape(shared.inputs.flat()) || now.length !== shared.inputs.length) {
         throw new RangeError(
-          `${where}: ${fmtShape(wShape)} makes ${params} parameters, more than WASM memory holds (${MAX_WASM_ELEMENTS} float64)`,
+          `${whereOf(i, shared.name)}: a shared layer expects its first inputs' shapes ${shared.inputs.map(fmtShape).join(", ")} but gets ${now.map(fmtShape).join(", ")}`,
         );
       }
-      const data = allocate(where, "W", n);
-      if (rule === "he") {
-        const std = Math.sqrt(2 / fanIn);
-        for (let j = 0; j < n; j++) data[j] = rs.standardNormal() * std;
-      } else {
-        const limit = Math.sqrt(6 / (fanIn + fanOut));
-        for (let j = 0; j < n; j++) data[j] = (2 * rs.random() - 1) * limit;
+      layer = shared;
+    } else {
+      const kind = kindOf(whereOf(i, "?").replace(/ \(\?\)$/, ""), given);
+      // the spec's fields read once (a getter runs now, not in the middle of building)
+      const spec = { ...given } as LayerSpec;
+      const name = counts[spec.kind] === undefined ? spec.kind : `${spec.kind}_${counts[spec.kind]}`;
+      counts[spec.kind] = (counts[spec.kind] ?? 0) + 1;
+      const where = whereOf(i, name);
+      const arity = kind.arity === "many" ? ins.length >= 2 : ins.length === kind.arity;
+      if (!arity) {
+        throw new RangeError(
+          `${where} expects ${kind.arity === "many" ? "at least 2" : kind.arity} input${kind.arity === 1 ? "" : "s"} but gets ${ins.length}`,
+        );
       }
-      return new NDArray(data, wShape);
-    };
-    if (spec.kind === "conv2d") {
-      if (input.length !== 3) throw new RangeError(`${where} expects an input [h, w, c] but gets ${fmtShape(input)}`);
-      const [fh, fw] = pair(where, "size", spec.size, 1);
-      const hp = convHp(spec);
-      const groups = checkInteger(where, "groups", hp.groups, 1);
-      const filters = checkInteger(where, "filters", spec.filters, 1);
-      const wShape = [fh, fw, input[2] / groups, filters];
-      if (!Number.isInteger(wShape[2]))
-        throw new RangeError(`${where}: groups ${groups} does not divide ${input[2]} channels`);
-      const { g } = convArgs(where, fakeBatch(input), fake(wShape), fake([filters]), hp);
-      shape = [g.nH, g.nW, filters];
-      W = init(fh * fw * wShape[2], fh * fw * (filters / groups), wShape, spec.init);
-      b = new NDArray(new Float64Array(filters), [filters]);
-    } else if (spec.kind === "maxPool" || spec.kind === "avgPool") {
-      if (input.length !== 3) throw new RangeError(`${where} expects an input [h, w, c] but gets ${fmtShape(input)}`);
-      const { g } = poolArgs(where, fakeBatch(input), poolHp(spec));
-      shape = [g.nH, g.nW, input[2]];
-    } else if (spec.kind === "flatten") {
-      shape = [sizeOf(input)];
-    } else if (spec.kind === "dense") {
-      if (input.length !== 1)
-        throw new RangeError(`${where} expects an input [n] (flatten first) but gets ${fmtShape(input)}`);
-      const units = checkInteger(where, "units", spec.units, 1);
-      W = init(input[0], units, [input[0], units], spec.init);
-      b = new NDArray(new Float64Array(units), [units]);
-      shape = [units];
-    } else if (spec.kind === "softmax" && i !== specs.length - 1) {
-      throw new RangeError(`${where} must be the last layer`);
+      // He before a ReLU (through a BatchNorm), else Glorot
+      const next = readers.get(t) ?? [];
+      const after = next.length === 1 && next[0].node!.spec.kind === "batchNorm" ? (readers.get(next[0]) ?? []) : next;
+      const he = after.length === 1 && RELUS.has(after[0].node!.spec.kind);
+      const init = (fanIn: number, fanOut: number, wShape: number[], how: unknown) => {
+        if (how !== undefined && how !== "he" && how !== "glorot") {
+          throw new RangeError(`${where}: init expects "he" or "glorot" but got ${describe(how)}`);
+        }
+        const n = sizeOf(wShape);
+        params += n;
+        if (n > MAX_WASM_ELEMENTS || params > MAX_WASM_ELEMENTS) {
+          throw new RangeError(
+            `${where}: ${fmtShape(wShape)} makes ${params} parameters, more than WASM memory holds (${MAX_WASM_ELEMENTS} float64)`,
+          );
+        }
+        const data = allocate(where, "W", n);
+        if ((how ?? (he ? "he" : "glorot")) === "he") {
+          const std = Math.sqrt(2 / fanIn);
+          for (let j = 0; j < n; j++) data[j] = rs.standardNormal() * std;
+        } else {
+          const limit = Math.sqrt(6 / (fanIn + fanOut));
+          for (let j = 0; j < n; j++) data[j] = (2 * rs.random() - 1) * limit;
+        }
+        return new NDArray(data, wShape);
+      };
+      const inputsShapes = ins.map((v) => [...shapes[v]]);
+      const b = kind.build({ where, inputs: inputsShapes, init }, spec);
+      if (sizeOf(b.output) > MAX_WASM_ELEMENTS) {
+        throw new RangeError(
+          `${where}: its output ${fmtShape(b.output)} has ${sizeOf(b.output)} values an example, more than WASM memory holds (${MAX_WASM_ELEMENTS} float64)`,
+        );
+      }
+      const p = new Map(Object.entries(b.params));
+      layer = {
+        spec,
+        name,
+        kind,
+        input: inputsShapes[0],
+        inputs: inputsShapes,
+        output: b.output,
+        params: p,
+        W: p.get("W")?.array ?? null,
+        b: p.get("b")?.array ?? null,
+      };
+      built.set(given, layer);
     }
-    if (sizeOf(shape) > MAX_WASM_ELEMENTS) {
-      throw new RangeError(
-        `${where}: its output ${fmtShape(shape)} has ${sizeOf(shape)} values an example, more than WASM memory holds (${MAX_WASM_ELEMENTS} float64)`,
-      );
-    }
-    return { spec, name, input, output: shape, W, b };
+    index.set(t, shapes.length);
+    steps.push({ layer, inputs: ins, output: shapes.length });
+    shapes.push(layer.output);
   });
+  const outs = outputs.map((t) => index.get(t)!);
+  steps.forEach((s, i) => {
+    if (s.layer.spec.kind !== "softmax") return;
+    const read = steps.some((r) => r.inputs.includes(s.output));
+    if (read || !outs.includes(s.output)) throw new RangeError(`${whereOf(i, s.layer.name)} must be the last layer`);
+  });
+  return { shapes, steps, outputs: outs, layers: [...new Set(steps.map((s) => s.layer))] };
 }
 
 /** Labels (class indices or one-hot rows) as one-hot rows [m, k], checked against the batch and the classes. */
@@ -196,6 +261,26 @@ function take(X: NDArray, idx: ArrayLike<number>): NDArray {
   const out = new Float64Array(idx.length * per);
   for (let j = 0; j < idx.length; j++) copyStrided(X.index(idx[j]), out, j * per);
   return new NDArray(out, [idx.length, ...X.shape.slice(1)]);
+}
+
+/** Each image of x [m, h, w, c] shifted in place by whole pixels dy, dx in −s..s (zeros come in). */
+function shiftImages(x: NDArray, s: number, rs: RandomState): void {
+  const [m, h, w, c] = x.shape;
+  const d = x.data;
+  const copy = new Float64Array(h * w * c);
+  for (let i = 0; i < m; i++) {
+    const dy = Math.floor(rs.random() * (2 * s + 1)) - s;
+    const dx = Math.floor(rs.random() * (2 * s + 1)) - s;
+    if (dy === 0 && dx === 0) continue;
+    const base = i * h * w * c;
+    copy.set(d.subarray(base, base + h * w * c));
+    d.fill(0, base, base + h * w * c);
+    for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
+      const from = ((y - dy) * w + Math.max(0, -dx)) * c;
+      const len = (w - Math.abs(dx)) * c;
+      d.set(copy.subarray(from, from + len), base + (y * w + Math.max(0, dx)) * c);
+    }
+  }
 }
 
 /** Argmax of each row. */
@@ -218,54 +303,95 @@ export interface PredictOptions {
   checkFinite?: boolean;
 }
 
-export class Sequential {
+/** A trainable parameter: its layer, its name in that layer, its spec. */
+interface Trainable {
+  layer: Layer;
+  name: string;
+  param: ParamSpec;
+}
+
+export class Model {
+  /** The per-example shapes of the inputs and outputs. */
+  readonly inputShapes: readonly (readonly number[])[];
+  readonly outputShapes: readonly (readonly number[])[];
+  /** The (first) input's per-example shape. */
   readonly inputShape: readonly number[];
-  private readonly layers: Layer[];
-  private readonly rs: RandomState;
+  protected readonly rs: RandomState;
+  private readonly shapes: number[][];
+  private readonly steps: Step[];
+  private readonly outputs: number[];
+  private readonly all: Layer[];
+  /** The layers in order when the graph is a chain predict() runs inside WASM memory; else null. */
+  private readonly layers: Layer[] | null;
   /** Packed weights for predict(), made again only after the weights change. */
   private packed: Map<number, Float64Array> | null = null;
 
-  constructor(inputShape: readonly number[], specs: readonly LayerSpec[], { seed = 0 }: { seed?: number } = {}) {
-    const fn = "sequential";
-    if (
-      !Array.isArray(inputShape) ||
-      inputShape.length === 0 ||
-      !inputShape.every((d) => Number.isSafeInteger(d) && d > 0)
-    ) {
-      throw new RangeError(
-        `${fn}: inputShape expects a per-example shape such as [28, 28, 1] but got ${describe(inputShape)}`,
-      );
-    }
-    if (!Array.isArray(specs) || specs.length === 0)
-      throw new TypeError(`${fn}: layers expects a non-empty array of layers`);
-    this.inputShape = Object.freeze([...inputShape]);
-    this.rs = new RandomState(checkInteger(fn, "seed", seed, 0));
-    this.layers = build(fn, inputShape, specs, this.rs);
+  constructor(
+    fn: string,
+    inputs: readonly SymbolicTensor[],
+    outputs: readonly SymbolicTensor[],
+    seed: unknown,
+    whereOf: (i: number, name: string) => string,
+  ) {
+    this.rs = new RandomState(checkInteger(fn, "seed", seed ?? 0, 0));
+    const g = buildGraph(fn, inputs, outputs, this.rs, whereOf);
+    this.shapes = g.shapes;
+    this.steps = g.steps;
+    this.outputs = g.outputs;
+    this.all = g.layers;
+    this.inputShapes = inputs.map((t) => Object.freeze([...t.inputShape!]));
+    this.inputShape = this.inputShapes[0];
+    this.outputShapes = g.outputs.map((v) => Object.freeze([...g.shapes[v]]));
+    const chain =
+      inputs.length === 1 &&
+      g.outputs.length === 1 &&
+      g.steps.every(
+        (s, i) =>
+          s.inputs.length === 1 &&
+          s.inputs[0] === (i === 0 ? 0 : g.steps[i - 1].output) &&
+          CHAINED.has(s.layer.spec.kind) &&
+          (s.layer.W === null || s.layer.b !== null) &&
+          g.steps.filter((t) => t.layer === s.layer).length === 1,
+      ) &&
+      g.steps.length > 0 &&
+      g.outputs[0] === g.steps[g.steps.length - 1].output;
+    this.layers = chain ? g.steps.map((s) => s.layer) : null;
   }
 
   /** Multiply-adds of one example through the conv and dense layers (what predict() costs per example). */
   get work(): number {
-    return this.layers.reduce((s, l) => s + (l.W ? sizeOf(l.output) * (l.W.size / l.W.shape[l.W.ndim - 1]) : 0), 0);
+    // (pixels of the output × the kernels' weights: conv, depthwise, separable and dense alike)
+    let w = 0;
+    for (const { layer: l } of this.steps) {
+      const pixels = sizeOf(l.output) / l.output[l.output.length - 1];
+      for (const p of l.params.values()) if (p.decay) w += pixels * p.array.size;
+    }
+    return w;
   }
 
-  /** The per-example output shape. */
+  /** The (first) output's per-example shape. */
   get outputShape(): readonly number[] {
-    return this.layers[this.layers.length - 1].output;
+    return this.outputShapes[0];
   }
 
-  /** The model's own parameter arrays, by name ("conv2d/W", "conv2d/b", "dense/W", …), in training order. */
+  /** The model's own arrays, by name ("conv2d/W", "batchNorm/moving_mean", …), parameters and state. */
   private parameters(): Map<string, NDArray> {
     const out = new Map<string, NDArray>();
-    for (const l of this.layers) {
-      if (l.W) out.set(`${l.name}/W`, l.W);
-      if (l.b) out.set(`${l.name}/b`, l.b);
-    }
+    for (const l of this.all) for (const [name, p] of l.params) out.set(`${l.name}/${name}`, p.array);
+    return out;
+  }
+
+  /** The trainable parameters, in the order of the gradients. */
+  private trainables(): Trainable[] {
+    const out: Trainable[] = [];
+    for (const layer of this.all)
+      for (const [name, param] of layer.params) if (param.trainable) out.push({ layer, name, param });
     return out;
   }
 
   /**
-   * Copies of the parameters, by name ("conv2d/W", "conv2d/b", "dense/W", …). Changing a copy changes
-   * nothing in the model: setWeights() does.
+   * Copies of the parameters and state, by name ("conv2d/W", "conv2d/b", "batchNorm/gamma",
+   * "batchNorm/moving_mean", …). Changing a copy changes nothing in the model: setWeights() does.
    */
   weights(): Record<string, NDArray> {
     const out: Record<string, NDArray> = {};
@@ -305,93 +431,143 @@ export class Sequential {
     this.packed = null;
   }
 
-  /** The weights as the bytes of an .npz file (np.load gives the same names and arrays). */
+  /** The weights and state as the bytes of an .npz file (np.load gives the same names and arrays). */
   save(): Uint8Array {
     return writeNpz(this.weights());
   }
 
   /**
    * Loads weights from .npz bytes (as save() writes them, or np.savez with the same names and shapes):
-   * every parameter, nothing else; all or nothing. A member larger than its parameter is refused unread.
+   * every parameter and state array, nothing else; all or nothing. A member larger than its array is refused unread.
    */
   load(bytes: Uint8Array): void {
     const expect = new Map([...this.parameters()].map(([k, a]) => [k, a.shape]));
     this.replace("load", parseNpz("load", bytes, { expect }), true);
   }
 
-  /** A table like Keras's model.summary(): layers, output shapes, parameter counts. */
+  /** A table like Keras's model.summary(): layers, output shapes, parameter counts (and, in a graph, inputs). */
   summary(): string {
-    const rows = this.layers.map((l) => [
-      `${l.name} (${l.spec.kind})`,
-      `(None, ${l.output.join(", ")})`,
-      String((l.W?.size ?? 0) + (l.b?.size ?? 0)),
-    ]);
-    const head = ["Layer (type)", "Output Shape", "Param #"];
+    const names = this.inputShapes.map((_, i) => (this.inputShapes.length === 1 ? "input" : `input_${i}`));
+    const valueName = (v: number) =>
+      v < this.inputShapes.length ? names[v] : this.steps.find((s) => s.output === v)!.layer.name;
+    const graph = this.layers === null;
+    const seen = new Set<Layer>();
+    const rows = this.steps.map(({ layer: l, inputs, output }) => {
+      const count = seen.has(l) ? 0 : [...l.params.values()].reduce((s, p) => s + p.array.size, 0);
+      seen.add(l);
+      const row = [`${l.name} (${l.spec.kind})`, `(None, ${this.shapes[output].join(", ")})`, String(count)];
+      return graph ? [...row, inputs.map(valueName).join(", ")] : row;
+    });
+    const head = ["Layer (type)", "Output Shape", "Param #", ...(graph ? ["Connected to"] : [])];
     const widths = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)) + 4);
     const line = (r: string[]) =>
       r
         .map((c, j) => c.padEnd(widths[j]))
         .join("")
         .trimEnd();
-    const total = rows.reduce((s, r) => s + Number(r[2]), 0);
+    let trainable = 0;
+    let state = 0;
+    for (const l of this.all)
+      for (const p of l.params.values()) p.trainable ? (trainable += p.array.size) : (state += p.array.size);
     const rule = (ch: string) => ch.repeat(widths.reduce((a, b) => a + b, 0));
+    const ins = this.inputShapes.map((s) => `(None, ${s.join(", ")})`).join(", ");
     return [
-      `Model: sequential, input (None, ${this.inputShape.join(", ")})`,
+      `Model: ${graph ? "functional" : "sequential"}, input ${ins}`,
       rule("_"),
       line(head),
       rule("="),
       ...rows.flatMap((r, i) => [line(r), i < rows.length - 1 ? rule("_") : rule("=")]),
-      `Total params: ${total}`,
-      `Trainable params: ${total}`,
+      `Total params: ${trainable + state}`,
+      `Trainable params: ${trainable}`,
+      ...(state > 0 ? [`Non-trainable params: ${state}`] : []),
     ].join("\n");
   }
 
   /**
-   * The training forward pass through the functional ops, up to the logits (before a final softmax),
-   * with every layer's cache; then, from the logits' gradient, the backward pass: the parameters' gradients.
+   * The graph forward from the inputs, node by node in topological order; with `training`, every node's
+   * cache is kept (BatchNorm normalises with the batch and updates its running statistics, dropout
+   * drops). `upTo` stops before that step (fit stops before the final softmax).
    */
-  private step(X: NDArray, Y: NDArray): { loss: number; correct: number; grads: Float64Array[] } {
+  private forward(
+    xs: NDArray[],
+    training: boolean,
+    upTo = this.steps.length,
+  ): { values: (NDArray | null)[]; caches: unknown[] } {
+    const values: (NDArray | null)[] = [...xs];
     const caches: unknown[] = [];
-    let a = X;
-    const body = this.layers[this.layers.length - 1].spec.kind === "softmax" ? this.layers.slice(0, -1) : this.layers;
-    for (const l of body) {
-      const s = l.spec;
-      let out: [NDArray, unknown];
-      if (s.kind === "conv2d") out = conv_forward(a, l.W!, l.b!, convHp(s));
-      else if (s.kind === "relu") out = relu(a);
-      else if (s.kind === "maxPool" || s.kind === "avgPool") {
-        out = pool_forward(a, poolHp(s), s.kind === "maxPool" ? "max" : "average");
-      } else if (s.kind === "flatten") out = [a.reshape(a.shape[0], -1), a.shape];
-      else if (s.kind === "dense") out = dense_forward(a, l.W!, l.b!);
-      else throw new RangeError(`fit: a ${s.kind} layer can only be the last`);
-      [a] = out;
-      caches.push(out[1]);
+    // the last step reading each value: past it, the value is dropped (unless training keeps caches)
+    const last = new Map<number, number>();
+    this.steps.forEach((s, i) => s.inputs.forEach((v) => last.set(v, i)));
+    const ctx = { training, seed: () => Math.floor(this.rs.random() * 2 ** 31) };
+    for (let i = 0; i < upTo; i++) {
+      const { layer, inputs, output } = this.steps[i];
+      const p = Object.fromEntries([...layer.params].map(([k, v]) => [k, v.array]));
+      const [y, cache] = layer.kind.forward(
+        layer.spec,
+        inputs.map((v) => values[v]!),
+        p,
+        ctx,
+      );
+      values[output] = y;
+      if (training) caches[i] = cache;
+      else for (const v of inputs) if (last.get(v) === i && !this.outputs.includes(v)) values[v] = null;
     }
-    const [loss, dZ] = softmax_cross_entropy(a, Y);
-    const predicted = argmaxRows(a);
-    const truth = argmaxRows(Y);
-    const correct = predicted.reduce((n, p, i) => n + (p === truth[i] ? 1 : 0), 0);
-    const grads: Float64Array[] = [];
-    let d = dZ;
-    for (let j = body.length - 1; j >= 0; j--) {
-      const l = body[j];
-      const s = l.spec;
-      const cache = caches[j] as never;
-      if (s.kind === "conv2d" || s.kind === "dense") {
-        const [dA, dW, db] = s.kind === "conv2d" ? conv_backward(d, cache) : dense_backward(d, cache);
-        grads.unshift(dW.toFloat64Array(), db.toFloat64Array());
-        d = dA;
-      } else if (s.kind === "relu") d = relu_backward(d, cache);
-      else if (s.kind === "maxPool" || s.kind === "avgPool")
-        d = pool_backward(d, cache, s.kind === "maxPool" ? "max" : "average");
-      else if (s.kind === "flatten") d = d.reshape(...(cache as number[]));
-    }
-    return { loss, correct, grads };
+    return { values, caches };
   }
 
-  /** The parameters' data, in the order of the gradients step() returns. */
-  private params(): Float64Array[] {
-    return [...this.parameters().values()].map((a) => a.data);
+  /** The one output of a trainable model, made by softmax from its logits. */
+  private lossStep(fn: string): number {
+    const last = this.steps.findIndex((s) => s.output === this.outputs[0]);
+    if (
+      this.outputs.length !== 1 ||
+      this.inputShapes.length !== 1 ||
+      last < 0 ||
+      this.steps[last].layer.spec.kind !== "softmax"
+    ) {
+      throw new RangeError(`${fn}: the model expects softmax as its last layer (it trains with softmax cross-entropy)`);
+    }
+    return last;
+  }
+
+  /**
+   * The training forward pass through the functional ops, up to the logits (before the final softmax),
+   * with every node's cache; then, from the logits' gradient, the backward pass in reverse order,
+   * summing the gradients of a value with several readers and of a layer applied at several nodes.
+   */
+  private step(X: NDArray, Y: NDArray): { loss: number; correct: number; grads: Float64Array[] } {
+    const end = this.lossStep("fit");
+    const { values, caches } = this.forward([X], true, end);
+    const logits = values[this.steps[end].inputs[0]]!;
+    const [loss, dZ] = softmax_cross_entropy(logits, Y);
+    const predicted = argmaxRows(logits);
+    const truth = argmaxRows(Y);
+    const correct = predicted.reduce((n, p, i) => n + (p === truth[i] ? 1 : 0), 0);
+    const d: (NDArray | undefined)[] = [];
+    d[this.steps[end].inputs[0]] = dZ;
+    const grads = new Map<string, NDArray>();
+    const accumulate = (into: Map<string, NDArray> | (NDArray | undefined)[], key: string & number, g: NDArray) => {
+      const had = into instanceof Map ? into.get(key) : into[key];
+      const sum = had ? add(had, g) : g;
+      into instanceof Map ? into.set(key, sum) : (into[key] = sum);
+    };
+    for (let i = end - 1; i >= 0; i--) {
+      const { layer, inputs, output } = this.steps[i];
+      const dy = d[output];
+      if (!dy) continue;
+      const p = Object.fromEntries([...layer.params].map(([k, v]) => [k, v.array]));
+      const r = layer.kind.backward(layer.spec, dy, caches[i], p);
+      d[output] = undefined;
+      caches[i] = undefined;
+      inputs.forEach((v, j) => {
+        if (v >= this.inputShapes.length) accumulate(d, v as never, r.dx[j]);
+      });
+      for (const [name, g] of Object.entries(r.grads)) accumulate(grads, `${layer.name}/${name}` as never, g);
+    }
+    const out = this.trainables().map(({ layer, name, param }) => {
+      const g = grads.get(`${layer.name}/${name}`);
+      return g ? g.toFloat64Array() : new Float64Array(param.array.size);
+    });
+    return { loss, correct, grads: out };
   }
 
   /**
@@ -402,9 +578,7 @@ export class Sequential {
   fit(X: NDArray, Y: Labels, fitOptions?: FitOptions): EpochLog[] {
     const fn = "fit";
     const options = optionsOf<FitOptions>(fn, fitOptions);
-    if (this.layers[this.layers.length - 1].spec.kind !== "softmax") {
-      throw new RangeError(`${fn}: the model expects softmax as its last layer (it trains with softmax cross-entropy)`);
-    }
+    this.lossStep(fn);
     const x = examples(fn, X, this.inputShape, false);
     const m = x.shape[0];
     if (m === 0) throw new RangeError(`${fn}: X expects at least one example but got shape ${fmtShape(x.shape)}`);
@@ -425,6 +599,13 @@ export class Sequential {
     if (signal !== undefined && (signal === null || typeof signal !== "object")) {
       throw new TypeError(`${fn}: options.signal expects an AbortSignal but got ${describe(signal)}`);
     }
+    const augment = optionsOf<{ shift: number }>(fn, options.augment, "options.augment");
+    const shift = checkInteger(fn, "options.augment.shift", augment.shift ?? 0, 0);
+    if (shift > 0 && this.inputShape.length !== 3) {
+      throw new RangeError(
+        `${fn}: options.augment.shift expects images [h, w, c] but the input is ${fmtShape(this.inputShape)}`,
+      );
+    }
     // the validation data checked before any training (a bad one must not cost an epoch)
     let validation: [NDArray, Labels] | undefined;
     if (options.validation !== undefined) {
@@ -440,6 +621,9 @@ export class Sequential {
     const history: EpochLog[] = [];
     const order = Int32Array.from({ length: m }, (_, i) => i);
     const batches = Math.ceil(m / batchSize);
+    const trainables = this.trainables();
+    const params = trainables.map((t) => t.param.array.data);
+    const decay = trainables.map((t) => t.param.decay);
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
       if (options.shuffle ?? true) {
@@ -453,8 +637,10 @@ export class Sequential {
       for (let bi = 0; bi < batches; bi++) {
         if (signal?.aborted) throw new Error(`${fn}: stopped by options.signal after ${history.length} epochs`);
         const idx = order.subarray(bi * batchSize, Math.min(m, (bi + 1) * batchSize));
-        const r = this.step(take(x, idx), take(y, idx));
-        optimizer.step(this.params(), r.grads);
+        const xb = take(x, idx);
+        if (shift > 0) shiftImages(xb, shift, this.rs);
+        const r = this.step(xb, take(y, idx));
+        optimizer.step(params, r.grads, { decay, step: (epoch - 1) * batches + bi, steps: epochs * batches });
         this.packed = null;
         lossSum += r.loss * idx.length;
         correct += r.correct;
@@ -498,32 +684,61 @@ export class Sequential {
 
   /**
    * The model's output for X [m, ...inputShape] (or flat examples in a Float32Array, widened, or a
-   * Float64Array), computed inside WASM memory in batches of at most
-   * `batchSize` examples (the arena holds one batch's activations). Equal to the functional chain to 1e-12.
+   * Float64Array), in inference mode (BatchNorm's running statistics, no dropout), in batches of at
+   * most `batchSize` examples. A chain of the course's layers runs inside WASM memory (the arena holds
+   * one batch's activations), equal to the functional chain to 1e-12; other graphs run through the ops.
+   * For a model of several inputs or outputs, predictAll().
    */
   predict(X: NDArray | Float32Array | Float64Array, options?: PredictOptions): NDArray {
     const fn = "predict";
+    if (this.inputShapes.length !== 1 || this.outputs.length !== 1) {
+      throw new RangeError(
+        `${fn}: the model has ${this.inputShapes.length} inputs and ${this.outputs.length} outputs; predictAll() takes and gives a list`,
+      );
+    }
+    return this.predictAll([X], options, fn)[0];
+  }
+
+  /** As predict(), for a model of several inputs and outputs: one array per input, one per output. */
+  predictAll(
+    Xs: readonly (NDArray | Float32Array | Float64Array)[],
+    options?: PredictOptions,
+    fn = "predictAll",
+  ): NDArray[] {
     const { batchSize = 256, checkFinite = false } = optionsOf<PredictOptions>(fn, options);
-    const x = examples(fn, X, this.inputShape, true);
+    if (!Array.isArray(Xs) || Xs.length !== this.inputShapes.length) {
+      throw new TypeError(
+        `${fn}: Xs expects ${this.inputShapes.length} arrays (one per input) but got ${describe(Xs)}`,
+      );
+    }
+    const xs = Xs.map((X, i) => examples(fn, X, this.inputShapes[i], true, Xs.length === 1 ? "X" : `Xs[${i}]`));
     checkInteger(fn, "options.batchSize", batchSize, 1);
-    if (checkFinite) assertFinite(fn, "X", x);
-    const m = x.shape[0];
-    const outShape = [m, ...this.outputShape];
-    const per = sizeOf(this.outputShape);
-    const out = allocate(fn, "the output", m * per);
+    const m = xs[0].shape[0];
+    xs.forEach((x, i) => {
+      if (checkFinite) assertFinite(fn, Xs.length === 1 ? "X" : `Xs[${i}]`, x);
+      if (x.shape[0] !== m)
+        throw new RangeError(`${fn}: Xs[${i}] expects ${m} examples (as Xs[0]) but got ${x.shape[0]}`);
+    });
+    const outs = this.outputShapes.map((s) => ({ per: sizeOf(s), data: allocate(fn, "the output", m * sizeOf(s)) }));
     for (let i0 = 0; i0 < m; i0 += batchSize) {
       const i1 = Math.min(m, i0 + batchSize);
-      const part = new NDArray(x.data, [i1 - i0, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]);
-      out.set(this.chain(fn, part), i0 * per);
+      const parts = xs.map(
+        (x) => new NDArray(x.data, [i1 - i0, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]),
+      );
+      if (this.layers) outs[0].data.set(this.chain(fn, parts[0]), i0 * outs[0].per);
+      else {
+        const { values } = this.forward(parts, false);
+        this.outputs.forEach((v, j) => outs[j].data.set(values[v]!.toFloat64Array(), i0 * outs[j].per));
+      }
     }
-    return new NDArray(out, outShape);
+    return outs.map((o, j) => new NDArray(o.data, [m, ...this.outputShapes[j]]));
   }
 
   /** Packs the weights for the chain once (until they change): conv filters in 8-channel blocks, dense rows. */
   private packs(): Map<number, Float64Array> {
     if (this.packed) return this.packed;
     const packs = new Map<number, Float64Array>();
-    this.layers.forEach((l, j) => {
+    this.layers!.forEach((l, j) => {
       if (l.spec.kind === "conv2d" && (l.spec.groups ?? 1) === 1) {
         // [taps, k] → [k8/8][taps][8], with input channels widened to the previous layer's stride (zeros)
         const [fh, fw, c, k] = l.W!.shape;
@@ -558,24 +773,24 @@ export class Sequential {
    */
   private strideOf(j: number): number {
     for (let i = j - 1; i >= 0; i--) {
-      const s = this.layers[i].spec;
+      const s = this.layers![i].spec;
       if (s.kind === "relu") continue;
       if (s.kind === "conv2d") return (s.groups ?? 1) === 1 ? blocks8(s.filters) : s.filters;
       if (s.kind === "dense") return blocks8(s.units);
       if (s.kind === "flatten") {
-        const [h, w] = this.layers[i].input;
-        return this.layers[i].input.length === 3 ? h * w * this.strideOf(i) : this.strideOf(i);
+        const [h, w] = this.layers![i].input;
+        return this.layers![i].input.length === 3 ? h * w * this.strideOf(i) : this.strideOf(i);
       }
       break;
     }
-    const input = this.layers[j].input;
+    const input = this.layers![j].input;
     return input[input.length - 1];
   }
 
   /** For dense layer j: the row of its flattened input in the arena for each of W's rows. */
   private flatLayout(j: number): { rows: number; map: Int32Array } {
-    const n = this.layers[j].input[0];
-    const prev = this.layers[j - 1];
+    const n = this.layers![j].input[0];
+    const prev = this.layers![j - 1];
     if (!prev || prev.spec.kind !== "flatten" || prev.input.length !== 3) {
       return { rows: this.strideOf(j), map: Int32Array.from({ length: n }, (_, r) => r) };
     }
@@ -605,11 +820,11 @@ export class Sequential {
         const wpk = arena.alloc(fn, "W packed", packed.length * 8);
         arena.f64(wpk, packed.length).set(packed);
         const b8 = arena.zeros(fn, "b", k8);
-        arena.f64(b8, this.layers[j].b!.size).set(this.layers[j].b!.data);
-        return { wpk, b8, fused: this.layers[j + 1]?.spec.kind === "relu" ? 1 : 0 };
+        arena.f64(b8, this.layers![j].b!.size).set(this.layers![j].b!.data);
+        return { wpk, b8, fused: this.layers![j + 1]?.spec.kind === "relu" ? 1 : 0 };
       };
-      for (let j = 0; j < this.layers.length; j++) {
-        const l = this.layers[j];
+      for (let j = 0; j < this.layers!.length; j++) {
+        const l = this.layers![j];
         const s = l.spec;
         if (s.kind === "conv2d" && (s.groups ?? 1) === 1) {
           const [h, w] = shape;
@@ -736,6 +951,61 @@ export class Sequential {
     copyPixelsOut(arena.f64(ptr, pixels * cs), out, Layout.grouped(c, 1, cs), 0, pixels);
     return new NDArray(out, [m, ...shape]);
   }
+}
+
+/** A sequential model: the layers applied one after the other (a chain of the graph). */
+export class Sequential extends Model {
+  constructor(inputShape: readonly number[], specs: readonly LayerSpec[], { seed = 0 }: { seed?: number } = {}) {
+    const fn = "sequential";
+    if (
+      !Array.isArray(inputShape) ||
+      inputShape.length === 0 ||
+      !inputShape.every((d) => Number.isSafeInteger(d) && d > 0)
+    ) {
+      throw new RangeError(
+        `${fn}: inputShape expects a per-example shape such as [28, 28, 1] but got ${describe(inputShape)}`,
+      );
+    }
+    if (!Array.isArray(specs) || specs.length === 0)
+      throw new TypeError(`${fn}: layers expects a non-empty array of layers`);
+    const x = input(inputShape);
+    let y = x;
+    // each entry its own layer (a spec listed twice gets two sets of weights), its fields read once
+    specs.forEach((s, i) => {
+      kindOf(`${fn}: layers[${i}]`, s);
+      y = new SymbolicTensor({ spec: { ...s }, inputs: [y] }, null, s.kind);
+    });
+    super(fn, [x], [y], seed, (i, name) => `${fn}: layers[${i}] (${name})`);
+  }
+}
+
+/**
+ * model(inputs, outputs, { seed }): the functional model of the graph between `inputs` (input(…) values)
+ * and `outputs` (values made by layers' apply()), each a value or a list; parameters initialised from the seed.
+ */
+export function model(
+  inputs: SymbolicTensor | readonly SymbolicTensor[],
+  outputs: SymbolicTensor | readonly SymbolicTensor[],
+  options?: { seed?: number },
+): Model {
+  const fn = "model";
+  const list = (v: unknown, name: string) => {
+    const a = Array.isArray(v) ? [...v] : [v];
+    if (a.length === 0) throw new TypeError(`${fn}: ${name} expects at least one value`);
+    a.forEach((t, i) => {
+      if (!(t instanceof SymbolicTensor)) {
+        throw new TypeError(
+          `${fn}: ${name}[${i}] expects a value of the graph (input(…) or a layer's output) but got ${describe(t)}`,
+        );
+      }
+      if (name === "inputs" && t.node) throw new TypeError(`${fn}: inputs[${i}] expects an input(…) but got ${t}`);
+    });
+    return a as SymbolicTensor[];
+  };
+  const ins = list(inputs, "inputs");
+  if (new Set(ins).size !== ins.length) throw new RangeError(`${fn}: inputs lists one input twice`);
+  const o = optionsOf<{ seed: number }>(fn, options);
+  return new Model(fn, ins, list(outputs, "outputs"), o.seed, (i, name) => `${fn}: node ${i} (${name})`);
 }
 
 /** sequential(inputShape, layers, { seed }): a model of the layers, initialised from the seed. */

@@ -5,3 +5,12 @@ export { pool_forward, pool_backward, type PoolParams } from "./pool.js";
 export { relu, relu_backward } from "./relu.js";
 export { dense_forward, dense_backward } from "./dense.js";
 export { softmax, softmax_cross_entropy } from "./softmax.js";
+export {
+  activation,
+  activation_backward,
+  batch_norm,
+  batch_norm_backward,
+  multiply,
+  multiply_backward,
+  global_pool,
+} from "./layers.js";

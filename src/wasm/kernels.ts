@@ -4,7 +4,7 @@
 import type { Arena } from "./arena.js";
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 10;
+export const ABI_VERSION = 11;
 
 /** Channels rounded up to the kernels' blocks of 8 (one micro-kernel's width: 4 f64x2 registers). */
 export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
@@ -200,6 +200,55 @@ export const KERNELS = {
     args: ["z", "t", "k", "scale", "loss", "dz", "r0", "r1"],
     warm: (s) => [[s.x, s.z, 10, 1 / 16, s.b, s.y, 0, 16]],
   },
+  act_forward: {
+    args: ["kind", "x", "y", "i0", "i1", "a", "b"],
+    warm: (s) => [0, 1, 2, 3, 4, 5, 6].map((kind) => [kind, s.x, s.y, 0, 9, 0.2, 0.5]),
+  },
+  act_backward: {
+    args: ["kind", "x", "dy", "dx", "i0", "i1", "a", "b"],
+    warm: (s) => [0, 1, 2, 3, 4, 5, 6].map((kind) => [kind, s.x, s.z, s.y, 0, 9, 0.2, 0.5]),
+  },
+  add_forward: {
+    args: ["a", "b", "y", "i0", "i1"],
+    warm: (s) => [[s.x, s.z, s.y, 0, 101]],
+  },
+  mul_forward: {
+    args: ["a", "b", "y", "i0", "i1"],
+    warm: (s) => [[s.x, s.z, s.y, 0, 101]],
+  },
+  channel_moments: {
+    args: ["x", "pixels", "c", "shift", "s1", "s2"],
+    warm: (s) => [
+      [s.x, G.h * G.w, G.c, 0, s.b, s.y],
+      [s.x, G.h * G.w, G.c, s.w, s.b, s.y],
+    ],
+  },
+  channel_dots: {
+    args: ["x", "dy", "pixels", "c", "shift", "sdy", "sdyx"],
+    warm: (s) => [
+      [s.x, s.z, G.h * G.w, G.c, 0, s.b, s.y],
+      [s.x, s.z, G.h * G.w, G.c, s.w, s.b, s.y],
+    ],
+  },
+  channel_affine: {
+    args: ["x", "pixels", "c", "scale", "shift", "y"],
+    warm: (s) => [
+      [s.x, G.h * G.w, G.c, s.w, 0, s.y],
+      [s.x, G.h * G.w, G.c, s.w, s.b, s.y],
+    ],
+  },
+  channel_affine2: {
+    args: ["dy", "x", "pixels", "c", "a", "b", "shift", "k", "dx"],
+    warm: (s) => [[s.z, s.x, G.h * G.w, G.c, s.w, s.b, s.w, s.wpk, s.y]],
+  },
+  channel_fill: {
+    args: ["v", "pixels", "c", "y"],
+    warm: (s) => [[s.w, G.h * G.w, G.c, s.y]],
+  },
+  channel_max: {
+    args: ["x", "pixels", "c", "y", "arg"],
+    warm: (s) => [[s.x, G.h * G.w, G.c, s.y, s.b]],
+  },
 } as const satisfies Record<string, Spec>;
 
 export type KernelName = keyof typeof KERNELS;
@@ -258,6 +307,16 @@ const BUILDERS: { readonly [K in KernelName]: (a: ArgsOf<K>) => Task } = {
   relu_backward: (a) => ["relu_backward", a.da, a.z, a.dz, a.i0, a.i1],
   softmax_forward: (a) => ["softmax_forward", a.z, a.k, a.y, a.r0, a.r1],
   softmax_cross_entropy: (a) => ["softmax_cross_entropy", a.z, a.t, a.k, a.scale, a.loss, a.dz, a.r0, a.r1],
+  act_forward: (a) => ["act_forward", a.kind, a.x, a.y, a.i0, a.i1, a.a, a.b],
+  act_backward: (a) => ["act_backward", a.kind, a.x, a.dy, a.dx, a.i0, a.i1, a.a, a.b],
+  add_forward: (a) => ["add_forward", a.a, a.b, a.y, a.i0, a.i1],
+  mul_forward: (a) => ["mul_forward", a.a, a.b, a.y, a.i0, a.i1],
+  channel_moments: (a) => ["channel_moments", a.x, a.pixels, a.c, a.shift, a.s1, a.s2],
+  channel_dots: (a) => ["channel_dots", a.x, a.dy, a.pixels, a.c, a.shift, a.sdy, a.sdyx],
+  channel_affine: (a) => ["channel_affine", a.x, a.pixels, a.c, a.scale, a.shift, a.y],
+  channel_affine2: (a) => ["channel_affine2", a.dy, a.x, a.pixels, a.c, a.a, a.b, a.shift, a.k, a.dx],
+  channel_fill: (a) => ["channel_fill", a.v, a.pixels, a.c, a.y],
+  channel_max: (a) => ["channel_max", a.x, a.pixels, a.c, a.y, a.arg],
 };
 
 /**

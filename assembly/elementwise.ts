@@ -1,0 +1,155 @@
+// The layers of ResNet and MobileNet around the convs, on flat float64 memory: activations (one kernel
+// per direction, the function chosen by a code), elementwise sums and products, and the per-channel
+// reductions and affine maps that BatchNorm, global pooling and channel gates are made of. Images are
+// NHWC: `pixels` rows of `c` channels.
+import { at } from "./mem";
+
+// activation codes: src/ops/activations.ts ACTIVATIONS lists the same numbers
+const RELU6: i32 = 0; // hardtanh(0, 6): the gradient passes strictly inside (PyTorch's ReLU6)
+const CLIP: i32 = 1; // clamp(a, b): the gradient passes on [a, b] (torch.clamp)
+const LEAKY: i32 = 2; // a = the slope below 0
+const SIGMOID: i32 = 3;
+const HARD_SIGMOID: i32 = 4; // max(0, min(1, a·x + b)), the gradient a strictly inside
+const HARD_SWISH: i32 = 5; // x · relu6(x + 3) / 6
+const SWISH: i32 = 6; // x · sigmoid(x)
+
+function sigmoid(x: f64): f64 {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** y[i] = act(x[i]) for elements i0..i1; NaN stays NaN. */
+export function act_forward(kind: i32, x: usize, y: usize, i0: i32, i1: i32, a: f64, b: f64): void {
+  for (let i = i0; i < i1; i++) {
+    const v = load<f64>(at(x, i));
+    let r: f64;
+    if (kind == RELU6) r = min<f64>(max<f64>(v, 0), 6);
+    else if (kind == CLIP) r = min<f64>(max<f64>(v, a), b);
+    else if (kind == LEAKY) r = v > 0 ? v : v * a;
+    else if (kind == SIGMOID) r = sigmoid(v);
+    else if (kind == HARD_SIGMOID) r = min<f64>(max<f64>(a * v + b, 0), 1);
+    else if (kind == HARD_SWISH) r = (v * min<f64>(max<f64>(v + 3, 0), 6)) / 6;
+    else r = v * sigmoid(v);
+    store<f64>(at(y, i), r);
+  }
+}
+
+/** dx[i] = dy[i] · act'(x[i]) for elements i0..i1, with PyTorch's choices at the kinks. */
+export function act_backward(kind: i32, x: usize, dy: usize, dx: usize, i0: i32, i1: i32, a: f64, b: f64): void {
+  for (let i = i0; i < i1; i++) {
+    const v = load<f64>(at(x, i));
+    const g = load<f64>(at(dy, i));
+    let r: f64;
+    if (kind == RELU6) r = v > 0 && v < 6 ? g : 0;
+    else if (kind == CLIP) r = v >= a && v <= b ? g : 0;
+    else if (kind == LEAKY) r = v > 0 ? g : g * a;
+    else if (kind == SIGMOID) {
+      const s = sigmoid(v);
+      r = g * s * (1 - s);
+    } else if (kind == HARD_SIGMOID) {
+      const t = a * v + b;
+      r = t > 0 && t < 1 ? g * a : 0;
+    } else if (kind == HARD_SWISH) r = v < -3 ? 0 : v <= 3 ? g * (v / 3 + 0.5) : g;
+    else {
+      const s = sigmoid(v);
+      r = g * (s * (1 + v * (1 - s)));
+    }
+    store<f64>(at(dx, i), r);
+  }
+}
+
+/** y[i] = a[i] + b[i] for elements i0..i1. */
+export function add_forward(a: usize, b: usize, y: usize, i0: i32, i1: i32): void {
+  let i = i0;
+  for (; i + 2 <= i1; i += 2) v128.store(at(y, i), f64x2.add(v128.load(at(a, i)), v128.load(at(b, i))));
+  if (i < i1) store<f64>(at(y, i), load<f64>(at(a, i)) + load<f64>(at(b, i)));
+}
+
+/** y[i] = a[i] · b[i] for elements i0..i1. */
+export function mul_forward(a: usize, b: usize, y: usize, i0: i32, i1: i32): void {
+  let i = i0;
+  for (; i + 2 <= i1; i += 2) v128.store(at(y, i), f64x2.mul(v128.load(at(a, i)), v128.load(at(b, i))));
+  if (i < i1) store<f64>(at(y, i), load<f64>(at(a, i)) * load<f64>(at(b, i)));
+}
+
+/**
+ * s1[ch] += Σ d and s2[ch] += Σ d² over the pixels, d = x − shift[ch] (shift 0: none). Two passes make
+ * a variance as exact as numpy's: the mean with no shift, then the squares around it.
+ */
+export function channel_moments(x: usize, pixels: i32, c: i32, shift: usize, s1: usize, s2: usize): void {
+  for (let p = 0; p < pixels; p++) {
+    const row = p * c;
+    for (let ch = 0; ch < c; ch++) {
+      const d = load<f64>(at(x, row + ch)) - (shift ? load<f64>(at(shift, ch)) : 0);
+      store<f64>(at(s1, ch), load<f64>(at(s1, ch)) + d);
+      store<f64>(at(s2, ch), load<f64>(at(s2, ch)) + d * d);
+    }
+  }
+}
+
+/** sdy[ch] += Σ dy and sdyx[ch] += Σ dy · (x − shift[ch]) over the pixels (shift 0: none). */
+export function channel_dots(x: usize, dy: usize, pixels: i32, c: i32, shift: usize, sdy: usize, sdyx: usize): void {
+  for (let p = 0; p < pixels; p++) {
+    const row = p * c;
+    for (let ch = 0; ch < c; ch++) {
+      const g = load<f64>(at(dy, row + ch));
+      const d = load<f64>(at(x, row + ch)) - (shift ? load<f64>(at(shift, ch)) : 0);
+      store<f64>(at(sdy, ch), load<f64>(at(sdy, ch)) + g);
+      store<f64>(at(sdyx, ch), load<f64>(at(sdyx, ch)) + g * d);
+    }
+  }
+}
+
+/** y = x · scale[ch] + shift[ch] (shift 0: none, so −0 stays −0) over the pixels. */
+export function channel_affine(x: usize, pixels: i32, c: i32, scale: usize, shift: usize, y: usize): void {
+  for (let p = 0; p < pixels; p++) {
+    const row = p * c;
+    for (let ch = 0; ch < c; ch++) {
+      const v = load<f64>(at(x, row + ch)) * load<f64>(at(scale, ch));
+      store<f64>(at(y, row + ch), shift ? v + load<f64>(at(shift, ch)) : v);
+    }
+  }
+}
+
+/** dx = a[ch] · dy + b[ch] · (x − shift[ch]) + k[ch] over the pixels: BatchNorm's input gradient in training. */
+export function channel_affine2(
+  dy: usize,
+  x: usize,
+  pixels: i32,
+  c: i32,
+  a: usize,
+  b: usize,
+  shift: usize,
+  k: usize,
+  dx: usize,
+): void {
+  for (let p = 0; p < pixels; p++) {
+    const row = p * c;
+    for (let ch = 0; ch < c; ch++) {
+      const d = load<f64>(at(x, row + ch)) - load<f64>(at(shift, ch));
+      const v = load<f64>(at(a, ch)) * load<f64>(at(dy, row + ch)) + load<f64>(at(b, ch)) * d + load<f64>(at(k, ch));
+      store<f64>(at(dx, row + ch), v);
+    }
+  }
+}
+
+/** y[p, ch] = v[ch] for every pixel: global average pooling's gradient. */
+export function channel_fill(v: usize, pixels: i32, c: i32, y: usize): void {
+  for (let p = 0; p < pixels; p++) memory.copy(at(y, p * c), v, (<usize>c) << 3);
+}
+
+/** y[ch] = max over the pixels, arg[ch] = its first pixel (a NaN wins, as torch.max). */
+export function channel_max(x: usize, pixels: i32, c: i32, y: usize, arg: usize): void {
+  for (let ch = 0; ch < c; ch++) {
+    let best = load<f64>(at(x, ch));
+    let where = 0;
+    for (let p = 1; p < pixels && best == best; p++) {
+      const v = load<f64>(at(x, p * c + ch));
+      if (v > best || v != v) {
+        best = v;
+        where = p;
+      }
+    }
+    store<f64>(at(y, ch), best);
+    store<f64>(at(arg, ch), <f64>where);
+  }
+}
