@@ -99,18 +99,25 @@ export function channel_dots(x: usize, dy: usize, pixels: i32, c: i32, shift: us
   }
 }
 
-/** y = x · scale[ch] + shift[ch] (shift 0: none, so −0 stays −0) over the pixels. */
-export function channel_affine(x: usize, pixels: i32, c: i32, scale: usize, shift: usize, y: usize): void {
+/**
+ * y = (x − sub[ch]) · scale[ch] + add[ch] over the pixels (sub or add 0: none, so −0 stays −0):
+ * BatchNorm as (x − μ) · γ/√(σ² + ε) + β, a channel gate as x · s.
+ */
+export function channel_affine(x: usize, pixels: i32, c: i32, sub: usize, scale: usize, add: usize, y: usize): void {
   for (let p = 0; p < pixels; p++) {
     const row = p * c;
     for (let ch = 0; ch < c; ch++) {
-      const v = load<f64>(at(x, row + ch)) * load<f64>(at(scale, ch));
-      store<f64>(at(y, row + ch), shift ? v + load<f64>(at(shift, ch)) : v);
+      const d = sub ? load<f64>(at(x, row + ch)) - load<f64>(at(sub, ch)) : load<f64>(at(x, row + ch));
+      const v = d * load<f64>(at(scale, ch));
+      store<f64>(at(y, row + ch), add ? v + load<f64>(at(add, ch)) : v);
     }
   }
 }
 
-/** dx = a[ch] · dy + b[ch] · (x − shift[ch]) + k[ch] over the pixels: BatchNorm's input gradient in training. */
+/**
+ * dx = (dy − k[ch] − (x − shift[ch]) · b[ch]) · a[ch] over the pixels: BatchNorm's input gradient in
+ * training, arranged as PyTorch's (so that infinities and NaNs come out as there).
+ */
 export function channel_affine2(
   dy: usize,
   x: usize,
@@ -126,7 +133,7 @@ export function channel_affine2(
     const row = p * c;
     for (let ch = 0; ch < c; ch++) {
       const d = load<f64>(at(x, row + ch)) - load<f64>(at(shift, ch));
-      const v = load<f64>(at(a, ch)) * load<f64>(at(dy, row + ch)) + load<f64>(at(b, ch)) * d + load<f64>(at(k, ch));
+      const v = (load<f64>(at(dy, row + ch)) - load<f64>(at(k, ch)) - d * load<f64>(at(b, ch))) * load<f64>(at(a, ch));
       store<f64>(at(dx, row + ch), v);
     }
   }

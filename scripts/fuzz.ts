@@ -127,7 +127,11 @@ interface Case {
     | "distribute"
     | "relu"
     | "dense"
-    | "softmax";
+    | "softmax"
+    | "activation"
+    | "batch_norm"
+    | "merge"
+    | "dropout";
   m: number;
   h: number;
   w: number;
@@ -221,6 +225,10 @@ const caseArb: fc.Arbitrary<Case> = fc
       "relu",
       "dense",
       "softmax",
+      "activation",
+      "batch_norm",
+      "merge",
+      "dropout",
     ),
     dims: fc.oneof({ weight: 9, arbitrary: small }, { weight: 1, arbitrary: large }),
     f: fc.integer({ min: 1, max: 4 }),
@@ -249,6 +257,18 @@ function mulberry32(a: number): () => number {
 /** What a case computes: its outputs, or the error it throws. */
 type Outcome = { out: NDArray[] } | { error: unknown };
 
+const ACTS = ["relu6", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", "hard_swish", "swish"] as const;
+/** Each activation's options as the fuzzer draws them, and the two numbers the reference takes. */
+const ACT_OPTIONS: Record<(typeof ACTS)[number], [object, number, number]> = {
+  relu6: [{}, 0, 0],
+  clip: [{ min: -1, max: 2 }, -1, 2],
+  leaky_relu: [{ alpha: 0.2 }, 0.2, 0],
+  sigmoid: [{}, 0, 0],
+  hard_sigmoid: [{ alpha: 0.2, beta: 0.5 }, 0.2, 0.5],
+  hard_swish: [{}, 0, 0],
+  swish: [{}, 0, 0],
+};
+
 /** The functions a case calls (the backward ones call the forward one first for its cache). */
 const FN: Record<Case["op"], string[]> = {
   zero_pad: ["zero_pad"],
@@ -261,6 +281,24 @@ const FN: Record<Case["op"], string[]> = {
   relu: ["relu", "relu_backward"],
   dense: ["dense_forward", "dense_backward"],
   softmax: ["softmax", "softmax_cross_entropy"],
+  activation: ACTS.flatMap((a) => [a, `${a}_backward`]),
+  batch_norm: ["batch_norm", "batch_norm_backward"],
+  merge: [
+    ...["add", "concat", "concat_backward", "multiply", "multiply_backward"],
+    ...["global_avg_pool", "global_avg_pool_backward", "global_max_pool", "global_max_pool_backward"],
+  ],
+  dropout: ["dropout", "dropout_backward"],
+};
+
+/** Relative tolerance against the reference: sums in another order (0: the same bits). */
+const RTOL: Partial<Record<Case["op"], number>> = {
+  conv_forward: 1e-9,
+  conv_backward: 1e-9,
+  dense: 1e-9,
+  softmax: 1e-9,
+  batch_norm: 1e-9,
+  activation: 1e-13,
+  merge: 1e-12,
 };
 
 /** Ops no generator draws, and why; any other op of the entries without a generator stops the fuzzer. */
@@ -297,7 +335,7 @@ function reenter(): void {
 function run(
   cs: Case,
   contiguous: boolean,
-): { got: Outcome; ref: Float64Array[] | null; valid: boolean; invalid: boolean } {
+): { got: Outcome; ref: Float64Array[] | null; valid: boolean; invalid: boolean; floor: number } {
   const rng = mulberry32(cs.seed);
   const { m, h, w, c, f, k, stride, pad, mode } = cs;
   const arr = (j: number, shape: number[]) => {
@@ -305,7 +343,7 @@ function run(
       rng,
       shape.reduce((x, y) => x * y, 1),
       cs.specials,
-      cs.op.startsWith("conv") || cs.op === "dense" || cs.op === "softmax",
+      RTOL[cs.op] !== undefined,
     );
     // the baseline holds, contiguous, the values the view shows
     const plain = new NDArray(logical(cs.views[j], v, shape), shape);
@@ -313,6 +351,8 @@ function run(
   };
   let invalid = false;
   let ref: Float64Array[] | null = null;
+  /** The size of the terms a result sums (which cancel to near 0 where it does): the comparison's scale. */
+  let floor = 0;
   const got = ((): Outcome => {
     try {
       switch (cs.op) {
@@ -426,13 +466,119 @@ function run(
         }
         case "distribute":
           return { out: [lib.distribute_value(rng() * 4 - 2, [h, w])] };
+        case "activation": {
+          const name = ACTS[cs.seed % ACTS.length];
+          const [options, a, b] = ACT_OPTIONS[name];
+          const Z = arr(0, [m, h, w, c]);
+          const dA = arr(1, [m, h, w, c]);
+          const fwd = lib[name] as (z: NDArray, o: object) => [NDArray, lib.ActivationCache];
+          const bwd = lib[`${name}_backward`] as (d: NDArray, c: lib.ActivationCache) => NDArray;
+          const [A, cache] = fwd(Z.a, options);
+          if (contiguous) {
+            ref = [
+              reference.activation(name, Z.plain, a, b),
+              reference.activation_backward(name, dA.plain, Z.plain, a, b),
+            ].map((x) => x.toFloat64Array());
+          }
+          return { out: [A, bwd(dA.a, cache)] };
+        }
+        case "batch_norm": {
+          const X = arr(0, [m, h, w, c]);
+          const [gamma, beta] = [arr(1, [c]), arr(2, [c])];
+          const dY = arr(3, [m, h, w, c]);
+          // inference with running statistics (positive variances) on odd seeds, the batch's on even ones
+          const stats: [NDArray, NDArray] | undefined =
+            cs.seed % 2 === 1
+              ? [
+                  new NDArray(values(rng, c, false, true), [c]),
+                  new NDArray(
+                    values(rng, c, false, true).map((v) => 0.1 + v * v),
+                    [c],
+                  ),
+                ]
+              : undefined;
+          const options = stats ? { mean: stats[0], variance: stats[1] } : {};
+          // batch statistics of an empty batch must be refused, by name
+          if (!stats && m * h * w === 0) invalid = true;
+          const [Y, cache] = lib.batch_norm(X.a, gamma.a, beta.a, options);
+          // dgamma and dX sum n terms of |dY|·|x̂| (|x̂| ≤ √n) that cancel when dY is constant
+          const big = (a: NDArray) =>
+            a.toFloat64Array().reduce((s, v) => (Number.isFinite(v) ? Math.max(s, Math.abs(v)) : s), 1);
+          floor = big(dY.plain) * big(gamma.plain) * Math.sqrt(m * h * w) * 4;
+          if (contiguous) {
+            ref = [
+              reference.batch_norm(X.plain, gamma.plain, beta.plain, 1e-5, stats),
+              ...reference.batch_norm_backward(dY.plain, X.plain, gamma.plain, 1e-5, stats),
+            ].map((x) => x.toFloat64Array());
+          }
+          return { out: [Y, ...lib.batch_norm_backward(dY.a, cache)] };
+        }
+        case "merge": {
+          const A = arr(0, [m, h, w, c]);
+          const B = arr(1, [m, h, w, c]);
+          const S = arr(2, [m, c]);
+          const dY = arr(3, [m, c]);
+          const sum = lib.add(A.a, B.a);
+          const [joined, widths] = lib.concat([A.a, B.a]);
+          const [gated, gcache] = lib.multiply(A.a, S.a);
+          const [avg, acache] = lib.global_avg_pool(A.a);
+          const [max, mcache] = h * w > 0 && m > 0 ? lib.global_max_pool(A.a) : [lib.zeros([m, c]), null];
+          const outs = [
+            sum,
+            joined,
+            ...lib.concat_backward(joined, widths),
+            gated,
+            ...lib.multiply_backward(gated, gcache),
+          ];
+          outs.push(avg, lib.global_avg_pool_backward(dY.a, acache), max);
+          if (mcache) outs.push(lib.global_max_pool_backward(dY.a, mcache));
+          if (contiguous) {
+            const [pa, pb] = [A.plain.toFloat64Array(), B.plain.toFloat64Array()];
+            const cat = new Float64Array(2 * pa.length);
+            for (let p = 0; p < pa.length / c; p++) {
+              cat.set(pa.subarray(p * c, p * c + c), 2 * p * c);
+              cat.set(pb.subarray(p * c, p * c + c), 2 * p * c + c);
+            }
+            const g = reference.multiply(A.plain, S.plain);
+            const dyv = dY.plain.toFloat64Array();
+            const avgBack = new Float64Array(pa.length).map(
+              (_, i) => dyv[Math.floor(i / (h * w * c)) * c + (i % c)] / (h * w),
+            );
+            ref = [
+              pa.map((v, i) => v + pb[i]),
+              cat,
+              pa,
+              pb,
+              g.toFloat64Array(),
+              ...reference.multiply_backward(g, A.plain, S.plain).map((x) => x.toFloat64Array()),
+              reference.global_pool(A.plain, false).toFloat64Array(),
+              avgBack,
+              ...(mcache ? [reference.global_pool(A.plain, true).toFloat64Array()] : []),
+            ];
+          }
+          return { out: outs };
+        }
+        case "dropout": {
+          const X = arr(0, [m, h, w, c]);
+          const dY = arr(1, [m, h, w, c]);
+          const rate = (cs.seed % 10) / 10;
+          const [Y, mask] = lib.dropout(X.a, { rate, seed: cs.seed });
+          if (contiguous) {
+            const mk = mask.toFloat64Array();
+            ref = [
+              X.plain.toFloat64Array().map((v, i) => v * mk[i]),
+              dY.plain.toFloat64Array().map((v, i) => v * mk[i]),
+            ];
+          }
+          return { out: [Y, lib.dropout_backward(dY.a, mask)] };
+        }
       }
     } catch (error) {
       return { error };
     }
   })();
   const valid = !invalid && (contiguous || cs.hostility !== "throw" || cs.op === "distribute");
-  return { got, ref, valid, invalid };
+  return { got, ref, valid, invalid, floor };
 }
 
 // ---- checks ----------------------------------------------------------------------------------------
@@ -452,9 +598,9 @@ function same(a: Float64Array, b: Float64Array): boolean {
   return true;
 }
 
-function close(a: Float64Array, b: Float64Array, rtol: number): boolean {
+function close(a: Float64Array, b: Float64Array, rtol: number, floor = 0): boolean {
   if (a.length !== b.length) return false;
-  let scale = 0;
+  let scale = floor;
   for (const v of b) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
   for (let i = 0; i < a.length; i++) {
     if (!Number.isFinite(a[i]) || !Number.isFinite(b[i])) {
@@ -509,10 +655,10 @@ function check(cs: Case): string {
   if ("out" in base.got) {
     const outs = base.got.out.map((o) => o.toFloat64Array());
     if (base.ref) {
-      // sums in another order than the reference's: within 1e-9 (relu, copies and pooling: the same bits)
-      const conv = cs.op.startsWith("conv") || cs.op === "dense" || cs.op === "softmax";
+      // sums in another order than the reference's: within RTOL (relu, copies and pooling: the same bits)
+      const rtol = RTOL[cs.op];
       base.ref.forEach((r, j) => {
-        if (!(conv ? close(outs[j], r, 1e-9) : same(outs[j], r)))
+        if (!(rtol !== undefined ? close(outs[j], r, rtol, base.floor) : same(outs[j], r)))
           finding("wrong result", `${cs.op} output ${j} vs the reference`);
       });
     }

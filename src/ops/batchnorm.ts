@@ -75,27 +75,24 @@ export function batch_norm(
   run(fn, false, ({ kernels, arena }) => {
     const xp = arena.copyIn(fn, "X", x);
     const v = (n: number) => arena.zeros(fn, "per-channel values", n);
-    const [s1, s2, scale, shift] = [v(c), v(c), v(c), v(c)];
+    const [s1, s2, scale, mean, add] = [v(c), v(c), v(c), v(c), v(c)];
     if (training) {
       runKernel(kernels, "channel_moments", { x: xp, pixels, c, shift: 0, s1, s2 });
       const sum = arena.f64(s1, c);
       for (let ch = 0; ch < c; ch++) mu[ch] = sum[ch] / pixels;
       arena.f64(s1, c).fill(0);
       arena.f64(s2, c).fill(0);
-      const m = arena.zeros(fn, "the mean", c);
-      arena.f64(m, c).set(mu);
-      runKernel(kernels, "channel_moments", { x: xp, pixels, c, shift: m, s1, s2 });
+      arena.f64(mean, c).set(mu);
+      runKernel(kernels, "channel_moments", { x: xp, pixels, c, shift: mean, s1, s2 });
       const sq = arena.f64(s2, c);
       for (let ch = 0; ch < c; ch++) sigma2[ch] = sq[ch] / pixels;
     }
+    arena.f64(mean, c).set(mu);
+    arena.f64(add, c).set(bet);
     const sc = arena.f64(scale, c);
-    const sh = arena.f64(shift, c);
-    for (let ch = 0; ch < c; ch++) {
-      sc[ch] = gam[ch] / Math.sqrt(sigma2[ch] + epsilon);
-      sh[ch] = bet[ch] - mu[ch] * sc[ch];
-    }
+    for (let ch = 0; ch < c; ch++) sc[ch] = gam[ch] / Math.sqrt(sigma2[ch] + epsilon);
     const y = arena.alloc(fn, "Y", x.size * 8);
-    runKernel(kernels, "channel_affine", { x: xp, pixels, c, scale, shift, y });
+    runKernel(kernels, "channel_affine", { x: xp, pixels, c, sub: mean, scale, add, y });
     data.set(arena.f64(y, x.size));
   });
   return [res.array(x.shape), [X, gamma, mu, sigma2, epsilon, training ? 1 : 0]];
@@ -146,17 +143,17 @@ export function batch_norm_backward(
     const [sums, dots, av, bv, kv] = [sdy, sdyx, a, b, k].map((p) => arena.f64(p, c));
     for (let ch = 0; ch < c; ch++) {
       const invstd = 1 / Math.sqrt(sigma2[ch] + epsilon);
-      const scale = gam[ch] * invstd;
       dbeta[ch] = sums[ch];
       dgamma[ch] = dots[ch] * invstd;
-      av[ch] = scale;
-      if (training) {
-        bv[ch] = (-scale * invstd * dgamma[ch]) / pixels;
-        kv[ch] = (-scale * dbeta[ch]) / pixels;
-      }
+      av[ch] = invstd * gam[ch];
+      // dX = (dY − mean(dY) − (X − μ) · Σ dY·(X − μ) / (n σ²)) · γ/σ, PyTorch's arrangement
+      bv[ch] = (dots[ch] * invstd * invstd) / pixels;
+      kv[ch] = sums[ch] / pixels;
     }
     const dx = arena.alloc(fn, "dX", x.size * 8);
-    runKernel(kernels, "channel_affine2", { dy: g, x: xp, pixels, c, a, b, shift: m, k, dx });
+    // (in inference dX reads only dY: an infinite X must not make 0 · ∞ there)
+    if (training) runKernel(kernels, "channel_affine2", { dy: g, x: xp, pixels, c, a, b, shift: m, k, dx });
+    else runKernel(kernels, "channel_affine", { x: g, pixels, c, sub: 0, scale: a, add: 0, y: dx });
     data.set(arena.f64(dx, x.size));
   });
   return [res.array(x.shape), new NDArray(dgamma, [c]), new NDArray(dbeta, [c])];

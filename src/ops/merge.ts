@@ -127,7 +127,7 @@ export function multiply(X: NDArray, S: NDArray, options: Out = {}): [NDArray, M
     const y = arena.alloc(fn, "the product", x.size * 8);
     const per = h * w * c;
     for (let i = 0; i < m; i++) {
-      const args = { x: px + i * per * 8, pixels: h * w, c, scale: ps + i * c * 8, shift: 0, y: y + i * per * 8 };
+      const args = { x: px + i * per * 8, pixels: h * w, c, sub: 0, scale: ps + i * c * 8, add: 0, y: y + i * per * 8 };
       runKernel(kernels, "channel_affine", args);
     }
     data.set(arena.f64(y, x.size));
@@ -161,8 +161,9 @@ export function multiply_backward(dY: NDArray, cache: MultiplyCache): [NDArray, 
         x: gi,
         pixels: h * w,
         c,
+        sub: 0,
         scale: ps + i * c * 8,
-        shift: 0,
+        add: 0,
         y: y + i * per * 8,
       });
       runKernel(kernels, "channel_dots", {

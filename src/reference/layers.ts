@@ -17,20 +17,21 @@ export function activation(name: string, Z: NDArray, a = 0, b = 0): NDArray {
   return new NDArray(Z.toFloat64Array().map(f[name]), Z.shape);
 }
 
+/** The gradient: where an activation is flat, 0 whatever dA holds (PyTorch's where(), not dA · 0). */
 export function activation_backward(name: string, dA: NDArray, Z: NDArray, a = 0, b = 0): NDArray {
   const sig = (x: number) => 1 / (1 + Math.exp(-x));
-  const d: Record<string, (x: number) => number> = {
-    relu6: (x) => (x > 0 && x < 6 ? 1 : 0),
-    clip: (x) => (x >= a && x <= b ? 1 : 0),
-    leaky_relu: (x) => (x > 0 ? 1 : a),
-    sigmoid: (x) => sig(x) * (1 - sig(x)),
-    hard_sigmoid: (x) => (a * x + b > 0 && a * x + b < 1 ? a : 0),
-    hard_swish: (x) => (x < -3 ? 0 : x <= 3 ? x / 3 + 0.5 : 1),
-    swish: (x) => sig(x) * (1 + x * (1 - sig(x))),
+  const d: Record<string, (g: number, x: number) => number> = {
+    relu6: (g, x) => (x > 0 && x < 6 ? g : 0),
+    clip: (g, x) => (x >= a && x <= b ? g : 0),
+    leaky_relu: (g, x) => (x > 0 ? g : g * a),
+    sigmoid: (g, x) => g * sig(x) * (1 - sig(x)),
+    hard_sigmoid: (g, x) => (a * x + b > 0 && a * x + b < 1 ? g * a : 0),
+    hard_swish: (g, x) => (x < -3 ? 0 : x <= 3 ? g * (x / 3 + 0.5) : g),
+    swish: (g, x) => g * (sig(x) * (1 + x * (1 - sig(x)))),
   };
   const z = Z.toFloat64Array();
   return new NDArray(
-    dA.toFloat64Array().map((g, i) => g * d[name](z[i])),
+    dA.toFloat64Array().map((g, i) => d[name](g, z[i])),
     Z.shape,
   );
 }
@@ -64,8 +65,9 @@ export function batch_norm(
   const [mean, variance] = stats ? [[...stats[0].toFloat64Array()], [...stats[1].toFloat64Array()]] : moments(x, c);
   const g = gamma.toFloat64Array();
   const b = beta.toFloat64Array();
+  // (γ/σ first, as PyTorch's alpha: a subnormal γ underflows the same way)
   return new NDArray(
-    x.map((v, i) => ((v - mean[i % c]) / Math.sqrt(variance[i % c] + epsilon)) * g[i % c] + b[i % c]),
+    x.map((v, i) => (v - mean[i % c]) * (g[i % c] / Math.sqrt(variance[i % c] + epsilon)) + b[i % c]),
     X.shape,
   );
 }
@@ -93,8 +95,10 @@ export function batch_norm_backward(
   });
   const dx = dy.map((d, i) => {
     const ch = i % c;
-    const k = g[ch] / Math.sqrt(variance[ch] + epsilon);
-    return stats ? k * d : (k / n) * (n * d - dbeta[ch] - xhat[i] * dgamma[ch]);
+    const invstd = 1 / Math.sqrt(variance[ch] + epsilon);
+    if (stats) return d * (invstd * g[ch]);
+    // dX = (dY − mean(dY) − x̂ · mean(dY · x̂)) · γ/σ
+    return (d - dbeta[ch] / n - xhat[i] * (dgamma[ch] / n)) * (invstd * g[ch]);
   });
   return [new NDArray(dx, X.shape), new NDArray(dgamma, [c]), new NDArray(dbeta, [c])];
 }

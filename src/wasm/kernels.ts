@@ -231,10 +231,10 @@ export const KERNELS = {
     ],
   },
   channel_affine: {
-    args: ["x", "pixels", "c", "scale", "shift", "y"],
+    args: ["x", "pixels", "c", "sub", "scale", "add", "y"],
     warm: (s) => [
-      [s.x, G.h * G.w, G.c, s.w, 0, s.y],
-      [s.x, G.h * G.w, G.c, s.w, s.b, s.y],
+      [s.x, G.h * G.w, G.c, 0, s.w, 0, s.y],
+      [s.x, G.h * G.w, G.c, s.b, s.w, s.b, s.y],
     ],
   },
   channel_affine2: {
@@ -313,7 +313,7 @@ const BUILDERS: { readonly [K in KernelName]: (a: ArgsOf<K>) => Task } = {
   mul_forward: (a) => ["mul_forward", a.a, a.b, a.y, a.i0, a.i1],
   channel_moments: (a) => ["channel_moments", a.x, a.pixels, a.c, a.shift, a.s1, a.s2],
   channel_dots: (a) => ["channel_dots", a.x, a.dy, a.pixels, a.c, a.shift, a.sdy, a.sdyx],
-  channel_affine: (a) => ["channel_affine", a.x, a.pixels, a.c, a.scale, a.shift, a.y],
+  channel_affine: (a) => ["channel_affine", a.x, a.pixels, a.c, a.sub, a.scale, a.add, a.y],
   channel_affine2: (a) => ["channel_affine2", a.dy, a.x, a.pixels, a.c, a.a, a.b, a.shift, a.k, a.dx],
   channel_fill: (a) => ["channel_fill", a.v, a.pixels, a.c, a.y],
   channel_max: (a) => ["channel_max", a.x, a.pixels, a.c, a.y, a.arg],
