@@ -53,6 +53,30 @@ describe("convwasm/async", () => {
       ["dense_backward", [randn(12, ...Zd.shape), dcache]],
       ["softmax", [Zd]],
       ["softmax_cross_entropy", [Zd, [0, 2, 1, 1]]],
+      // the layers of ResNet and MobileNet
+      ...(["relu6", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", "hard_swish", "swish"] as const).flatMap(
+        (name): [string, unknown[]][] => {
+          const made = (S[name] as (z: S.NDArray, o?: object) => [S.NDArray, S.ActivationCache])(Z, { alpha: 0.2 });
+          return [
+            [name, [Z, name === "clip" ? { min: -1, max: 1 } : {}]],
+            [`${name}_backward`, [dZ, made[1]]],
+          ];
+        },
+      ),
+      ["batch_norm", [Z, randn(20, 5), randn(21, 5)]],
+      ["batch_norm", [Z, randn(20, 5), randn(21, 5), { mean: randn(22, 5), variance: S.array([1, 2, 3, 4, 5], [5]) }]],
+      ["batch_norm_backward", [dZ, S.batch_norm(Z, randn(20, 5), randn(21, 5))[1]]],
+      ["add", [Z, dZ]],
+      ["concat", [[Z, dZ]]],
+      ["concat_backward", [randn(23, 2, 9, 9, 10), [5, 5]]],
+      ["multiply", [Z, randn(24, 2, 5)]],
+      ["multiply_backward", [dZ, S.multiply(Z, randn(24, 2, 5))[1]]],
+      ["global_avg_pool", [Z]],
+      ["global_avg_pool_backward", [randn(25, 2, 5), S.global_avg_pool(Z)[1]]],
+      ["global_max_pool", [Z]],
+      ["global_max_pool_backward", [randn(25, 2, 5), Z]],
+      ["dropout", [Z, { rate: 0.4, seed: 3 }]],
+      ["dropout_backward", [dZ, S.dropout(Z, { rate: 0.4, seed: 3 })[1]]],
     ];
     for (const [name, args] of calls) {
       const sync = (S as unknown as Record<string, (...a: unknown[]) => unknown>)[name](...args);

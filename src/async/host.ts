@@ -3,7 +3,7 @@
 // string, as the pool's threads are started: no worker file for a bundler or a server to find.
 import * as lib from "../index.js";
 import { NDArray, messageOf } from "../ndarray.js";
-import { Sequential, type FitOptions, type Labels } from "../model/model.js";
+import { Model, Sequential, type FitOptions, type GraphDescription, type Labels } from "../model/model.js";
 import { type Optimizer, optimizerOf } from "../model/optimizers.js";
 import { state } from "../wasm/runtime.js";
 import { Incoming, type Wire } from "./wire.js";
@@ -12,12 +12,16 @@ import { OP_NAMES, type ModelRequest, type Reply, type Request, type Weights } f
 type Post = (reply: Reply, transfer?: ArrayBuffer[]) => void;
 
 const ops = Object.fromEntries(OP_NAMES.map((n) => [n, lib[n] as (...args: unknown[]) => unknown]));
-const models = new Map<number, Sequential>();
+const models = new Map<number, Model>();
 const optimizers = new Map<number, Optimizer>();
 
 function modelCall(m: ModelRequest, args: unknown[]): unknown {
   if (m.method === "create") {
-    const model = new Sequential(...(args as ConstructorParameters<typeof Sequential>));
+    // sequential(inputShape, layers, options) or model(): (graph, options)
+    const model =
+      args.length === 2
+        ? new Model("model", args[0] as GraphDescription, (args[1] as { seed?: number }).seed)
+        : new Sequential(...(args as ConstructorParameters<typeof Sequential>));
     models.set(m.model, model);
     const { inputShape, outputShape, work } = model;
     return { inputShape, outputShape, work, summary: model.summary(), weights: model.weights() };

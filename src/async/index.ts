@@ -8,6 +8,7 @@ import type * as Sync from "../index.js";
 import { NDArray, assertFinite, copyStrided, describe, messageOf, sizeOf, snapshot as snapshotOf } from "../ndarray.js";
 import { checkInteger } from "../shapes.js";
 import { examples } from "../model/layers.js";
+import { SymbolicTensor, describeGraph } from "../graph/graph.js";
 import type { Optimizer } from "../model/optimizers.js";
 import { KERNELS } from "../wasm/kernels.js";
 import { hostSource } from "./source.js";
@@ -17,6 +18,7 @@ import { OPS, OPTION_KEYS, type ModelMethod, type OpName, type Reply, type Reque
 export { NDArray, array, zeros } from "../ndarray.js";
 export { RandomState, random } from "../random.js";
 export { layers, digitsLayers } from "../model/layers.js";
+export { input, SymbolicTensor } from "../graph/graph.js";
 export { sgd, adam } from "../model/optimizers.js";
 export { readNpz, writeNpz } from "../model/npz.js";
 export type { LayerSpec, Init } from "../model/layers.js";
@@ -1212,7 +1214,49 @@ export async function sequential(
   specs: readonly Sync.LayerSpec[],
   options: { seed?: number; batching?: BatchingOptions } = {},
 ): Promise<AsyncSequential> {
-  const fn = "sequential";
+  const shape: unknown = Array.isArray(inputShape) ? [...inputShape] : inputShape;
+  return create("sequential", shape, [shape, specs], ["inputShape", "layers"], options, false);
+}
+
+/**
+ * As convwasm's model(inputs, outputs): a functional model (one input and one output), made in every
+ * worker from the graph's description; resolves to the model, with the same methods as sequential()'s.
+ */
+export async function model(
+  inputs: SymbolicTensor | readonly SymbolicTensor[],
+  outputs: SymbolicTensor | readonly SymbolicTensor[],
+  options: { seed?: number; batching?: BatchingOptions } = {},
+): Promise<AsyncSequential> {
+  const fn = "model";
+  const [ins, outs] = [inputs, outputs].map((v) => (Array.isArray(v) ? [...v] : [v]));
+  [ins, outs].forEach((list, j) =>
+    list.forEach((t, i) => {
+      if (!(t instanceof SymbolicTensor)) {
+        const name = j === 0 ? "inputs" : "outputs";
+        throw new TypeError(
+          `${fn}: ${name}[${i}] expects a value of the graph (input(…) or a layer's output) but got ${describe(t)}`,
+        );
+      }
+    }),
+  );
+  if (ins.length !== 1 || outs.length !== 1) {
+    throw new RangeError(
+      `${fn}: convwasm/async runs models of one input and one output, but this one has ${ins.length} and ${outs.length}`,
+    );
+  }
+  const graph = describeGraph(fn, ins as SymbolicTensor[], outs as SymbolicTensor[]);
+  return create(fn, graph.inputs[0], [graph], ["graph"], options, true);
+}
+
+/** Makes a model in every worker from `args` (a graph's description keeps every key of its specs). */
+async function create(
+  fn: string,
+  shape: unknown,
+  args: unknown[],
+  names: string[],
+  options: { seed?: number; batching?: BatchingOptions },
+  graph: boolean,
+): Promise<AsyncSequential> {
   const rt = runtime(fn);
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
@@ -1227,7 +1271,6 @@ export async function sequential(
     windowMs: checkMs(fn, "options.batching.windowMs", b.windowMs ?? 2, true, false)!,
     maxQueue: checkInteger(fn, "options.batching.maxQueue", b.maxQueue ?? 1024, 1),
   };
-  const shape: unknown = Array.isArray(inputShape) ? [...inputShape] : inputShape;
   const per = Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d > 0) ? sizeOf(shape) : 1;
   if (cfg.maxBatch * per * 8 > MAX_BATCH_BYTES) {
     throw new RangeError(
@@ -1241,8 +1284,8 @@ export async function sequential(
     rt.workers.map((_, w) =>
       send(
         fn,
-        ["inputShape", "layers", "options"],
-        [shape, specs, { seed }],
+        [...names, "options"],
+        [...args, { seed }],
         (_w, rid, o) =>
           (create = {
             type: "model",
@@ -1253,7 +1296,7 @@ export async function sequential(
             buffers: o.buffers,
             pool: false,
           }),
-        { eligible: (j) => j === w },
+        { eligible: (j) => j === w, anyKeys: [graph] },
       ),
     ),
   );

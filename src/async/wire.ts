@@ -250,7 +250,7 @@ export class Outgoing {
     if (Array.isArray(value)) {
       const n = read(this.fn, value, "length", path) as number;
       return Array.from({ length: n }, (_, i) =>
-        this.encode(read(this.fn, value, i, path), `${path}[${i}]`, depth + 1),
+        this.encode(read(this.fn, value, i, path), `${path}[${i}]`, depth + 1, keys),
       );
     }
     const o = value as Partial<Optimizer>;
@@ -265,7 +265,7 @@ export class Outgoing {
     for (const key of Object.keys(value)) {
       // (only the keys the op reads: the sync API ignores the others, and so must this, unread)
       if (!keys(key)) continue;
-      const w = (out[key] = this.encode(read(this.fn, value, key, path), `${path}.${key}`, depth + 1));
+      const w = (out[key] = this.encode(read(this.fn, value, key, path), `${path}.${key}`, depth + 1, keys));
       if (key === "out") markOut(w);
     }
     return { $obj: out };

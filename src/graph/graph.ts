@@ -58,3 +58,61 @@ export function applyLayer(spec: LayerSpec, inputs: unknown): SymbolicTensor {
   const node: GraphNode = { spec, inputs: list as SymbolicTensor[] };
   return new SymbolicTensor(node, null, spec.kind);
 }
+
+/**
+ * A graph as plain data, to be sent where SymbolicTensors cannot go (convwasm/async's workers): its
+ * inputs' shapes, its distinct layers' specs (a layer applied at several nodes listed once), its nodes
+ * in creation order (values: the inputs, then each node's output) and its outputs.
+ */
+export interface GraphDescription {
+  inputs: number[][];
+  specs: LayerSpec[];
+  nodes: { layer: number; inputs: number[] }[];
+  outputs: number[];
+}
+
+/** The description of the graph between `inputs` and `outputs` (values not reached from the inputs: an error). */
+export function describeGraph(
+  fn: string,
+  inputs: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+): GraphDescription {
+  const index = new Map<SymbolicTensor, number>(inputs.map((t, i) => [t, i]));
+  const found = new Set<SymbolicTensor>();
+  const visit = (t: SymbolicTensor, from: string) => {
+    if (index.has(t) || found.has(t)) return;
+    if (!t.node) throw new RangeError(`${fn}: ${from} depends on ${t}, which is not among the model's inputs`);
+    found.add(t);
+    t.node.inputs.forEach((v) => visit(v, from));
+  };
+  outputs.forEach((t, i) => visit(t, `outputs[${i}]`));
+  const specs: LayerSpec[] = [];
+  const layerOf = new Map<LayerSpec, number>();
+  const nodes = [...found]
+    .sort((a, b) => a.id - b.id)
+    .map((t) => {
+      const spec = t.node!.spec;
+      if (!layerOf.has(spec)) layerOf.set(spec, specs.push(spec) - 1);
+      const node = { layer: layerOf.get(spec)!, inputs: t.node!.inputs.map((v) => index.get(v)!) };
+      index.set(t, index.size);
+      return node;
+    });
+  return { inputs: inputs.map((t) => [...t.inputShape!]), specs, nodes, outputs: outputs.map((t) => index.get(t)!) };
+}
+
+/** The graph a description holds, made again: its inputs and outputs (shared layers shared again). */
+export function graphOf(d: GraphDescription): { inputs: SymbolicTensor[]; outputs: SymbolicTensor[] } {
+  const values: SymbolicTensor[] = d.inputs.map((shape, i) =>
+    input(shape, { name: d.inputs.length === 1 ? "input" : `input_${i}` }),
+  );
+  const inputs = [...values];
+  for (const n of d.nodes)
+    values.push(
+      new SymbolicTensor(
+        { spec: d.specs[n.layer], inputs: n.inputs.map((v) => values[v]) },
+        null,
+        d.specs[n.layer].kind,
+      ),
+    );
+  return { inputs, outputs: d.outputs.map((v) => values[v]) };
+}

@@ -32,11 +32,12 @@ import { parseNpz, writeNpz } from "./npz.js";
 import { examples } from "./layers.js";
 import type { Init, LayerSpec } from "./layers.js";
 import { type KindDef, type ParamSpec, kindOf } from "./kinds.js";
-import { SymbolicTensor, input } from "../graph/graph.js";
+import { type GraphDescription, SymbolicTensor, describeGraph } from "../graph/graph.js";
 
 export { layers, digitsLayers } from "./layers.js";
 export type { Init, Layer as LayerObject, LayerSpec } from "./layers.js";
 export { input, SymbolicTensor } from "../graph/graph.js";
+export type { GraphDescription } from "../graph/graph.js";
 
 /** A built layer: its spec, name, definition, per-example input and output shapes, and parameters. */
 interface Layer {
@@ -135,50 +136,38 @@ const CHAINED = new Set(["conv2d", "relu", "maxPool", "avgPool", "flatten", "den
 const RELUS = new Set(["relu", "relu6", "leakyRelu", "clip"]);
 
 /**
- * The graph between `inputs` and `outputs`, built: nodes in topological order, each layer's shapes
- * checked and parameters initialised (seeded, in that order). A layer object applied at several nodes
- * shares its parameters.
+ * The graph a description holds, built: nodes in topological order (their order of creation), each
+ * layer's shapes checked and parameters initialised (seeded, in that order). A layer applied at several
+ * nodes shares its parameters.
  */
 function buildGraph(
   fn: string,
-  inputs: readonly SymbolicTensor[],
-  outputs: readonly SymbolicTensor[],
+  d: GraphDescription,
   rs: RandomState,
   whereOf: (i: number, name: string) => string,
 ): { shapes: number[][]; steps: Step[]; outputs: number[]; layers: Layer[] } {
-  // the nodes the outputs depend on, found backwards, then sorted by creation (a topological order)
-  const index = new Map<SymbolicTensor, number>();
-  inputs.forEach((t, i) => index.set(t, i));
-  const found = new Set<SymbolicTensor>();
-  const visit = (t: SymbolicTensor, from: string) => {
-    if (index.has(t) || found.has(t)) return;
-    if (!t.node) throw new RangeError(`${fn}: ${from} depends on ${t}, which is not among the model's inputs`);
-    found.add(t);
-    t.node.inputs.forEach((v) => visit(v, from));
-  };
-  outputs.forEach((t, i) => visit(t, `outputs[${i}]`));
-  const order = [...found].sort((a, b) => a.id - b.id);
-  const readers = new Map<SymbolicTensor, SymbolicTensor[]>();
-  for (const t of order) for (const v of t.node!.inputs) readers.set(v, [...(readers.get(v) ?? []), t]);
-  const shapes = inputs.map((t) => [...t.inputShape!]);
-  const built = new Map<LayerSpec, Layer>();
+  const first = d.inputs.length;
+  const readers = new Map<number, number[]>();
+  d.nodes.forEach((n, i) => n.inputs.forEach((v) => readers.set(v, [...(readers.get(v) ?? []), i])));
+  const kindAt = (i: number) => (d.specs[d.nodes[i].layer] as { kind?: unknown } | null)?.kind as string;
+  const shapes = d.inputs.map((s) => [...s]);
+  const built = new Map<number, Layer>();
   const counts: Record<string, number> = {};
   let params = 0;
   const steps: Step[] = [];
-  order.forEach((t, i) => {
-    const given = t.node!.spec;
-    const ins = t.node!.inputs.map((v) => index.get(v)!);
-    const shared = built.get(given);
+  d.nodes.forEach(({ layer: li, inputs: ins }, i) => {
+    const shared = built.get(li);
     let layer: Layer;
     if (shared) {
       const now = ins.map((v) => shapes[v]);
-      if (fmtShape(now.flat()) !== fmtShape(shared.inputs.flat()) || now.length !== shared.inputs.length) {
+      if (now.map(fmtShape).join() !== shared.inputs.map(fmtShape).join()) {
         throw new RangeError(
           `${whereOf(i, shared.name)}: a shared layer expects its first inputs' shapes ${shared.inputs.map(fmtShape).join(", ")} but gets ${now.map(fmtShape).join(", ")}`,
         );
       }
       layer = shared;
     } else {
+      const given = d.specs[li];
       const kind = kindOf(whereOf(i, "?").replace(/ \(\?\)$/, ""), given);
       // the spec's fields read once (a getter runs now, not in the middle of building)
       const spec = { ...given } as LayerSpec;
@@ -192,9 +181,9 @@ function buildGraph(
         );
       }
       // He before a ReLU (through a BatchNorm), else Glorot
-      const next = readers.get(t) ?? [];
-      const after = next.length === 1 && next[0].node!.spec.kind === "batchNorm" ? (readers.get(next[0]) ?? []) : next;
-      const he = after.length === 1 && RELUS.has(after[0].node!.spec.kind);
+      const next = readers.get(first + i) ?? [];
+      const after = next.length === 1 && kindAt(next[0]) === "batchNorm" ? (readers.get(first + next[0]) ?? []) : next;
+      const he = after.length === 1 && RELUS.has(kindAt(after[0]));
       const init = (fanIn: number, fanOut: number, wShape: number[], how: unknown) => {
         if (how !== undefined && how !== "he" && how !== "glorot") {
           throw new RangeError(`${where}: init expects "he" or "glorot" but got ${describe(how)}`);
@@ -235,19 +224,18 @@ function buildGraph(
         W: p.get("W")?.array ?? null,
         b: p.get("b")?.array ?? null,
       };
-      built.set(given, layer);
+      built.set(li, layer);
     }
-    index.set(t, shapes.length);
-    steps.push({ layer, inputs: ins, output: shapes.length });
+    steps.push({ layer, inputs: [...ins], output: shapes.length });
     shapes.push(layer.output);
   });
-  const outs = outputs.map((t) => index.get(t)!);
   steps.forEach((s, i) => {
     if (s.layer.spec.kind !== "softmax") return;
     const read = steps.some((r) => r.inputs.includes(s.output));
-    if (read || !outs.includes(s.output)) throw new RangeError(`${whereOf(i, s.layer.name)} must be the last layer`);
+    if (read || !d.outputs.includes(s.output))
+      throw new RangeError(`${whereOf(i, s.layer.name)} must be the last layer`);
   });
-  return { shapes, steps, outputs: outs, layers: [...new Set(steps.map((s) => s.layer))] };
+  return { shapes, steps, outputs: [...d.outputs], layers: [...new Set(steps.map((s) => s.layer))] };
 }
 
 /** Labels (class indices or one-hot rows) as one-hot rows [m, k], checked against the batch and the classes. */
@@ -325,25 +313,27 @@ export class Model {
   private readonly layers: Layer[] | null;
   /** Packed weights for predict(), made again only after the weights change. */
   private packed: Map<number, Float64Array> | null = null;
+  /** The graph as plain data (what convwasm/async sends its workers to make the same model). */
+  readonly description: GraphDescription;
 
   constructor(
     fn: string,
-    inputs: readonly SymbolicTensor[],
-    outputs: readonly SymbolicTensor[],
+    graph: GraphDescription,
     seed: unknown,
-    whereOf: (i: number, name: string) => string,
+    whereOf: (i: number, name: string) => string = (i, name) => `${fn}: node ${i} (${name})`,
   ) {
     this.rs = new RandomState(checkInteger(fn, "seed", seed ?? 0, 0));
-    const g = buildGraph(fn, inputs, outputs, this.rs, whereOf);
+    const g = buildGraph(fn, graph, this.rs, whereOf);
+    this.description = graph;
     this.shapes = g.shapes;
     this.steps = g.steps;
     this.outputs = g.outputs;
     this.all = g.layers;
-    this.inputShapes = inputs.map((t) => Object.freeze([...t.inputShape!]));
+    this.inputShapes = graph.inputs.map((t) => Object.freeze([...t]));
     this.inputShape = this.inputShapes[0];
     this.outputShapes = g.outputs.map((v) => Object.freeze([...g.shapes[v]]));
     const chain =
-      inputs.length === 1 &&
+      graph.inputs.length === 1 &&
       g.outputs.length === 1 &&
       g.steps.every(
         (s, i) =>
@@ -968,14 +958,14 @@ export class Sequential extends Model {
     }
     if (!Array.isArray(specs) || specs.length === 0)
       throw new TypeError(`${fn}: layers expects a non-empty array of layers`);
-    const x = input(inputShape);
-    let y = x;
-    // each entry its own layer (a spec listed twice gets two sets of weights), its fields read once
-    specs.forEach((s, i) => {
-      kindOf(`${fn}: layers[${i}]`, s);
-      y = new SymbolicTensor({ spec: { ...s }, inputs: [y] }, null, s.kind);
-    });
-    super(fn, [x], [y], seed, (i, name) => `${fn}: layers[${i}] (${name})`);
+    // each entry its own layer (a spec listed twice gets two sets of weights)
+    const graph: GraphDescription = {
+      inputs: [[...inputShape]],
+      specs: [...specs],
+      nodes: specs.map((_, i) => ({ layer: i, inputs: [i] })),
+      outputs: [specs.length],
+    };
+    super(fn, graph, seed, (i, name) => `${fn}: layers[${i}] (${name})`);
   }
 }
 
@@ -1005,7 +995,7 @@ export function model(
   const ins = list(inputs, "inputs");
   if (new Set(ins).size !== ins.length) throw new RangeError(`${fn}: inputs lists one input twice`);
   const o = optionsOf<{ seed: number }>(fn, options);
-  return new Model(fn, ins, list(outputs, "outputs"), o.seed, (i, name) => `${fn}: node ${i} (${name})`);
+  return new Model(fn, describeGraph(fn, ins, list(outputs, "outputs")), o.seed);
 }
 
 /** sequential(inputShape, layers, { seed }): a model of the layers, initialised from the seed. */

@@ -1,0 +1,49 @@
+// convwasm/async runs functional models (issue 21): the graph's description made in every worker, the
+// same weights (same seed), predict, fit and save answering as the synchronous model does.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as S from "convwasm";
+import * as A from "convwasm/async";
+import { expectIdentical, randn } from "./helpers.js";
+
+beforeAll(async () => {
+  await S.init();
+  await A.init({ workers: 2, threads: 1 });
+});
+afterAll(() => A.dispose());
+
+/** A ResNet block with a shared dense layer applied twice, in either entry's layers and input(). */
+function graph(L: typeof S.layers, input: typeof S.input) {
+  const x = input([6, 6, 2]);
+  const c = L.batchNorm().apply(L.conv2d({ filters: 4, size: 3, pad: 1, bias: false }).apply(x));
+  const r = L.relu().apply(L.add().apply([L.conv2d({ filters: 4, size: 1 }).apply(L.relu().apply(c)), c]));
+  const shared = L.dense({ units: 4 });
+  const h = shared.apply(L.relu6().apply(shared.apply(L.globalAvgPool().apply(r))));
+  return { x, y: L.softmax().apply(L.dense({ units: 3 }).apply(h)) };
+}
+
+describe("convwasm/async's model()", () => {
+  it("predicts, trains and saves as the synchronous model does", async () => {
+    const s = graph(S.layers, S.input);
+    const a = graph(A.layers, A.input);
+    const sync = S.model(s.x, s.y, { seed: 4 });
+    const made = await A.model(a.x, a.y, { seed: 4 });
+    const X = randn(1, 5, 6, 6, 2);
+    const Y = [0, 2, 1, 1, 0];
+    expectIdentical(await made.predict(X), sync.predict(X));
+    const opt = () => S.sgd({ lr: 0.05, momentum: 0.9 });
+    sync.fit(X, Y, { epochs: 2, batchSize: 2, optimizer: opt() });
+    await made.fit(X, Y, { epochs: 2, batchSize: 2, optimizer: opt() });
+    expectIdentical(await made.predict(X), sync.predict(X));
+    expect(Array.from(await made.save())).toEqual(Array.from(sync.save()));
+    expect(await made.summary()).toBe(sync.summary());
+    await made.dispose();
+  });
+
+  it("refuses a graph of several inputs or outputs by name", async () => {
+    const x = A.input([4]);
+    const d = A.layers.dense({ units: 2 }).apply(x);
+    await expect(A.model(x, [d, d])).rejects.toThrow(
+      "model: convwasm/async runs models of one input and one output, but this one has 1 and 2",
+    );
+  });
+});
