@@ -56,7 +56,19 @@ export type OpName = keyof typeof OPS;
  */
 export const OPTION_KEYS: ReadonlySet<string> = new Set([
   ...["stride", "pad", "dilation", "groups", "f", "ceil_mode", "count_include_pad", "out", "algorithm"],
-  ...["seed", "epochs", "batchSize", "optimizer", "shuffle", "validation", "onEpoch", "onBatch", "checkFinite", "stop"],
+  ...[
+    "seed",
+    "epochs",
+    "batchSize",
+    "optimizer",
+    "shuffle",
+    "validation",
+    "onEpoch",
+    "onBatch",
+    "checkFinite",
+    "stop",
+    "engine",
+  ],
   ...["kind", "filters", "size", "units", "init", "bias", "multiplier", "momentum", "epsilon", "rate", "min", "max"],
   ...["alpha", "beta", "mean", "variance", "nesterov", "weightDecay", "warmup", "decay", "augment", "shift"],
 ]);

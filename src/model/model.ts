@@ -26,12 +26,12 @@ import { add } from "../ops/merge.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
 import { type Task, blocks8, gemmTask, task } from "../wasm/kernels.js";
 import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
-import { Layout, copyPixelsOut } from "../ops/rows.js";
 import { Optimizer, adam } from "./optimizers.js";
 import { parseNpz, writeNpz } from "./npz.js";
 import { examples } from "./layers.js";
 import type { Init, LayerSpec } from "./layers.js";
 import { type KindDef, type ParamSpec, kindOf } from "./kinds.js";
+import { Plan } from "./plan.js";
 import { type GraphDescription, SymbolicTensor, describeGraph } from "../graph/graph.js";
 
 export { layers, digitsLayers } from "./layers.js";
@@ -289,6 +289,11 @@ export interface PredictOptions {
   batchSize?: number;
   /** Refuse an input holding NaN or ±Infinity (a RangeError naming the first), instead of NaN outputs. */
   checkFinite?: boolean;
+  /**
+   * "plan" (default): the graph inside WASM memory, BatchNorm folded, buffers reused; "ops": every layer
+   * through its functional op, as fit's forward in inference mode (slower; to check the plan against).
+   */
+  engine?: "plan" | "ops";
 }
 
 /** A trainable parameter: its layer, its name in that layer, its spec. */
@@ -309,10 +314,8 @@ export class Model {
   private readonly steps: Step[];
   private readonly outputs: number[];
   private readonly all: Layer[];
-  /** The layers in order when the graph is a chain predict() runs inside WASM memory; else null. */
-  private readonly layers: Layer[] | null;
-  /** Packed weights for predict(), made again only after the weights change. */
-  private packed: Map<number, Float64Array> | null = null;
+  /** predict()'s plan: the graph in inference mode inside WASM memory. */
+  private readonly plan: Plan;
   /** The graph as plain data (what convwasm/async sends its workers to make the same model). */
   readonly description: GraphDescription;
 
@@ -332,20 +335,7 @@ export class Model {
     this.inputShapes = graph.inputs.map((t) => Object.freeze([...t]));
     this.inputShape = this.inputShapes[0];
     this.outputShapes = g.outputs.map((v) => Object.freeze([...g.shapes[v]]));
-    const chain =
-      graph.inputs.length === 1 &&
-      g.outputs.length === 1 &&
-      g.steps.every(
-        (s, i) =>
-          s.inputs.length === 1 &&
-          s.inputs[0] === (i === 0 ? 0 : g.steps[i - 1].output) &&
-          CHAINED.has(s.layer.spec.kind) &&
-          (s.layer.W === null || s.layer.b !== null) &&
-          g.steps.filter((t) => t.layer === s.layer).length === 1,
-      ) &&
-      g.steps.length > 0 &&
-      g.outputs[0] === g.steps[g.steps.length - 1].output;
-    this.layers = chain ? g.steps.map((s) => s.layer) : null;
+    this.plan = new Plan({ shapes: g.shapes, steps: g.steps, outputs: g.outputs, inputs: graph.inputs.length });
   }
 
   /** Multiply-adds of one example through the conv and dense layers (what predict() costs per example). */
@@ -418,7 +408,7 @@ export class Model {
       updates.push([target, v.toFloat64Array()]);
     }
     for (const [target, data] of updates) target.data.set(data);
-    this.packed = null;
+    this.plan.invalidate();
   }
 
   /** The weights and state as the bytes of an .npz file (np.load gives the same names and arrays). */
@@ -440,7 +430,12 @@ export class Model {
     const names = this.inputShapes.map((_, i) => (this.inputShapes.length === 1 ? "input" : `input_${i}`));
     const valueName = (v: number) =>
       v < this.inputShapes.length ? names[v] : this.steps.find((s) => s.output === v)!.layer.name;
-    const graph = this.layers === null;
+    // (a chain reads as Keras's Sequential summary; a graph says what each layer reads)
+    const graph = !(
+      this.inputShapes.length === 1 &&
+      this.outputs.length === 1 &&
+      this.steps.every((st, i) => st.inputs.length === 1 && st.inputs[0] === (i === 0 ? 0 : this.steps[i - 1].output))
+    );
     const seen = new Set<Layer>();
     const rows = this.steps.map(({ layer: l, inputs, output }) => {
       const count = seen.has(l) ? 0 : [...l.params.values()].reduce((s, p) => s + p.array.size, 0);
@@ -470,6 +465,7 @@ export class Model {
       `Total params: ${trainable + state}`,
       `Trainable params: ${trainable}`,
       ...(state > 0 ? [`Non-trainable params: ${state}`] : []),
+      `predict's activations: ${(this.plan.peakBytes() / 1024).toFixed(1)} KiB an example (planned by liveness)`,
     ].join("\n");
   }
 
@@ -631,7 +627,7 @@ export class Model {
         if (shift > 0) shiftImages(xb, shift, this.rs);
         const r = this.step(xb, take(y, idx));
         optimizer.step(params, r.grads, { decay, step: (epoch - 1) * batches + bi, steps: epochs * batches });
-        this.packed = null;
+        this.plan.invalidate();
         lossSum += r.loss * idx.length;
         correct += r.correct;
         options.onBatch?.(bi, batches, r.loss);
@@ -695,7 +691,10 @@ export class Model {
     options?: PredictOptions,
     fn = "predictAll",
   ): NDArray[] {
-    const { batchSize = 256, checkFinite = false } = optionsOf<PredictOptions>(fn, options);
+    const { batchSize = 256, checkFinite = false, engine = "plan" } = optionsOf<PredictOptions>(fn, options);
+    if (engine !== "plan" && engine !== "ops") {
+      throw new TypeError(`${fn}: options.engine expects "plan" or "ops" but got ${describe(engine)}`);
+    }
     if (!Array.isArray(Xs) || Xs.length !== this.inputShapes.length) {
       throw new TypeError(
         `${fn}: Xs expects ${this.inputShapes.length} arrays (one per input) but got ${describe(Xs)}`,
@@ -715,231 +714,13 @@ export class Model {
       const parts = xs.map(
         (x) => new NDArray(x.data, [i1 - i0, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]),
       );
-      if (this.layers) outs[0].data.set(this.chain(fn, parts[0]), i0 * outs[0].per);
+      if (engine === "plan") this.plan.run(fn, parts).forEach((o, j) => outs[j].data.set(o, i0 * outs[j].per));
       else {
         const { values } = this.forward(parts, false);
         this.outputs.forEach((v, j) => outs[j].data.set(values[v]!.toFloat64Array(), i0 * outs[j].per));
       }
     }
     return outs.map((o, j) => new NDArray(o.data, [m, ...this.outputShapes[j]]));
-  }
-
-  /** Packs the weights for the chain once (until they change): conv filters in 8-channel blocks, dense rows. */
-  private packs(): Map<number, Float64Array> {
-    if (this.packed) return this.packed;
-    const packs = new Map<number, Float64Array>();
-    this.layers!.forEach((l, j) => {
-      if (l.spec.kind === "conv2d" && (l.spec.groups ?? 1) === 1) {
-        // [taps, k] → [k8/8][taps][8], with input channels widened to the previous layer's stride (zeros)
-        const [fh, fw, c, k] = l.W!.shape;
-        const cs = this.strideOf(j);
-        const k8 = blocks8(k);
-        const w = l.W!.toFloat64Array();
-        const p = new Float64Array(fh * fw * cs * k8);
-        const taps = fh * fw * cs;
-        for (let t = 0; t < fh * fw; t++)
-          for (let ch = 0; ch < c; ch++)
-            for (let o = 0; o < k; o++)
-              p[Math.floor(o / 8) * taps * 8 + (t * cs + ch) * 8 + (o % 8)] = w[(t * c + ch) * k + o];
-        packs.set(j, p);
-      } else if (l.spec.kind === "dense") {
-        // rows of W for the flattened input as it lies in the arena (channels of stride cs), zeros elsewhere
-        const [n, k] = l.W!.shape;
-        const k8 = blocks8(k);
-        const { rows, map } = this.flatLayout(j);
-        const w = l.W!.toFloat64Array();
-        const p = new Float64Array(rows * k8);
-        for (let r = 0; r < n; r++)
-          for (let o = 0; o < k; o++) p[Math.floor(o / 8) * rows * 8 + map[r] * 8 + (o % 8)] = w[r * k + o];
-        packs.set(j, p);
-      }
-    });
-    return (this.packed = packs);
-  }
-
-  /**
-   * Channels per pixel (or features) of layer j's input in the arena, as predict() chains the layers: a
-   * conv's or a dense layer's output keeps its 8-wide blocks through ReLUs; pooling writes real channels.
-   */
-  private strideOf(j: number): number {
-    for (let i = j - 1; i >= 0; i--) {
-      const s = this.layers![i].spec;
-      if (s.kind === "relu") continue;
-      if (s.kind === "conv2d") return (s.groups ?? 1) === 1 ? blocks8(s.filters) : s.filters;
-      if (s.kind === "dense") return blocks8(s.units);
-      if (s.kind === "flatten") {
-        const [h, w] = this.layers![i].input;
-        return this.layers![i].input.length === 3 ? h * w * this.strideOf(i) : this.strideOf(i);
-      }
-      break;
-    }
-    const input = this.layers![j].input;
-    return input[input.length - 1];
-  }
-
-  /** For dense layer j: the row of its flattened input in the arena for each of W's rows. */
-  private flatLayout(j: number): { rows: number; map: Int32Array } {
-    const n = this.layers![j].input[0];
-    const prev = this.layers![j - 1];
-    if (!prev || prev.spec.kind !== "flatten" || prev.input.length !== 3) {
-      return { rows: this.strideOf(j), map: Int32Array.from({ length: n }, (_, r) => r) };
-    }
-    const [h, w, c] = prev.input;
-    const cs = this.strideOf(j - 1);
-    const map = new Int32Array(n);
-    for (let p = 0; p < h * w; p++) for (let ch = 0; ch < c; ch++) map[p * c + ch] = p * cs + ch;
-    return { rows: h * w * cs, map };
-  }
-
-  /** One batch through every layer inside WASM memory; returns its output, C order. */
-  private chain(fn: string, x: NDArray): Float64Array {
-    const m = x.shape[0];
-    const packs = this.packs();
-    const macs = m * this.work;
-    // (a whole batch shares out from one conv's threshold: measured on the digits model, it pays from 6 images)
-    return run(fn, macs >= shareFrom("conv_forward"), (ctx) => {
-      const { arena, kernels } = ctx;
-      // the activation: a pointer, its per-example shape [h, w, c] or [n], and channels per pixel in memory
-      let ptr = arena.copyIn(fn, "X", x);
-      let shape = [...this.inputShape];
-      let cs = shape[shape.length - 1];
-      const tasks = (list: Task[]) => runTasks(fn, ctx, list);
-      /** Layer j's packed weights and its bias (widened to k8) in the arena, and whether a ReLU follows (fused). */
-      const weightsIn = (j: number, k8: number) => {
-        const packed = packs.get(j)!;
-        const wpk = arena.alloc(fn, "W packed", packed.length * 8);
-        arena.f64(wpk, packed.length).set(packed);
-        const b8 = arena.zeros(fn, "b", k8);
-        arena.f64(b8, this.layers![j].b!.size).set(this.layers![j].b!.data);
-        return { wpk, b8, fused: this.layers![j + 1]?.spec.kind === "relu" ? 1 : 0 };
-      };
-      for (let j = 0; j < this.layers!.length; j++) {
-        const l = this.layers![j];
-        const s = l.spec;
-        if (s.kind === "conv2d" && (s.groups ?? 1) === 1) {
-          const [h, w] = shape;
-          const { g } = convArgs(fn, fakeBatch([h, w, l.W!.shape[2]]), l.W!, l.b!, convHp(s));
-          const { top, bottom, left, right, hp, wp, nH, nW, fh, fw, sh, sw, dh, dw, k } = g;
-          const k8 = blocks8(k);
-          let xp = ptr;
-          if (hp !== h || wp !== w) {
-            xp = arena.alloc(fn, "padded", m * hp * wp * cs * 8);
-            const image = { ptr, strides: [h * w * cs, w * cs, cs, 1], h, w, c: cs };
-            padImages(kernels, image, { top, bottom, left, right }, xp, m);
-          }
-          const { wpk, b8, fused } = weightsIn(j, k8);
-          const z = arena.alloc(fn, "Z", m * nH * nW * k8 * 8);
-          const rows = m * nH;
-          const work = rows * nW * k8 * fh * fw * cs;
-          tasks(
-            guided(ctx, work, "conv_forward", rows).map(([r0, r1]) =>
-              task("conv_forward", {
-                xp,
-                hp,
-                wp,
-                c: cs,
-                cg: cs,
-                wpk,
-                fh,
-                fw,
-                dilH: dh,
-                dilW: dw,
-                k8,
-                b8,
-                sh,
-                sw,
-                z,
-                kp: k8,
-                nH,
-                nW,
-                r0,
-                r1,
-                relu: fused,
-              }),
-            ),
-          );
-          [ptr, shape, cs] = [z, [nH, nW, k], k8];
-          if (fused) j++;
-        } else if (s.kind === "conv2d") {
-          // a grouped or depthwise conv: through the op (copied out and back in)
-          const a = this.view(arena, ptr, m, shape, cs);
-          const [Z] = conv_forward(a, l.W!, l.b!, convHp(s));
-          ptr = arena.copyIn(fn, "Z", Z);
-          [shape, cs] = [[...Z.shape.slice(1)], Z.shape[3]];
-        } else if (s.kind === "relu") {
-          const n = m * sizeOf(shape.slice(0, -1)) * cs;
-          tasks([task("relu_forward", { x: ptr, y: ptr, i0: 0, i1: n })]);
-        } else if (s.kind === "maxPool" || s.kind === "avgPool") {
-          const [h, w, c] = shape;
-          const { g } = poolArgs(fn, fakeBatch(shape), poolHp(s));
-          const { nH, nW, fh, fw, sh, sw } = g;
-          if (g.hp !== h || g.wp !== w) {
-            // padded pooling: through the op
-            const [A] = pool_forward(
-              this.view(arena, ptr, m, shape, cs),
-              poolHp(s),
-              s.kind === "maxPool" ? "max" : "average",
-            );
-            ptr = arena.copyIn(fn, "A", A);
-          } else {
-            const y = arena.alloc(fn, "A", m * nH * nW * c * 8);
-            const strides = [h * w * cs, w * cs, cs, 1] as const;
-            const parts = guided(ctx, m * nH * nW * c * fh * fw, "conv_forward", m);
-            const [sx0, sx1, sx2, sx3] = strides;
-            // (one set of arguments for both kernels: the max kernel reads no divisors)
-            let [divH, divW] = [0, 0];
-            if (s.kind === "avgPool") {
-              divH = arena.alloc(fn, "divisors", (nH + nW) * 8);
-              divW = divH + nH * 8;
-              arena.f64(divH, nH).fill(fh);
-              arena.f64(divW, nW).fill(fw);
-            }
-            const kernel = s.kind === "maxPool" ? "pool_forward_max" : "pool_forward_average";
-            tasks(
-              parts.map(([i0, i1]) => {
-                const args = { x: ptr, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1, divH, divW };
-                return task(kernel, args);
-              }),
-            );
-            ptr = y;
-          }
-          [shape, cs] = [[nH, nW, c], c];
-        } else if (s.kind === "flatten") {
-          // the same memory: the next dense layer's packed rows follow its layout
-          shape = [sizeOf(shape.slice(0, -1)) * cs];
-          cs = shape[0];
-        } else if (s.kind === "dense") {
-          const rowsIn = cs;
-          const k = l.W!.shape[1];
-          const k8 = blocks8(k);
-          const { wpk, b8, fused } = weightsIn(j, k8);
-          const z = arena.alloc(fn, "Z", m * k8 * 8);
-          // a 1×1 conv over the batch as one row of m pixels
-          tasks([gemmTask({ x: ptr, pixels: m, n: rowsIn, w: wpk, k8, b: b8, z, r0: 0, r1: 1, relu: fused })]);
-          [ptr, shape, cs] = [z, [k], k8];
-          if (fused) j++;
-        } else if (s.kind === "softmax") {
-          const k = shape[0];
-          if (cs !== k) {
-            // the classes packed to k per row first (the dense layer's 8-wide blocks)
-            const v = arena.f64(ptr, m * cs);
-            for (let i = 0; i < m; i++) v.copyWithin(i * k, i * cs, i * cs + k);
-            cs = k;
-          }
-          tasks([task("softmax_forward", { z: ptr, k, y: ptr, r0: 0, r1: m })]);
-        }
-      }
-      return this.view(arena, ptr, m, shape, cs).data;
-    });
-  }
-
-  /** The arena's activation [m, ...shape] (channels of stride cs) as a new NDArray: the output, or a layer run as an op. */
-  private view(arena: Context["arena"], ptr: number, m: number, shape: number[], cs: number): NDArray {
-    const c = shape[shape.length - 1];
-    const pixels = m * sizeOf(shape.slice(0, -1));
-    const out = new Float64Array(pixels * c);
-    copyPixelsOut(arena.f64(ptr, pixels * cs), out, Layout.grouped(c, 1, cs), 0, pixels);
-    return new NDArray(out, [m, ...shape]);
   }
 }
 

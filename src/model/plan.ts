@@ -1,0 +1,593 @@
+// predict()'s plan: a model's graph run in inference mode inside WASM memory, as onnxruntime's session
+// does. Made once per model: BatchNorm folded into the conv before it (W·γ/σ, (b − μ)·γ/σ + β) and a ReLU
+// into the conv's or dense layer's stores where theirs is its only reader; each value's channels per
+// pixel in memory (a conv writes 8-wide blocks; the lanes past a value's channels hold finite values
+// that the next layer's zero weights ignore) and the copies where a layer needs another width. Run per
+// batch: the input copied in once, every value given a place in one region by liveness (a buffer is
+// reused once its last reader has run; an elementwise layer writes over its input when that input dies
+// there), packed weights made once until the weights change, the outputs copied out once. A layer with
+// no kernel path here (grouped convs, concat, …) runs through its op: copied out and back in.
+import { NDArray, sizeOf } from "../ndarray.js";
+import { convArgs, poolArgs, type PoolHparameters } from "../shapes.js";
+import { padImages } from "../ops/pad.js";
+import { ACTIVATIONS } from "../ops/activations.js";
+import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
+import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
+import type { KindDef, ParamSpec } from "./kinds.js";
+import type { LayerSpec } from "./layers.js";
+
+/** What the planner needs of a model's built graph. */
+export interface PlanLayer {
+  spec: LayerSpec;
+  kind: KindDef;
+  output: number[];
+  params: Map<string, ParamSpec>;
+}
+export interface PlanGraph {
+  /** Per-example shapes of every value: the inputs, then each step's output. */
+  shapes: number[][];
+  steps: { layer: PlanLayer; inputs: number[]; output: number }[];
+  outputs: number[];
+  inputs: number;
+}
+
+/** One step of the plan: a layer (with what it absorbed) or a copy to another channel width. */
+interface Op {
+  /** The model's step, or −1 for a copy. */
+  step: number;
+  inputs: number[];
+  output: number;
+  /** A conv's BatchNorm folded in (the BN step's index), and a ReLU fused into its stores. */
+  bn: number;
+  relu: boolean;
+  /** The output may be written over this input (an elementwise layer), if that input dies here. */
+  inPlace: number | null;
+}
+
+/** The activations run by act_forward, by layer kind. */
+const ACT: Partial<Record<string, keyof typeof ACTIVATIONS>> = {
+  relu6: "relu6",
+  clip: "clip",
+  leakyRelu: "leaky_relu",
+  sigmoid: "sigmoid",
+  hardSigmoid: "hard_sigmoid",
+  hardSwish: "hard_swish",
+  swish: "swish",
+};
+
+type ConvSpec = Extract<LayerSpec, { kind: "conv2d" }>;
+type DepthwiseSpec = Extract<LayerSpec, { kind: "depthwiseConv2d" }>;
+type PoolSpec = Extract<LayerSpec, { kind: "maxPool" | "avgPool" }>;
+
+const fake = (shape: number[]) =>
+  new NDArray(
+    new Float64Array(1),
+    shape,
+    shape.map(() => 0),
+  );
+function poolHp(s: PoolSpec): PoolHparameters {
+  const { kind, stride, ...hp } = s;
+  void kind;
+  return { ...hp, stride: stride ?? hp.f };
+}
+const convHp = (s: ConvSpec | DepthwiseSpec, groups: number) => ({
+  stride: s.stride ?? 1,
+  pad: s.pad ?? 0,
+  dilation: s.dilation ?? 1,
+  groups,
+});
+
+/** The geometry of a conv step on its input shape. */
+function convGeometry(l: PlanLayer, input: number[]) {
+  const W = l.params.get("W")!.array;
+  const groups = l.spec.kind === "depthwiseConv2d" ? input[2] : ((l.spec as ConvSpec).groups ?? 1);
+  const k = W.shape[3];
+  return convArgs("predict", fake([1, ...input]), fake([...W.shape]), fake([k]), convHp(l.spec as ConvSpec, groups)).g;
+}
+
+/** Whether a step runs on kernels here (else through its op), and the channels per pixel it needs of its inputs. */
+function kernelPath(l: PlanLayer, shapes: number[][], ins: number[]): { ok: boolean; need: (number | null)[] } {
+  const s = l.spec;
+  const inShape = shapes[ins[0]];
+  const c = inShape[inShape.length - 1];
+  switch (s.kind) {
+    case "conv2d":
+      return { ok: (s.groups ?? 1) === 1, need: [null] };
+    case "depthwiseConv2d":
+      // (one filter per channel: a channel multiplier would need its input repeated)
+      return { ok: (s.multiplier ?? 1) === 1, need: [blocks8(c)] };
+    case "maxPool":
+    case "avgPool": {
+      const { g } = poolArgs("predict", fake([1, ...inShape]), poolHp(s));
+      return { ok: g.hp === g.h && g.wp === g.w, need: [null] };
+    }
+    case "flatten":
+      return { ok: true, need: [c] };
+    case "add":
+      return { ok: true, need: ins.map(() => null) };
+    case "relu":
+    case "batchNorm":
+    case "dropout":
+    case "globalAvgPool":
+    case "globalMaxPool":
+    case "dense":
+    case "softmax":
+      return { ok: true, need: [null] };
+    default:
+      return { ok: ACT[s.kind] !== undefined, need: [null] };
+  }
+}
+
+export class Plan {
+  private readonly ops: Op[] = [];
+  /** Channels per pixel of every value (copies included) in memory. */
+  private readonly cs: number[];
+  private readonly shapes: number[][];
+  private readonly outputs: number[];
+  private readonly inputs: number;
+  /** Packed weights and vectors per step, made once until the weights change. */
+  private prepared = new Map<number, Float64Array[]>();
+  /** Multiply-adds of one example (for sharing a batch out to threads). */
+  readonly work: number;
+
+  constructor(private readonly g: PlanGraph) {
+    const { steps, shapes, outputs } = g;
+    this.shapes = shapes.map((s) => [...s]);
+    this.outputs = outputs;
+    this.inputs = g.inputs;
+    const readers = new Map<number, number[]>();
+    steps.forEach((s, i) => s.inputs.forEach((v) => readers.set(v, [...(readers.get(v) ?? []), i])));
+    const only = (v: number, kind: string) => {
+      const r = readers.get(v) ?? [];
+      return r.length === 1 && steps[r[0]].layer.spec.kind === kind && !outputs.includes(v) ? r[0] : -1;
+    };
+    const cs: number[] = shapes.slice(0, g.inputs).map((s) => s[s.length - 1]);
+    /** The value holding each model value (a fused step's output is its conv's). */
+    const alias = new Map<number, number>();
+    const at = (v: number) => alias.get(v) ?? v;
+    const absorbed = new Set<number>();
+    let work = 0;
+    steps.forEach((st, i) => {
+      if (absorbed.has(i)) return;
+      const l = st.layer;
+      const path = kernelPath(l, shapes, st.inputs);
+      // (add's inputs: all at the first one's width)
+      if (path.ok && l.spec.kind === "add")
+        path.need = st.inputs.map((_, j) => (j === 0 ? null : cs[at(st.inputs[0])]));
+      const ins = st.inputs.map((v, j) => {
+        const need = path.ok ? path.need[j] : shapes[at(v)][shapes[at(v)].length - 1];
+        return need === null || cs[at(v)] === need ? at(v) : this.copy(at(v), need, cs);
+      });
+      let output = st.output;
+      let bn = -1;
+      let relu = false;
+      const convLike = path.ok && (l.spec.kind === "conv2d" || l.spec.kind === "depthwiseConv2d");
+      if (convLike) {
+        bn = only(output, "batchNorm");
+        if (bn >= 0) {
+          absorbed.add(bn);
+          alias.set(steps[bn].output, output);
+          output = steps[bn].output;
+        }
+      }
+      if (path.ok && (convLike || l.spec.kind === "dense")) {
+        const r = only(output, "relu");
+        if (r >= 0) {
+          absorbed.add(r);
+          relu = true;
+          output = steps[r].output;
+        }
+      }
+      const v = st.output;
+      if (output !== v) alias.set(output, v);
+      const shape = l.output;
+      const c = shape[shape.length - 1];
+      let width = c;
+      if (path.ok) {
+        const k = l.spec.kind;
+        if (k === "conv2d" || k === "depthwiseConv2d" || k === "dense") width = blocks8(c);
+        else if (k === "flatten") width = sizeOf(shape);
+        else if (k === "relu" || k === "batchNorm" || k === "dropout" || k === "add" || ACT[k]) width = cs[ins[0]];
+      }
+      cs[v] = width;
+      const W = l.params.get("W")?.array;
+      if (W) work += (sizeOf(shape) / c) * W.size;
+      const elementwise =
+        path.ok && ["relu", "batchNorm", "dropout", "add", "flatten"].concat(Object.keys(ACT)).includes(l.spec.kind);
+      this.ops.push({ step: i, inputs: ins, output: v, bn, relu, inPlace: elementwise ? 0 : null });
+    });
+    // the model's outputs as the values that hold them
+    this.outputs = outputs.map(at);
+    this.cs = cs;
+    this.work = work;
+  }
+
+  /** A copy of value v at `width` channels per pixel: a new value, its step queued. */
+  private copy(v: number, width: number, cs: number[]): number {
+    const u = this.shapes.length;
+    this.shapes.push([...this.shapes[v]]);
+    cs[u] = width;
+    this.ops.push({ step: -1, inputs: [v], output: u, bn: -1, relu: false, inPlace: null });
+    return u;
+  }
+
+  /** Forgets the packed weights (the model's weights changed). */
+  invalidate(): void {
+    this.prepared.clear();
+  }
+
+  /** Bytes of a value for m examples. */
+  private bytes(v: number, m: number): number {
+    const s = this.shapes[v];
+    return Math.ceil((m * (sizeOf(s) / s[s.length - 1]) * this.cs[v] * 8) / 64) * 64;
+  }
+
+  /**
+   * Where every value lives for a batch of m: offsets in one region by liveness (first fit, freed after
+   * its last reader), the region's size, and which steps write over their input.
+   */
+  private layout(m: number): { offsets: number[]; size: number; over: boolean[] } {
+    const last = new Map<number, number>();
+    this.ops.forEach((op, i) => op.inputs.forEach((v) => last.set(v, i)));
+    const kept = new Set(this.outputs);
+    const offsets: number[] = [];
+    let free: [number, number][] = [];
+    let top = 0;
+    const take = (n: number) => {
+      const i = free.findIndex(([a, b]) => b - a >= n);
+      if (i < 0) return (top += n) - n;
+      const [a, b] = free[i];
+      if (b - a === n) free.splice(i, 1);
+      else free[i] = [a + n, b];
+      return a;
+    };
+    const give = (a: number, n: number) => {
+      free.push([a, a + n]);
+      free.sort((x, y) => x[0] - y[0]);
+      free = free.reduce<[number, number][]>((out, iv) => {
+        const prev = out[out.length - 1];
+        if (prev && prev[1] === iv[0]) prev[1] = iv[1];
+        else out.push([...iv]);
+        return out;
+      }, []);
+    };
+    for (let v = 0; v < this.inputs; v++) offsets[v] = take(this.bytes(v, m));
+    const over: boolean[] = [];
+    this.ops.forEach((op, i) => {
+      const src = op.inPlace === null ? -1 : op.inputs[op.inPlace];
+      const dies = (v: number) => last.get(v) === i && !kept.has(v);
+      over[i] = src >= 0 && dies(src) && this.bytes(src, m) === this.bytes(op.output, m);
+      offsets[op.output] = over[i] ? offsets[src] : take(this.bytes(op.output, m));
+      for (const v of new Set(op.inputs)) if (dies(v) && !(over[i] && v === src)) give(offsets[v], this.bytes(v, m));
+    });
+    return { offsets, size: Math.max(top, 64), over };
+  }
+
+  /** Bytes of the values' region for one example (what summary() reports). */
+  peakBytes(): number {
+    return this.layout(1).size;
+  }
+
+  /** Each step's packed weights (BatchNorm folded in), made once until the weights change. */
+  private weights(i: number): Float64Array[] {
+    const got = this.prepared.get(i);
+    if (got) return got;
+    const op = this.ops[i];
+    const l = this.g.steps[op.step].layer;
+    const W = l.params.get("W")!.array;
+    const b = l.params.get("b")?.array.toFloat64Array();
+    const kOut = W.shape[W.ndim - 1];
+    // per output channel: scale (γ/σ) and bias ((b − μ)·γ/σ + β), from a folded BatchNorm
+    const scale = new Float64Array(kOut).fill(1);
+    const bias = new Float64Array(kOut);
+    if (b) bias.set(b);
+    if (op.bn >= 0) {
+      const bn = this.g.steps[op.bn].layer;
+      const p = (n: string) => bn.params.get(n)!.array.toFloat64Array();
+      const [gamma, beta, mean, variance] = [p("gamma"), p("beta"), p("moving_mean"), p("moving_variance")];
+      const eps = (bn.spec as { epsilon?: number }).epsilon ?? 1e-5;
+      for (let o = 0; o < kOut; o++) {
+        scale[o] = gamma[o] / Math.sqrt(variance[o] + eps);
+        bias[o] = (bias[o] - mean[o]) * scale[o] + beta[o];
+      }
+    }
+    const k8 = blocks8(kOut);
+    const b8 = new Float64Array(k8);
+    b8.set(bias);
+    const w = W.toFloat64Array();
+    const cs = this.cs[op.inputs[0]];
+    let packed: Float64Array;
+    if (l.spec.kind === "depthwiseConv2d") {
+      // [taps][c8], each channel's filter, widened
+      const taps = W.shape[0] * W.shape[1];
+      packed = new Float64Array(taps * k8);
+      for (let t = 0; t < taps; t++) for (let o = 0; o < kOut; o++) packed[t * k8 + o] = w[t * kOut + o] * scale[o];
+    } else if (l.spec.kind === "dense") {
+      // rows of W for the input as it lies in memory (cs ≥ n rows, zeros past n), in 8-wide column blocks
+      const n = W.shape[0];
+      packed = new Float64Array(cs * k8);
+      for (let r = 0; r < n; r++)
+        for (let o = 0; o < kOut; o++)
+          packed[Math.floor(o / 8) * cs * 8 + r * 8 + (o % 8)] = w[r * kOut + o] * scale[o];
+    } else {
+      // [taps, c] → [k8/8][taps][8], input channels widened to the input's cs (zeros)
+      const [fh, fw, c] = W.shape;
+      const taps = fh * fw * cs;
+      packed = new Float64Array(taps * k8);
+      for (let t = 0; t < fh * fw; t++)
+        for (let ch = 0; ch < c; ch++)
+          for (let o = 0; o < kOut; o++)
+            packed[Math.floor(o / 8) * taps * 8 + (t * cs + ch) * 8 + (o % 8)] = w[(t * c + ch) * kOut + o] * scale[o];
+    }
+    const out = [packed, b8];
+    this.prepared.set(i, out);
+    return out;
+  }
+
+  /**
+   * The outputs for one batch of `xs` (one array per input, [m, ...shape]), each as C-order values
+   * [m, ...outputShape]. `share`: whether the batch is worth the thread pool.
+   */
+  run(fn: string, xs: NDArray[]): Float64Array[] {
+    const m = xs[0].shape[0];
+    return run(fn, m * this.work >= shareFrom("conv_forward"), (ctx) => {
+      const { arena } = ctx;
+      const { offsets, size, over } = this.layout(m);
+      const base = arena.alloc(fn, "the values", size);
+      const ptr = (v: number) => base + offsets[v];
+      xs.forEach((x, v) => arena.write(ptr(v), x));
+      this.ops.forEach((op, i) => arena.scope(() => this.step(fn, ctx, m, i, op, ptr, over[i])));
+      return this.outputs.map((v) => this.read(arena, ptr(v), m, v));
+    });
+  }
+
+  /** Value v of the batch in C order (the lanes past its channels left out). */
+  private read(arena: Context["arena"], p: number, m: number, v: number): Float64Array {
+    const s = this.shapes[v];
+    const c = s[s.length - 1];
+    const cs = this.cs[v];
+    const pixels = m * (sizeOf(s) / c);
+    const src = arena.f64(p, pixels * cs);
+    if (cs === c) return src.slice();
+    const out = new Float64Array(pixels * c);
+    for (let q = 0; q < pixels; q++) out.set(src.subarray(q * cs, q * cs + c), q * c);
+    return out;
+  }
+
+  private step(
+    fn: string,
+    ctx: Context,
+    m: number,
+    i: number,
+    op: Op,
+    ptr: (v: number) => number,
+    over: boolean,
+  ): void {
+    const { arena, kernels } = ctx;
+    const tasks = (list: Task[]) => runTasks(fn, ctx, list);
+    const x = ptr(op.inputs[0]);
+    const y = ptr(op.output);
+    const xShape = this.shapes[op.inputs[0]];
+    const xc = xShape[xShape.length - 1];
+    const xcs = this.cs[op.inputs[0]];
+    const pixels = m * (sizeOf(xShape) / xc);
+    if (op.step < 0) {
+      // a copy to another width: the channels, zeros past them
+      const [src, dst, cs] = [
+        arena.f64(x, pixels * xcs),
+        arena.f64(y, pixels * this.cs[op.output]),
+        this.cs[op.output],
+      ];
+      dst.fill(0);
+      const c = Math.min(xc, xcs);
+      for (let q = 0; q < pixels; q++) dst.set(src.subarray(q * xcs, q * xcs + c), q * cs);
+      return;
+    }
+    const l = this.g.steps[op.step].layer;
+    const s = l.spec;
+    const relu = op.relu ? 1 : 0;
+    const n = pixels * xcs;
+    if (!kernelPath(l, this.g.shapes, this.g.steps[op.step].inputs).ok) {
+      // through the op, in inference mode: copied out and back in
+      const ins = op.inputs.map((v) => new NDArray(this.read(arena, ptr(v), m, v), [m, ...this.shapes[v]]));
+      const p = Object.fromEntries([...l.params].map(([k, a]) => [k, a.array]));
+      const [out] = l.kind.forward(s, ins, p, { training: false, seed: () => 0 });
+      arena.write(y, out);
+      return;
+    }
+    switch (s.kind) {
+      case "conv2d":
+      case "depthwiseConv2d": {
+        const g = convGeometry(l, xShape);
+        const { top, bottom, left, right, hp, wp, nH, nW, fh, fw, sh, sw, dh, dw, k } = g;
+        const [h, w] = xShape;
+        const k8 = blocks8(k);
+        let xp = x;
+        if (hp !== h || wp !== w) {
+          xp = arena.alloc(fn, "padded", m * hp * wp * xcs * 8);
+          padImages(
+            kernels,
+            { ptr: x, strides: [h * w * xcs, w * xcs, xcs, 1], h, w, c: xcs },
+            { top, bottom, left, right },
+            xp,
+            m,
+          );
+        }
+        const [packed, bias] = this.weights(i);
+        const wpk = arena.alloc(fn, "W packed", packed.length * 8);
+        arena.f64(wpk, packed.length).set(packed);
+        const b8 = arena.alloc(fn, "b", k8 * 8);
+        arena.f64(b8, k8).set(bias);
+        const rows = m * nH;
+        if (s.kind === "depthwiseConv2d") {
+          const parts = guided(ctx, rows * nW * k8 * fh * fw, "conv_forward_depthwise", rows);
+          tasks(
+            parts.map(([r0, r1]) =>
+              task("conv_forward_depthwise", {
+                xp,
+                hp,
+                wp,
+                c8: k8,
+                w: wpk,
+                fh,
+                fw,
+                dilH: dh,
+                dilW: dw,
+                b: b8,
+                sh,
+                sw,
+                z: y,
+                nH,
+                nW,
+                r0,
+                r1,
+                relu,
+              }),
+            ),
+          );
+          return;
+        }
+        const parts = guided(ctx, rows * nW * k8 * fh * fw * xcs, "conv_forward", rows);
+        tasks(
+          parts.map(([r0, r1]) =>
+            task("conv_forward", {
+              xp,
+              hp,
+              wp,
+              c: xcs,
+              cg: xcs,
+              wpk,
+              fh,
+              fw,
+              dilH: dh,
+              dilW: dw,
+              k8,
+              b8,
+              sh,
+              sw,
+              z: y,
+              kp: k8,
+              nH,
+              nW,
+              r0,
+              r1,
+              relu,
+            }),
+          ),
+        );
+        return;
+      }
+      case "dense": {
+        const [packed, bias] = this.weights(i);
+        const k8 = bias.length;
+        const wpk = arena.alloc(fn, "W packed", packed.length * 8);
+        arena.f64(wpk, packed.length).set(packed);
+        const b8 = arena.alloc(fn, "b", k8 * 8);
+        arena.f64(b8, k8).set(bias);
+        // a 1×1 conv over the batch as one row of m pixels
+        tasks([gemmTask({ x, pixels: m, n: xcs, w: wpk, k8, b: b8, z: y, r0: 0, r1: 1, relu })]);
+        return;
+      }
+      case "relu":
+        tasks([task("relu_forward", { x, y, i0: 0, i1: n })]);
+        return;
+      case "dropout":
+        if (!over) arena.f64(y, n).set(arena.f64(x, n));
+        return;
+      case "flatten":
+        if (!over && y !== x) arena.f64(y, n).set(arena.f64(x, n));
+        return;
+      case "batchNorm": {
+        const p = (name: string) => l.params.get(name)!.array.toFloat64Array();
+        const eps = s.epsilon ?? 1e-5;
+        const [gamma, beta, mean, variance] = [p("gamma"), p("beta"), p("moving_mean"), p("moving_variance")];
+        const v = arena.zeros(fn, "per-channel values", 3 * xcs);
+        const [sub, scale, add] = [v, v + xcs * 8, v + 2 * xcs * 8];
+        const [mv, sv, av] = [sub, scale, add].map((q) => arena.f64(q, xcs));
+        for (let ch = 0; ch < xc; ch++) {
+          mv[ch] = mean[ch];
+          sv[ch] = gamma[ch] / Math.sqrt(variance[ch] + eps);
+          av[ch] = beta[ch];
+        }
+        runKernel(kernels, "channel_affine", { x, pixels, c: xcs, sub, scale, add, y });
+        return;
+      }
+      case "add": {
+        tasks([task("add_forward", { a: x, b: ptr(op.inputs[1]), y, i0: 0, i1: n })]);
+        for (const v of op.inputs.slice(2)) tasks([task("add_forward", { a: y, b: ptr(v), y, i0: 0, i1: n })]);
+        return;
+      }
+      case "maxPool":
+      case "avgPool": {
+        const [h, w, c] = xShape;
+        const { g } = poolArgs(fn, fake([1, ...xShape]), poolHp(s));
+        const { nH, nW, fh, fw, sh, sw } = g;
+        const [sx0, sx1, sx2, sx3] = [h * w * xcs, w * xcs, xcs, 1];
+        let [divH, divW] = [0, 0];
+        if (s.kind === "avgPool") {
+          divH = arena.alloc(fn, "divisors", (nH + nW) * 8);
+          divW = divH + nH * 8;
+          arena.f64(divH, nH).fill(fh);
+          arena.f64(divW, nW).fill(fw);
+        }
+        const kernel = s.kind === "maxPool" ? "pool_forward_max" : "pool_forward_average";
+        const parts = guided(ctx, m * nH * nW * c * fh * fw, "conv_forward", m);
+        // (one set of arguments for both kernels: the max kernel reads no divisors)
+        tasks(
+          parts.map(([i0, i1]) => {
+            const args = { x, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1, divH, divW };
+            return task(kernel, args);
+          }),
+        );
+        return;
+      }
+      case "globalAvgPool":
+      case "globalMaxPool": {
+        const per = pixels / m;
+        const sums = arena.zeros(fn, "per-channel values", 2 * xcs);
+        const out = (j: number) => arena.f64(y + j * xc * 8, xc);
+        for (let j = 0; j < m; j++) {
+          const xi = x + j * per * xcs * 8;
+          arena.f64(sums, 2 * xcs).fill(0);
+          if (s.kind === "globalAvgPool") {
+            runKernel(kernels, "channel_moments", {
+              x: xi,
+              pixels: per,
+              c: xcs,
+              shift: 0,
+              s1: sums,
+              s2: sums + xcs * 8,
+            });
+            const r = arena.f64(sums, xc);
+            out(j).set(r.map((t) => t / per));
+          } else {
+            runKernel(kernels, "channel_max", { x: xi, pixels: per, c: xcs, y: sums, arg: sums + xcs * 8 });
+            out(j).set(arena.f64(sums, xc));
+          }
+        }
+        return;
+      }
+      case "softmax": {
+        const k = xc;
+        const src = arena.f64(x, m * xcs);
+        const dst = arena.f64(y, m * k);
+        for (let j = 0; j < m; j++) dst.set(src.subarray(j * xcs, j * xcs + k), j * k);
+        tasks([task("softmax_forward", { z: y, k, y, r0: 0, r1: m })]);
+        return;
+      }
+      default: {
+        const name = ACT[s.kind]!;
+        const o = s as { min?: number; max?: number; alpha?: number; beta?: number };
+        const [a, b] =
+          name === "clip"
+            ? [o.min ?? -Infinity, o.max ?? Infinity]
+            : name === "leaky_relu"
+              ? [o.alpha ?? 0.01, 0]
+              : name === "hard_sigmoid"
+                ? [o.alpha ?? 1 / 6, o.beta ?? 0.5]
+                : [0, 0];
+        tasks([task("act_forward", { kind: ACTIVATIONS[name], x, y, i0: 0, i1: n, a, b })]);
+      }
+    }
+  }
+}

@@ -1,0 +1,163 @@
+// predict()'s plan (issue 21): the graph in inference mode inside WASM memory, BatchNorm folded into the
+// conv before it, ReLU fused into the stores, values placed by liveness, channel widths copied where a
+// layer needs another. Checked against every layer run through its op (engine "ops") on random graphs
+// of every layer kind, channel counts off the 8-wide blocks, shortcuts, shared layers, several outputs.
+import { beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { NDArray, init, input, layers, memory, model, sequential, setThreads, type SymbolicTensor } from "convwasm";
+import { expectClose, randn } from "../helpers.js";
+
+beforeAll(() => init());
+
+/** Running statistics away from 0 and 1, so that inference mode and folding show. */
+function randomStatistics(m: ReturnType<typeof model>, seed: number): void {
+  const w = m.weights();
+  let s = seed;
+  for (const k of Object.keys(w)) {
+    const n = w[k].size;
+    if (k.endsWith("moving_mean")) w[k] = randn(s++, n);
+    else if (k.endsWith("moving_variance"))
+      w[k] = new NDArray(
+        randn(s++, n).data.map((v) => 0.3 + v * v),
+        [n],
+      );
+    else if (k.endsWith("gamma") || k.endsWith("beta")) w[k] = randn(s++, n);
+  }
+  m.setWeights(w);
+}
+
+type Shape = [number, number, number];
+/** A random block on x of shape [h, w, c] (r: the block's own draw): its output and the output's shape. */
+const BLOCKS: ((x: SymbolicTensor, s: Shape, r: number) => [SymbolicTensor, Shape] | null)[] = [
+  (x, [h, w], r) => {
+    const conv = layers.conv2d({ filters: 3 + (r % 7), size: 3, pad: 1, bias: r % 2 === 0 });
+    return [layers.relu().apply(layers.batchNorm().apply(conv.apply(x))), [h, w, 3 + (r % 7)]];
+  },
+  (x, s) => [layers.add().apply([layers.batchNorm().apply(layers.conv2d({ filters: s[2], size: 1 }).apply(x)), x]), s],
+  (x, s) => [
+    layers.relu6().apply(layers.batchNorm().apply(layers.depthwiseConv2d({ size: 3, pad: 1, bias: false }).apply(x))),
+    s,
+  ],
+  (x, [h, w, c], r) => {
+    const stride = 1 + (r % 2);
+    const y = layers.depthwiseConv2d({ size: 3, pad: "same", multiplier: 2, stride }).apply(x);
+    return [y, [Math.ceil(h / stride), Math.ceil(w / stride), 2 * c]];
+  },
+  (x, [h, w, c]) => [
+    layers.conv2d({ filters: 2 * c, size: 3, pad: 1, groups: c % 2 === 0 ? 2 : 1 }).apply(x),
+    [h, w, 2 * c],
+  ],
+  (x, [h, w], r) => [layers.separableConv2d({ filters: 5 + (r % 4), size: 3, pad: 1 }).apply(x), [h, w, 5 + (r % 4)]],
+  (x, [h, w, c]) => [layers.concat().apply([x, layers.sigmoid().apply(x)]), [h, w, 2 * c]],
+  (x, s) => {
+    const gate = layers.sigmoid().apply(layers.dense({ units: s[2] }).apply(layers.globalAvgPool().apply(x)));
+    return [layers.multiply().apply([x, gate]), s];
+  },
+  (x, [h, w, c]) => (h > 1 && w > 1 ? [layers.maxPool({ f: 2, stride: 1 }).apply(x), [h - 1, w - 1, c]] : null),
+  (x, s) => [layers.avgPool({ f: 3, stride: 1, pad: 1 }).apply(x), s],
+  (x, [h, w, c]) => [
+    layers
+      .zeroPadding2d({
+        pad: [
+          [0, 1],
+          [1, 0],
+        ],
+      })
+      .apply(x),
+    [h + 1, w + 1, c],
+  ],
+  (x, s, r) => {
+    const acts = [
+      layers.hardSwish(),
+      layers.swish(),
+      layers.leakyRelu({ alpha: 0.2 }),
+      layers.clip({ min: -0.5, max: 0.7 }),
+      layers.hardSigmoid(),
+      layers.dropout({ rate: 0.5 }),
+      layers.relu(),
+    ];
+    return [acts[r % acts.length].apply(x), s];
+  },
+  (x, s) => [layers.batchNorm().apply(x), s],
+];
+
+describe("the plan agrees with every layer run through its op", () => {
+  it("on random graphs of every layer kind, 1 and 2 threads", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: BLOCKS.length - 1 }), fc.integer({ min: 0, max: 99 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        async (blocks, c, m, max) => {
+          const x = input([7, 6, c]);
+          let h: SymbolicTensor = x;
+          let shape: Shape = [7, 6, c];
+          for (const [b, r] of blocks) [h, shape] = BLOCKS[b](h, shape, r) ?? [h, shape];
+          const pooled = (max ? layers.globalMaxPool() : layers.globalAvgPool()).apply(h);
+          const logits = layers.dense({ units: 4 }).apply(pooled);
+          const y = layers.softmax().apply(logits);
+          const flat = layers.dense({ units: 3 }).apply(layers.flatten().apply(h));
+          const mdl = model(x, [y, flat, logits], { seed: blocks.length });
+          randomStatistics(mdl, c);
+          const X = randn(m + c, m, 7, 6, c);
+          const ops = mdl.predictAll([X], { engine: "ops" });
+          for (const threads of [1, 2]) {
+            await setThreads(threads);
+            mdl.predictAll([X]).forEach((o, j) => expectClose(o, ops[j], 1e-11));
+          }
+          expect(memory().arenaBytesInUse).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("channel counts off the blocks of 8 meet at a shortcut (a copy to the same width), then a dense head", () => {
+    const x = input([5, 5, 3]);
+    const c = layers.batchNorm().apply(layers.conv2d({ filters: 3, size: 3, pad: 1, bias: false }).apply(x));
+    const y = layers
+      .softmax()
+      .apply(layers.dense({ units: 2 }).apply(layers.flatten().apply(layers.relu().apply(layers.add().apply([x, c])))));
+    const m = model(x, y);
+    randomStatistics(m, 3);
+    const X = randn(9, 4, 5, 5, 3);
+    expectClose(m.predict(X), m.predict(X, { engine: "ops" }), 1e-12);
+  });
+});
+
+describe("memory", () => {
+  it("reuses a value's buffer once its last reader has run: a chain of 12 layers needs about two", () => {
+    const specs = Array.from({ length: 12 }, (_, i) =>
+      i % 2 === 0 ? layers.conv2d({ filters: 8, size: 3, pad: 1 }) : layers.sigmoid(),
+    );
+    const m = sequential([16, 16, 8], specs);
+    const text = m.summary();
+    const kib = Number(text.match(/predict's activations: ([\d.]+) KiB an example/)![1]);
+    // one value is 16·16·8 float64 = 16 KiB; the input and two conv outputs alive at once at most
+    expect(kib).toBeLessThanOrEqual(3 * 16);
+    expect(kib).toBeGreaterThanOrEqual(2 * 16);
+    const X = randn(1, 3, 16, 16, 8);
+    expectClose(m.predict(X), m.predict(X, { engine: "ops" }), 1e-12);
+  });
+
+  it("folds BatchNorm again after the weights change (fit, setWeights, load)", () => {
+    const x = input([6, 6, 2]);
+    const h = layers.relu().apply(layers.batchNorm().apply(layers.conv2d({ filters: 4, size: 3, pad: 1 }).apply(x)));
+    const m = model(x, layers.softmax().apply(layers.dense({ units: 3 }).apply(layers.globalAvgPool().apply(h))));
+    const X = randn(5, 4, 6, 6, 2);
+    const before = m.predict(X);
+    m.fit(X, [0, 1, 2, 0], { batchSize: 4 });
+    const after = m.predict(X);
+    expectClose(after, m.predict(X, { engine: "ops" }), 1e-12);
+    expect(Array.from(after.data)).not.toEqual(Array.from(before.data));
+    randomStatistics(m, 40);
+    expectClose(m.predict(X), m.predict(X, { engine: "ops" }), 1e-12);
+    expect(() => m.predict(X, { engine: "fast" as never })).toThrow(
+      'predict: options.engine expects "plan" or "ops" but got string fast',
+    );
+  });
+});
