@@ -11,6 +11,7 @@ import { NDArray, sizeOf } from "../ndarray.js";
 import { convArgs, poolArgs, type PoolHparameters } from "../shapes.js";
 import { padImages } from "../ops/pad.js";
 import { ACTIVATIONS } from "../ops/activations.js";
+import { type Tile, useWinograd, winogradFilters, winogradFromArena } from "../ops/winograd.js";
 import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
 import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
 import type { KindDef, ParamSpec } from "./kinds.js";
@@ -268,8 +269,12 @@ export class Plan {
     return this.layout(1).size;
   }
 
-  /** Each step's packed weights (BatchNorm folded in), made once until the weights change. */
-  private weights(i: number): Float64Array[] {
+  /**
+   * Each step's packed weights (BatchNorm folded in), made once until the weights change: [packed, bias
+   * (8-wide blocks), the Winograd tile (0: direct)]. A 3×3 conv where Winograd pays gets its filters'
+   * transform here, once, not per call.
+   */
+  private weights(fn: string, ctx: Context, i: number): Float64Array[] {
     const got = this.prepared.get(i);
     if (got) return got;
     const op = this.ops[i];
@@ -309,6 +314,14 @@ export class Plan {
       for (let r = 0; r < n; r++)
         for (let o = 0; o < kOut; o++)
           packed[Math.floor(o / 8) * cs * 8 + r * 8 + (o % 8)] = w[r * kOut + o] * scale[o];
+    } else if (this.tileOf(i) !== 0) {
+      // [3, 3, cs, k] (input channels widened, zeros), then U = G g Gᵀ
+      const [, , c] = W.shape;
+      const wide = new Float64Array(9 * cs * kOut);
+      for (let t = 0; t < 9; t++)
+        for (let ch = 0; ch < c; ch++)
+          for (let o = 0; o < kOut; o++) wide[(t * cs + ch) * kOut + o] = w[(t * c + ch) * kOut + o] * scale[o];
+      packed = winogradFilters(fn, ctx, wide, cs, kOut, this.tileOf(i) as Tile);
     } else {
       // [taps, c] → [k8/8][taps][8], input channels widened to the input's cs (zeros)
       const [fh, fw, c] = W.shape;
@@ -319,9 +332,18 @@ export class Plan {
           for (let o = 0; o < kOut; o++)
             packed[Math.floor(o / 8) * taps * 8 + (t * cs + ch) * 8 + (o % 8)] = w[(t * c + ch) * kOut + o] * scale[o];
     }
-    const out = [packed, b8];
+    const out = [packed, b8, Float64Array.of(l.spec.kind === "conv2d" ? this.tileOf(i) : 0)];
     this.prepared.set(i, out);
     return out;
+  }
+
+  /** The Winograd tile of conv step i where it fits and pays (as conv_forward's "auto" decides), else 0. */
+  private tileOf(i: number): number {
+    const op = this.ops[i];
+    const l = this.g.steps[op.step].layer;
+    if (l.spec.kind !== "conv2d") return 0;
+    const g = convGeometry(l, this.shapes[op.inputs[0]]);
+    return useWinograd("predict", undefined, { ...g, c: this.cs[op.inputs[0]] }, false) ?? 0;
   }
 
   /**
@@ -413,7 +435,14 @@ export class Plan {
             m,
           );
         }
-        const [packed, bias] = this.weights(i);
+        const [packed, bias, [tile]] = this.weights(fn, ctx, i);
+        if (tile !== 0) {
+          const images = { ptr: x, strides: [h * w * xcs, w * xcs, xcs, 1], h, w, c: xcs };
+          const shape = { m, h, w, c: xcs, k, top, left, nH, nW };
+          const work = m * nH * nW * k8 * 9 * xcs;
+          winogradFromArena(fn, ctx, images, packed, bias, shape, y, work, tile as Tile, relu);
+          return;
+        }
         const wpk = arena.alloc(fn, "W packed", packed.length * 8);
         arena.f64(wpk, packed.length).set(packed);
         const b8 = arena.alloc(fn, "b", k8 * 8);
@@ -478,7 +507,7 @@ export class Plan {
         return;
       }
       case "dense": {
-        const [packed, bias] = this.weights(i);
+        const [packed, bias] = this.weights(fn, ctx, i);
         const k8 = bias.length;
         const wpk = arena.alloc(fn, "W packed", packed.length * 8);
         arena.f64(wpk, packed.length).set(packed);

@@ -10,7 +10,7 @@ import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.j
 import { type Context, guided, runTasks, taskCount } from "../wasm/schedule.js";
 import { ranges } from "../wasm/pool.js";
 import { state } from "../wasm/runtime.js";
-import { padImages } from "./pad.js";
+import { type ArenaImages, padImages } from "./pad.js";
 
 /** The shape of one Winograd convolution: input [m,h,w,c] padded per side, output [m,nH,nW,k]. */
 export interface WinogradShape {
@@ -119,8 +119,31 @@ function filtersOf(W: NDArray, rotated: boolean): Float64Array {
 }
 
 /**
+ * The filters' transform U = G g Gᵀ of w [3,3,c,k] (C order), one packed panel [c][k8] per point ξ of
+ * the tile: what winogradFromArena multiplies by (a model makes it once, until its weights change).
+ */
+export function winogradFilters(
+  fn: string,
+  { kernels, arena }: Context,
+  w: Float64Array,
+  c: number,
+  k: number,
+  tile: Tile,
+): Float64Array {
+  const points = (tile + 2) ** 2;
+  const k8 = blocks8(k);
+  return arena.scope(() => {
+    const pk = arena.zeros(fn, "U packed", points * c * k8);
+    const wc = arena.alloc(fn, "W", 9 * c * k * 8);
+    arena.f64(wc, 9 * c * k).set(w);
+    runKernel(kernels, "winograd_filter", { w: wc, cin: c, kout: k, k8, tile, u: pk });
+    return arena.f64(pk, points * c * k8).slice();
+  });
+}
+
+/**
  * The convolution `s` of `x` (not padded) by Winograd into z [m·nH·nW][k8] in the arena, with `bias`
- * (k values) added. U is filterTransform's; `work` (direct multiply-adds) sizes the tasks.
+ * (k values) added. `work` (direct multiply-adds) sizes the tasks.
  */
 export function winogradConv(
   fn: string,
@@ -134,23 +157,53 @@ export function winogradConv(
   work: number,
   tile: Tile,
 ): void {
-  const { kernels, arena } = ctx;
-  const { m, c, k, nH, nW } = s;
+  const { arena } = ctx;
+  const U = winogradFilters(fn, ctx, filtersOf(W, rotated), s.c, s.k, tile);
+  const xc = arena.copyInStrided(fn, "input", x);
+  winogradFromArena(
+    fn,
+    ctx,
+    { ptr: xc.ptr, strides: xc.strides, h: s.h, w: s.w, c: s.c },
+    U,
+    bias,
+    s,
+    z,
+    work,
+    tile,
+    0,
+  );
+}
+
+/**
+ * The convolution `s` by Winograd of images already in the arena, with filters already transformed
+ * (winogradFilters), `bias` added and a ReLU fused (relu 1) into z [m·nH·nW][k8].
+ */
+export function winogradFromArena(
+  fn: string,
+  ctx: Context,
+  x: ArenaImages,
+  U: Float64Array,
+  bias: Float64Array,
+  s: WinogradShape,
+  z: number,
+  work: number,
+  tile: Tile,
+  relu: number,
+): void {
+  const { arena } = ctx;
+  const { c, k, nH, nW } = s;
   const points = (tile + 2) ** 2;
   const { xp, hp, wp, th, tw, row, gemmRows, tiles } = tiled(fn, ctx, x, s, tile);
   const k8 = blocks8(k);
-  // the filters' transform U = G g Gᵀ, one packed panel [c][k8] per point ξ
   const plane = c * k8;
-  const pk = arena.zeros(fn, "U packed", points * plane);
-  const wc = arena.alloc(fn, "W", 9 * c * k * 8);
-  arena.f64(wc, 9 * c * k).set(filtersOf(W, rotated));
-  runKernel(kernels, "winograd_filter", { w: wc, cin: c, kout: k, k8, tile, u: pk });
+  const pk = arena.alloc(fn, "U packed", U.length * 8);
+  arena.f64(pk, U.length).set(U);
   const b8 = arena.zeros(fn, "b", k8);
-  arena.f64(b8, k).set(bias);
+  arena.f64(b8, bias.length).set(bias);
   const none = arena.zeros(fn, "no bias", k8);
   const v = arena.alloc(fn, "V", points * tiles * c * 8);
   const mm = arena.alloc(fn, "M", points * tiles * k8 * 8);
-  const rows = m * th;
+  const rows = s.m * th;
   const parts = guided(ctx, work, "conv_forward", rows);
   const gemmParts = guided(ctx, work, "conv_forward", gemmRows);
   const run = (list: Task[]) => runTasks(fn, ctx, list);
@@ -166,7 +219,7 @@ export function winogradConv(
     }
   }
   run(gemms);
-  run(parts.map(([r0, r1]) => task(output, { mm, kp: k8, k8, b8, th, tw, tiles, z, nH, nW, r0, r1, relu: 0 })));
+  run(parts.map(([r0, r1]) => task(output, { mm, kp: k8, k8, b8, th, tw, tiles, z, nH, nW, r0, r1, relu })));
 }
 
 /**
@@ -199,7 +252,9 @@ export function winogradFilterGradient(
 ): void {
   const { kernels, arena } = ctx;
   const { m, c, k, nH, nW } = s;
-  const { xp, hp, wp, th, tw, count, row, gemmRows, tiles } = tiled(fn, ctx, x, s, 2);
+  const xc = arena.copyInStrided(fn, "input", x);
+  const images = { ptr: xc.ptr, strides: xc.strides, h: s.h, w: s.w, c };
+  const { xp, hp, wp, th, tw, count, row, gemmRows, tiles } = tiled(fn, ctx, images, s, 2);
   const k8 = blocks8(k);
   const v = arena.alloc(fn, "V", 16 * tiles * c * 8);
   const u = arena.alloc(fn, "U", 16 * tiles * kp * 8);
@@ -275,14 +330,13 @@ export function winogradFilterGradient(
  * the tiles' count and arrangement for the GEMMs: rows of `row` tiles (their order is all that matters
  * there, and long rows keep the micro-kernel busy whatever the image's width), the last row's tail padding.
  */
-function tiled(fn: string, { kernels, arena }: Context, x: NDArray, s: WinogradShape, tile: Tile) {
+function tiled(fn: string, { kernels, arena }: Context, x: ArenaImages, s: WinogradShape, tile: Tile) {
   const { m, h, w, c, top, left, nH, nW } = s;
   const [th, tw] = [Math.ceil(nH / tile), Math.ceil(nW / tile)];
   const [hp, wp] = [tile * th + 2, tile * tw + 2];
-  const xc = arena.copyInStrided(fn, "input", x);
   const xp = arena.alloc(fn, "input padded", m * hp * wp * c * 8);
   const pads = { top, bottom: hp - h - top, left, right: wp - w - left };
-  padImages(kernels, { ptr: xc.ptr, strides: xc.strides, h, w, c }, pads, xp, m);
+  padImages(kernels, { ptr: x.ptr, strides: x.strides, h, w, c }, pads, xp, m);
   const count = m * th * tw;
   const row = Math.min(count, 64);
   const gemmRows = Math.ceil(count / row);

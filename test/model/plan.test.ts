@@ -161,3 +161,19 @@ describe("memory", () => {
     );
   });
 });
+
+describe("Winograd inside the plan", () => {
+  it("3×3 convs where it pays (32 channels, 16×16) run by Winograd with BatchNorm folded and ReLU fused, as the ops", () => {
+    const x = input([16, 16, 32]);
+    let h: SymbolicTensor = x;
+    for (let i = 0; i < 3; i++) {
+      const c = layers.conv2d({ filters: 32, size: 3, pad: 1, bias: i === 0 }).apply(h);
+      h = layers.relu().apply(i === 1 ? layers.batchNorm().apply(c) : c);
+    }
+    const m = model(x, layers.dense({ units: 5 }).apply(layers.globalAvgPool().apply(h)));
+    randomStatistics(m, 7);
+    const X = randn(8, 2, 16, 16, 32);
+    // (Winograd F(4×4)'s rounding: within 1e-11 of the direct sums here)
+    expectClose(m.predict(X), m.predict(X, { engine: "ops" }), 1e-11);
+  });
+});
