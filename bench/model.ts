@@ -4,8 +4,9 @@
 // TF.js-CPU (TF.js-WASM cannot train it: it has no Conv2DBackpropFilter). One thread.
 // (the tfjs package: tfjs-core with the gradients registered, and the CPU backend)
 import * as tf from "@tensorflow/tfjs";
-import { NDArray, RandomState, adam, dense_forward, digitsLayers, sequential } from "convwasm";
+import { NDArray, RandomState, adam, dense_forward, digitsLayers, sequential, sgd } from "convwasm";
 import { CEILING_FLOPS } from "./ceiling.js";
+import { resnetDigits } from "../examples/resnet/net.js";
 
 export interface ModelRow {
   what: string;
@@ -162,5 +163,50 @@ export async function run(rounds: number, ceiling: () => number): Promise<ModelR
     note: wasmNote,
   });
   await tf.setBackend("wasm");
+
+  // the small ResNet (example:resnet): a training step of its recipe and predict, beside PyTorch float64
+  // on one thread (no PyTorch at bench time: ../shared/workloads.json's figure, 40–57 s per epoch of 250
+  // steps with OpenBLAS, and 385 ms a step measured on this machine with Debian's python3-torch)
+  const resnet = resnetDigits(1);
+  const X32 = rs.randn(32, 28, 28, 1);
+  const labels32 = labels.slice(0, 32);
+  const recipe = sgd({ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+  let step32 = Infinity;
+  let predict64 = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    step32 = Math.min(
+      step32,
+      best(() => resnet.fit(X32, labels32, { batchSize: 32, optimizer: recipe, shuffle: false }), 1),
+    );
+    predict64 = Math.min(
+      predict64,
+      best(() => resnet.predict(X64), 0.5),
+    );
+  }
+  const torchStep = 40_000 / 250;
+  process.stderr.write(
+    `resnet_digits training step batch 32: convwasm ${step32.toFixed(1)} ms, PyTorch f64 ${torchStep} ms (stored)\n`,
+  );
+  rows.push({
+    what: "resnet_digits training step (forward, backward, Nesterov SGD)",
+    batch: 32,
+    convwasm: step32,
+    peer: torchStep,
+    peerName: "PyTorch f64, 1 thread (stored)",
+    convwasmRate: (1000 * 32) / step32,
+    peerRate: (1000 * 32) / torchStep,
+    note:
+      "resnet_digits' PyTorch float64 step: 160–228 ms (40–57 s per 250-step epoch, OpenBLAS, ../shared/workloads.json; " +
+      "the faster figure is the peer); Debian's python3-torch (generic BLAS) took 385 ms a step on this machine",
+  });
+  rows.push({
+    what: "resnet_digits predict (the plan: BatchNorm folded, ReLU fused)",
+    batch: 64,
+    convwasm: predict64,
+    peer: null,
+    peerName: "—",
+    convwasmRate: (1000 * 64) / predict64,
+    peerRate: null,
+  });
   return rows;
 }
