@@ -1,5 +1,5 @@
 // The WASM ABI: kernels on raw pointers, dimensions and element strides. Nothing here allocates.
-// src/wasm/kernels.ts lists every export with its arguments; a test checks the two agree.
+// src/kernels/kernels.ts lists every export with its arguments; a test checks the two agree.
 export { zero_pad } from "./pad";
 export {
   conv_pack_filters,
@@ -41,7 +41,7 @@ export function heap_base(): usize {
   return __heap_base;
 }
 
-/** Bumped whenever a kernel's arguments change (src/wasm/kernels.ts ABI_VERSION must match). */
+/** Bumped whenever a kernel's arguments change (src/kernels/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
   return 11;
 }

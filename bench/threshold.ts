@@ -1,7 +1,7 @@
 // npm run bench:threshold: where sharing a call out to the thread pool starts to pay, per shape. Each call
 // runs after a 2 ms quiet spell (the helper threads asleep, as between a server's requests), once on the
 // calling thread alone and once shared out by the default rule forced on, interleaved; medians. The
-// `shareFrom` figures of src/wasm/kernels.ts and the model's chain rule are set from this table.
+// `shareFrom` figures of src/kernels/kernels.ts and the model's chain rule are set from this table.
 import { RandomState, conv_backward, conv_forward, digitsLayers, getThreads, init, sequential } from "convwasm";
 import { tuning } from "convwasm/internal";
 

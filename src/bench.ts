@@ -2,21 +2,21 @@
 // op runs on its shape beside the machine's f64x2 ceiling (the probe bench/ceiling/index.ts, built with
 // the library's flags and embedded in the package), interleaved round by round, on each thread count
 // asked; every record gives the minimum and median time, the spread, GFLOP/s and % of the ceiling.
-import { NDArray, fmtShape } from "./ndarray.js";
-import { RandomState } from "./random.js";
-import type { ConvHparameters, Padding, PoolHparameters, PoolMode } from "./shapes.js";
+import { NDArray, fmtShape } from "./core/ndarray.js";
+import { RandomState } from "./core/random.js";
+import type { ConvHparameters, Padding, PoolHparameters, PoolMode } from "./core/shapes.js";
 import { conv_backward, conv_forward } from "./ops/conv.js";
 import { winogradFits } from "./ops/winograd.js";
-import { type Algorithm, checkAlgorithm } from "./shapes.js";
-import { convArgs } from "./shapes.js";
+import { type Algorithm, checkAlgorithm } from "./core/shapes.js";
+import { convArgs } from "./core/shapes.js";
 import { pool_backward, pool_forward } from "./ops/pool.js";
 import { adam } from "./model/optimizers.js";
 import { digitsLayers, sequential } from "./model/model.js";
-import { ceilingBase64 } from "./wasm/binary.js";
-import { init } from "./wasm/loader.js";
-import { state } from "./wasm/runtime.js";
-import { tuning } from "./wasm/schedule.js";
-import { getThreads, setThreads } from "./wasm/threads.js";
+import { ceilingBase64 } from "./runtime/binary.js";
+import { init } from "./runtime/loader.js";
+import { state } from "./runtime/runtime.js";
+import { tuning } from "./runtime/schedule.js";
+import { getThreads, setThreads } from "./runtime/threads.js";
 
 /** One thing to measure: a conv layer, a pooling layer, or the digits network of the README. */
 export type BenchSpec =

@@ -1,11 +1,11 @@
 // convwasm: the eight functions of "Convolutional Neural Network: Step by Step", float64, in WebAssembly.
-export { init, release, memory } from "./wasm/loader.js";
-export { getThreads, setThreads, threading, dispose } from "./wasm/threads.js";
-export type { InitOptions, WasmInput } from "./wasm/loader.js";
-export { NDArray, array, zeros } from "./ndarray.js";
-export type { Nested } from "./ndarray.js";
-export { RandomState, random } from "./random.js";
-export type { ConvHparameters, PoolHparameters, PoolMode } from "./shapes.js";
+export { init, release, memory } from "./runtime/loader.js";
+export { getThreads, setThreads, threading, dispose } from "./runtime/threads.js";
+export type { InitOptions, WasmInput } from "./runtime/loader.js";
+export { NDArray, array, zeros } from "./core/ndarray.js";
+export type { Nested } from "./core/ndarray.js";
+export { RandomState, random } from "./core/random.js";
+export type { ConvHparameters, PoolHparameters, PoolMode } from "./core/shapes.js";
 export type { ConvCache } from "./ops/conv.js";
 export type { PoolCache } from "./ops/pool.js";
 
@@ -48,8 +48,8 @@ export type { LayerSpec, LayerObject, Init, EpochLog, FitOptions, Labels, Predic
 export { sgd, adam } from "./model/optimizers.js";
 export type { Optimizer, Schedule } from "./model/optimizers.js";
 // numpy's .npz, for weights and data (hostile files refused by name, before anything large is inflated)
-export { readNpz, writeNpz } from "./model/npz.js";
-export type { ReadNpzOptions } from "./model/npz.js";
+export { readNpz, writeNpz } from "./io/npz.js";
+export type { ReadNpzOptions } from "./io/npz.js";
 
 // camelCase aliases for TypeScript codebases
 export {

@@ -1,8 +1,8 @@
 // The notebook replay: every cell of "Convolutional Neural Network: Step by Step" in order, with numpy's
 // seeds, each output printed as numpy prints it beside the notebook's expected output (corrected as in
 // SPEC.md: the stride honoured, pad 0 allowed), and ✓ or ✗.
-import { NDArray, array } from "./ndarray.js";
-import { RandomState } from "./random.js";
+import { NDArray, array } from "./core/ndarray.js";
+import { RandomState } from "./core/random.js";
 import { init, zero_pad, conv_single_step, conv_forward, conv_backward } from "./index.js";
 import { pool_forward, pool_backward, create_mask_from_window, distribute_value } from "./index.js";
 

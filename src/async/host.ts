@@ -2,10 +2,10 @@
 // one self-contained script (scripts/embed-wasm.mjs bundles it) that the calling thread starts from a
 // string, as the pool's threads are started: no worker file for a bundler or a server to find.
 import * as lib from "../index.js";
-import { NDArray, messageOf } from "../ndarray.js";
+import { NDArray, messageOf } from "../core/ndarray.js";
 import { Model, Sequential, type FitOptions, type GraphDescription, type Labels } from "../model/model.js";
 import { type Optimizer, optimizerOf } from "../model/optimizers.js";
-import { state } from "../wasm/runtime.js";
+import { state } from "../runtime/runtime.js";
 import { Incoming, type Wire } from "./wire.js";
 import { OP_NAMES, type ModelRequest, type Reply, type Request, type Weights } from "./protocol.js";
 

@@ -5,24 +5,32 @@
 // onnxruntime-web's proxy worker is the model: calls posted to a worker (those started together in one
 // message), results moved back, not copied.
 import type * as Sync from "../index.js";
-import { NDArray, assertFinite, copyStrided, describe, messageOf, sizeOf, snapshot as snapshotOf } from "../ndarray.js";
-import { checkInteger } from "../shapes.js";
+import {
+  NDArray,
+  assertFinite,
+  copyStrided,
+  describe,
+  messageOf,
+  sizeOf,
+  snapshot as snapshotOf,
+} from "../core/ndarray.js";
+import { checkInteger } from "../core/shapes.js";
 import { examples } from "../model/layers.js";
 import { SymbolicTensor, describeGraph } from "../graph/graph.js";
 import type { Optimizer } from "../model/optimizers.js";
-import { KERNELS } from "../wasm/kernels.js";
+import { KERNELS } from "../kernels/kernels.js";
 import { hostSource } from "./source.js";
 import { Outgoing, lent, recycler, yieldToLoop } from "./wire.js";
 import { OPS, OPTION_KEYS, type ModelMethod, type OpName, type Reply, type Request, type Weights } from "./protocol.js";
 
-export { NDArray, array, zeros } from "../ndarray.js";
-export { RandomState, random } from "../random.js";
+export { NDArray, array, zeros } from "../core/ndarray.js";
+export { RandomState, random } from "../core/random.js";
 export { layers, digitsLayers } from "../model/layers.js";
 export { input, SymbolicTensor } from "../graph/graph.js";
 export { sgd, adam } from "../model/optimizers.js";
-export { readNpz, writeNpz } from "../model/npz.js";
+export { readNpz, writeNpz } from "../io/npz.js";
 export type { LayerSpec, Init } from "../model/layers.js";
-export type { ConvHparameters, PoolHparameters, PoolMode } from "../shapes.js";
+export type { ConvHparameters, PoolHparameters, PoolMode } from "../core/shapes.js";
 
 /**
  * A copy of `x` (C order) in a SharedArrayBuffer, where there is one (Node; a cross-origin isolated

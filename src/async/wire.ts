@@ -4,7 +4,7 @@
 // in slices between which the calling thread's event loop runs, and that copy is transferred (moved, not
 // copied). Views keep their shapes, strides and offsets, and arrays sharing a buffer still share one in
 // the worker, so the ops' own checks (an out overlapping an input) see what the caller passed.
-import { NDArray, describe, extent, indexOf, messageOf, snapshot } from "../ndarray.js";
+import { NDArray, describe, extent, indexOf, messageOf, snapshot } from "../core/ndarray.js";
 import type { Optimizer, OptimizerConfig } from "../model/optimizers.js";
 
 const TYPED = { Float64Array, Float32Array, Uint8Array, Int32Array } as const;

@@ -2,7 +2,11 @@
 // makes a node reading values and the value it produces, model() (src/model/model.ts) takes the graph
 // between its inputs and outputs. Pure data (no library code), so that the layers can be described
 // where the library is not loaded; shapes are inferred and checked when a model is built.
-import type { LayerSpec } from "../model/layers.js";
+
+/** What the graph knows of a layer: its kind (model/ gives the specs their meaning). */
+export interface NodeSpec {
+  readonly kind: string;
+}
 
 let ids = 0;
 
@@ -23,7 +27,7 @@ export class SymbolicTensor {
 
 /** One application of a layer to values. */
 export interface GraphNode {
-  readonly spec: LayerSpec;
+  readonly spec: NodeSpec;
   readonly inputs: readonly SymbolicTensor[];
 }
 
@@ -43,7 +47,7 @@ export function input(shape: readonly number[], options: { name?: string } = {})
 }
 
 /** The node that applies `spec` to `inputs`, and its output. */
-export function applyLayer(spec: LayerSpec, inputs: unknown): SymbolicTensor {
+export function applyLayer(spec: NodeSpec, inputs: unknown): SymbolicTensor {
   const list = Array.isArray(inputs) ? [...inputs] : [inputs];
   list.forEach((v, i) => {
     if (!(v instanceof SymbolicTensor)) {
@@ -66,7 +70,7 @@ export function applyLayer(spec: LayerSpec, inputs: unknown): SymbolicTensor {
  */
 export interface GraphDescription {
   inputs: number[][];
-  specs: LayerSpec[];
+  specs: NodeSpec[];
   nodes: { layer: number; inputs: number[] }[];
   outputs: number[];
 }
@@ -86,8 +90,8 @@ export function describeGraph(
     t.node.inputs.forEach((v) => visit(v, from));
   };
   outputs.forEach((t, i) => visit(t, `outputs[${i}]`));
-  const specs: LayerSpec[] = [];
-  const layerOf = new Map<LayerSpec, number>();
+  const specs: NodeSpec[] = [];
+  const layerOf = new Map<NodeSpec, number>();
   const nodes = [...found]
     .sort((a, b) => a.id - b.id)
     .map((t) => {

@@ -3,8 +3,8 @@
 // and how they start, and its forward (training or inference) and backward through the functional ops.
 // The model's builder, executor and autodiff (model.ts) know no kind by name but through this table; an
 // unknown kind is an error that names it.
-import { NDArray, describe, fmtShape, sizeOf } from "../ndarray.js";
-import { checkInteger, convArgs, pair, poolArgs, type PoolHparameters } from "../shapes.js";
+import { NDArray, describe, fmtShape, sizeOf } from "../core/ndarray.js";
+import { checkInteger, convArgs, pair, poolArgs, type PoolHparameters } from "../core/shapes.js";
 import { conv_backward, conv_forward, type ConvCache } from "../ops/conv.js";
 import { pool_backward, pool_forward, type PoolCache } from "../ops/pool.js";
 import { relu, relu_backward } from "../ops/relu.js";
@@ -15,7 +15,7 @@ import * as act from "../ops/activations.js";
 import { batch_norm, batch_norm_backward, type BatchNormCache } from "../ops/batchnorm.js";
 import * as merge from "../ops/merge.js";
 import { dropout, dropout_backward } from "../ops/dropout.js";
-import { run } from "../wasm/schedule.js";
+import { run } from "../runtime/schedule.js";
 import { padImages } from "../ops/pad.js";
 import type { LayerKind, LayerSpec } from "./layers.js";
 

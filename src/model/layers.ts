@@ -1,7 +1,7 @@
 // The layers of a model as plain specs (Keras's names): what sequential() and the functional API build
 // from. Pure data, so that convwasm/async can describe a model without loading the library.
-import { NDArray, array, fmtShape, sizeOf, snapshot } from "../ndarray.js";
-import type { Pair, Padding, PoolHparameters } from "../shapes.js";
+import { NDArray, array, fmtShape, sizeOf, snapshot } from "../core/ndarray.js";
+import type { Pair, Padding, PoolHparameters } from "../core/shapes.js";
 import { type SymbolicTensor, applyLayer } from "../graph/graph.js";
 
 export type Init = "he" | "glorot";

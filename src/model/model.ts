@@ -16,18 +16,18 @@ import {
   messageOf,
   sizeOf,
   snapshot,
-} from "../ndarray.js";
-import { RandomState } from "../random.js";
-import { PoolHparameters, checkInteger, convArgs, poolArgs } from "../shapes.js";
+} from "../core/ndarray.js";
+import { RandomState } from "../core/random.js";
+import { PoolHparameters, checkInteger, convArgs, poolArgs } from "../core/shapes.js";
 import { conv_forward } from "../ops/conv.js";
 import { pool_forward } from "../ops/pool.js";
 import { padImages } from "../ops/pad.js";
 import { add } from "../ops/merge.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
-import { type Task, blocks8, gemmTask, task } from "../wasm/kernels.js";
-import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
+import { type Task, blocks8, gemmTask, task } from "../kernels/kernels.js";
+import { guided, run, runTasks, shareFrom, type Context } from "../runtime/schedule.js";
 import { Optimizer, adam } from "./optimizers.js";
-import { parseNpz, writeNpz } from "./npz.js";
+import { parseNpz, writeNpz } from "../io/npz.js";
 import { examples } from "./layers.js";
 import type { Init, LayerSpec } from "./layers.js";
 import { type KindDef, type ParamSpec, kindOf } from "./kinds.js";

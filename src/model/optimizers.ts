@@ -1,7 +1,7 @@
 // The optimizers a model trains with: SGD with momentum and Adam, PyTorch's update rules, on the
 // parameters' Float64Arrays in place. As PyTorch's, an optimizer's state belongs to (optimizer,
 // parameter): one optimizer object can train several models, each parameter with its own moments and step.
-import { describe } from "../ndarray.js";
+import { describe } from "../core/ndarray.js";
 
 /** What an optimizer was made with: enough to make the same one elsewhere (convwasm/async's workers). */
 export type OptimizerConfig =

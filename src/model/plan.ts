@@ -7,13 +7,13 @@
 // reused once its last reader has run; an elementwise layer writes over its input when that input dies
 // there), packed weights made once until the weights change, the outputs copied out once. A layer with
 // no kernel path here (grouped convs, concat, …) runs through its op: copied out and back in.
-import { NDArray, sizeOf } from "../ndarray.js";
-import { convArgs, poolArgs, type PoolHparameters } from "../shapes.js";
+import { NDArray, sizeOf } from "../core/ndarray.js";
+import { convArgs, poolArgs, type PoolHparameters } from "../core/shapes.js";
 import { padImages } from "../ops/pad.js";
 import { ACTIVATIONS } from "../ops/activations.js";
 import { type Tile, useWinograd, winogradFilters, winogradFromArena } from "../ops/winograd.js";
-import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
-import { guided, run, runTasks, shareFrom, type Context } from "../wasm/schedule.js";
+import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
+import { guided, run, runTasks, shareFrom, type Context } from "../runtime/schedule.js";
 import type { KindDef, ParamSpec } from "./kinds.js";
 import type { LayerSpec } from "./layers.js";
 

@@ -2,10 +2,10 @@
 // hard_sigmoid, hard_swish, swish. validate -> copy in -> assembly/elementwise.ts -> copy out. Any shape,
 // any view. Each forward returns [A, cache] with cache = [Z, a, b] (Z and the activation's two numbers),
 // each backward takes (dA, cache), as relu does.
-import { NDArray, Result, describe, fmtShape, snapshot } from "../ndarray.js";
-import { cacheItems } from "../shapes.js";
-import { runKernel } from "../wasm/kernels.js";
-import { run } from "../wasm/schedule.js";
+import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.js";
+import { cacheItems } from "../core/shapes.js";
+import { runKernel } from "../kernels/kernels.js";
+import { run } from "../runtime/schedule.js";
 
 /** The kernel's activation codes (assembly/elementwise.ts). */
 export const ACTIVATIONS = {

@@ -1,9 +1,9 @@
 // batch_norm, batch_norm_backward: validate -> copy in -> assembly/elementwise.ts (per-channel moments,
 // dot products and affine maps) -> copy out. Channels last: X is [..., c], any rank ≥ 2, any view.
-import { NDArray, Result, describe, fmtShape, snapshot } from "../ndarray.js";
-import { cacheItems } from "../shapes.js";
-import { runKernel } from "../wasm/kernels.js";
-import { run } from "../wasm/schedule.js";
+import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.js";
+import { cacheItems } from "../core/shapes.js";
+import { runKernel } from "../kernels/kernels.js";
+import { run } from "../runtime/schedule.js";
 
 export interface BatchNormOptions {
   /** Running statistics [c]: given both, X is normalised with them (inference); else with the batch's. */

@@ -1,5 +1,5 @@
 // conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
-import { NDArray, Result, describe, fmtShape, outs, pairwiseSum, snapshot } from "../ndarray.js";
+import { NDArray, Result, describe, fmtShape, outs, pairwiseSum, snapshot } from "../core/ndarray.js";
 import {
   type Algorithm,
   ConvArgs,
@@ -9,10 +9,10 @@ import {
   checkArray,
   checkGradient,
   convArgs,
-} from "../shapes.js";
-import { type KernelName, type Task, blocks8, runKernel, task } from "../wasm/kernels.js";
-import { ranges } from "../wasm/pool.js";
-import { Context, guided, minWork, run, shareFrom, streamTasks, taskCount } from "../wasm/schedule.js";
+} from "../core/shapes.js";
+import { type KernelName, type Task, blocks8, runKernel, task } from "../kernels/kernels.js";
+import { ranges } from "../runtime/pool.js";
+import { Context, guided, minWork, run, shareFrom, streamTasks, taskCount } from "../runtime/schedule.js";
 import { LaidRows, Layout, PaddedRows, copyPixelsOut, copySpan, zero } from "./rows.js";
 import { padImages } from "./pad.js";
 import {

@@ -3,10 +3,10 @@
 // micro-kernels: Z = X·W + b as conv_forward (2 rows of X × 8 columns of W in registers), dX = dZ·Wᵀ as
 // conv_backward_input, dWᵀ = dZᵀ·X as conv_forward again (dZ's columns as pixels, X as filters) and db as
 // conv_backward_bias. The batch is laid out as R rows of P pixels, so that rows can be shared out to threads.
-import { NDArray, Result, describe, fmtShape, outs, sizeOf, snapshot } from "../ndarray.js";
-import { cacheItems, checkArray } from "../shapes.js";
-import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
-import { guided, run, shareFrom, streamTasks } from "../wasm/schedule.js";
+import { NDArray, Result, describe, fmtShape, outs, sizeOf, snapshot } from "../core/ndarray.js";
+import { cacheItems, checkArray } from "../core/shapes.js";
+import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
+import { guided, run, shareFrom, streamTasks } from "../runtime/schedule.js";
 
 /** dense_forward's cache: [X, W, b]. */
 export type DenseCache = [X: NDArray, W: NDArray, b: NDArray];

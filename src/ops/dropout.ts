@@ -1,9 +1,9 @@
 // dropout, dropout_backward: a seeded mask, then an elementwise product in assembly/elementwise.ts.
-import { NDArray, Result, describe, fmtShape, snapshot } from "../ndarray.js";
-import { RandomState } from "../random.js";
-import { checkInteger } from "../shapes.js";
-import { runKernel } from "../wasm/kernels.js";
-import { run } from "../wasm/schedule.js";
+import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.js";
+import { RandomState } from "../core/random.js";
+import { checkInteger } from "../core/shapes.js";
+import { runKernel } from "../kernels/kernels.js";
+import { run } from "../runtime/schedule.js";
 
 /** dropout's cache: the mask (0 where dropped, 1 / (1 − rate) where kept). */
 export type DropoutCache = NDArray;

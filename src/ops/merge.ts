@@ -1,10 +1,10 @@
 // The ops that join branches of a network: add (ResNet's shortcut), concat (SqueezeNet's and Inception's
 // channels), multiply (squeeze-and-excitation's channel gates) and global pooling (the head of ResNet and
 // MobileNet). Sums and products run in assembly/elementwise.ts; concat and its gradient are copies.
-import { NDArray, Result, describe, fmtShape, snapshot } from "../ndarray.js";
-import { cacheItems, checkArray } from "../shapes.js";
-import { runKernel } from "../wasm/kernels.js";
-import { run } from "../wasm/schedule.js";
+import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.js";
+import { cacheItems, checkArray } from "../core/shapes.js";
+import { runKernel } from "../kernels/kernels.js";
+import { run } from "../runtime/schedule.js";
 
 type Out = { out?: NDArray };
 

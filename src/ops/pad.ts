@@ -1,8 +1,8 @@
 // zero_pad: validate -> copy in -> assembly/pad.ts -> copy out.
-import { NDArray, Result } from "../ndarray.js";
-import { checkArray, checkInteger } from "../shapes.js";
-import { type Kernels, runKernel } from "../wasm/kernels.js";
-import { run } from "../wasm/schedule.js";
+import { NDArray, Result } from "../core/ndarray.js";
+import { checkArray, checkInteger } from "../core/shapes.js";
+import { type Kernels, runKernel } from "../kernels/kernels.js";
+import { run } from "../runtime/schedule.js";
 
 /** Images in the arena: where they start, their element strides [image, row, pixel, channel], their [h, w, c]. */
 export interface ArenaImages {

@@ -1,6 +1,6 @@
 // pool_forward, pool_backward, create_mask_from_window, distribute_value:
 // validate -> copy in -> assembly/pool.ts -> copy out.
-import { NDArray, Result, allocate, describe, fmtShape, snapshot } from "../ndarray.js";
+import { NDArray, Result, allocate, describe, fmtShape, snapshot } from "../core/ndarray.js";
 import {
   PoolGeometry,
   PoolHparameters,
@@ -10,10 +10,10 @@ import {
   checkInteger,
   checkMode,
   poolArgs,
-} from "../shapes.js";
-import type { Arena } from "../wasm/arena.js";
-import { type Kernels, runKernel } from "../wasm/kernels.js";
-import { run } from "../wasm/schedule.js";
+} from "../core/shapes.js";
+import type { Arena } from "../runtime/arena.js";
+import { type Kernels, runKernel } from "../kernels/kernels.js";
+import { run } from "../runtime/schedule.js";
 
 /** pool_forward's cache: [A_prev, hparameters], as in the notebook. */
 export type PoolCache = [A_prev: NDArray, hparameters: PoolHparameters];

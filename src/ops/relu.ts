@@ -1,7 +1,7 @@
 // relu, relu_backward: validate -> copy in -> assembly/relu.ts -> copy out. Any shape, any view.
-import { NDArray, Result, fmtShape, snapshot } from "../ndarray.js";
-import { runKernel } from "../wasm/kernels.js";
-import { run } from "../wasm/schedule.js";
+import { NDArray, Result, fmtShape, snapshot } from "../core/ndarray.js";
+import { runKernel } from "../kernels/kernels.js";
+import { run } from "../runtime/schedule.js";
 
 /** relu's cache: Z, as in the course (`cache = Z`). */
 export type ReluCache = NDArray;

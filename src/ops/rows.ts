@@ -2,7 +2,7 @@
 // a task needs just before handing it out and take results out as tasks finish, while other threads
 // compute (see streamTasks). Each helper writes through one view made after the call's last arena
 // allocation, so no view outlives a memory.grow.
-import { NDArray } from "../ndarray.js";
+import { NDArray } from "../core/ndarray.js";
 
 /** Runs shorter than this are copied or zeroed element by element: cheaper than subarray + set/fill. */
 const SHORT = 64;

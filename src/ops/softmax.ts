@@ -1,8 +1,8 @@
 // softmax, softmax_cross_entropy: validate -> copy in -> assembly/softmax.ts -> copy out.
-import { NDArray, Result, allocate, describe, fmtShape, pairwiseSum, snapshot } from "../ndarray.js";
-import { checkArray } from "../shapes.js";
-import { runKernel } from "../wasm/kernels.js";
-import { run } from "../wasm/schedule.js";
+import { NDArray, Result, allocate, describe, fmtShape, pairwiseSum, snapshot } from "../core/ndarray.js";
+import { checkArray } from "../core/shapes.js";
+import { runKernel } from "../kernels/kernels.js";
+import { run } from "../runtime/schedule.js";
 
 /** softmax(Z) over the last axis, max-subtracted (large logits never overflow); any shape. */
 export function softmax(Z: NDArray, options: { out?: NDArray } = {}): NDArray {

@@ -4,12 +4,12 @@
 // packed-panel micro-kernel (1×1 convolutions over the tiles). Every task writes its own tiles, so the
 // bits are the same on any number of threads; they differ from the direct loops' (another order of
 // summation, rounding ~1e-15 relative: test/ops/winograd.test.ts states the bound).
-import type { NDArray } from "../ndarray.js";
-import { type ConvGeometry, checkAlgorithm } from "../shapes.js";
-import { type Task, blocks8, gemmTask, runKernel, task } from "../wasm/kernels.js";
-import { type Context, guided, runTasks, taskCount } from "../wasm/schedule.js";
-import { ranges } from "../wasm/pool.js";
-import { state } from "../wasm/runtime.js";
+import type { NDArray } from "../core/ndarray.js";
+import { type ConvGeometry, checkAlgorithm } from "../core/shapes.js";
+import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
+import { type Context, guided, runTasks, taskCount } from "../runtime/schedule.js";
+import { ranges } from "../runtime/pool.js";
+import { state } from "../runtime/runtime.js";
 import { type ArenaImages, padImages } from "./pad.js";
 
 /** The shape of one Winograd convolution: input [m,h,w,c] padded per side, output [m,nH,nW,k]. */

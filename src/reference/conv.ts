@@ -1,8 +1,8 @@
 // Plain-TS conv_forward / conv_backward, the notebook's loops with its bugs fixed and every geometry of
 // the library's (per-axis stride and window, per-side padding and "same", dilation, groups): the oracle
 // for the WASM kernels and the naive baseline in benchmarks. The geometry comes from src/shapes.ts.
-import { NDArray } from "../ndarray.js";
-import { ConvHparameters, convArgs } from "../shapes.js";
+import { NDArray } from "../core/ndarray.js";
+import { ConvHparameters, convArgs } from "../core/shapes.js";
 
 export type ConvParams = ConvHparameters;
 

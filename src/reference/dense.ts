@@ -1,5 +1,5 @@
 // Plain-TS dense_forward / dense_backward: the oracle for the ops built on the conv kernels.
-import { NDArray } from "../ndarray.js";
+import { NDArray } from "../core/ndarray.js";
 
 export function dense_forward(X: NDArray, W: NDArray, b: NDArray): NDArray {
   const [m, n] = X.shape;

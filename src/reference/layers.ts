@@ -1,6 +1,6 @@
 // Plain-TS twins of the layers of ResNet and MobileNet (assembly/elementwise.ts): activations, BatchNorm,
 // channel gates and global pooling, written from their definitions, one element at a time.
-import { NDArray } from "../ndarray.js";
+import { NDArray } from "../core/ndarray.js";
 
 /** An activation and its derivative, by name, with the options' two numbers (PyTorch's choices at the kinks). */
 export function activation(name: string, Z: NDArray, a = 0, b = 0): NDArray {

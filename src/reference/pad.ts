@@ -1,5 +1,5 @@
 // Plain-TS zero_pad: the oracle for the WASM kernel and the naive baseline in benchmarks.
-import { NDArray } from "../ndarray.js";
+import { NDArray } from "../core/ndarray.js";
 
 export function zero_pad(X: NDArray, pad: number): NDArray {
   const [m, h, w, c] = X.shape;

@@ -1,8 +1,8 @@
 // Plain-TS pool_forward / pool_backward with every geometry of the library's (per-axis window and
 // stride, padding, ceil_mode, count_include_pad): the oracle for the WASM kernels and the naive baseline.
 // The geometry comes from src/shapes.ts.
-import { NDArray } from "../ndarray.js";
-import { PoolHparameters, poolArgs } from "../shapes.js";
+import { NDArray } from "../core/ndarray.js";
+import { PoolHparameters, poolArgs } from "../core/shapes.js";
 
 export type PoolParams = PoolHparameters;
 

@@ -1,5 +1,5 @@
 // Plain-TS relu / relu_backward: the oracle for the WASM kernels (assembly/relu.ts).
-import { NDArray } from "../ndarray.js";
+import { NDArray } from "../core/ndarray.js";
 
 export function relu(Z: NDArray): NDArray {
   // np.maximum(0, Z): NaN stays NaN, −0 gives +0

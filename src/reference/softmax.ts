@@ -1,5 +1,5 @@
 // Plain-TS softmax / softmax_cross_entropy: the oracle for the WASM kernels (assembly/softmax.ts).
-import { NDArray } from "../ndarray.js";
+import { NDArray } from "../core/ndarray.js";
 
 export function softmax(Z: NDArray): NDArray {
   const k = Z.shape[Z.ndim - 1];

@@ -1,4 +1,4 @@
-// The shipped modules: kernels only, exactly those of the kernel table (src/wasm/kernels.ts) with the
+// The shipped modules: kernels only, exactly those of the kernel table (src/kernels/kernels.ts) with the
 // arities it passes. The one-thread module imports nothing (no abort path, no allocator); the shared one
 // imports only its shared memory.
 import { readFileSync } from "node:fs";

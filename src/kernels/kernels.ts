@@ -1,7 +1,6 @@
 // The one table of WASM kernels (the exports of assembly/index.ts): each kernel's arguments, the calls
 // init() warms it up with and, for kernels shared out to threads, the least work worth a task. The
 // `Kernels` type, the warm-up, the loader's check of a module and the pool's dispatch all derive from it.
-import type { Arena } from "./arena.js";
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
 export const ABI_VERSION = 11;
@@ -404,7 +403,11 @@ export function mismatch(exports: Record<string, unknown>): string | null {
 const ROUNDS = 24;
 
 /** Runs every kernel's warm-up calls ROUNDS times on zero-filled scratch. */
-export async function warmUp(k: Kernels, arena: Arena): Promise<void> {
+export async function warmUp(
+  k: Kernels,
+  // (the arena's two methods it uses: the table sits below the runtime that owns the arena)
+  arena: { scope<T>(body: () => T): T; zeros(fn: string, what: string, n: number): number },
+): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     arena.scope(() => {
       const buf = () => arena.zeros("init", "warm-up", SCRATCH_ELEMENTS);

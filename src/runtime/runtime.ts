@@ -1,9 +1,9 @@
 // The state the loader, the scheduler and the threads API share: the instantiated builds, the pool and
 // why threads run as they do. It imports none of the files that use it.
 import type { Arena } from "./arena.js";
-import type { Kernels } from "./kernels.js";
+import type { Kernels } from "../kernels/kernels.js";
 import { Pool, Spawn } from "./pool.js";
-import { checkInteger } from "../shapes.js";
+import { checkInteger } from "../core/shapes.js";
 
 /** An instance of one of the two builds and the arena in its memory. */
 export interface Side {

@@ -1,6 +1,6 @@
 // Scheduling: what each call computes with (the calling thread alone on plain memory, or the pool over
 // shared memory), how many tasks to cut it into, and running those tasks with clean failure.
-import { KERNELS, KernelName, Task, call } from "./kernels.js";
+import { KERNELS, KernelName, Task, call } from "../kernels/kernels.js";
 import type { Pool } from "./pool.js";
 import { Side, state, stopPool, wasm } from "./runtime.js";
 

@@ -2,7 +2,7 @@
 // of shared Int32 words. A call stays synchronous: the calling thread publishes a job (a list of kernel
 // calls on disjoint outputs), takes tasks itself and sleeps in Atomics.wait until the last one is done.
 import { workerSource } from "./binary.js";
-import { KERNEL_NAMES, Kernels, Task, call } from "./kernels.js";
+import { KERNEL_NAMES, Kernels, Task, call } from "../kernels/kernels.js";
 import type { StartMessage } from "./worker.js";
 
 const L = {

@@ -3,7 +3,7 @@
 // hostile input: every member's declared size is checked (against a ceiling, and against the shapes a
 // caller expects) before anything is inflated, and the .npy header is parsed as the Python literal it is.
 import { unzipSync, zipSync } from "fflate";
-import { NDArray, describe, fmtShape, messageOf, snapshot } from "../ndarray.js";
+import { NDArray, describe, fmtShape, messageOf, snapshot } from "../core/ndarray.js";
 
 /** .npy version 1.0 of a float64 C-order array: magic, header dict padded to 64 bytes, little-endian data. */
 function npy(a: NDArray): Uint8Array {

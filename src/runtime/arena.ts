@@ -1,6 +1,6 @@
 // The one arena in WASM linear memory, owned by the TypeScript side: a bump allocator reset after every
 // call. Views are made fresh on every access, never kept across a possible memory.grow (they detach).
-import { NDArray, copyStrided, cStrides, spanOf } from "../ndarray.js";
+import { NDArray, copyStrided, cStrides, spanOf } from "../core/ndarray.js";
 
 const PAGE = 65536;
 /** What a WASM32 memory can address: 65536 pages of 64 KiB. */

@@ -2,10 +2,10 @@
 // are builds this code can drive, warms them up and starts the pool; gives memory back on request.
 // @assemblyscript/loader is used here only: instantiation and turning `abort` into thrown Errors.
 import { instantiate } from "@assemblyscript/loader";
-import { checkAlgorithm, checkInteger } from "../shapes.js";
+import { checkAlgorithm, checkInteger } from "../core/shapes.js";
 import { Arena } from "./arena.js";
 import { sharedWasmBase64, wasmBase64 } from "./binary.js";
-import { Kernels, mismatch, warmUp } from "./kernels.js";
+import { Kernels, mismatch, warmUp } from "../kernels/kernels.js";
 import { defaultThreads, platform } from "./platform.js";
 import { Runtime, Side, capThreads, checkThreads, startPool, state, stopPool, wasm } from "./runtime.js";
 
