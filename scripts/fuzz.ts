@@ -10,7 +10,7 @@
 import fc from "fast-check";
 import * as lib from "../dist/index.js";
 import * as reference from "../dist/reference/index.js";
-import { ASYNC_OPS, limits, tuning } from "../dist/internal.js";
+import { ACTIVATIONS, ASYNC_OPS, limits, tuning } from "../dist/internal.js";
 import type { ConvHparameters, PoolHparameters } from "../dist/index.js";
 import { seconds, seed } from "./fuzz-args.js";
 
@@ -257,16 +257,13 @@ function mulberry32(a: number): () => number {
 /** What a case computes: its outputs, or the error it throws. */
 type Outcome = { out: NDArray[] } | { error: unknown };
 
-const ACTS = ["relu6", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", "hard_swish", "swish"] as const;
-/** Each activation's options as the fuzzer draws them, and the two numbers the reference takes. */
-const ACT_OPTIONS: Record<(typeof ACTS)[number], [object, number, number]> = {
-  relu6: [{}, 0, 0],
+/** Every activation of act_forward (a new one is drawn as soon as it is added there). */
+const ACTS = Object.keys(ACTIVATIONS) as (keyof typeof ACTIVATIONS)[];
+/** The options drawn for the activations that take some, and the two numbers the reference takes (else none, 0, 0). */
+const ACT_OPTIONS: Partial<Record<(typeof ACTS)[number], [object, number, number]>> = {
   clip: [{ min: -1, max: 2 }, -1, 2],
   leaky_relu: [{ alpha: 0.2 }, 0.2, 0],
-  sigmoid: [{}, 0, 0],
   hard_sigmoid: [{ alpha: 0.2, beta: 0.5 }, 0.2, 0.5],
-  hard_swish: [{}, 0, 0],
-  swish: [{}, 0, 0],
 };
 
 /** The functions a case calls (the backward ones call the forward one first for its cache). */
@@ -468,7 +465,7 @@ function run(
           return { out: [lib.distribute_value(rng() * 4 - 2, [h, w])] };
         case "activation": {
           const name = ACTS[cs.seed % ACTS.length];
-          const [options, a, b] = ACT_OPTIONS[name];
+          const [options, a, b] = ACT_OPTIONS[name] ?? [{}, 0, 0];
           const Z = arr(0, [m, h, w, c]);
           const dA = arr(1, [m, h, w, c]);
           const fwd = lib[name] as (z: NDArray, o: object) => [NDArray, lib.ActivationCache];

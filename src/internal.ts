@@ -8,3 +8,4 @@ export type { Kernels, Task } from "./kernels/kernels.js";
 export { platform } from "./runtime/platform.js";
 export { winogradTuning } from "./ops/winograd.js";
 export { OPS as ASYNC_OPS } from "./async/protocol.js";
+export { ACTIVATIONS } from "./ops/activations.js";

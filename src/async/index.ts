@@ -21,7 +21,17 @@ import type { Optimizer } from "../model/optimizers.js";
 import { KERNELS } from "../kernels/kernels.js";
 import { hostSource } from "./source.js";
 import { Outgoing, lent, recycler, yieldToLoop } from "./wire.js";
-import { OPS, OPTION_KEYS, type ModelMethod, type OpName, type Reply, type Request, type Weights } from "./protocol.js";
+import {
+  COSTS,
+  OPS,
+  OPTION_KEYS,
+  type ModelMethod,
+  type OpName,
+  type Reply,
+  type Request,
+  type Weights,
+} from "./protocol.js";
+import { costOf } from "../ops/registry.js";
 
 export { NDArray, array, zeros } from "../core/ndarray.js";
 export { RandomState, random } from "../core/random.js";
@@ -524,22 +534,9 @@ function errorOf(e: { name: string; message: string }): Error {
 const opKeys = (key: string) => OPTION_KEYS.has(key);
 const anyKey = () => true;
 
-/** Multiply-adds a call costs, from its arrays' shapes: enough to tell a call worth the pool. */
+/** Multiply-adds a call costs, from its arrays' shapes (its op's cost, as the registry defines it). */
 function workOf(fn: string, shapes: number[][]): number {
-  const size = (s: number[] | undefined) => (s ? sizeOf(s) : 0);
-  const last = (s: number[] | undefined) => (s && s.length > 0 ? s[s.length - 1] : 1) || 1;
-  switch (fn) {
-    case "conv_forward":
-      return (size(shapes[0]) / last(shapes[0])) * size(shapes[1]);
-    case "conv_backward":
-      return 2 * (size(shapes[0]) / last(shapes[0])) * size(shapes[2]);
-    case "dense_forward":
-      return (shapes[0]?.[0] ?? 0) * size(shapes[1]);
-    case "dense_backward":
-      return 2 * (shapes[0]?.[0] ?? 0) * size(shapes[2]);
-    default:
-      return 0;
-  }
+  return costOf(COSTS[fn], shapes);
 }
 const POOL_FROM = KERNELS.conv_forward.shareFrom;
 
@@ -664,6 +661,7 @@ function op<K extends OpName>(fn: K): Async<(typeof Sync)[K]> {
     })) as Async<(typeof Sync)[K]>;
 }
 
+// <ops> (written by scripts/gen-ops.mjs from src/ops/'s definitions: npm run gen:ops)
 export const zero_pad = op("zero_pad");
 export const conv_single_step = op("conv_single_step");
 export const conv_forward = op("conv_forward");
@@ -739,6 +737,7 @@ export {
   global_max_pool_backward as globalMaxPoolBackward,
   dropout_backward as dropoutBackward,
 };
+// </ops>
 
 // ---- the model -------------------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 // What convwasm/async's calling thread and its workers say to each other. Pure declarations: the
 // calling thread's entry imports this, never the library itself (which the workers carry).
 import type { Wire } from "./wire.js";
+import type { Cost } from "../ops/registry.js";
 
+// <ops> (written by scripts/gen-ops.mjs from src/ops/'s definitions: npm run gen:ops)
 /** The ops convwasm/async runs, by their names in the synchronous API, with their arguments' names. */
 export const OPS = {
   zero_pad: ["X", "pad", "options"],
@@ -47,6 +49,35 @@ export const OPS = {
   dropout: ["X", "options"],
   dropout_backward: ["dY", "cache", "options"],
 } as const;
+/** The keys the ops read of their plain-object arguments (hyperparameters and options). */
+export const OP_KEYS = [
+  "out",
+  "stride",
+  "pad",
+  "dilation",
+  "groups",
+  "algorithm",
+  "f",
+  "ceil_mode",
+  "count_include_pad",
+  "min",
+  "max",
+  "alpha",
+  "beta",
+  "mean",
+  "variance",
+  "epsilon",
+  "rate",
+  "seed",
+];
+/** Each op's cost, where it has one (src/ops/registry.ts's Cost). */
+export const COSTS: { readonly [op: string]: Cost } = {
+  conv_forward: { factor: 1, pixelsOf: 0, sizeOf: 1 },
+  conv_backward: { factor: 2, pixelsOf: 0, sizeOf: 2 },
+  dense_forward: { factor: 1, pixelsOf: 0, sizeOf: 1 },
+  dense_backward: { factor: 2, pixelsOf: 0, sizeOf: 2 },
+};
+// </ops>
 export type OpName = keyof typeof OPS;
 
 /**
@@ -55,7 +86,7 @@ export type OpName = keyof typeof OPS;
  * neither read nor sent (the synchronous API ignores them too). `stop` is fit's stop flag (index.ts).
  */
 export const OPTION_KEYS: ReadonlySet<string> = new Set([
-  ...["stride", "pad", "dilation", "groups", "f", "ceil_mode", "count_include_pad", "out", "algorithm"],
+  ...OP_KEYS,
   ...[
     "seed",
     "epochs",
@@ -70,7 +101,7 @@ export const OPTION_KEYS: ReadonlySet<string> = new Set([
     "engine",
   ],
   ...["kind", "filters", "size", "units", "init", "bias", "multiplier", "momentum", "epsilon", "rate", "min", "max"],
-  ...["alpha", "beta", "mean", "variance", "nesterov", "weightDecay", "warmup", "decay", "augment", "shift"],
+  ...["alpha", "beta", "nesterov", "weightDecay", "warmup", "decay", "augment", "shift"],
 ]);
 export const OP_NAMES = Object.keys(OPS) as OpName[];
 

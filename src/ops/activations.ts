@@ -6,6 +6,7 @@ import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.j
 import { cacheItems } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
+import { defineOps } from "./registry.js";
 
 /** The kernel's activation codes (assembly/elementwise.ts). */
 export const ACTIVATIONS = {
@@ -145,3 +146,112 @@ export const hard_swish_backward = (dA: NDArray, cache: ActivationCache, options
 export const swish = (Z: NDArray, options?: Out) => forward("swish", "swish", Z, options);
 export const swish_backward = (dA: NDArray, cache: ActivationCache, options?: Out) =>
   backward("swish_backward", "swish", dA, cache, options);
+
+/** The ops defined here (src/ops/registry.ts): each activation and its gradient. */
+export const OPS = defineOps({
+  relu6: {
+    fn: relu6,
+    keys: ["out"],
+    args: ["Z", "options"],
+    call: "relu6(Z)",
+    doc: "`min(max(Z, 0), 6)` → `[A, cache]`; the gradient passes where 0 < Z < 6 (PyTorch's ReLU6)",
+    section: "layers",
+  },
+  relu6_backward: {
+    fn: relu6_backward,
+    keys: ["out"],
+    args: ["dA", "cache", "options"],
+    doc: "the gradient: `dZ` of Z's shape, from `dA` and relu6's cache `[Z, a, b]`",
+    section: "layers",
+  },
+  clip: {
+    fn: clip,
+    keys: ["min", "max", "out"],
+    args: ["Z", "options"],
+    call: "clip(Z, { min, max })",
+    doc: "torch.clamp → `[A, cache]`; the gradient passes where min ≤ Z ≤ max",
+    section: "layers",
+  },
+  clip_backward: {
+    fn: clip_backward,
+    keys: ["out"],
+    args: ["dA", "cache", "options"],
+    doc: "the gradient: `dZ` of Z's shape, from `dA` and clip's cache `[Z, a, b]`",
+    section: "layers",
+  },
+  leaky_relu: {
+    fn: leaky_relu,
+    keys: ["alpha", "out"],
+    args: ["Z", "options"],
+    call: "leaky_relu(Z, { alpha })",
+    doc: "`Z > 0 ? Z : alpha·Z` → `[A, cache]`, alpha 0.01 by default (PyTorch's)",
+    section: "layers",
+  },
+  leaky_relu_backward: {
+    fn: leaky_relu_backward,
+    keys: ["out"],
+    args: ["dA", "cache", "options"],
+    doc: "the gradient: `dZ` of Z's shape, from `dA` and leaky_relu's cache `[Z, a, b]`",
+    section: "layers",
+  },
+  sigmoid: {
+    fn: sigmoid,
+    keys: ["out"],
+    args: ["Z", "options"],
+    call: "sigmoid(Z)",
+    doc: "`1 / (1 + e^−Z)` → `[A, cache]`",
+    section: "layers",
+  },
+  sigmoid_backward: {
+    fn: sigmoid_backward,
+    keys: ["out"],
+    args: ["dA", "cache", "options"],
+    doc: "the gradient: `dZ` of Z's shape, from `dA` and sigmoid's cache `[Z, a, b]`",
+    section: "layers",
+  },
+  hard_sigmoid: {
+    fn: hard_sigmoid,
+    keys: ["alpha", "beta", "out"],
+    args: ["Z", "options"],
+    call: "hard_sigmoid(Z, { alpha, beta })",
+    doc: "`max(0, min(1, alpha·Z + beta))` → `[A, cache]`, PyTorch's 1/6 and 0.5 by default (ONNX's and Keras 2's alpha is 0.2)",
+    section: "layers",
+  },
+  hard_sigmoid_backward: {
+    fn: hard_sigmoid_backward,
+    keys: ["out"],
+    args: ["dA", "cache", "options"],
+    doc: "the gradient: `dZ` of Z's shape, from `dA` and hard_sigmoid's cache `[Z, a, b]`",
+    section: "layers",
+  },
+  hard_swish: {
+    fn: hard_swish,
+    keys: ["out"],
+    args: ["Z", "options"],
+    call: "hard_swish(Z)",
+    doc: "`Z · relu6(Z + 3) / 6` → `[A, cache]` (MobileNetV3)",
+    section: "layers",
+  },
+  hard_swish_backward: {
+    fn: hard_swish_backward,
+    keys: ["out"],
+    args: ["dA", "cache", "options"],
+    doc: "the gradient: `dZ` of Z's shape, from `dA` and hard_swish's cache `[Z, a, b]`",
+    section: "layers",
+  },
+  swish: {
+    fn: swish,
+    keys: ["out"],
+    args: ["Z", "options"],
+    call: "swish(Z)",
+    doc: "`Z · sigmoid(Z)` → `[A, cache]` (SiLU, EfficientNet)",
+    section: "layers",
+  },
+  swish_backward: {
+    fn: swish_backward,
+    keys: ["out"],
+    args: ["dA", "cache", "options"],
+    doc: "the gradient: `dZ` of Z's shape, from `dA` and swish's cache `[Z, a, b]`",
+    section: "layers",
+  },
+});

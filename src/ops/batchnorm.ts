@@ -4,6 +4,7 @@ import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.j
 import { cacheItems } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
+import { defineOps } from "./registry.js";
 
 export interface BatchNormOptions {
   /** Running statistics [c]: given both, X is normalised with them (inference); else with the batch's. */
@@ -158,3 +159,25 @@ export function batch_norm_backward(
   });
   return [res.array(x.shape), new NDArray(dgamma, [c]), new NDArray(dbeta, [c])];
 }
+
+/** The ops defined here (src/ops/registry.ts). */
+export const OPS = defineOps({
+  batch_norm: {
+    fn: batch_norm,
+    keys: ["mean", "variance", "epsilon", "out"],
+    args: ["X", "gamma", "beta", "options"],
+    call: "batch_norm(X, gamma, beta, { mean, variance, epsilon })",
+    doc:
+      "`X [..., c]` (channels last), `gamma`, `beta [c]` → `[Y, cache]`: without `mean`/`variance` the batch's statistics " +
+      "(biased variance, as PyTorch normalises in training; the cache holds them for a layer's running statistics), " +
+      "with them inference; `epsilon` 1e-5 by default",
+    section: "layers",
+  },
+  batch_norm_backward: {
+    fn: batch_norm_backward,
+    keys: ["out"],
+    args: ["dY", "cache", "options"],
+    doc: "→ `[dX, dgamma, dbeta]`, the gradient through the batch's statistics in training",
+    section: "layers",
+  },
+});

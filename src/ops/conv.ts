@@ -23,6 +23,7 @@ import {
   winogradConv,
   winogradFilterGradient,
 } from "./winograd.js";
+import { defineOps } from "./registry.js";
 
 /** conv_forward's cache: [A_prev, W, b, hparameters], as in the notebook. */
 export type ConvCache = [A_prev: NDArray, W: NDArray, b: NDArray, hparameters: ConvHparameters];
@@ -598,3 +599,33 @@ export function conv_backward(
   });
   return [rA.array(args.A_prev.shape), rW.array(args.W.shape), rB.array(args.b.shape)];
 }
+
+/** The ops defined here (src/ops/registry.ts). */
+export const OPS = defineOps({
+  conv_single_step: {
+    fn: conv_single_step,
+    args: ["a_slice_prev", "W", "b"],
+    doc: "`[f,f,n_C_prev]`, `[f,f,n_C_prev]`, `[1,1,1]` or a number → number",
+    section: "notebook",
+  },
+  conv_forward: {
+    fn: conv_forward,
+    keys: ["stride", "pad", "dilation", "groups", "out", "algorithm"],
+    args: ["A_prev", "W", "b", "hparameters", "options"],
+    doc:
+      "`A_prev [m,n_H_prev,n_W_prev,n_C_prev]`, `W [f_H,f_W,n_C_prev/groups,n_C]`, `b [1,1,1,n_C]` or `[n_C]` → " +
+      "`[Z [m,n_H,n_W,n_C], cache]`; `hparameters` below; `cache = [A_prev, W, b, hparameters]`",
+    section: "notebook",
+    // (pixels of A_prev × W's size: the output is about as many pixels)
+    cost: { factor: 1, pixelsOf: 0, sizeOf: 1 },
+  },
+  conv_backward: {
+    fn: conv_backward,
+    keys: ["stride", "pad", "dilation", "groups", "out", "algorithm"],
+    args: ["dZ", "cache", "options"],
+    doc: "`dZ [m,n_H,n_W,n_C]` → `[dA_prev, dW, db]` in the shapes of `A_prev`, `W` and `b`, for every geometry",
+    section: "notebook",
+    // (the cache's arrays come after dZ: A_prev, then W; twice the forward's work)
+    cost: { factor: 2, pixelsOf: 0, sizeOf: 2 },
+  },
+});

@@ -7,6 +7,7 @@ import { NDArray, Result, describe, fmtShape, outs, sizeOf, snapshot } from "../
 import { cacheItems, checkArray } from "../core/shapes.js";
 import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
 import { guided, run, shareFrom, streamTasks } from "../runtime/schedule.js";
+import { defineOps } from "./registry.js";
 
 /** dense_forward's cache: [X, W, b]. */
 export type DenseCache = [X: NDArray, W: NDArray, b: NDArray];
@@ -193,3 +194,29 @@ export function flatten(A: NDArray): NDArray {
   if (a.ndim < 1) throw new RangeError(`${fn}: A expects at least one axis (the batch) but got a scalar`);
   return a.reshape(a.shape[0], sizeOf(a.shape.slice(1)));
 }
+
+/** The ops defined here (src/ops/registry.ts). */
+export const OPS = defineOps({
+  flatten: {
+    fn: flatten,
+    args: ["A"],
+    doc: "`[m, …]` → `[m, n]` in C order (Keras's channels_last Flatten); a view wherever numpy gives one (`a.reshape(...shape)` too; `-1` infers an axis)",
+    section: "convnet",
+  },
+  dense_forward: {
+    fn: dense_forward,
+    keys: ["out"],
+    args: ["X", "W", "b", "options"],
+    doc: "`X [m,n]`, `W [n,k]`, `b [1,k]` or `[k]` → `[Z, cache]`. On the conv's packed f64x2 micro-kernels (a 1×1 conv over the batch), threads",
+    section: "convnet",
+    cost: { factor: 1, pixelsOf: 0, sizeOf: 1 },
+  },
+  dense_backward: {
+    fn: dense_backward,
+    keys: ["out"],
+    args: ["dZ", "cache", "options"],
+    doc: "→ `[dX, dW, db]` (db in b's shape)",
+    section: "convnet",
+    cost: { factor: 2, pixelsOf: 0, sizeOf: 2 },
+  },
+});

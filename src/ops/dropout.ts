@@ -4,6 +4,7 @@ import { RandomState } from "../core/random.js";
 import { checkInteger } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
+import { defineOps } from "./registry.js";
 
 /** dropout's cache: the mask (0 where dropped, 1 / (1 − rate) where kept). */
 export type DropoutCache = NDArray;
@@ -62,3 +63,22 @@ export function dropout_backward(dY: NDArray, cache: DropoutCache, options: { ou
   }
   return product(fn, dy, mask, { ...options }.out);
 }
+
+/** The ops defined here (src/ops/registry.ts). */
+export const OPS = defineOps({
+  dropout: {
+    fn: dropout,
+    keys: ["rate", "seed", "out"],
+    args: ["X", "options"],
+    call: "dropout(X, { rate, seed })",
+    doc: "inverted dropout (kept values scaled by 1/(1 − rate)) → `[Y, cache]`, the mask from `RandomState(seed)`: the same seed drops the same elements",
+    section: "layers",
+  },
+  dropout_backward: {
+    fn: dropout_backward,
+    keys: ["out"],
+    args: ["dY", "cache", "options"],
+    doc: "→ `dX = dY · mask`",
+    section: "layers",
+  },
+});

@@ -5,6 +5,7 @@ import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.j
 import { cacheItems, checkArray } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
+import { defineOps } from "./registry.js";
 
 type Out = { out?: NDArray };
 
@@ -285,3 +286,54 @@ export function global_max_pool_backward(dY: NDArray, cache: NDArray): NDArray {
     for (let ch = 0; ch < c; ch++) out[(i * h * w + arg[i * c + ch]) * c + ch] = g[i * c + ch];
   return new NDArray(out, a.shape);
 }
+
+/** The ops defined here (src/ops/registry.ts). */
+export const OPS = defineOps({
+  add: {
+    fn: add,
+    keys: ["out"],
+    args: ["A", "B", "options"],
+    doc: "elementwise sum of one shape (each input's gradient is the sum's)",
+    section: "layers",
+  },
+  concat: {
+    fn: concat,
+    keys: ["out"],
+    args: ["arrays", "options"],
+    doc: "joined on the last axis (channels) → `[Y, cache]`",
+    section: "layers",
+  },
+  concat_backward: { fn: concat_backward, args: ["dY", "cache"], doc: "→ one gradient per input", section: "layers" },
+  multiply: {
+    fn: multiply,
+    keys: ["out"],
+    args: ["X", "S", "options"],
+    doc: "`X [m,h,w,c]` times a gate per channel `S [m,c]` or `[m,1,1,c]` → `[Y, cache]` (squeeze-and-excitation)",
+    section: "layers",
+  },
+  multiply_backward: { fn: multiply_backward, args: ["dY", "cache"], doc: "→ `[dX, dS]`", section: "layers" },
+  global_avg_pool: {
+    fn: global_avg_pool,
+    args: ["A"],
+    doc: "`A [m,h,w,c]` → `[Y [m,c], cache]`, each channel's mean",
+    section: "layers",
+  },
+  global_avg_pool_backward: {
+    fn: global_avg_pool_backward,
+    args: ["dY", "cache"],
+    doc: "→ `dA`: each pixel gets `dY / (h·w)`",
+    section: "layers",
+  },
+  global_max_pool: {
+    fn: global_max_pool,
+    args: ["A"],
+    doc: "each channel's maximum → `[Y [m,c], cache]`",
+    section: "layers",
+  },
+  global_max_pool_backward: {
+    fn: global_max_pool_backward,
+    args: ["dY", "cache"],
+    doc: "→ `dA`: the gradient to each channel's first maximum (a NaN wins, as torch.max)",
+    section: "layers",
+  },
+});

@@ -3,6 +3,7 @@ import { NDArray, Result } from "../core/ndarray.js";
 import { checkArray, checkInteger } from "../core/shapes.js";
 import { type Kernels, runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
+import { defineOps } from "./registry.js";
 
 /** Images in the arena: where they start, their element strides [image, row, pixel, channel], their [h, w, c]. */
 export interface ArenaImages {
@@ -71,3 +72,14 @@ export function zero_pad(X: NDArray, pad: number, options: { out?: NDArray } = {
   });
   return res.array(shape);
 }
+
+/** The ops defined here (src/ops/registry.ts). */
+export const OPS = defineOps({
+  zero_pad: {
+    fn: zero_pad,
+    keys: ["out"],
+    args: ["X", "pad", "options"],
+    doc: "`X [m,n_H,n_W,n_C]` → `X_pad [m,n_H+2pad,n_W+2pad,n_C]`",
+    section: "notebook",
+  },
+});

@@ -14,6 +14,7 @@ import {
 import type { Arena } from "../runtime/arena.js";
 import { type Kernels, runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
+import { defineOps } from "./registry.js";
 
 /** pool_forward's cache: [A_prev, hparameters], as in the notebook. */
 export type PoolCache = [A_prev: NDArray, hparameters: PoolHparameters];
@@ -289,3 +290,36 @@ export function distribute_value(dz: number, shape: readonly [number, number] | 
   const nW = checkInteger(fn, "shape[1] (n_W)", shape[1], 1);
   return new NDArray(allocate(fn, "the result", nH * nW).fill(dz / (nH * nW)), [nH, nW]);
 }
+
+/** The ops defined here (src/ops/registry.ts). */
+export const OPS = defineOps({
+  pool_forward: {
+    fn: pool_forward,
+    keys: ["f", "stride", "pad", "ceil_mode", "count_include_pad", "out"],
+    args: ["A_prev", "hparameters", "mode", "options"],
+    call: 'pool_forward(A_prev, hparameters, mode = "max")',
+    doc: '`A_prev [m,n_H_prev,n_W_prev,n_C]` → `[A [m,n_H,n_W,n_C], cache]`; `hparameters` below; `mode` is `"max"` or `"average"`',
+    section: "notebook",
+  },
+  pool_backward: {
+    fn: pool_backward,
+    keys: ["f", "stride", "pad", "ceil_mode", "count_include_pad", "out"],
+    args: ["dA", "cache", "mode", "options"],
+    call: 'pool_backward(dA, cache, mode = "max")',
+    doc: "`dA [m,n_H,n_W,n_C]` → `dA_prev [m,n_H_prev,n_W_prev,n_C]`; every tied maximum receives the gradient",
+    section: "notebook",
+  },
+  create_mask_from_window: {
+    fn: create_mask_from_window,
+    args: ["x"],
+    doc: "any shape → same shape, 1 where `x == max(x)`, else 0",
+    section: "notebook",
+  },
+  distribute_value: {
+    fn: distribute_value,
+    args: ["dz", "shape"],
+    call: "distribute_value(dz, [n_H, n_W])",
+    doc: "number → `[n_H,n_W]` filled with `dz/(n_H·n_W)`",
+    section: "notebook",
+  },
+});

@@ -2,6 +2,7 @@
 import { NDArray, Result, fmtShape, snapshot } from "../core/ndarray.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
+import { defineOps } from "./registry.js";
 
 /** relu's cache: Z, as in the course (`cache = Z`). */
 export type ReluCache = NDArray;
@@ -45,3 +46,21 @@ export function relu_backward(dA: NDArray, cache: ReluCache, options: { out?: ND
   });
   return res.array(z.shape);
 }
+
+/** The ops defined here (src/ops/registry.ts). */
+export const OPS = defineOps({
+  relu: {
+    fn: relu,
+    keys: ["out"],
+    args: ["Z", "options"],
+    doc: "any shape → `[A, cache]` with `A = max(0, Z)` (NaN stays NaN)",
+    section: "convnet",
+  },
+  relu_backward: {
+    fn: relu_backward,
+    keys: ["out"],
+    args: ["dA", "cache", "options"],
+    doc: "`dZ = dA` where `Z > 0`, else 0 (also where Z is 0 or NaN, as PyTorch and TensorFlow)",
+    section: "convnet",
+  },
+});

@@ -3,6 +3,7 @@ import { NDArray, Result, allocate, describe, fmtShape, pairwiseSum, snapshot } 
 import { checkArray } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
+import { defineOps } from "./registry.js";
 
 /** softmax(Z) over the last axis, max-subtracted (large logits never overflow); any shape. */
 export function softmax(Z: NDArray, options: { out?: NDArray } = {}): NDArray {
@@ -79,3 +80,21 @@ export function softmax_cross_entropy(
   // the mean summed pairwise, as np.mean
   return [m === 0 ? NaN : pairwiseSum(losses, 0, m) / m, res.array([m, k])];
 }
+
+/** The ops defined here (src/ops/registry.ts). */
+export const OPS = defineOps({
+  softmax: {
+    fn: softmax,
+    keys: ["out"],
+    args: ["Z", "options"],
+    doc: "over the last axis, max-subtracted",
+    section: "convnet",
+  },
+  softmax_cross_entropy: {
+    fn: softmax_cross_entropy,
+    keys: ["out"],
+    args: ["Z", "Y", "options"],
+    doc: "`Z [m,k]`, `Y` one-hot `[m,k]` (or distributions) or `m` class indices → `[loss, dZ]`: the batch mean of −log softmax, computed as logsumexp − Y·Z; `dZ = (softmax − Y)/m`",
+    section: "convnet",
+  },
+});
