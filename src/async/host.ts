@@ -7,7 +7,7 @@ import { Model, Sequential, type FitOptions, type GraphDescription, type Labels 
 import { type Optimizer, optimizerOf } from "../model/optimizers.js";
 import { state } from "../runtime/runtime.js";
 import { Incoming, type Wire } from "./wire.js";
-import { OP_NAMES, type ModelRequest, type Reply, type Request, type Weights } from "./protocol.js";
+import { OP_NAMES, type ModelRequest, type Reply, type Request } from "./protocol.js";
 
 type Post = (reply: Reply, transfer?: ArrayBuffer[]) => void;
 

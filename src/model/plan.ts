@@ -5,11 +5,12 @@
 // that the next layer's zero weights ignore) and the copies where a layer needs another width. Run per
 // batch: the input copied in once, every value given a place in one region by liveness (a buffer is
 // reused once its last reader has run; an elementwise layer writes over its input when that input dies
-// there), packed weights made once until the weights change, the outputs copied out once. A layer with
-// no kernel path here (grouped convs, concat, …) runs through its op: copied out and back in.
+// there), packed weights made once until the weights change, the outputs copied out once. Every layer
+// kind has a kernel path here; a kind added without one runs through its op (copied out and back in).
 import { NDArray, sizeOf } from "../core/ndarray.js";
 import { convArgs, poolArgs, type PoolHparameters } from "../core/shapes.js";
 import { padImages } from "../ops/pad.js";
+import { divisors } from "../ops/pool.js";
 import { ACTIVATIONS } from "../ops/activations.js";
 import { type Tile, useWinograd, winogradFilters, winogradFromArena } from "../ops/winograd.js";
 import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
@@ -78,12 +79,36 @@ const convHp = (s: ConvSpec | DepthwiseSpec, groups: number) => ({
   groups,
 });
 
-/** The geometry of a conv step on its input shape. */
+/** The geometry of a conv step on its input shape (a separable conv's: its depthwise part's). */
 function convGeometry(l: PlanLayer, input: number[]) {
-  const W = l.params.get("W")!.array;
-  const groups = l.spec.kind === "depthwiseConv2d" ? input[2] : ((l.spec as ConvSpec).groups ?? 1);
+  const W = (l.params.get("W") ?? l.params.get("depthwise_W"))!.array;
+  const groups = l.spec.kind === "conv2d" ? (l.spec.groups ?? 1) : input[2];
   const k = W.shape[3];
   return convArgs("predict", fake([1, ...input]), fake([...W.shape]), fake([k]), convHp(l.spec as ConvSpec, groups)).g;
+}
+
+/**
+ * How a conv-like step runs: "dense" (one group: the packed micro-kernels, or Winograd), "depthwise" (one
+ * input channel per group, any channel multiplier: the depthwise kernels on the input's channels
+ * repeated), "grouped" (the dense kernels per group), "separable" (depthwise, then a 1×1 conv).
+ */
+type ConvMode = "dense" | "depthwise" | "grouped" | "separable";
+function convMode(l: PlanLayer, input: number[]): ConvMode | null {
+  const s = l.spec;
+  if (s.kind === "depthwiseConv2d") return "depthwise";
+  if (s.kind === "separableConv2d") return "separable";
+  if (s.kind !== "conv2d") return null;
+  const groups = s.groups ?? 1;
+  return groups === 1 ? "dense" : groups === input[2] ? "depthwise" : "grouped";
+}
+
+/** zeroPadding2d's pad as [top, bottom, left, right] (checked when the model was built). */
+function padSides(pad: unknown): [number, number, number, number] {
+  if (typeof pad === "number") return [pad, pad, pad, pad];
+  const [a, b] = pad as [unknown, unknown];
+  if (typeof a === "number") return [a, a, b as number, b as number];
+  const [[t, bo], [l, r]] = pad as [[number, number], [number, number]];
+  return [t, bo, l, r];
 }
 
 /** Whether a step runs on kernels here (else through its op), and the channels per pixel it needs of its inputs. */
@@ -91,26 +116,29 @@ function kernelPath(l: PlanLayer, shapes: number[][], ins: number[]): { ok: bool
   const s = l.spec;
   const inShape = shapes[ins[0]];
   const c = inShape[inShape.length - 1];
+  const mode = convMode(l, inShape);
+  if (mode === "depthwise") {
+    // (one filter per channel: the input as the kernel reads it, widened to 8s, unless it needs repeating)
+    const k = l.params.get("W")!.array.shape[3];
+    return { ok: true, need: [k === c ? blocks8(c) : null] };
+  }
+  if (mode !== null) return { ok: true, need: [null] };
   switch (s.kind) {
-    case "conv2d":
-      return { ok: (s.groups ?? 1) === 1, need: [null] };
-    case "depthwiseConv2d":
-      // (one filter per channel: a channel multiplier would need its input repeated)
-      return { ok: (s.multiplier ?? 1) === 1, need: [blocks8(c)] };
-    case "maxPool":
-    case "avgPool": {
-      const { g } = poolArgs("predict", fake([1, ...inShape]), poolHp(s));
-      return { ok: g.hp === g.h && g.wp === g.w, need: [null] };
-    }
     case "flatten":
       return { ok: true, need: [c] };
     case "add":
+    case "concat":
+    case "multiply":
+      // (add's and multiply's inputs at the first one's width: the constructor sets them)
       return { ok: true, need: ins.map(() => null) };
     case "relu":
     case "batchNorm":
     case "dropout":
+    case "maxPool":
+    case "avgPool":
     case "globalAvgPool":
     case "globalMaxPool":
+    case "zeroPadding2d":
     case "dense":
     case "softmax":
       return { ok: true, need: [null] };
@@ -152,9 +180,10 @@ export class Plan {
       if (absorbed.has(i)) return;
       const l = st.layer;
       const path = kernelPath(l, shapes, st.inputs);
-      // (add's inputs: all at the first one's width)
-      if (path.ok && l.spec.kind === "add")
+      // (add's inputs all at the first one's width; multiply's gate at its map's)
+      if (path.ok && (l.spec.kind === "add" || l.spec.kind === "multiply")) {
         path.need = st.inputs.map((_, j) => (j === 0 ? null : cs[at(st.inputs[0])]));
+      }
       const ins = st.inputs.map((v, j) => {
         const need = path.ok ? path.need[j] : shapes[at(v)][shapes[at(v)].length - 1];
         return need === null || cs[at(v)] === need ? at(v) : this.copy(at(v), need, cs);
@@ -162,7 +191,8 @@ export class Plan {
       let output = st.output;
       let bn = -1;
       let relu = false;
-      const convLike = path.ok && (l.spec.kind === "conv2d" || l.spec.kind === "depthwiseConv2d");
+      const mode = convMode(l, shapes[st.inputs[0]]);
+      const convLike = path.ok && mode !== null;
       if (convLike) {
         bn = only(output, "batchNorm");
         if (bn >= 0) {
@@ -186,15 +216,19 @@ export class Plan {
       let width = c;
       if (path.ok) {
         const k = l.spec.kind;
-        if (k === "conv2d" || k === "depthwiseConv2d" || k === "dense") width = blocks8(c);
+        if (mode === "grouped") width = c;
+        else if (mode !== null || k === "dense") width = blocks8(c);
         else if (k === "flatten") width = sizeOf(shape);
-        else if (k === "relu" || k === "batchNorm" || k === "dropout" || k === "add" || ACT[k]) width = cs[ins[0]];
+        else if (k === "concat") width = c;
+        else if (["relu", "batchNorm", "dropout", "add", "multiply", "zeroPadding2d"].includes(k) || ACT[k]) {
+          width = cs[ins[0]];
+        }
       }
       cs[v] = width;
-      const W = l.params.get("W")?.array;
-      if (W) work += (sizeOf(shape) / c) * W.size;
+      for (const p of l.params.values()) if (p.decay) work += (sizeOf(shape) / c) * p.array.size;
       const elementwise =
-        path.ok && ["relu", "batchNorm", "dropout", "add", "flatten"].concat(Object.keys(ACT)).includes(l.spec.kind);
+        path.ok &&
+        ["relu", "batchNorm", "dropout", "add", "flatten", "multiply"].concat(Object.keys(ACT)).includes(l.spec.kind);
       this.ops.push({ step: i, inputs: ins, output: v, bn, relu, inPlace: elementwise ? 0 : null });
     });
     // the model's outputs as the values that hold them
@@ -279,7 +313,8 @@ export class Plan {
     if (got) return got;
     const op = this.ops[i];
     const l = this.g.steps[op.step].layer;
-    const W = l.params.get("W")!.array;
+    const separable = l.spec.kind === "separableConv2d";
+    const W = l.params.get(separable ? "pointwise_W" : "W")!.array;
     const b = l.params.get("b")?.array.toFloat64Array();
     const kOut = W.shape[W.ndim - 1];
     // per output channel: scale (γ/σ) and bias ((b − μ)·γ/σ + β), from a folded BatchNorm
@@ -297,23 +332,49 @@ export class Plan {
       }
     }
     const k8 = blocks8(kOut);
-    const b8 = new Float64Array(k8);
-    b8.set(bias);
     const w = W.toFloat64Array();
     const cs = this.cs[op.inputs[0]];
-    let packed: Float64Array;
-    if (l.spec.kind === "depthwiseConv2d") {
-      // [taps][c8], each channel's filter, widened
-      const taps = W.shape[0] * W.shape[1];
-      packed = new Float64Array(taps * k8);
-      for (let t = 0; t < taps; t++) for (let o = 0; o < kOut; o++) packed[t * k8 + o] = w[t * kOut + o] * scale[o];
+    const mode = convMode(l, this.shapes[op.inputs[0]]);
+    /** Each channel's filter [taps][width], widened: the depthwise kernels' layout. */
+    const widened = (a: NDArray, width: number, sc: Float64Array | null) => {
+      const v = a.toFloat64Array();
+      const k = a.shape[3];
+      const taps = a.shape[0] * a.shape[1];
+      const out = new Float64Array(taps * width);
+      for (let t = 0; t < taps; t++) for (let o = 0; o < k; o++) out[t * width + o] = v[t * k + o] * (sc ? sc[o] : 1);
+      return out;
+    };
+    /** [taps, c] of `v` → [k8/8][taps·cs][8]: input channels widened to cs (zeros), output channels in 8s. */
+    const pack = (v: Float64Array, fh: number, fw: number, c: number, k: number, cs: number, first = 0, kAll = k) => {
+      const taps = fh * fw * cs;
+      const out = new Float64Array(taps * blocks8(k));
+      for (let t = 0; t < fh * fw; t++)
+        for (let ch = 0; ch < c; ch++)
+          for (let o = 0; o < k; o++)
+            out[Math.floor(o / 8) * taps * 8 + (t * cs + ch) * 8 + (o % 8)] =
+              v[(t * c + ch) * kAll + first + o] * scale[first + o];
+      return out;
+    };
+    let packs: Float64Array[];
+    let b8 = new Float64Array(k8);
+    b8.set(bias);
+    if (mode === "depthwise") packs = [widened(W, k8, scale)];
+    else if (mode === "separable") {
+      const D = l.params.get("depthwise_W")!.array;
+      const c8 = blocks8(D.shape[3]);
+      packs = [widened(D, c8, null), pack(w, 1, 1, W.shape[2], kOut, c8)];
+    } else if (mode === "grouped") {
+      // per group j: its filters [fh, fw, cg, kg] packed as the dense kernels read them; biases in 8s per group
+      const [fh, fw, cg] = W.shape;
+      const groups = (l.spec as ConvSpec).groups!;
+      const kg = kOut / groups;
+      const kg8 = blocks8(kg);
+      packs = Array.from({ length: groups }, (_, j) => pack(w, fh, fw, cg, kg, cg, j * kg, kOut));
+      b8 = new Float64Array(groups * kg8);
+      for (let j = 0; j < groups; j++) b8.set(bias.subarray(j * kg, (j + 1) * kg), j * kg8);
     } else if (l.spec.kind === "dense") {
       // rows of W for the input as it lies in memory (cs ≥ n rows, zeros past n), in 8-wide column blocks
-      const n = W.shape[0];
-      packed = new Float64Array(cs * k8);
-      for (let r = 0; r < n; r++)
-        for (let o = 0; o < kOut; o++)
-          packed[Math.floor(o / 8) * cs * 8 + r * 8 + (o % 8)] = w[r * kOut + o] * scale[o];
+      packs = [pack(w, 1, 1, W.shape[0], kOut, cs)];
     } else if (this.tileOf(i) !== 0) {
       // [3, 3, cs, k] (input channels widened, zeros), then U = G g Gᵀ
       const [, , c] = W.shape;
@@ -321,18 +382,12 @@ export class Plan {
       for (let t = 0; t < 9; t++)
         for (let ch = 0; ch < c; ch++)
           for (let o = 0; o < kOut; o++) wide[(t * cs + ch) * kOut + o] = w[(t * c + ch) * kOut + o] * scale[o];
-      packed = winogradFilters(fn, ctx, wide, cs, kOut, this.tileOf(i) as Tile);
+      packs = [winogradFilters(fn, ctx, wide, cs, kOut, this.tileOf(i) as Tile)];
     } else {
-      // [taps, c] → [k8/8][taps][8], input channels widened to the input's cs (zeros)
       const [fh, fw, c] = W.shape;
-      const taps = fh * fw * cs;
-      packed = new Float64Array(taps * k8);
-      for (let t = 0; t < fh * fw; t++)
-        for (let ch = 0; ch < c; ch++)
-          for (let o = 0; o < kOut; o++)
-            packed[Math.floor(o / 8) * taps * 8 + (t * cs + ch) * 8 + (o % 8)] = w[(t * c + ch) * kOut + o] * scale[o];
+      packs = [pack(w, fh, fw, c, kOut, cs)];
     }
-    const out = [packed, b8, Float64Array.of(l.spec.kind === "conv2d" ? this.tileOf(i) : 0)];
+    const out = [b8, Float64Array.of(mode === "dense" ? this.tileOf(i) : 0), ...packs];
     this.prepared.set(i, out);
     return out;
   }
@@ -341,7 +396,7 @@ export class Plan {
   private tileOf(i: number): number {
     const op = this.ops[i];
     const l = this.g.steps[op.step].layer;
-    if (l.spec.kind !== "conv2d") return 0;
+    if (convMode(l, this.shapes[op.inputs[0]]) !== "dense") return 0;
     const g = convGeometry(l, this.shapes[op.inputs[0]]);
     return useWinograd("predict", undefined, { ...g, c: this.cs[op.inputs[0]] }, false) ?? 0;
   }
@@ -419,95 +474,93 @@ export class Plan {
     }
     switch (s.kind) {
       case "conv2d":
-      case "depthwiseConv2d": {
+      case "depthwiseConv2d":
+      case "separableConv2d": {
         const g = convGeometry(l, xShape);
         const { top, bottom, left, right, hp, wp, nH, nW, fh, fw, sh, sw, dh, dw, k } = g;
         const [h, w] = xShape;
-        const k8 = blocks8(k);
-        let xp = x;
-        if (hp !== h || wp !== w) {
-          xp = arena.alloc(fn, "padded", m * hp * wp * xcs * 8);
-          padImages(
-            kernels,
-            { ptr: x, strides: [h * w * xcs, w * xcs, xcs, 1], h, w, c: xcs },
-            { top, bottom, left, right },
-            xp,
-            m,
-          );
-        }
-        const [packed, bias, [tile]] = this.weights(fn, ctx, i);
-        if (tile !== 0) {
+        const mode = convMode(l, xShape)!;
+        const [bias, [tile], ...packs] = this.weights(fn, ctx, i);
+        const put = (what: string, v: Float64Array) => {
+          const q = arena.alloc(fn, what, v.length * 8);
+          arena.f64(q, v.length).set(v);
+          return q;
+        };
+        /** Images [m, h, w, width] at `src` (pixel stride `width`) zero-padded as the conv needs. */
+        const padded = (src: number, width: number) => {
+          if (hp === h && wp === w) return src;
+          const xp = arena.alloc(fn, "padded", m * hp * wp * width * 8);
+          const images = { ptr: src, strides: [h * w * width, w * width, width, 1], h, w, c: width };
+          padImages(kernels, images, { top, bottom, left, right }, xp, m);
+          return xp;
+        };
+        const rows = m * nH;
+        if (mode === "dense" && tile !== 0) {
           const images = { ptr: x, strides: [h * w * xcs, w * xcs, xcs, 1], h, w, c: xcs };
           const shape = { m, h, w, c: xcs, k, top, left, nH, nW };
-          const work = m * nH * nW * k8 * 9 * xcs;
-          winogradFromArena(fn, ctx, images, packed, bias, shape, y, work, tile as Tile, relu);
+          const work = m * nH * nW * blocks8(k) * 9 * xcs;
+          winogradFromArena(fn, ctx, images, packs[0], bias, shape, y, work, tile as Tile, relu);
           return;
         }
-        const wpk = arena.alloc(fn, "W packed", packed.length * 8);
-        arena.f64(wpk, packed.length).set(packed);
-        const b8 = arena.alloc(fn, "b", k8 * 8);
-        arena.f64(b8, k8).set(bias);
-        const rows = m * nH;
-        if (s.kind === "depthwiseConv2d") {
-          const parts = guided(ctx, rows * nW * k8 * fh * fw, "conv_forward_depthwise", rows);
-          tasks(
-            parts.map(([r0, r1]) =>
-              task("conv_forward_depthwise", {
-                xp,
-                hp,
-                wp,
-                c8: k8,
-                w: wpk,
-                fh,
-                fw,
-                dilH: dh,
-                dilW: dw,
-                b: b8,
-                sh,
-                sw,
-                z: y,
-                nH,
-                nW,
-                r0,
-                r1,
-                relu,
-              }),
-            ),
-          );
+        if (mode === "dense") {
+          const [xp, wpk, b8, k8] = [padded(x, xcs), put("W packed", packs[0]), put("b", bias), blocks8(k)];
+          const parts = guided(ctx, rows * nW * k8 * fh * fw * xcs, "conv_forward", rows);
+          // prettier-ignore
+          tasks(parts.map(([r0, r1]) => task("conv_forward", { xp, hp, wp, c: xcs, cg: xcs, wpk, fh, fw, dilH: dh,
+            dilW: dw, k8, b8, sh, sw, z: y, kp: k8, nH, nW, r0, r1, relu })));
           return;
         }
-        const parts = guided(ctx, rows * nW * k8 * fh * fw * xcs, "conv_forward", rows);
-        tasks(
-          parts.map(([r0, r1]) =>
-            task("conv_forward", {
-              xp,
-              hp,
-              wp,
-              c: xcs,
-              cg: xcs,
-              wpk,
-              fh,
-              fw,
-              dilH: dh,
-              dilW: dw,
-              k8,
-              b8,
-              sh,
-              sw,
-              z: y,
-              kp: k8,
-              nH,
-              nW,
-              r0,
-              r1,
-              relu,
-            }),
-          ),
-        );
+        if (mode === "grouped") {
+          // each group's channels read in place (pixel stride xcs); its outputs in 8-wide blocks, then packed to k
+          const groups = g.groups;
+          const [cg, kg] = [xShape[2] / groups, k / groups];
+          const kg8 = blocks8(kg);
+          const width = groups * kg8;
+          const [xp, b8] = [padded(x, xcs), put("b", bias)];
+          const z = arena.alloc(fn, "Z by group", rows * nW * width * 8);
+          const wpks = packs.map((v) => put("W packed", v));
+          const parts = guided(ctx, rows * nW * width * fh * fw * cg, "conv_forward", rows);
+          // prettier-ignore
+          tasks(parts.flatMap(([r0, r1]) => wpks.map((wpk, j) => task("conv_forward", { xp: xp + j * cg * 8, hp, wp,
+            c: xcs, cg, wpk, fh, fw, dilH: dh, dilW: dw, k8: kg8, b8: b8 + j * kg8 * 8, sh, sw, z: z + j * kg8 * 8,
+            kp: width, nH, nW, r0, r1, relu }))));
+          const [src, dst] = [arena.f64(z, rows * nW * width), arena.f64(y, rows * nW * k)];
+          for (let q = 0; q < rows * nW; q++)
+            for (let j = 0; j < groups; j++)
+              dst.set(src.subarray(q * width + j * kg8, q * width + j * kg8 + kg), q * k + j * kg);
+          return;
+        }
+        // depthwise (a separable conv's first part): the input's channels repeated by the multiplier, in 8s
+        const c = xShape[2];
+        const dwk = mode === "separable" ? l.params.get("depthwise_W")!.array.shape[3] : k;
+        const c8 = blocks8(dwk);
+        let src = x;
+        if (xcs !== c8 || dwk !== c) {
+          src = arena.zeros(fn, "channels repeated", (pixels * c8) | 0);
+          const [from, to, mult] = [arena.f64(x, pixels * xcs), arena.f64(src, pixels * c8), dwk / c];
+          for (let q = 0; q < pixels; q++)
+            for (let o = 0; o < dwk; o++) to[q * c8 + o] = from[q * xcs + Math.floor(o / mult)];
+        }
+        const xp = padded(src, c8);
+        const dwz = mode === "separable" ? arena.alloc(fn, "depthwise output", rows * nW * c8 * 8) : y;
+        const dwb = mode === "separable" ? arena.zeros(fn, "no bias", c8) : put("b", bias);
+        const wd = put("W widened", packs[0]);
+        const parts = guided(ctx, rows * nW * c8 * fh * fw, "conv_forward_depthwise", rows);
+        // prettier-ignore
+        tasks(parts.map(([r0, r1]) => task("conv_forward_depthwise", { xp, hp, wp, c8, w: wd, fh, fw, dilH: dh,
+          dilW: dw, b: dwb, sh, sw, z: dwz, nH, nW, r0, r1, relu: mode === "separable" ? 0 : relu })));
+        if (mode === "separable") {
+          // the pointwise 1×1 conv on the depthwise output (c8 channels a pixel)
+          const [wpk, b8, k8] = [put("W packed", packs[1]), put("b", bias), bias.length];
+          const pw = guided(ctx, rows * nW * k8 * c8, "conv_forward", rows);
+          // prettier-ignore
+          tasks(pw.map(([r0, r1]) => task("conv_forward", { xp: dwz, hp: nH, wp: nW, c: c8, cg: c8, wpk, fh: 1, fw: 1,
+            dilH: 1, dilW: 1, k8, b8, sh: 1, sw: 1, z: y, kp: k8, nH, nW, r0, r1, relu })));
+        }
         return;
       }
       case "dense": {
-        const [packed, bias] = this.weights(fn, ctx, i);
+        const [bias, , packed] = this.weights(fn, ctx, i);
         const k8 = bias.length;
         const wpk = arena.alloc(fn, "W packed", packed.length * 8);
         arena.f64(wpk, packed.length).set(packed);
@@ -550,24 +603,70 @@ export class Plan {
       case "avgPool": {
         const [h, w, c] = xShape;
         const { g } = poolArgs(fn, fake([1, ...xShape]), poolHp(s));
-        const { nH, nW, fh, fw, sh, sw } = g;
-        const [sx0, sx1, sx2, sx3] = [h * w * xcs, w * xcs, xcs, 1];
-        let [divH, divW] = [0, 0];
-        if (s.kind === "avgPool") {
-          divH = arena.alloc(fn, "divisors", (nH + nW) * 8);
-          divW = divH + nH * 8;
-          arena.f64(divH, nH).fill(fh);
-          arena.f64(divW, nW).fill(fw);
+        const { nH, nW, fh, fw, sh, sw, top, left, hp, wp } = g;
+        const max = s.kind === "maxPool";
+        let src = x;
+        if (hp !== h || wp !== w) {
+          // padded: −∞ never wins a max; zeros add nothing to a sum (the divisors count what they must)
+          src = arena.alloc(fn, "padded", m * hp * wp * xcs * 8);
+          const [from, to] = [arena.f64(x, pixels * xcs), arena.f64(src, m * hp * wp * xcs)];
+          to.fill(max ? -Infinity : 0);
+          for (let j = 0; j < m; j++)
+            for (let r = 0; r < h; r++) {
+              const at = (j * h + r) * w * xcs;
+              to.set(from.subarray(at, at + w * xcs), ((j * hp + top + r) * wp + left) * xcs);
+            }
         }
-        const kernel = s.kind === "maxPool" ? "pool_forward_max" : "pool_forward_average";
-        const parts = guided(ctx, m * nH * nW * c * fh * fw, "conv_forward", m);
+        const [sx0, sx1, sx2, sx3] = [hp * wp * xcs, wp * xcs, xcs, 1];
         // (one set of arguments for both kernels: the max kernel reads no divisors)
+        const { divH, divW } = max ? { divH: 0, divW: 0 } : divisors(fn, arena, g);
+        const kernel = max ? "pool_forward_max" : "pool_forward_average";
+        const parts = guided(ctx, m * nH * nW * c * fh * fw, "conv_forward", m);
         tasks(
           parts.map(([i0, i1]) => {
-            const args = { x, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1, divH, divW };
+            const args = { x: src, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1, divH, divW };
             return task(kernel, args);
           }),
         );
+        return;
+      }
+      case "zeroPadding2d": {
+        const [h, w] = xShape;
+        const [oh, ow] = this.shapes[op.output];
+        const [top, , left] = padSides(s.pad);
+        const images = { ptr: x, strides: [h * w * xcs, w * xcs, xcs, 1], h, w, c: xcs };
+        padImages(kernels, images, { top, bottom: oh - h - top, left, right: ow - w - left }, y, m);
+        return;
+      }
+      case "concat": {
+        const out = this.cs[op.output];
+        const dst = arena.f64(y, pixels * out);
+        let at = 0;
+        for (const v of op.inputs) {
+          const vs = this.shapes[v];
+          const [c, cs] = [vs[vs.length - 1], this.cs[v]];
+          const src = arena.f64(ptr(v), pixels * cs);
+          for (let q = 0; q < pixels; q++) dst.set(src.subarray(q * cs, q * cs + c), q * out + at);
+          at += c;
+        }
+        return;
+      }
+      case "multiply": {
+        // a gate per channel of each image (its width that of the map), times the image's pixels
+        const per = pixels / m;
+        const gate = ptr(op.inputs[1]);
+        for (let j = 0; j < m; j++) {
+          const [xi, yi] = [x + j * per * xcs * 8, y + j * per * xcs * 8];
+          runKernel(kernels, "channel_affine", {
+            x: xi,
+            pixels: per,
+            c: xcs,
+            sub: 0,
+            scale: gate + j * xcs * 8,
+            add: 0,
+            y: yi,
+          });
+        }
         return;
       }
       case "globalAvgPool":

@@ -121,7 +121,7 @@ function placeBand(
  * input, or with count_include_pad in the padded input (PyTorch's rule; a ceil_mode window's part past
  * the padding never counts). Their products divide the windows' sums.
  */
-function divisors(
+export function divisors(
   fn: string,
   arena: Arena,
   { h, w, fh, fw, sh, sw, top, bottom, left, right, countPad, nH, nW }: PoolGeometry,

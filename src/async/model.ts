@@ -1,0 +1,585 @@
+// convwasm/async's models: sequential() and model() made in every worker, predict() micro-batched
+// across the workers, writes (fit, setWeights, load) run on the first worker and copied to the others.
+import type * as Sync from "../index.js";
+import { NDArray, assertFinite, copyStrided, describe, sizeOf } from "../core/ndarray.js";
+import { checkInteger } from "../core/shapes.js";
+import { examples } from "../model/layers.js";
+import { SymbolicTensor, describeGraph } from "../graph/graph.js";
+import { lent, yieldToLoop } from "./wire.js";
+import { type ModelMethod, type Request, type Weights } from "./protocol.js";
+import { BusyError, TimeoutError, type Runtime, type Route, runtime, send } from "./scheduler.js";
+import { cores, shared } from "./endpoint.js";
+
+// ---- the model -------------------------------------------------------------------------------------
+
+export interface BatchingOptions {
+  /**
+   * Most examples per batch (default 16): requests are gathered up to this, and a larger request is cut
+   * into batches of this many, which run on all the workers side by side (no thread pool, so the
+   * calling thread's event loop keeps its core).
+   */
+  maxBatch?: number;
+  /**
+   * The longest a request waits for others to join its batch while every worker is busy (ms, default 2).
+   * While a worker is idle nothing waits: a batch runs at once with the requests of this tick, so a lone
+   * request pays no window; under load, batches grow while the previous ones run.
+   */
+  windowMs?: number;
+  /** Requests queued or running before new ones are refused with a BusyError (default 1024). */
+  maxQueue?: number;
+}
+
+export interface AsyncPredictOptions extends Sync.PredictOptions {
+  /** Reject with a TimeoutError when no answer came within this many ms (the work may still run). */
+  timeout?: number;
+}
+
+interface Pending {
+  m: number;
+  resolve: (a: NDArray) => void;
+  reject: (e: unknown) => void;
+  timer: ReturnType<typeof setTimeout> | null;
+  settled: boolean;
+}
+
+/**
+ * A batch being filled. Its place among the model's reads and writes is taken when its first request
+ * comes (so a write asked later waits for it), and it runs when `run` is given the batch.
+ */
+interface Filling {
+  data: Float64Array;
+  requests: Pending[];
+  n: number;
+  run: (parts: NDArray[]) => void;
+}
+
+let nextModel = 1;
+
+const METHOD_ARGS: Record<ModelMethod, readonly string[]> = {
+  create: ["inputShape", "layers", "options"],
+  predict: ["X", "options"],
+  evaluate: ["X", "Y"],
+  fit: ["X", "Y", "options"],
+  setWeights: ["arrays"],
+  load: ["bytes"],
+  save: [],
+  drop: [],
+  weights: [],
+};
+
+/** Longest delay a timer can wait (Node and browsers clamp longer ones to 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The largest buffer a predict() batch gathers in (maxBatch examples). */
+const MAX_BATCH_BYTES = 2 ** 30;
+
+/**
+ * A duration option in ms: up to 2³¹ − 1 (timers clamp longer ones to 1 ms), above 0 unless `zero`;
+ * Infinity (none) where `infinite`. Undefined stays undefined.
+ */
+function checkMs(fn: string, name: string, v: unknown, zero: boolean, infinite: boolean): number | undefined {
+  if (v === undefined || (infinite && v === Infinity)) return undefined;
+  if (typeof v !== "number" || !(zero ? v >= 0 : v > 0) || !(v <= MAX_TIMER_MS)) {
+    const range = `${zero ? "[0" : "(0"}, ${MAX_TIMER_MS}]${infinite ? " or Infinity" : ""}`;
+    throw new RangeError(`${fn}: ${name} expects a number of ms in ${range} but got ${describe(v)}`);
+  }
+  return v;
+}
+
+/** A flag in shared memory the calling thread sets to stop a worker's fit (null where there is none). */
+function stopFlag(): Int32Array | null {
+  return typeof SharedArrayBuffer === "function" && cores().isolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+}
+
+/**
+ * A sequential model held by every worker (the same seeded weights): reads (predict, evaluate, save)
+ * run on any worker, writes (fit, setWeights, load) on the first one and are then copied to the others
+ * before their next read. A model's calls keep their order: a read sees every write asked before it,
+ * and a write waits for the reads asked before it. Concurrent predict() requests are run in batches.
+ */
+export class AsyncSequential {
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  private readonly id: number;
+  private readonly info: { summary: string; work: number };
+  private weightsNow: Weights;
+  private version = 0;
+  private readonly versions: number[];
+  private lastWrite: Promise<unknown> = Promise.resolve();
+  private readonly reads = new Set<Promise<unknown>>();
+  private readonly batching: Required<BatchingOptions>;
+  /** The batch being filled: its buffer (the library's own, moved to the worker without a copy), requests, examples. */
+  private filling: Filling | null = null;
+  /** Batches of this model sent and not yet answered; a flush is due at the end of this tick. */
+  private running = 0;
+  private soon = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** predict() requests accepted and not yet answered. */
+  private open = 0;
+  private dropped = false;
+  /** Stops the fits running now, giving the reason they reject with (dispose() calls them). */
+  private readonly stops = new Set<(reason: Error) => void>();
+
+  /** (made by sequential(), which builds it in every worker) */
+  constructor(
+    private readonly rt: Runtime,
+    created: {
+      inputShape: number[];
+      outputShape: number[];
+      work: number;
+      summary: string;
+      weights: Record<string, NDArray>;
+    },
+    id: number,
+    batching: Required<BatchingOptions>,
+  ) {
+    this.id = id;
+    this.inputShape = Object.freeze([...created.inputShape]);
+    this.outputShape = Object.freeze([...created.outputShape]);
+    this.info = { summary: created.summary, work: created.work };
+    this.weightsNow = weightsOf(created.weights);
+    this.versions = rt.workers.map(() => 0);
+    this.batching = batching;
+  }
+
+  private call(method: ModelMethod, args: unknown[], route: Route = {}): Promise<unknown> {
+    // (no check of `dropped` here: calls asked before dispose() run before the model is dropped)
+    if (runtime(method) !== this.rt) {
+      return Promise.reject(new Error(`${method}: this model was made before convwasm/async was disposed`));
+    }
+    return send(
+      method,
+      METHOD_ARGS[method],
+      args,
+      (_w, id, o) => ({ type: "model", id, model: this.id, method, args: o.args, buffers: o.buffers, pool: o.pool }),
+      route,
+      (w) => {
+        // bring worker w's copy up to date before it reads
+        if (this.versions[w] === this.version) return null;
+        this.versions[w] = this.version;
+        return { type: "sync", model: this.id, weights: this.weightsNow };
+      },
+    );
+  }
+
+  private read<T>(start: () => Promise<T>): Promise<T> {
+    const p = this.lastWrite.then(start, start);
+    const tracked = p.catch(() => undefined);
+    this.reads.add(tracked);
+    void tracked.then(() => this.reads.delete(tracked));
+    return p;
+  }
+
+  private write<T>(start: () => Promise<T>): Promise<T> {
+    // the batch being filled was asked before this write: it runs now, before it
+    this.flush();
+    const p = Promise.allSettled([this.lastWrite, ...this.reads]).then(start);
+    this.lastWrite = p.catch(() => undefined);
+    this.reads.clear();
+    return p;
+  }
+
+  /** The workers were replaced and made this model again from its seed: each is brought up to date before its next read. */
+  replaced(): void {
+    this.versions.fill(this.version === 0 ? 0 : -1);
+  }
+
+  /** Refuses a call asked after dispose(). */
+  private live(fn: string): void {
+    if (this.dropped) throw new Error(`${fn}: this model was disposed`);
+  }
+
+  /**
+   * A write on the first worker: afterwards its weights are the model's, and the others are behind. A
+   * write that fails may have changed part of them (a fit stopped after some batches): the first
+   * worker's weights are then taken all the same, so that every replica answers alike.
+   */
+  private async written(method: ModelMethod, args: unknown[], route: Route = {}): Promise<unknown> {
+    const first = { eligible: (w: number) => w === 0 };
+    const adopt = (r: unknown) => {
+      this.weightsNow = weightsOf((r as { weights: Record<string, NDArray> }).weights);
+      this.version++;
+      this.versions[0] = this.version;
+    };
+    try {
+      const r = await this.call(method, args, { ...route, ...first });
+      adopt(r);
+      return r;
+    } catch (e) {
+      await this.call("weights", [], first).then(adopt, () => undefined);
+      throw e;
+    }
+  }
+
+  /** Multiply-adds of one example (predict's cost per example). */
+  get work(): number {
+    return this.info.work;
+  }
+
+  summary(): Promise<string> {
+    return Promise.resolve(this.info.summary);
+  }
+
+  /** Copies of the parameters, by name. */
+  weights(): Promise<Record<string, NDArray>> {
+    return this.whenLive("weights", () =>
+      this.read(async () =>
+        Object.fromEntries(Object.entries(this.weightsNow).map(([k, w]) => [k, new NDArray(w.data.slice(), w.shape)])),
+      ),
+    );
+  }
+
+  /** As Sequential.setWeights: all or nothing, on every replica. */
+  setWeights(arrays: Record<string, NDArray>): Promise<void> {
+    return this.whenLive("setWeights", () =>
+      this.write(() => this.written("setWeights", [arrays], { anyKeys: [true] }).then(() => undefined)),
+    );
+  }
+
+  load(bytes: Uint8Array): Promise<void> {
+    return this.whenLive("load", () => this.write(() => this.written("load", [bytes]).then(() => undefined)));
+  }
+
+  save(): Promise<Uint8Array> {
+    return this.whenLive("save", () => this.read(() => this.call("save", []) as Promise<Uint8Array>));
+  }
+
+  /** A rejected promise for a call asked after dispose() (or with arguments refused at once), else `f()`. */
+  private whenLive<T>(fn: string, f: () => Promise<T>): Promise<T> {
+    try {
+      this.live(fn);
+      return f();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * As Sequential.fit, on the first worker's pool; onEpoch/onBatch are called on this thread as the
+   * worker reports. A callback that throws stops training (before the next batch) and fit rejects with
+   * its error; so does options.signal (an AbortSignal) when it aborts, and dispose() of the model. The
+   * weights are then those of the last batch run, on every replica. (Where there is no shared memory
+   * (a page that is not cross-origin isolated), training runs to its end before fit rejects.)
+   */
+  fit(X: NDArray, Y: Sync.Labels, options?: Sync.FitOptions): Promise<Sync.EpochLog[]> {
+    const fn = "fit";
+    return this.whenLive(fn, () => {
+      if (options !== undefined && (options === null || typeof options !== "object")) {
+        throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
+      }
+      const { signal, ...rest } = { ...options };
+      if (signal !== undefined && (signal === null || typeof signal !== "object")) {
+        throw new TypeError(`${fn}: options.signal expects an AbortSignal but got ${describe(signal)}`);
+      }
+      if (signal?.aborted) throw new Error(`${fn}: options.signal was aborted before training began`);
+      const stop = stopFlag();
+      let reason: Error | null = null;
+      const halt = (why?: Error) => {
+        reason ??= why ?? null;
+        if (stop) Atomics.store(stop, 0, 1);
+      };
+      const aborted = () => halt();
+      const abortable = signal as Partial<AbortSignal> | undefined;
+      abortable?.addEventListener?.("abort", aborted);
+      this.stops.add(halt);
+      return this.write(async () => {
+        const r = await this.written(fn, [X, Y, { ...rest, stop: stop ?? undefined }], { exclusive: true, stop: halt });
+        return (r as { history: Sync.EpochLog[] }).history;
+      })
+        .catch((e: unknown) => {
+          throw reason ?? e;
+        })
+        .finally(() => {
+          abortable?.removeEventListener?.("abort", aborted);
+          this.stops.delete(halt);
+        });
+    });
+  }
+
+  evaluate(X: NDArray, Y: Sync.Labels): Promise<{ loss: number; accuracy: number }> {
+    return this.whenLive("evaluate", () =>
+      this.read(
+        () =>
+          this.call("evaluate", [X, Y], { work: (s) => (s[0]?.[0] ?? 0) * this.info.work }) as Promise<{
+            loss: number;
+            accuracy: number;
+          }>,
+      ),
+    );
+  }
+
+  /**
+   * As Sequential.predict, micro-batched: requests arriving within `windowMs` of each other (up to
+   * `maxBatch` examples) run as one batch and are split back, each the same bits as alone. Refused with
+   * a BusyError when `maxQueue` requests are open; rejected with a TimeoutError after `options.timeout`.
+   */
+  predict(X: NDArray | Float32Array | Float64Array, options: AsyncPredictOptions = {}): Promise<NDArray> {
+    const fn = "predict";
+    return new Promise<NDArray>((resolve, reject) => {
+      if (this.dropped) throw new Error(`${fn}: this model was disposed`);
+      runtime(fn);
+      if (options !== undefined && (options === null || typeof options !== "object")) {
+        throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
+      }
+      const { batchSize, checkFinite, timeout: asked } = { ...options };
+      if (batchSize !== undefined) checkInteger(fn, "options.batchSize", batchSize, 1);
+      const timeout = checkMs(fn, "options.timeout", asked, false, true);
+      const x = examples(fn, X, this.inputShape, true);
+      if (checkFinite === true) assertFinite(fn, "X", x);
+      if (this.open >= this.batching.maxQueue) {
+        throw new BusyError(`${fn}: the model's queue is full (${this.open} requests open); wait for some to finish`);
+      }
+      const m = x.shape[0];
+      const req: Pending = { m, resolve, reject, timer: null, settled: false };
+      this.open++;
+      const settle = (f: () => void) => {
+        if (req.settled) return;
+        req.settled = true;
+        this.open--;
+        if (req.timer !== null) clearTimeout(req.timer);
+        f();
+      };
+      req.resolve = (a) => settle(() => resolve(a));
+      req.reject = (e) => settle(() => reject(e));
+      if (timeout !== undefined) {
+        // (a request timed out in a batch still fills its rows; its answer is dropped)
+        req.timer = setTimeout(
+          () => req.reject(new TimeoutError(`${fn}: no answer within options.timeout (${timeout} ms)`)),
+          timeout,
+        );
+      }
+      if (m === 0) return req.resolve(new NDArray(new Float64Array(0), [0, ...this.outputShape]));
+      if (m >= this.batching.maxBatch || batchSize !== undefined) {
+        // alone, cut into batches on every worker
+        return void this.runAlone(req, x, batchSize ?? this.batching.maxBatch);
+      }
+      // copied at once into the batch being filled (the caller may reuse X as soon as this returns)
+      if (this.filling && this.filling.n + m > this.batching.maxBatch) this.flush();
+      const per = sizeOf(this.inputShape);
+      const f = (this.filling ??= this.newBatch(per));
+      copyStrided(x, f.data, f.n * per);
+      f.requests.push(req);
+      f.n += m;
+      if (f.n === this.batching.maxBatch) this.flush();
+      else if (this.running < this.rt.workers.length) {
+        // a worker is idle: run with whatever this turn of the event loop brings
+        if (!this.soon) {
+          this.soon = true;
+          // (after this turn of the event loop: requests arriving in the same turn join)
+          void yieldToLoop().then(() => {
+            this.soon = false;
+            if (this.running < this.rt.workers.length) this.flush();
+          });
+        }
+      } else this.timer ??= setTimeout(() => this.flush(), this.batching.windowMs);
+    });
+  }
+
+  private newBatch(per: number): Filling {
+    let run!: (parts: NDArray[]) => void;
+    const given = new Promise<NDArray[]>((r) => (run = r));
+    const f: Filling = { data: lent(this.batching.maxBatch * per), requests: [], n: 0, run };
+    const answered = () => {
+      // a worker is free: the requests that gathered meanwhile go now
+      this.running--;
+      if (this.filling) this.flush();
+    };
+    this.read(() =>
+      given.then((parts) =>
+        Promise.all(parts.map((x) => (this.call("predict", [x, {}]) as Promise<NDArray>).finally(answered))),
+      ),
+    ).then(
+      (Ps) => {
+        const size = sizeOf(this.outputShape);
+        const P = Ps.length === 1 ? Ps[0].data : Float64Array.from(Ps.flatMap((p) => Array.from(p.data)));
+        let row = 0;
+        for (const r of f.requests) {
+          const part = new NDArray(P.slice(row * size, (row + r.m) * size), [r.m, ...this.outputShape]);
+          row += r.m;
+          r.resolve(part);
+        }
+      },
+      (e: unknown) => f.requests.forEach((r) => r.reject(e)),
+    );
+    return f;
+  }
+
+  /**
+   * Runs the batch being filled: as one batch, or cut (at request boundaries) into one part per idle
+   * worker, so that requests arriving together never wait for one worker while another is free.
+   */
+  private flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const f = this.filling;
+    this.filling = null;
+    if (!f) return;
+    const per = sizeOf(this.inputShape);
+    const k = Math.max(1, Math.min(f.requests.length, this.rt.workers.length - this.running));
+    const parts: NDArray[] = [];
+    for (let j = 0, r = 0, row = 0; j < k; j++) {
+      // requests r.. whose rows make about the j-th k-th of the batch
+      let rows = 0;
+      while (r < f.requests.length && (rows === 0 || row + rows < Math.round(((j + 1) * f.n) / k))) {
+        rows += f.requests[r++].m;
+      }
+      if (j === k - 1) while (r < f.requests.length) rows += f.requests[r++].m;
+      if (rows === 0) continue;
+      // the first part keeps the batch's buffer (moved to its worker); the others are copied out of it
+      const data = j === 0 ? f.data : lent(rows * per);
+      if (j > 0) data.set(f.data.subarray(row * per, (row + rows) * per));
+      parts.push(new NDArray(data, [rows, ...this.inputShape]));
+      row += rows;
+    }
+    this.running += parts.length;
+    f.run(parts);
+  }
+
+  private predictOn(x: NDArray, options: Sync.PredictOptions = {}): Promise<NDArray> {
+    return this.read(() => this.call("predict", [x, options]) as Promise<NDArray>);
+  }
+
+  /** A request of many examples: its rows in batches of `size`, side by side on the workers, put together. */
+  private runAlone(req: Pending, x: NDArray, size: number): void {
+    const m = x.shape[0];
+    const parts: Promise<NDArray>[] = [];
+    for (let i0 = 0; i0 < m; i0 += size) {
+      const rows = Math.min(size, m - i0);
+      const view = new NDArray(x.data, [rows, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]);
+      parts.push(this.predictOn(view, { batchSize: rows }));
+    }
+    Promise.all(parts).then((Ps) => {
+      if (Ps.length === 1) return req.resolve(Ps[0]);
+      const per = sizeOf(this.outputShape);
+      const out = new Float64Array(m * per);
+      Ps.forEach((P, j) => out.set(P.data.subarray(0, P.size), j * size * per));
+      req.resolve(new NDArray(out, [m, ...this.outputShape]));
+    }, req.reject);
+  }
+
+  /**
+   * Frees the model in every worker. Calls asked before it finish (a fit running now is stopped before
+   * its next batch and rejects); calls asked after it are refused.
+   */
+  dispose(): Promise<void> {
+    if (this.dropped) return Promise.resolve();
+    for (const halt of this.stops) halt(new Error("fit: the model was disposed during training"));
+    const done = this.write(() => {
+      this.rt.models.delete(this.id);
+      return Promise.all(
+        this.rt.workers.map((_, w) => this.call("drop", [], { eligible: (j) => j === w }).catch(() => undefined)),
+      ).then(() => undefined);
+    });
+    this.dropped = true;
+    return done;
+  }
+}
+
+/** Weights the model's copies are brought up to date with: in shared memory when there is some (no copy per worker). */
+function weightsOf(arrays: Record<string, NDArray>): Weights {
+  const out: Weights = {};
+  for (const [k, a] of Object.entries(arrays)) {
+    out[k] = { shape: [...a.shape], data: shared(a).data };
+  }
+  return out;
+}
+
+/**
+ * As convwasm's sequential(), in every worker (the same seed, so the same weights); resolves to the
+ * model. `batching` sets how predict() requests are batched.
+ */
+export async function sequential(
+  inputShape: readonly number[],
+  specs: readonly Sync.LayerSpec[],
+  options: { seed?: number; batching?: BatchingOptions } = {},
+): Promise<AsyncSequential> {
+  const shape: unknown = Array.isArray(inputShape) ? [...inputShape] : inputShape;
+  return create("sequential", shape, [shape, specs], ["inputShape", "layers"], options, false);
+}
+
+/**
+ * As convwasm's model(inputs, outputs): a functional model (one input and one output), made in every
+ * worker from the graph's description; resolves to the model, with the same methods as sequential()'s.
+ */
+export async function model(
+  inputs: SymbolicTensor | readonly SymbolicTensor[],
+  outputs: SymbolicTensor | readonly SymbolicTensor[],
+  options: { seed?: number; batching?: BatchingOptions } = {},
+): Promise<AsyncSequential> {
+  const fn = "model";
+  const [ins, outs] = [inputs, outputs].map((v) => (Array.isArray(v) ? [...v] : [v]));
+  [ins, outs].forEach((list, j) =>
+    list.forEach((t, i) => {
+      if (!(t instanceof SymbolicTensor)) {
+        const name = j === 0 ? "inputs" : "outputs";
+        throw new TypeError(
+          `${fn}: ${name}[${i}] expects a value of the graph (input(…) or a layer's output) but got ${describe(t)}`,
+        );
+      }
+    }),
+  );
+  if (ins.length !== 1 || outs.length !== 1) {
+    throw new RangeError(
+      `${fn}: convwasm/async runs models of one input and one output, but this one has ${ins.length} and ${outs.length}`,
+    );
+  }
+  const graph = describeGraph(fn, ins as SymbolicTensor[], outs as SymbolicTensor[]);
+  return create(fn, graph.inputs[0], [graph], ["graph"], options, true);
+}
+
+/** Makes a model in every worker from `args` (a graph's description keeps every key of its specs). */
+async function create(
+  fn: string,
+  shape: unknown,
+  args: unknown[],
+  names: string[],
+  options: { seed?: number; batching?: BatchingOptions },
+  graph: boolean,
+): Promise<AsyncSequential> {
+  const rt = runtime(fn);
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
+  }
+  const { seed, batching = {} } = { ...options };
+  if (batching === null || typeof batching !== "object") {
+    throw new TypeError(`${fn}: options.batching expects an object but got ${describe(batching)}`);
+  }
+  const b = { ...batching };
+  const cfg: Required<BatchingOptions> = {
+    maxBatch: checkInteger(fn, "options.batching.maxBatch", b.maxBatch ?? 16, 1),
+    windowMs: checkMs(fn, "options.batching.windowMs", b.windowMs ?? 2, true, false)!,
+    maxQueue: checkInteger(fn, "options.batching.maxQueue", b.maxQueue ?? 1024, 1),
+  };
+  const per = Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d > 0) ? sizeOf(shape) : 1;
+  if (cfg.maxBatch * per * 8 > MAX_BATCH_BYTES) {
+    throw new RangeError(
+      `${fn}: options.batching.maxBatch expects batches of at most ${MAX_BATCH_BYTES} bytes but ${cfg.maxBatch} ` +
+        `examples of ${per} values make ${cfg.maxBatch * per * 8}`,
+    );
+  }
+  const id = nextModel++;
+  let create: (Request & { type: "model" }) | null = null;
+  const made = await Promise.all(
+    rt.workers.map((_, w) =>
+      send(
+        fn,
+        [...names, "options"],
+        [...args, { seed }],
+        (_w, rid, o) =>
+          (create = {
+            type: "model",
+            id: rid,
+            model: id,
+            method: "create",
+            args: o.args,
+            buffers: o.buffers,
+            pool: false,
+          }),
+        { eligible: (j) => j === w, anyKeys: [graph] },
+      ),
+    ),
+  );
+  const model = new AsyncSequential(rt, made[0] as ConstructorParameters<typeof AsyncSequential>[1], id, cfg);
+  // (how to make it again in a worker that release() starts)
+  rt.models.set(id, { create: create!, replaced: () => model.replaced() });
+  return model;
+}
