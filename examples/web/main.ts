@@ -628,7 +628,8 @@ function retime(): void {
 
 /** ms to two significant digits (the run-to-run spread makes more meaningless); below the timer's step, said so. */
 function ms(v: number, resolution = 0): string {
-  if (v < resolution || v <= 0) return `< ${resolution.toPrecision(1)}`;
+  // (a time of 0 was below the step too: never "< 0")
+  if (v < resolution || v <= 0) return `< ${(resolution > 0 ? resolution : 0.001).toPrecision(1)}`;
   return v >= 10 ? v.toFixed(0) : v.toPrecision(2);
 }
 
