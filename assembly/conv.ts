@@ -5,7 +5,7 @@
 // cg channels of the group) lie in `runs` runs of `run` consecutive elements, `jump` apart. Without
 // dilation and groups a kernel row is one run of fw*c taps (the fast case); otherwise one run per kw.
 // Output and gradient pixels are `kp` elements apart, so a group's channels can sit inside wider pixels.
-import { at, bytes, store8, store8Bias, store8Plus } from "./mem";
+import { at, bytes, store8, store8Act, store8Plus } from "./mem";
 
 /** Runs per kernel row: 1 when a row of taps is contiguous in the input, else fw. */
 function runsOf(c: i32, cg: i32, fw: i32, dilW: i32): i32 {
@@ -34,8 +34,9 @@ export function conv_pack_filters(w: usize, taps: i32, k: i32, k8: i32, out: usi
 }
 
 /**
- * Z[i,oh,ow,:] = sum over the window of xp * W, plus b (then max(0, ·) when relu is 1: a fused ReLU),
- * for output rows r0..r1 (of the batch's m*nH),
+ * Z[i,oh,ow,:] = sum over the window of xp * W, plus b, plus res[i,oh,ow,:] where res is not 0 (a fused
+ * residual add, res laid out as z), then act (0 none, 1 ReLU, 2 ReLU6: see store8Act), for output rows
+ * r0..r1 (of the batch's m*nH),
  * 2 output pixels × 8 channels at a time in f64x2 registers. xp [m,hp,wp,c] padded input (the group's
  * first channel); wpk from conv_pack_filters; b8 [k8]; z [m,nH,nW,kp] (k8 channels written per pixel,
  * those past k computed as zeros and cropped by the caller).
@@ -61,7 +62,8 @@ export function conv_forward(
   nW: i32,
   r0: i32,
   r1: i32,
-  relu: i32,
+  act: i32,
+  res: usize,
 ): void {
   const runs = runsOf(c, cg, fw, dilW);
   const run = bytes(runLength(c, cg, fw, dilW));
@@ -155,8 +157,9 @@ export function conv_forward(
           }
         }
         const z0 = at(zrow + <usize>ow * pix, kb);
-        store8Bias(z0, c00, c01, c02, c03, b0, b1, b2, b3, relu != 0);
-        if (two) store8Bias(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3, relu != 0);
+        const r = res ? res + (z0 - z) : 0;
+        store8Act(z0, c00, c01, c02, c03, b0, b1, b2, b3, act, r);
+        if (two) store8Act(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3, act, r ? r + pix : 0);
       }
     }
   }
@@ -465,7 +468,7 @@ export function conv_backward_input(
 
 /**
  * Z[i,oh,ow,ch] = sum over kh, kw of xp[i, oh*sh + kh*dilH, ow*sw + kw*dilW, ch] * w[kh,kw,ch], plus
- * b[ch] (then max(0, ·) when relu is 1), for output rows r0..r1, 2 output pixels × 8 channels at a time.
+ * b[ch] (then act: 0 none, 1 ReLU, 2 ReLU6), for output rows r0..r1, 2 output pixels × 8 channels at a time.
  * xp [m,hp,wp,c8] padded input;
  * w [fh,fw,c8]; b [c8]; z [m,nH,nW,c8].
  */
@@ -487,7 +490,7 @@ export function conv_forward_depthwise(
   nW: i32,
   r0: i32,
   r1: i32,
-  relu: i32,
+  act: i32,
 ): void {
   const pix = bytes(c8);
   const step = bytes(sw * c8);
@@ -540,8 +543,8 @@ export function conv_forward_depthwise(
         const b2 = v128.load(bias, 32);
         const b3 = v128.load(bias, 48);
         const z0 = at(zrow + <usize>ow * pix, cb);
-        store8Bias(z0, c00, c01, c02, c03, b0, b1, b2, b3, relu != 0);
-        if (two) store8Bias(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3, relu != 0);
+        store8Act(z0, c00, c01, c02, c03, b0, b1, b2, b3, act, 0);
+        if (two) store8Act(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3, act, 0);
       }
     }
   }

@@ -43,5 +43,5 @@ export function heap_base(): usize {
 
 /** Bumped whenever a kernel's arguments change (src/kernels/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
-  return 11;
+  return 12;
 }

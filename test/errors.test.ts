@@ -15,7 +15,6 @@ import {
   create_mask_from_window,
   distribute_value,
   type ConvCache,
-  type PoolCache,
 } from "convwasm";
 import { randn } from "./helpers.js";
 

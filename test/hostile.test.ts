@@ -135,7 +135,7 @@ describe("re-entrant and throwing arguments under threads", () => {
         const task = (t: number): Task => {
           if (t === 6) throw new Error("prepare failed");
           const zt = z + t * nH * nH * k8 * 8;
-          return ["conv_forward", xp, hp2, hp2, c, c, wpk, f, f, 1, 1, k8, bias, 1, 1, zt, k8, nH, nH, 0, nH, 0];
+          return ["conv_forward", xp, hp2, hp2, c, c, wpk, f, f, 1, 1, k8, bias, 1, 1, zt, k8, nH, nH, 0, nH, 0, 0];
         };
         expect(() => pool.stream("test", 8, task, () => undefined)).toThrow("prepare failed");
         // nothing may still be writing: a sentinel written now stays

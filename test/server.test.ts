@@ -104,7 +104,7 @@ describe("examples/server", () => {
   });
 
   it("on SIGTERM with keep-alive clients still sending: closes their connections and exits within seconds (issue 20)", async () => {
-    const { child, port, output } = await startServer();
+    const { child, port } = await startServer();
     const agent = new Agent({ keepAlive: true, maxSockets: 32 });
     const body = JSON.stringify({ image });
     let exited = false;

@@ -103,20 +103,3 @@ export function describeGraph(
     });
   return { inputs: inputs.map((t) => [...t.inputShape!]), specs, nodes, outputs: outputs.map((t) => index.get(t)!) };
 }
-
-/** The graph a description holds, made again: its inputs and outputs (shared layers shared again). */
-export function graphOf(d: GraphDescription): { inputs: SymbolicTensor[]; outputs: SymbolicTensor[] } {
-  const values: SymbolicTensor[] = d.inputs.map((shape, i) =>
-    input(shape, { name: d.inputs.length === 1 ? "input" : `input_${i}` }),
-  );
-  const inputs = [...values];
-  for (const n of d.nodes)
-    values.push(
-      new SymbolicTensor(
-        { spec: d.specs[n.layer], inputs: n.inputs.map((v) => values[v]) },
-        null,
-        d.specs[n.layer].kind,
-      ),
-    );
-  return { inputs, outputs: d.outputs.map((v) => values[v]) };
-}

@@ -3,7 +3,7 @@
 // `Kernels` type, the warm-up, the loader's check of a module and the pool's dispatch all derive from it.
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 11;
+export const ABI_VERSION = 12;
 
 /** Channels rounded up to the kernels' blocks of 8 (one micro-kernel's width: 4 f64x2 registers). */
 export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
@@ -53,11 +53,13 @@ export const KERNELS = {
   conv_forward: {
     // prettier-ignore
     args: ["xp", "hp", "wp", "c", "cg", "wpk", "fh", "fw", "dilH", "dilW", "k8", "b8", "sh", "sw", "z", "kp",
-      "nH", "nW", "r0", "r1", "relu"],
+      "nH", "nW", "r0", "r1", "act", "res"],
     warm: (s) => [
-      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH, 0],
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH, 0, 0],
       // dilated: one run per kw (nH = nW = 11 - 5 + 1), with the fused ReLU
-      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 2, 2, G.k8, s.b, 1, 1, s.z, G.k8, 7, 7, 0, 7, 1],
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 2, 2, G.k8, s.b, 1, 1, s.z, G.k8, 7, 7, 0, 7, 1, 0],
+      // a residual added and ReLU6
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH, 2, s.y],
     ],
     // a task pays from about 0.5M multiply-adds on a running helper, a call from about 16M with the
     // helpers asleep (bench/threshold.ts, 2 cores)
@@ -96,10 +98,11 @@ export const KERNELS = {
   },
   conv_forward_depthwise: {
     // prettier-ignore
-    args: ["xp", "hp", "wp", "c8", "w", "fh", "fw", "dilH", "dilW", "b", "sh", "sw", "z", "nH", "nW", "r0", "r1", "relu"],
+    args: ["xp", "hp", "wp", "c8", "w", "fh", "fw", "dilH", "dilW", "b", "sh", "sw", "z", "nH", "nW", "r0", "r1", "act"],
     warm: (s) => [
       [s.xp, G.hp, G.wp, 8, s.w, G.f, G.f, 1, 1, s.b, 1, 1, s.z, G.nH, G.nW, 0, G.nH, 0],
       [s.xp, G.hp, G.wp, 8, s.w, G.f, G.f, 1, 1, s.b, 1, 1, s.z, G.nH, G.nW, 0, G.nH, 1],
+      [s.xp, G.hp, G.wp, 8, s.w, G.f, G.f, 1, 1, s.b, 1, 1, s.z, G.nH, G.nW, 0, G.nH, 2],
     ],
     // (multiply-adds counted as for a dense conv of the same shape: taps × channels per output pixel)
     minWork: 2 ** 19,
@@ -283,12 +286,12 @@ export type ArgsOf<K extends KernelName> = { readonly [A in (typeof KERNELS)[K][
 const BUILDERS: { readonly [K in KernelName]: (a: ArgsOf<K>) => Task } = {
   zero_pad: (a) => ["zero_pad", a.x, a.sx0, a.sx1, a.sx2, a.sx3, a.h, a.w, a.c, a.top, a.bottom, a.left, a.right, a.out, a.i0, a.i1],
   conv_pack_filters: (a) => ["conv_pack_filters", a.w, a.taps, a.k, a.k8, a.out],
-  conv_forward: (a) => ["conv_forward", a.xp, a.hp, a.wp, a.c, a.cg, a.wpk, a.fh, a.fw, a.dilH, a.dilW, a.k8, a.b8, a.sh, a.sw, a.z, a.kp, a.nH, a.nW, a.r0, a.r1, a.relu],
+  conv_forward: (a) => ["conv_forward", a.xp, a.hp, a.wp, a.c, a.cg, a.wpk, a.fh, a.fw, a.dilH, a.dilW, a.k8, a.b8, a.sh, a.sw, a.z, a.kp, a.nH, a.nW, a.r0, a.r1, a.act, a.res],
   conv_backward_filter: (a) => ["conv_backward_filter", a.xp, a.hp, a.wp, a.c, a.cg, a.fh, a.fw, a.dilH, a.dilW, a.k8, a.sh, a.sw, a.dz, a.kp, a.nH, a.nW, a.gw, a.r0, a.r1, a.u0, a.u1],
   conv_backward_bias: (a) => ["conv_backward_bias", a.dz, a.k8, a.kp, a.nW, a.db, a.r0, a.r1],
   conv_pack_filters_t: (a) => ["conv_pack_filters_t", a.w, a.fh, a.fw, a.c, a.cg, a.dilW, a.k, a.out],
   conv_backward_input: (a) => ["conv_backward_input", a.wt, a.fh, a.fw, a.c, a.cg, a.dilH, a.dilW, a.k, a.kp, a.sh, a.sw, a.dz, a.nH, a.nW, a.dxp, a.hp, a.wp, a.r0, a.r1],
-  conv_forward_depthwise: (a) => ["conv_forward_depthwise", a.xp, a.hp, a.wp, a.c8, a.w, a.fh, a.fw, a.dilH, a.dilW, a.b, a.sh, a.sw, a.z, a.nH, a.nW, a.r0, a.r1, a.relu],
+  conv_forward_depthwise: (a) => ["conv_forward_depthwise", a.xp, a.hp, a.wp, a.c8, a.w, a.fh, a.fw, a.dilH, a.dilW, a.b, a.sh, a.sw, a.z, a.nH, a.nW, a.r0, a.r1, a.act],
   conv_backward_input_depthwise: (a) => ["conv_backward_input_depthwise", a.w, a.fh, a.fw, a.dilH, a.dilW, a.c8, a.sh, a.sw, a.dz, a.nH, a.nW, a.dxp, a.hp, a.wp, a.r0, a.r1],
   conv_backward_filter_depthwise: (a) => ["conv_backward_filter_depthwise", a.xp, a.hp, a.wp, a.c8, a.fh, a.fw, a.dilH, a.dilW, a.sh, a.sw, a.dz, a.nH, a.nW, a.gw, a.r0, a.r1, a.t0, a.t1],
   pool_forward_max: (a) => ["pool_forward_max", a.x, a.sx0, a.sx1, a.sx2, a.sx3, a.c, a.fh, a.fw, a.sh, a.sw, a.y, a.nH, a.nW, a.i0, a.i1],
@@ -329,7 +332,7 @@ export function task<K extends KernelName>(name: K, args: ArgsOf<K>): Task {
 /**
  * The conv_forward task of a GEMM written as a 1×1 convolution: rows r0..r1 of one-row images of `pixels`
  * pixels of `n` channels, times the packed filters `w` [n][k8], plus `b` (dense layers; Winograd's
- * products), ReLU fused when `relu` is 1.
+ * products), `act` fused into the stores (0 none, 1 ReLU, 2 ReLU6).
  */
 export function gemmTask(a: {
   x: number;
@@ -341,9 +344,9 @@ export function gemmTask(a: {
   z: number;
   r0: number;
   r1: number;
-  relu?: number;
+  act?: number;
 }): Task {
-  const { x, pixels, n, w, k8, b, z, r0, r1, relu = 0 } = a;
+  const { x, pixels, n, w, k8, b, z, r0, r1, act = 0 } = a;
   return task("conv_forward", {
     xp: x,
     hp: 1,
@@ -365,7 +368,8 @@ export function gemmTask(a: {
     nW: pixels,
     r0,
     r1,
-    relu,
+    act,
+    res: 0,
   });
 }
 

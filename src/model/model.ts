@@ -1,11 +1,8 @@
 // A model is a graph of layers (src/graph/graph.ts): built from a list by sequential(), or from input()
 // and layers' apply() by model(), as Keras's functional API. Its layers are defined in kinds.ts; this
-// file knows none by name but for predict()'s fast path. It trains through the functional ops (forward
-// in topological order with every node's cache, then backward in reverse, gradients summed where a
-// value has several readers), with SGD or Adam, and runs predict() for a chain of the course's layers
-// inside WASM memory: the input copied in once, every layer's kernels on the previous layer's output in
-// the arena, weights packed once when they change, bias + ReLU fused into the conv's stores, no caches,
-// the output copied out once. Other graphs predict through the ops, in inference mode.
+// file knows none by name. It trains through the functional ops (forward in topological order with
+// every node's cache, then backward in reverse, gradients summed where a value has several readers or a
+// layer several nodes), with SGD or Adam; predict() runs plan.ts's plan of the graph in WASM memory.
 import {
   NDArray,
   allocate,
@@ -18,18 +15,13 @@ import {
   snapshot,
 } from "../core/ndarray.js";
 import { RandomState } from "../core/random.js";
-import { PoolHparameters, checkInteger, convArgs, poolArgs } from "../core/shapes.js";
-import { conv_forward } from "../ops/conv.js";
-import { pool_forward } from "../ops/pool.js";
-import { padImages } from "../ops/pad.js";
+import { checkInteger } from "../core/shapes.js";
 import { add } from "../ops/merge.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
-import { type Task, blocks8, gemmTask, task } from "../kernels/kernels.js";
-import { guided, run, runTasks, shareFrom, type Context } from "../runtime/schedule.js";
 import { Optimizer, adam } from "./optimizers.js";
 import { parseNpz, writeNpz } from "../io/npz.js";
 import { examples } from "./layers.js";
-import type { Init, LayerSpec } from "./layers.js";
+import type { LayerSpec } from "./layers.js";
 import { type KindDef, type ParamSpec, kindOf } from "./kinds.js";
 import { Plan } from "./plan.js";
 import { type GraphDescription, SymbolicTensor, describeGraph } from "../graph/graph.js";
@@ -44,14 +36,10 @@ interface Layer {
   spec: LayerSpec;
   name: string;
   kind: KindDef;
-  /** Its (first) input's and its output's per-example shapes. */
-  input: number[];
+  /** Its inputs' and its output's per-example shapes. */
   inputs: number[][];
   output: number[];
   params: Map<string, ParamSpec>;
-  /** The kernel and bias of a conv or dense layer (the same arrays as in params), for predict's chain. */
-  W: NDArray | null;
-  b: NDArray | null;
 }
 
 /** One node of the built graph: its layer, the values it reads and the value it makes (indices). */
@@ -94,26 +82,6 @@ export interface FitOptions {
 /** Class labels: m class indices, or one-hot rows [m, classes]. */
 export type Labels = readonly number[] | NDArray;
 
-/** A stand-in array of `shape` (one element, broadcast) for the shape checks of the ops' argument parsers. */
-const fake = (shape: number[]) =>
-  new NDArray(
-    new Float64Array(1),
-    shape,
-    shape.map(() => 0),
-  );
-const fakeBatch = (shape: number[]) => fake([1, ...shape]);
-
-type ConvSpec = Extract<LayerSpec, { kind: "conv2d" }>;
-/** A layer's geometry hyperparameters for the functional ops. */
-function convHp(s: ConvSpec) {
-  return { stride: s.stride ?? 1, pad: s.pad ?? 0, dilation: s.dilation ?? 1, groups: s.groups ?? 1 };
-}
-function poolHp(s: Extract<LayerSpec, { kind: "maxPool" | "avgPool" }>): PoolHparameters {
-  const { kind, stride, ...hp } = s;
-  void kind;
-  return { ...hp, stride: stride ?? hp.f };
-}
-
 /** WASM32 memory (4 GiB) in float64s: no parameter array or activation of one example can be larger. */
 const MAX_WASM_ELEMENTS = 2 ** 29;
 
@@ -130,8 +98,6 @@ function optionsOf<T extends object>(fn: string, options: unknown, name = "optio
   }
 }
 
-/** The kinds predict() chains inside WASM memory (with a bias where they have one). */
-const CHAINED = new Set(["conv2d", "relu", "maxPool", "avgPool", "flatten", "dense", "softmax"]);
 /** Activations a He initialisation is for (the default of a layer they follow, through a BatchNorm). */
 const RELUS = new Set(["relu", "relu6", "leakyRelu", "clip"]);
 
@@ -217,12 +183,9 @@ function buildGraph(
         spec,
         name,
         kind,
-        input: inputsShapes[0],
         inputs: inputsShapes,
         output: b.output,
         params: p,
-        W: p.get("W")?.array ?? null,
-        b: p.get("b")?.array ?? null,
       };
       built.set(li, layer);
     }
@@ -671,9 +634,8 @@ export class Model {
   /**
    * The model's output for X [m, ...inputShape] (or flat examples in a Float32Array, widened, or a
    * Float64Array), in inference mode (BatchNorm's running statistics, no dropout), in batches of at
-   * most `batchSize` examples. A chain of the course's layers runs inside WASM memory (the arena holds
-   * one batch's activations), equal to the functional chain to 1e-12; other graphs run through the ops.
-   * For a model of several inputs or outputs, predictAll().
+   * most `batchSize` examples, by the plan in WASM memory (the arena holds one batch's values); equal to
+   * every layer run through its op (engine "ops") to 1e-11. For several inputs or outputs, predictAll().
    */
   predict(X: NDArray | Float32Array | Float64Array, options?: PredictOptions): NDArray {
     const fn = "predict";

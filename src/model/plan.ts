@@ -1,6 +1,7 @@
 // predict()'s plan: a model's graph run in inference mode inside WASM memory, as onnxruntime's session
-// does. Made once per model: BatchNorm folded into the conv before it (W·γ/σ, (b − μ)·γ/σ + β) and a ReLU
-// into the conv's or dense layer's stores where theirs is its only reader; each value's channels per
+// does. Made once per model: BatchNorm folded into the conv before it (W·γ/σ, (b − μ)·γ/σ + β), a
+// ResNet block's residual add and a ReLU or ReLU6 into the conv's (or dense layer's) stores where each
+// is the only reader of what comes before; each value's channels per
 // pixel in memory (a conv writes 8-wide blocks; the lanes past a value's channels hold finite values
 // that the next layer's zero weights ignore) and the copies where a layer needs another width. Run per
 // batch: the input copied in once, every value given a place in one region by liveness (a buffer is
@@ -39,9 +40,12 @@ interface Op {
   step: number;
   inputs: number[];
   output: number;
-  /** A conv's BatchNorm folded in (the BN step's index), and a ReLU fused into its stores. */
+  /** A conv's BatchNorm folded in (the BN step's index). */
   bn: number;
-  relu: boolean;
+  /** The activation fused into a conv's or dense layer's stores: 0 none, 1 ReLU, 2 ReLU6 (store8Act's codes). */
+  act: number;
+  /** A residual added in a conv's stores (the add it absorbed): then inputs[1] is the value added. */
+  res: boolean;
   /** The output may be written over this input (an elementwise layer), if that input dies here. */
   inPlace: number | null;
 }
@@ -190,7 +194,8 @@ export class Plan {
       });
       let output = st.output;
       let bn = -1;
-      let relu = false;
+      let act = 0;
+      let res = false;
       const mode = convMode(l, shapes[st.inputs[0]]);
       const convLike = path.ok && mode !== null;
       if (convLike) {
@@ -201,12 +206,38 @@ export class Plan {
           output = steps[bn].output;
         }
       }
+      if (convLike && mode === "dense") {
+        // the residual add after it, where the add's other input is ready by now (a ResNet block's end)
+        const a = only(output, "add");
+        const other = a >= 0 ? steps[a].inputs.find((u) => u !== output) : undefined;
+        if (
+          a >= 0 &&
+          steps[a].inputs.length === 2 &&
+          other !== undefined &&
+          (other < g.inputs || other - g.inputs < i)
+        ) {
+          const width = blocks8(l.output[l.output.length - 1]);
+          ins.push(cs[at(other)] === width ? at(other) : this.copy(at(other), width, cs));
+          absorbed.add(a);
+          alias.set(steps[a].output, st.output);
+          output = steps[a].output;
+          res = true;
+        }
+      }
       if (path.ok && (convLike || l.spec.kind === "dense")) {
-        const r = only(output, "relu");
-        if (r >= 0) {
-          absorbed.add(r);
-          relu = true;
-          output = steps[r].output;
+        const r = readers.get(output) ?? [];
+        const s = r.length === 1 && !outputs.includes(output) ? steps[r[0]].layer.spec : null;
+        const code = !s
+          ? 0
+          : s.kind === "relu"
+            ? 1
+            : s.kind === "relu6" || (s.kind === "clip" && s.min === 0 && s.max === 6)
+              ? 2
+              : 0;
+        if (code !== 0) {
+          absorbed.add(r[0]);
+          act = code;
+          output = steps[r[0]].output;
         }
       }
       const v = st.output;
@@ -229,7 +260,7 @@ export class Plan {
       const elementwise =
         path.ok &&
         ["relu", "batchNorm", "dropout", "add", "flatten", "multiply"].concat(Object.keys(ACT)).includes(l.spec.kind);
-      this.ops.push({ step: i, inputs: ins, output: v, bn, relu, inPlace: elementwise ? 0 : null });
+      this.ops.push({ step: i, inputs: ins, output: v, bn, act, res, inPlace: elementwise ? 0 : null });
     });
     // the model's outputs as the values that hold them
     this.outputs = outputs.map(at);
@@ -242,7 +273,7 @@ export class Plan {
     const u = this.shapes.length;
     this.shapes.push([...this.shapes[v]]);
     cs[u] = width;
-    this.ops.push({ step: -1, inputs: [v], output: u, bn: -1, relu: false, inPlace: null });
+    this.ops.push({ step: -1, inputs: [v], output: u, bn: -1, act: 0, res: false, inPlace: null });
     return u;
   }
 
@@ -462,7 +493,8 @@ export class Plan {
     }
     const l = this.g.steps[op.step].layer;
     const s = l.spec;
-    const relu = op.relu ? 1 : 0;
+    const act = op.act;
+    const res = op.res ? ptr(op.inputs[1]) : 0;
     const n = pixels * xcs;
     if (!kernelPath(l, this.g.shapes, this.g.steps[op.step].inputs).ok) {
       // through the op, in inference mode: copied out and back in
@@ -499,7 +531,13 @@ export class Plan {
           const images = { ptr: x, strides: [h * w * xcs, w * xcs, xcs, 1], h, w, c: xcs };
           const shape = { m, h, w, c: xcs, k, top, left, nH, nW };
           const work = m * nH * nW * blocks8(k) * 9 * xcs;
-          winogradFromArena(fn, ctx, images, packs[0], bias, shape, y, work, tile as Tile, relu);
+          // (the output transform fuses a ReLU alone: a residual or ReLU6 follows it, in place)
+          const alone = act === 1 && res === 0 ? 1 : 0;
+          winogradFromArena(fn, ctx, images, packs[0], bias, shape, y, work, tile as Tile, alone);
+          const n8 = rows * nW * blocks8(k);
+          if (res !== 0) tasks([task("add_forward", { a: y, b: res, y, i0: 0, i1: n8 })]);
+          if (act === 1 && !alone) tasks([task("relu_forward", { x: y, y, i0: 0, i1: n8 })]);
+          if (act === 2) tasks([task("act_forward", { kind: ACTIVATIONS.relu6, x: y, y, i0: 0, i1: n8, a: 0, b: 0 })]);
           return;
         }
         if (mode === "dense") {
@@ -507,7 +545,7 @@ export class Plan {
           const parts = guided(ctx, rows * nW * k8 * fh * fw * xcs, "conv_forward", rows);
           // prettier-ignore
           tasks(parts.map(([r0, r1]) => task("conv_forward", { xp, hp, wp, c: xcs, cg: xcs, wpk, fh, fw, dilH: dh,
-            dilW: dw, k8, b8, sh, sw, z: y, kp: k8, nH, nW, r0, r1, relu })));
+            dilW: dw, k8, b8, sh, sw, z: y, kp: k8, nH, nW, r0, r1, act, res })));
           return;
         }
         if (mode === "grouped") {
@@ -523,7 +561,7 @@ export class Plan {
           // prettier-ignore
           tasks(parts.flatMap(([r0, r1]) => wpks.map((wpk, j) => task("conv_forward", { xp: xp + j * cg * 8, hp, wp,
             c: xcs, cg, wpk, fh, fw, dilH: dh, dilW: dw, k8: kg8, b8: b8 + j * kg8 * 8, sh, sw, z: z + j * kg8 * 8,
-            kp: width, nH, nW, r0, r1, relu }))));
+            kp: width, nH, nW, r0, r1, act, res: 0 }))));
           const [src, dst] = [arena.f64(z, rows * nW * width), arena.f64(y, rows * nW * k)];
           for (let q = 0; q < rows * nW; q++)
             for (let j = 0; j < groups; j++)
@@ -548,14 +586,14 @@ export class Plan {
         const parts = guided(ctx, rows * nW * c8 * fh * fw, "conv_forward_depthwise", rows);
         // prettier-ignore
         tasks(parts.map(([r0, r1]) => task("conv_forward_depthwise", { xp, hp, wp, c8, w: wd, fh, fw, dilH: dh,
-          dilW: dw, b: dwb, sh, sw, z: dwz, nH, nW, r0, r1, relu: mode === "separable" ? 0 : relu })));
+          dilW: dw, b: dwb, sh, sw, z: dwz, nH, nW, r0, r1, act: mode === "separable" ? 0 : act })));
         if (mode === "separable") {
           // the pointwise 1×1 conv on the depthwise output (c8 channels a pixel)
           const [wpk, b8, k8] = [put("W packed", packs[1]), put("b", bias), bias.length];
           const pw = guided(ctx, rows * nW * k8 * c8, "conv_forward", rows);
           // prettier-ignore
           tasks(pw.map(([r0, r1]) => task("conv_forward", { xp: dwz, hp: nH, wp: nW, c: c8, cg: c8, wpk, fh: 1, fw: 1,
-            dilH: 1, dilW: 1, k8, b8, sh: 1, sw: 1, z: y, kp: k8, nH, nW, r0, r1, relu })));
+            dilH: 1, dilW: 1, k8, b8, sh: 1, sw: 1, z: y, kp: k8, nH, nW, r0, r1, act, res: 0 })));
         }
         return;
       }
@@ -567,7 +605,7 @@ export class Plan {
         const b8 = arena.alloc(fn, "b", k8 * 8);
         arena.f64(b8, k8).set(bias);
         // a 1×1 conv over the batch as one row of m pixels
-        tasks([gemmTask({ x, pixels: m, n: xcs, w: wpk, k8, b: b8, z: y, r0: 0, r1: 1, relu })]);
+        tasks([gemmTask({ x, pixels: m, n: xcs, w: wpk, k8, b: b8, z: y, r0: 0, r1: 1, act })]);
         return;
       }
       case "relu":

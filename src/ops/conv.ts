@@ -173,7 +173,7 @@ function forwardKernels(fn: string, { arena, kernels }: Context, args: ConvArgs,
         nW,
         r0,
         r1,
-        relu: 0,
+        act: 0,
       }),
     ];
   }
@@ -209,7 +209,8 @@ function forwardKernels(fn: string, { arena, kernels }: Context, args: ConvArgs,
         nW,
         r0,
         r1,
-        relu: 0,
+        act: 0,
+        res: 0,
       }),
     );
 }

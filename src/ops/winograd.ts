@@ -250,7 +250,7 @@ export function winogradFilterGradient(
   out: Float64Array,
   work: number,
 ): void {
-  const { kernels, arena } = ctx;
+  const { arena } = ctx;
   const { m, c, k, nH, nW } = s;
   const xc = arena.copyInStrided(fn, "input", x);
   const images = { ptr: xc.ptr, strides: xc.strides, h: s.h, w: s.w, c };

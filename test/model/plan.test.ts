@@ -177,3 +177,19 @@ describe("Winograd inside the plan", () => {
     expectClose(m.predict(X), m.predict(X, { engine: "ops" }), 1e-11);
   });
 });
+
+describe("fusions", () => {
+  it("a residual add and ReLU6 or ReLU after a Winograd conv (applied after its output transform), and after direct convs, as the ops", () => {
+    const x = input([16, 16, 32]);
+    const conv = (v: SymbolicTensor, size: number) =>
+      layers.batchNorm().apply(layers.conv2d({ filters: 32, size, pad: size === 3 ? 1 : 0, bias: false }).apply(v));
+    const a = layers.relu6().apply(layers.add().apply([conv(x, 3), x]));
+    const b = layers.relu().apply(layers.add().apply([conv(a, 3), a]));
+    const c = layers.add().apply([conv(b, 1), b]);
+    const d = layers.clip({ min: 0, max: 6 }).apply(conv(c, 1));
+    const m = model(x, layers.dense({ units: 5 }).apply(layers.globalAvgPool().apply(d)));
+    randomStatistics(m, 11);
+    const X = randn(12, 2, 16, 16, 32);
+    expectClose(m.predict(X), m.predict(X, { engine: "ops" }), 1e-11);
+  });
+});

@@ -79,6 +79,7 @@ describe("conv kernels on split ranges of output rows", () => {
         r0,
         r1,
         0,
+        0,
       );
     const results = run(
       (ranges, at) => {

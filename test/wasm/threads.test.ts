@@ -227,7 +227,7 @@ describe("Pool (the protocol under the ops)", () => {
     const wpk = arena.zeros("test", "wpk", f * f * c * k8);
     const b = arena.zeros("test", "b", k8);
     const z = arena.alloc("test", "z", nH * nW * k8 * 8);
-    return [["conv_forward", xp, hp, wp, c, c, wpk, f, f, 1, 1, k8, b, 1, 1, z, k8, nH, nW, 0, nH, 0], second];
+    return [["conv_forward", xp, hp, wp, c, c, wpk, f, f, 1, 1, k8, b, 1, 1, z, k8, nH, nW, 0, nH, 0, 0], second];
   }
 
   async function startPool(stallMs: number, source?: string): Promise<Pool> {
