@@ -20,6 +20,34 @@ export const ACTIVATIONS = {
 } as const;
 export type ActivationName = keyof typeof ACTIVATIONS;
 
+const sigmoidOf = (x: number) => 1 / (1 + Math.exp(-x));
+
+/**
+ * Each activation's reference twin, from its definition (convwasm/reference's activation() reads it):
+ * y = f(x) and the gradient dx = df(g, x), with PyTorch's choices at the kinks and 0 where flat whatever
+ * g holds (PyTorch's where(), not g · 0); `a` and `b` are its options' numbers (activationParams).
+ */
+export const REFERENCE: {
+  readonly [K in ActivationName]: {
+    f(x: number, a: number, b: number): number;
+    df(g: number, x: number, a: number, b: number): number;
+  };
+} = {
+  relu6: { f: (x) => Math.min(Math.max(x, 0), 6), df: (g, x) => (x > 0 && x < 6 ? g : 0) },
+  clip: { f: (x, a, b) => Math.min(Math.max(x, a), b), df: (g, x, a, b) => (x >= a && x <= b ? g : 0) },
+  leaky_relu: { f: (x, a) => (x > 0 ? x : a * x), df: (g, x, a) => (x > 0 ? g : g * a) },
+  sigmoid: { f: sigmoidOf, df: (g, x) => g * sigmoidOf(x) * (1 - sigmoidOf(x)) },
+  hard_sigmoid: {
+    f: (x, a, b) => Math.min(Math.max(a * x + b, 0), 1),
+    df: (g, x, a, b) => (a * x + b > 0 && a * x + b < 1 ? g * a : 0),
+  },
+  hard_swish: {
+    f: (x) => (x * Math.min(Math.max(x + 3, 0), 6)) / 6,
+    df: (g, x) => (x < -3 ? 0 : x <= 3 ? g * (x / 3 + 0.5) : g),
+  },
+  swish: { f: (x) => x * sigmoidOf(x), df: (g, x) => g * (sigmoidOf(x) * (1 + x * (1 - sigmoidOf(x)))) },
+};
+
 /** An activation's cache: its input Z and its two numbers (clip's min and max, leaky_relu's alpha, …). */
 export type ActivationCache = [NDArray, number, number];
 

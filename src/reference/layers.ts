@@ -1,37 +1,24 @@
 // Plain-TS twins of the layers of ResNet and MobileNet (assembly/elementwise.ts): activations, BatchNorm,
 // channel gates and global pooling, written from their definitions, one element at a time.
 import { NDArray } from "../core/ndarray.js";
+// (the activations' formulas live with their definitions; the rest is written out here)
+import { REFERENCE, type ActivationName } from "../ops/activations.js";
 
-/** An activation and its derivative, by name, with the options' two numbers (PyTorch's choices at the kinks). */
+/** An activation by name, elementwise, with the options' two numbers (its formula: src/ops/activations.ts's REFERENCE). */
 export function activation(name: string, Z: NDArray, a = 0, b = 0): NDArray {
-  const sig = (x: number) => 1 / (1 + Math.exp(-x));
-  const f: Record<string, (x: number) => number> = {
-    relu6: (x) => Math.min(Math.max(x, 0), 6),
-    clip: (x) => Math.min(Math.max(x, a), b),
-    leaky_relu: (x) => (x > 0 ? x : a * x),
-    sigmoid: sig,
-    hard_sigmoid: (x) => Math.min(Math.max(a * x + b, 0), 1),
-    hard_swish: (x) => (x * Math.min(Math.max(x + 3, 0), 6)) / 6,
-    swish: (x) => x * sig(x),
-  };
-  return new NDArray(Z.toFloat64Array().map(f[name]), Z.shape);
+  const { f } = REFERENCE[name as ActivationName];
+  return new NDArray(
+    Z.toFloat64Array().map((x) => f(x, a, b)),
+    Z.shape,
+  );
 }
 
-/** The gradient: where an activation is flat, 0 whatever dA holds (PyTorch's where(), not dA · 0). */
+/** Its gradient from dA and Z. */
 export function activation_backward(name: string, dA: NDArray, Z: NDArray, a = 0, b = 0): NDArray {
-  const sig = (x: number) => 1 / (1 + Math.exp(-x));
-  const d: Record<string, (g: number, x: number) => number> = {
-    relu6: (g, x) => (x > 0 && x < 6 ? g : 0),
-    clip: (g, x) => (x >= a && x <= b ? g : 0),
-    leaky_relu: (g, x) => (x > 0 ? g : g * a),
-    sigmoid: (g, x) => g * sig(x) * (1 - sig(x)),
-    hard_sigmoid: (g, x) => (a * x + b > 0 && a * x + b < 1 ? g * a : 0),
-    hard_swish: (g, x) => (x < -3 ? 0 : x <= 3 ? g * (x / 3 + 0.5) : g),
-    swish: (g, x) => g * (sig(x) * (1 + x * (1 - sig(x)))),
-  };
+  const { df } = REFERENCE[name as ActivationName];
   const z = Z.toFloat64Array();
   return new NDArray(
-    dA.toFloat64Array().map((g, i) => d[name](g, z[i])),
+    dA.toFloat64Array().map((g, i) => df(g, z[i], a, b)),
     Z.shape,
   );
 }
