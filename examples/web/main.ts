@@ -287,12 +287,25 @@ function defaultCell(): [number, number, number] {
   return best;
 }
 
+/** The conv's output-size formula with the current numbers (the picture is SIZE×SIZE, the filters 3×3). */
+function convSize(stride: number, pad: number | "same", nH: number): string {
+  if (pad === "same") {
+    const total = Math.max((nH - 1) * stride + 3 - SIZE, 0);
+    return (
+      `'same': n_H = ⌈n_H_prev / stride⌉ = ⌈${SIZE} / ${stride}⌉ = ${nH}, padding ${total} in all ` +
+      `(${Math.floor(total / 2)} at the top, ${total - Math.floor(total / 2)} at the bottom; the same across)`
+    );
+  }
+  return `n_H = ⌊(n_H_prev + 2·pad − f) / stride⌋ + 1 = ⌊(${SIZE} + 2·${pad} − 3) / ${stride}⌋ + 1 = ${nH} (the same across: ${nH}×${nH})`;
+}
+
 function renderConv(): void {
   const bank = filters();
   const W = filterArray(bank);
   const b = zeros([1, 1, 1, bank.length]);
   [Z, cache] = conv_forward(X, W, b, { stride: num("stride"), pad: convPad() });
   const [, nH, nW, K] = Z.shape;
+  $("conv-size").textContent = convSize(num("stride"), convPad(), nH);
   selected = picked
     ? [Math.min(selected[0], K - 1), Math.min(selected[1], nH - 1), Math.min(selected[2], nW - 1)]
     : defaultCell();
@@ -398,6 +411,9 @@ function renderPool(): void {
   }
   $("pool-note").textContent = "";
   const [Amax, c] = pool_forward(A_prev, hp, "max");
+  $("pool-size").textContent =
+    `n_H = ⌊(n_H_prev − f) / stride⌋ + 1 = ⌊(${Z.shape[1]} − ${hp.f}) / ${hp.stride}⌋ + 1 = ${Amax.shape[1]}` +
+    ` (the same across: ${Amax.shape[1]}×${Amax.shape[2]})`;
   const [Aavg, ca] = pool_forward(A_prev, hp, "average");
   // (one scale for the three: pooling never leaves A_prev's range)
   drawHeat($("pool-max"), channel(Amax, 0), { label: "max pooling", scale, width: 160 });

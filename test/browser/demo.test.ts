@@ -593,6 +593,40 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
     }
   });
 
+  it("says the output-size formula with the current numbers under panels 2 and 4, and why each control (issue 25)", async () => {
+    const { page, errors } = await open({ width: 1366, height: 900 });
+    try {
+      expect(await page.textContent("#conv-size")).toBe(
+        "n_H = ⌊(n_H_prev + 2·pad − f) / stride⌋ + 1 = ⌊(64 + 2·1 − 3) / 1⌋ + 1 = 64 (the same across: 64×64)",
+      );
+      await page.selectOption("#stride", "2");
+      await page.selectOption("#conv-pad", "same");
+      await page.waitForFunction(() => document.querySelector("#conv-size")!.textContent!.startsWith("'same'"));
+      expect(await page.textContent("#conv-size")).toBe(
+        "'same': n_H = ⌈n_H_prev / stride⌉ = ⌈64 / 2⌉ = 32, padding 1 in all (0 at the top, 1 at the bottom; the same across)",
+      );
+      // the numbers are the maps': 32 cells a side, and the pooled map's 15 (f 3, stride 2)
+      const mapCells = await page.$eval(
+        "#maps canvas",
+        (c) => Number((c as HTMLCanvasElement).width) / Number((c as HTMLCanvasElement).dataset.zoom),
+      );
+      expect(mapCells).toBe(32);
+      expect(await page.textContent("#pool-size")).toBe(
+        "n_H = ⌊(n_H_prev − f) / stride⌋ + 1 = ⌊(32 − 3) / 2⌋ + 1 = 15 (the same across: 15×15)",
+      );
+      const pooledCells = await page.$eval(
+        "#pool-max",
+        (c) => Number((c as HTMLCanvasElement).width) / Number((c as HTMLCanvasElement).dataset.zoom),
+      );
+      expect(pooledCells).toBe(15);
+      const why = await page.$$eval(".why", (ps) => ps.map((p) => p.textContent ?? ""));
+      for (const word of ["pad", "stride", "pooling", "ReLU"]) expect(why.join(" ")).toContain(word);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("respects prefers-reduced-motion: the window does not animate", async () => {
     const { page } = await open({ width: 1280, height: 900 }, true);
     try {
