@@ -103,12 +103,70 @@ export async function setupTraining(): Promise<void> {
   const accuracyText = () => $("train-accuracy").textContent ?? "";
   const button = $<HTMLButtonElement>("train");
 
+  /** Accuracy on the test digits, from one predict (the misclassified ones shown); and the first layer's filters. */
   const evaluate = async () => {
-    const { accuracy } = await model.evaluate(data.Xtest, data.ytest);
+    const P = await model.predict(data.Xtest);
+    const k = P.shape[1];
+    const wrong: { i: number; guess: number }[] = [];
+    for (let i = 0; i < data.ytest.length; i++) {
+      let guess = 0;
+      for (let j = 1; j < k; j++) if (P.data[i * k + j] > P.data[i * k + guess]) guess = j;
+      if (guess !== data.ytest[i]) wrong.push({ i, guess });
+    }
+    const accuracy = 1 - wrong.length / data.ytest.length;
     curves.accuracy.push([seen, accuracy]);
     $("train-accuracy").textContent = fmt(accuracy, 3);
     drawCurves();
+    showWrong(wrong);
+    showFilters((await model.weights())["conv2d/W"]);
     return accuracy;
+  };
+
+  /** The first misclassified test digits, each with its label and the network's guess. */
+  const showWrong = (wrong: { i: number; guess: number }[]) => {
+    const shown = wrong.slice(0, 24);
+    $("wrong-note").textContent =
+      `${wrong.length} of the ${data.ytest.length} test digits misread` +
+      (wrong.length > shown.length ? `; the first ${shown.length}:` : ":") +
+      " under each, what it is → what the network read";
+    const grid = $("wrong");
+    grid.innerHTML = "";
+    for (const { i, guess } of shown) {
+      const figure = document.createElement("figure");
+      const canvas = document.createElement("canvas");
+      canvas.width = canvas.height = 28;
+      const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
+      const img = ctx.createImageData(28, 28);
+      for (let p = 0; p < 784; p++) {
+        const v = Math.round(255 * data.Xtest.data[i * 784 + p]);
+        img.data.set([v, v, v, 255], 4 * p);
+      }
+      ctx.putImageData(img, 0, 0);
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", `test digit ${i}: a ${data.ytest[i]}, read as ${guess}`);
+      Object.assign(figure.dataset, { index: String(i), truth: String(data.ytest[i]), guess: String(guess) });
+      const caption = document.createElement("figcaption");
+      caption.textContent = `${data.ytest[i]} → ${guess}`;
+      figure.append(canvas, caption);
+      grid.append(figure);
+    }
+  };
+
+  /** The first conv's 16 filters [5, 5, 1, 16], one scale for all. */
+  const showFilters = (W: NDArray) => {
+    const [fh, fw, , k] = W.shape;
+    const scale = magnitude(W);
+    const box = $("filters");
+    box.innerHTML = "";
+    for (let o = 0; o < k; o++) {
+      const canvas = document.createElement("canvas");
+      const view = new A.NDArray(W.data, [fh, fw], [W.strides[0], W.strides[1]], W.offset + o * W.strides[3]);
+      drawHeat(canvas, view, { label: `filter ${o}`, width: 40, scale });
+      box.append(canvas);
+    }
+    box.dataset.version = String(Number(box.dataset.version) + 1);
+    $("filters-scale").textContent =
+      `one scale for the 16: −${fmt(scale, 3)} (blue) … 0 (white) … +${fmt(scale, 3)} (red)`;
   };
 
   const train = async () => {

@@ -640,6 +640,69 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
   });
 });
 
+describe("what training shows (issue 25)", () => {
+  it("the first layer's filters change as training runs; the misread test digits are really misread", async () => {
+    const { page, errors } = await open({ width: 1280, height: 900 });
+    try {
+      const filterPixels = () =>
+        page.$$eval("#filters canvas", (cs) => cs.map((c) => (c as HTMLCanvasElement).toDataURL()));
+      expect(await page.locator("#filters canvas").count()).toBe(16);
+      const before = await filterPixels();
+      const version = Number(await page.getAttribute("#filters", "data-version"));
+      await page.click("#train");
+      await page.waitForFunction((v) => Number(document.getElementById("filters")!.dataset.version) >= v + 2, version, {
+        timeout: 120_000,
+      });
+      await page.click("#train");
+      const after = await filterPixels();
+      expect(after.filter((d, i) => d !== before[i]).length).toBeGreaterThan(12);
+      expect(await page.textContent("#filters-scale")).toMatch(
+        /^one scale for the 16: −\S+ \(blue\) … 0 \(white\) … \+\S+ \(red\)$/,
+      );
+      // every digit in the grid: the test set's own (its pixels and label, from the file the page loads), and
+      // the network's guess is not its label; as many misread as the accuracy says
+      const { gunzipSync } = await import("node:zlib");
+      const bytes = gunzipSync(Buffer.from(await (await fetch(new URL("digits.bin.gz", server.url))).arrayBuffer()));
+      const n = bytes.length / 785;
+      const cells = await page.$$eval("#wrong figure", (fs) =>
+        fs.map((f) => {
+          const c = f.querySelector("canvas") as HTMLCanvasElement;
+          const data = Array.from(
+            c
+              .getContext("2d")!
+              .getImageData(0, 0, 28, 28)
+              .data.filter((_, i) => i % 4 === 0),
+          );
+          const d = (f as HTMLElement).dataset;
+          return {
+            index: Number(d.index),
+            truth: Number(d.truth),
+            guess: Number(d.guess),
+            data,
+            caption: f.textContent,
+          };
+        }),
+      );
+      expect(cells.length).toBeGreaterThan(0);
+      for (const cell of cells) {
+        const k = 3000 + cell.index;
+        expect(cell.truth).toBe(bytes[n * 784 + k]);
+        expect(cell.guess).not.toBe(cell.truth);
+        expect(cell.caption).toBe(`${cell.truth} → ${cell.guess}`);
+        expect(cell.data).toEqual(Array.from(bytes.subarray(k * 784, (k + 1) * 784)));
+      }
+      const accuracy = Number(await page.textContent("#train-accuracy"));
+      const misread = Number(
+        /^(\d+) of the 600 test digits misread/.exec((await page.textContent("#wrong-note"))!)![1],
+      );
+      expect(Math.abs(1 - misread / 600 - accuracy)).toBeLessThan(0.0006);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
 describe("training the ConvNet in the page, and a drawn digit", () => {
   for (const [label, viewport] of [
     ["desktop", { width: 1280, height: 900 }],
