@@ -444,7 +444,53 @@ function channelTables(a: NDArray, what: string, digits = 2): string {
 }
 
 /** Panel 5: the chosen cell, zoomed — its receptive field across channels, the product, and every gradient. */
+/** The controls kept in the URL (after #), by key: each control's id. */
+const SETUP = {
+  zp: "pad",
+  bank: "bank",
+  stride: "stride",
+  pad: "conv-pad",
+  f: "pool-f",
+  ps: "pool-stride",
+  win: "win-stride",
+};
+
+/** Writes the setup (the controls and a chosen cell) into the URL, so that a link or a reload keeps it. */
+function saveSetup(): void {
+  const q = new URLSearchParams();
+  for (const [key, id] of Object.entries(SETUP)) q.set(key, $<HTMLInputElement | HTMLSelectElement>(id).value);
+  if (picked) q.set("cell", selected.join(","));
+  history.replaceState(null, "", `#${q}`);
+}
+
+/** Sets the controls from the URL: only values a control offers. */
+function restoreSetup(): void {
+  const q = new URLSearchParams(location.hash.slice(1));
+  for (const [key, id] of Object.entries(SETUP)) {
+    const v = q.get(key);
+    const el = $<HTMLInputElement | HTMLSelectElement>(id);
+    if (v === null) continue;
+    if (el instanceof HTMLSelectElement) {
+      if ([...el.options].some((o) => o.value === v)) el.value = v;
+    } else if (/^\d+$/.test(v) && Number(v) >= Number(el.min) && Number(v) <= Number(el.max)) {
+      el.value = v;
+      $("pad-out").textContent = v;
+    }
+  }
+}
+
+/** The chosen cell from the URL as the page opened, if it held one (applied after the first picture, which resets the choice). */
+const openedWith = new URLSearchParams(location.hash.slice(1));
+function restoreCell(): boolean {
+  const cell = (openedWith.get("cell") ?? "").split(",").map(Number);
+  if (cell.length !== 3 || !cell.every((n) => Number.isInteger(n) && n >= 0)) return false;
+  selected = cell as [number, number, number];
+  picked = true;
+  return true;
+}
+
 function renderCell(): void {
+  saveSetup();
   const [k, y, x] = selected;
   const [A_prev, W, , hp] = cache;
   const s = num("stride");
@@ -741,8 +787,11 @@ async function main(): Promise<void> {
   await init();
   readyText = `convwasm ready in ${(performance.now() - t0).toFixed(0)} ms`;
   $("status").textContent = readyText;
+  restoreSetup();
   await loadPicture(new URL("./picture.png", import.meta.url).href);
-  $("pad").addEventListener("input", () => (renderPad(), retime()));
+  // (the chosen cell, clamped into the map when drawn)
+  if (restoreCell()) renderAll();
+  $("pad").addEventListener("input", () => (renderPad(), saveSetup(), retime()));
   for (const id of ["bank", "stride", "conv-pad"]) {
     $(id).addEventListener("change", () => {
       if (id === "bank") randomSeed++;
@@ -762,7 +811,7 @@ async function main(): Promise<void> {
       retime();
     });
   }
-  $("win-stride").addEventListener("change", () => (resetWindow(), renderWindow()));
+  $("win-stride").addEventListener("change", () => (resetWindow(), renderWindow(), saveSetup()));
   $("play").addEventListener("click", () => play(timer === null));
   $("step").addEventListener("click", () => (play(false), winStep++, renderWindow()));
   $("file").addEventListener("change", () => {
