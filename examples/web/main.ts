@@ -453,6 +453,9 @@ const SETUP = {
   f: "pool-f",
   ps: "pool-stride",
   win: "win-stride",
+  opt: "train-opt",
+  lr: "train-lr",
+  batch: "train-batch",
 };
 
 /** Writes the setup (the controls and a chosen cell) into the URL, so that a link or a reload keeps it. */
@@ -812,6 +815,7 @@ async function main(): Promise<void> {
     });
   }
   $("win-stride").addEventListener("change", () => (resetWindow(), renderWindow(), saveSetup()));
+  for (const id of ["train-opt", "train-lr", "train-batch"]) $(id).addEventListener("change", saveSetup);
   $("play").addEventListener("click", () => play(timer === null));
   $("step").addEventListener("click", () => (play(false), winStep++, renderWindow()));
   $("file").addEventListener("change", () => {

@@ -42,29 +42,70 @@ async function loadDigits(): Promise<Digits> {
 /** Loss per batch and test accuracy after each chunk, against examples seen. */
 const curves = { loss: [] as [number, number][], accuracy: [] as [number, number][] };
 
+/** Round tick values from 0 to `top` (about `n` steps of 1, 2 or 5 × a power of ten). */
+function ticks(top: number, n: number): number[] {
+  const raw = top / n;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw)!;
+  return Array.from({ length: Math.floor(top / step + 1e-9) + 1 }, (_, i) => Number((i * step).toPrecision(6)));
+}
+
 function drawCurves(): void {
   const canvas = $<HTMLCanvasElement>("train-curves");
   const dpr = Math.min(2, window.devicePixelRatio || 1);
-  const [W, H] = [canvas.clientWidth || 480, 200];
+  const [W, H] = [canvas.clientWidth || 480, 220];
   canvas.width = W * dpr;
   canvas.height = H * dpr;
   const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
   ctx.scale(dpr, dpr);
   ctx.clearRect(0, 0, W, H);
-  const pad = { l: 36, r: 36, t: 10, b: 22 };
+  // (margins for the ticks' labels and the axes' names: nothing is written over the plot)
+  const pad = { l: 44, r: 44, t: 22, b: 34 };
   const seen = Math.max(CHUNK, ...curves.loss.map((p) => p[0]), ...curves.accuracy.map((p) => p[0]));
-  const maxLoss = Math.max(2.5, ...curves.loss.map((p) => p[1]));
+  const lossTicks = ticks(Math.max(2.5, ...curves.loss.map((p) => p[1])), 4);
+  const maxLoss = Math.max(lossTicks[lossTicks.length - 1], ...curves.loss.map((p) => p[1]));
+  const accTicks = [0, 0.25, 0.5, 0.75, 1];
+  const xTicks = ticks(seen, 4);
   const px = (x: number) => pad.l + (x / seen) * (W - pad.l - pad.r);
   const py = (v: number, top: number) => pad.t + (1 - v / top) * (H - pad.t - pad.b);
-  ctx.strokeStyle = "#ccd";
+  ctx.strokeStyle = "#99a";
+  ctx.lineWidth = 1;
   ctx.strokeRect(pad.l, pad.t, W - pad.l - pad.r, H - pad.t - pad.b);
-  ctx.font = "11px system-ui, sans-serif";
+  ctx.font = "12px system-ui, sans-serif";
+  const tick = (x0: number, y0: number, x1: number, y1: number) => {
+    ctx.beginPath();
+    ctx.moveTo(x0, y0);
+    ctx.lineTo(x1, y1);
+    ctx.stroke();
+  };
   ctx.fillStyle = "#b33";
-  ctx.fillText(`loss ${fmt(maxLoss, 1)}`, 2, pad.t + 8);
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const v of lossTicks) {
+    tick(pad.l - 4, py(v, maxLoss), pad.l, py(v, maxLoss));
+    ctx.fillText(fmt(v, 1), pad.l - 6, py(v, maxLoss));
+  }
   ctx.fillStyle = "#236";
-  ctx.fillText("acc 1", W - pad.r + 4, pad.t + 8);
-  ctx.fillStyle = "#556";
-  ctx.fillText(`${seen} examples`, W - pad.r - 70, H - 6);
+  ctx.textAlign = "left";
+  for (const v of accTicks) {
+    tick(W - pad.r, py(v, 1), W - pad.r + 4, py(v, 1));
+    ctx.fillText(fmt(v, 2), W - pad.r + 6, py(v, 1));
+  }
+  ctx.fillStyle = "#445";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  for (const v of xTicks) {
+    tick(px(v), H - pad.b, px(v), H - pad.b + 4);
+    ctx.fillText(String(v), px(v), H - pad.b + 6);
+  }
+  ctx.textBaseline = "alphabetic";
+  ctx.fillText("examples seen", (pad.l + W - pad.r) / 2, H - 2);
+  ctx.textAlign = "left";
+  ctx.fillStyle = "#b33";
+  ctx.fillText("loss", 4, 14);
+  ctx.textAlign = "right";
+  ctx.fillStyle = "#236";
+  ctx.fillText("test accuracy", W - 4, 14);
   const line = (pts: [number, number][], top: number, colour: string) => {
     ctx.strokeStyle = ctx.fillStyle = colour;
     ctx.lineWidth = 1.5;
@@ -80,9 +121,16 @@ function drawCurves(): void {
   };
   line(curves.loss, maxLoss, "#b33");
   line(curves.accuracy, 1, "#236");
+  Object.assign(canvas.dataset, {
+    lossTicks: lossTicks.join(","),
+    accuracyTicks: accTicks.join(","),
+    exampleTicks: xTicks.join(","),
+    plot: [pad.l, pad.t, W - pad.r, H - pad.b].join(","),
+  });
   canvas.setAttribute(
     "aria-label",
-    `Training curves: loss (red) and test accuracy (blue) over ${seen} examples; ` +
+    `Training curves: loss (red, left axis 0 to ${fmt(maxLoss, 1)}) and test accuracy (blue, right axis 0 to 1) ` +
+      `against examples seen (0 to ${seen}); ` +
       `latest accuracy ${curves.accuracy.length ? fmt(curves.accuracy[curves.accuracy.length - 1][1], 3) : "not measured yet"}`,
   );
 }
@@ -93,7 +141,17 @@ export async function setupTraining(): Promise<void> {
   $("train-threads").textContent = `convwasm/async: ${t.workers} worker${t.workers > 1 ? "s" : ""}; ${t.reason}.`;
   const data = await loadDigits();
   const model = await A.sequential([28, 28, 1], A.digitsLayers(), { seed: 1 });
-  const optimizer = A.adam({ lr: 2e-3 });
+  // (a copy of the starting weights, for Reset)
+  const initial = Object.fromEntries(
+    Object.entries(await model.weights()).map(([k, a]) => [k, new A.NDArray(a.data.slice(), a.shape)]),
+  );
+  /** The optimizer the controls ask for (fresh state: a change of optimizer or rate starts its moments anew). */
+  const makeOptimizer = () => {
+    const lr = Number($<HTMLSelectElement>("train-lr").value);
+    return $<HTMLSelectElement>("train-opt").value === "sgd" ? A.sgd({ lr, momentum: 0.9 }) : A.adam({ lr });
+  };
+  let optimizer = makeOptimizer();
+  for (const id of ["train-opt", "train-lr"]) $(id).addEventListener("change", () => (optimizer = makeOptimizer()));
   let seen = 0;
   let running = false;
   let loop: Promise<void> | null = null;
@@ -175,12 +233,13 @@ export async function setupTraining(): Promise<void> {
       const X = new A.NDArray(data.X.data, [CHUNK, 28, 28, 1], undefined, i0 * 784);
       const y = data.y.slice(i0, i0 + CHUNK);
       const t0 = performance.now();
+      const batch = Number($<HTMLSelectElement>("train-batch").value);
       await model.fit(X, y, {
         epochs: 1,
-        batchSize: 25,
+        batchSize: batch,
         optimizer,
         onBatch: (b, _n, loss) => {
-          curves.loss.push([seen + (b + 1) * 25, loss]);
+          curves.loss.push([seen + (b + 1) * batch, loss]);
           drawCurves();
         },
       });
@@ -212,6 +271,19 @@ export async function setupTraining(): Promise<void> {
       "seeded split; this page's test digits are among the 2,000 held out, which they never saw: 0.971 on all 2,000)";
     await evaluate();
     announce(`pretrained weights loaded: test accuracy ${accuracyText()}`);
+    await refreshDrawing();
+  });
+  $("train-reset").addEventListener("click", async () => {
+    running = false;
+    await loop;
+    button.textContent = "Train";
+    button.setAttribute("aria-pressed", "false");
+    await model.setWeights(initial);
+    optimizer = makeOptimizer();
+    [curves.loss.length, curves.accuracy.length, seen] = [0, 0, 0];
+    await evaluate();
+    status.textContent = "reset: the same random weights as at the start, a fresh optimizer";
+    announce(`reset: test accuracy ${accuracyText()}`);
     await refreshDrawing();
   });
   $("train-save").addEventListener("click", async () => {

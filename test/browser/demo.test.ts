@@ -668,6 +668,45 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
     }
   });
 
+  it("on a phone: panel 1 as tall as its content, the timing tables inside their panel, no text under 12 px (issue 25)", async () => {
+    const { page, errors } = await open({ width: 390, height: 844 });
+    try {
+      const fit = await page.evaluate(() => {
+        const panel = document.getElementById("panel-input")!;
+        const kids = [...panel.children].map((c) => c.getBoundingClientRect());
+        const content = Math.max(...kids.map((r) => r.bottom)) - Math.min(...kids.map((r) => r.top));
+        const timing = document.getElementById("panel-timing")!.getBoundingClientRect();
+        const tables = ["timing", "threads-table"].map((id) => document.getElementById(id)!.getBoundingClientRect());
+        return {
+          height: panel.getBoundingClientRect().height,
+          content,
+          spill: Math.max(...tables.map((t) => t.right - timing.right)),
+        };
+      });
+      expect(fit.height).toBeLessThan(fit.content + 60);
+      expect(fit.spill).toBeLessThanOrEqual(0);
+      const small = await page.evaluate(() =>
+        [...document.querySelectorAll("body *")]
+          .filter((e) => {
+            const text = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent!.trim() !== "");
+            const r = e.getBoundingClientRect();
+            return (
+              text &&
+              r.width > 0 &&
+              r.height > 0 &&
+              !e.closest(".sr-only") &&
+              parseFloat(getComputedStyle(e).fontSize) < 12
+            );
+          })
+          .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}: ${getComputedStyle(e).fontSize}`),
+      );
+      expect(small).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("respects prefers-reduced-motion: the window does not animate", async () => {
     const { page } = await open({ width: 1280, height: 900 }, true);
     try {
@@ -682,7 +721,7 @@ describe("the demo page's fixes (each failed on the first edition)", () => {
 });
 
 describe("what training shows (issue 25)", () => {
-  it("the first layer's filters change as training runs; the misread test digits are really misread", async () => {
+  it("the first layer's filters change as training runs; the misread test digits are really misread; the curves have axes", async () => {
     const { page, errors } = await open({ width: 1280, height: 900 });
     try {
       const filterPixels = () =>
@@ -732,11 +771,65 @@ describe("what training shows (issue 25)", () => {
         expect(cell.caption).toBe(`${cell.truth} → ${cell.guess}`);
         expect(cell.data).toEqual(Array.from(bytes.subarray(k * 784, (k + 1) * 784)));
       }
+      // the curves have axes with ticks: loss from 0 (left), accuracy 0 to 1 (right), examples seen (below)
+      const axes = await page.$eval("#train-curves", (c) => ({ ...(c as HTMLElement).dataset }));
+      const [loss, acc, ex] = [axes.lossTicks!, axes.accuracyTicks!, axes.exampleTicks!].map((t) =>
+        t.split(",").map(Number),
+      );
+      expect(loss[0]).toBe(0);
+      expect(loss.length).toBeGreaterThanOrEqual(3);
+      expect(acc).toEqual([0, 0.25, 0.5, 0.75, 1]);
+      const seenNow = Number(/\(0 to (\d+)\)/.exec((await page.getAttribute("#train-curves", "aria-label"))!)![1]);
+      expect(ex[0]).toBe(0);
+      expect(ex[ex.length - 1]).toBeLessThanOrEqual(seenNow);
+      expect(ex[ex.length - 1]).toBeGreaterThan(seenNow / 2);
+      expect(await page.getAttribute("#train-curves", "aria-label")).toMatch(
+        /left axis 0 to [\d.]+\) and test accuracy \(blue, right axis 0 to 1\) against examples seen \(0 to \d+\)/,
+      );
       const accuracy = Number(await page.textContent("#train-accuracy"));
       const misread = Number(
         /^(\d+) of the 600 test digits misread/.exec((await page.textContent("#wrong-note"))!)![1],
       );
       expect(Math.abs(1 - misread / 600 - accuracy)).toBeLessThan(0.0006);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe("training controls (issue 25)", () => {
+  it("the learner sets the optimizer, learning rate and batch size (kept in the URL), and Reset starts again from the same weights", async () => {
+    const { page, errors } = await open({ width: 1280, height: 900 });
+    try {
+      const start = await page.textContent("#train-accuracy");
+      await page.selectOption("#train-opt", "sgd");
+      await page.selectOption("#train-lr", "0.05");
+      await page.selectOption("#train-batch", "50");
+      expect(await page.evaluate(() => location.hash)).toMatch(/opt=sgd&lr=0\.05&batch=50/);
+      await page.click("#train");
+      await page.waitForFunction(
+        () =>
+          Number(/^(\d+) examples seen/.exec(document.getElementById("train-status")!.textContent!)?.[1] ?? 0) >= 500,
+        null,
+        {
+          timeout: 120_000,
+        },
+      );
+      await page.click("#train");
+      const trained = Number(await page.textContent("#train-accuracy"));
+      expect(trained).toBeGreaterThan(Number(start) + 0.2);
+      await page.click("#train-reset");
+      await page.waitForFunction(
+        () => document.getElementById("train-status")!.textContent!.startsWith("reset:"),
+        null,
+        {
+          timeout: 60_000,
+        },
+      );
+      // the same random weights: the same accuracy to the last digit shown
+      expect(await page.textContent("#train-accuracy")).toBe(start);
+      expect(await page.textContent("#train")).toBe("Train");
       expect(errors).toEqual([]);
     } finally {
       await page.close();
