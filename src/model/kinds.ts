@@ -203,8 +203,8 @@ const reluKind: KindDef<Spec<"relu">> = {
   backward: (_s, dy, cache) => ({ dx: [relu_backward(dy, cache as NDArray)], grads: {} }),
 };
 
-/** The activations of ops/activations.ts, by layer kind. */
-const ACTIVATION_OF = {
+/** The activations of ops/activations.ts, by layer kind (plan.ts runs them by the same table). */
+export const ACTIVATION_OF = {
   relu6: "relu6",
   clip: "clip",
   leakyRelu: "leaky_relu",

@@ -12,11 +12,11 @@ import { NDArray, sizeOf } from "../core/ndarray.js";
 import { convArgs, poolArgs, type PoolHparameters } from "../core/shapes.js";
 import { padImages } from "../ops/pad.js";
 import { divisors } from "../ops/pool.js";
-import { ACTIVATIONS } from "../ops/activations.js";
+import { ACTIVATIONS, type ActivationName, activationParams } from "../ops/activations.js";
 import { type Tile, useWinograd, winogradFilters, winogradFromArena } from "../ops/winograd.js";
 import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
 import { guided, run, runTasks, shareFrom, type Context } from "../runtime/schedule.js";
-import type { KindDef, ParamSpec } from "./kinds.js";
+import { ACTIVATION_OF, type KindDef, type ParamSpec } from "./kinds.js";
 import type { LayerSpec } from "./layers.js";
 
 /** What the planner needs of a model's built graph. */
@@ -50,16 +50,8 @@ interface Op {
   inPlace: number | null;
 }
 
-/** The activations run by act_forward, by layer kind. */
-const ACT: Partial<Record<string, keyof typeof ACTIVATIONS>> = {
-  relu6: "relu6",
-  clip: "clip",
-  leakyRelu: "leaky_relu",
-  sigmoid: "sigmoid",
-  hardSigmoid: "hard_sigmoid",
-  hardSwish: "hard_swish",
-  swish: "swish",
-};
+/** The activations run by act_forward, by layer kind (kinds.ts's table). */
+const ACT: Partial<Record<string, ActivationName>> = ACTIVATION_OF;
 
 type ConvSpec = Extract<LayerSpec, { kind: "conv2d" }>;
 type DepthwiseSpec = Extract<LayerSpec, { kind: "depthwiseConv2d" }>;
@@ -743,15 +735,8 @@ export class Plan {
       }
       default: {
         const name = ACT[s.kind]!;
-        const o = s as { min?: number; max?: number; alpha?: number; beta?: number };
-        const [a, b] =
-          name === "clip"
-            ? [o.min ?? -Infinity, o.max ?? Infinity]
-            : name === "leaky_relu"
-              ? [o.alpha ?? 0.01, 0]
-              : name === "hard_sigmoid"
-                ? [o.alpha ?? 1 / 6, o.beta ?? 0.5]
-                : [0, 0];
+        // (the layer's options as the op reads them, defaults included)
+        const [a, b] = activationParams(fn, name, s);
         tasks([task("act_forward", { kind: ACTIVATIONS[name], x, y, i0: 0, i1: n, a, b })]);
       }
     }
