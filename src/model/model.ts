@@ -491,26 +491,25 @@ export class Model {
     const predicted = argmaxRows(logits);
     const truth = argmaxRows(Y);
     const correct = predicted.reduce((n, p, i) => n + (p === truth[i] ? 1 : 0), 0);
-    const d: (NDArray | undefined)[] = [];
-    d[this.steps[end].inputs[0]] = dZ;
+    // the gradients of the values (by index) and of the parameters (by name), summed as they arrive
+    const d = new Map<number, NDArray>([[this.steps[end].inputs[0], dZ]]);
     const grads = new Map<string, NDArray>();
-    const accumulate = (into: Map<string, NDArray> | (NDArray | undefined)[], key: string & number, g: NDArray) => {
-      const had = into instanceof Map ? into.get(key) : into[key];
-      const sum = had ? add(had, g) : g;
-      into instanceof Map ? into.set(key, sum) : (into[key] = sum);
+    const accumulate = <K>(into: Map<K, NDArray>, key: K, g: NDArray) => {
+      const had = into.get(key);
+      into.set(key, had ? add(had, g) : g);
     };
     for (let i = end - 1; i >= 0; i--) {
       const { layer, inputs, output } = this.steps[i];
-      const dy = d[output];
+      const dy = d.get(output);
       if (!dy) continue;
       const p = Object.fromEntries([...layer.params].map(([k, v]) => [k, v.array]));
       const r = layer.kind.backward(layer.spec, dy, caches[i], p);
-      d[output] = undefined;
+      d.delete(output);
       caches[i] = undefined;
       inputs.forEach((v, j) => {
-        if (v >= this.inputShapes.length) accumulate(d, v as never, r.dx[j]);
+        if (v >= this.inputShapes.length) accumulate(d, v, r.dx[j]);
       });
-      for (const [name, g] of Object.entries(r.grads)) accumulate(grads, `${layer.name}/${name}` as never, g);
+      for (const [name, g] of Object.entries(r.grads)) accumulate(grads, `${layer.name}/${name}`, g);
     }
     const out = this.trainables().map(({ layer, name, param }) => {
       const g = grads.get(`${layer.name}/${name}`);
