@@ -72,7 +72,7 @@ const vector = (c: number, fill = 0): ParamSpec => ({
 const state = (c: number, fill: number): ParamSpec => ({ ...vector(c, fill), trainable: false });
 
 /** A stand-in array of `shape` (one element, broadcast) for the ops' shape checks. */
-const fake = (shape: number[]) =>
+export const fake = (shape: number[]) =>
   new NDArray(
     new Float64Array(1),
     shape,
@@ -100,7 +100,8 @@ function fraction(where: string, name: string, v: unknown, fallback: number, clo
 }
 
 type ConvLike = Spec<"conv2d"> | Spec<"depthwiseConv2d"> | Spec<"separableConv2d">;
-const convHp = (s: ConvLike, groups: number) => ({
+/** A conv layer's geometry for conv_forward (plan.ts reads it too). */
+export const convHp = (s: ConvLike, groups: number) => ({
   stride: s.stride ?? 1,
   pad: s.pad ?? 0,
   dilation: s.dilation ?? 1,
@@ -232,7 +233,8 @@ function activation(kind: ActivationKind): KindDef {
 }
 
 type PoolSpec = Spec<"maxPool"> | Spec<"avgPool">;
-function poolHp(s: PoolSpec): PoolHparameters {
+/** A pooling layer's hyperparameters for pool_forward (plan.ts reads them too). */
+export function poolHp(s: PoolSpec): PoolHparameters {
   const { kind, stride, ...hp } = s;
   void kind;
   // (the stride defaults to the window, as Keras's)

@@ -303,13 +303,7 @@ export class Model {
 
   /** Multiply-adds of one example through the conv and dense layers (what predict() costs per example). */
   get work(): number {
-    // (pixels of the output × the kernels' weights: conv, depthwise, separable and dense alike)
-    let w = 0;
-    for (const { layer: l } of this.steps) {
-      const pixels = sizeOf(l.output) / l.output[l.output.length - 1];
-      for (const p of l.params.values()) if (p.decay) w += pixels * p.array.size;
-    }
-    return w;
+    return this.plan.work;
   }
 
   /** The (first) output's per-example shape. */

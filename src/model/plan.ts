@@ -9,14 +9,14 @@
 // there), packed weights made once until the weights change, the outputs copied out once. Every layer
 // kind has a kernel path here; a kind added without one runs through its op (copied out and back in).
 import { NDArray, sizeOf } from "../core/ndarray.js";
-import { convArgs, poolArgs, type PoolHparameters } from "../core/shapes.js";
+import { convArgs, poolArgs } from "../core/shapes.js";
 import { padImages } from "../ops/pad.js";
 import { divisors } from "../ops/pool.js";
 import { ACTIVATIONS, type ActivationName, activationParams } from "../ops/activations.js";
 import { type Tile, useWinograd, winogradFilters, winogradFromArena } from "../ops/winograd.js";
 import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
 import { guided, run, runTasks, shareFrom, type Context } from "../runtime/schedule.js";
-import { ACTIVATION_OF, type KindDef, type ParamSpec } from "./kinds.js";
+import { ACTIVATION_OF, type KindDef, type ParamSpec, convHp, fake, poolHp } from "./kinds.js";
 import type { LayerSpec } from "./layers.js";
 
 /** What the planner needs of a model's built graph. */
@@ -48,32 +48,14 @@ interface Op {
   res: boolean;
   /** The output may be written over this input (an elementwise layer), if that input dies here. */
   inPlace: number | null;
+  /** It has no kernel path here: it runs through its op (decided when the plan is made). */
+  viaOp: boolean;
 }
 
 /** The activations run by act_forward, by layer kind (kinds.ts's table). */
 const ACT: Partial<Record<string, ActivationName>> = ACTIVATION_OF;
 
 type ConvSpec = Extract<LayerSpec, { kind: "conv2d" }>;
-type DepthwiseSpec = Extract<LayerSpec, { kind: "depthwiseConv2d" }>;
-type PoolSpec = Extract<LayerSpec, { kind: "maxPool" | "avgPool" }>;
-
-const fake = (shape: number[]) =>
-  new NDArray(
-    new Float64Array(1),
-    shape,
-    shape.map(() => 0),
-  );
-function poolHp(s: PoolSpec): PoolHparameters {
-  const { kind, stride, ...hp } = s;
-  void kind;
-  return { ...hp, stride: stride ?? hp.f };
-}
-const convHp = (s: ConvSpec | DepthwiseSpec, groups: number) => ({
-  stride: s.stride ?? 1,
-  pad: s.pad ?? 0,
-  dilation: s.dilation ?? 1,
-  groups,
-});
 
 /** The geometry of a conv step on its input shape (a separable conv's: its depthwise part's). */
 function convGeometry(l: PlanLayer, input: number[]) {
@@ -252,7 +234,16 @@ export class Plan {
       const elementwise =
         path.ok &&
         ["relu", "batchNorm", "dropout", "add", "flatten", "multiply"].concat(Object.keys(ACT)).includes(l.spec.kind);
-      this.ops.push({ step: i, inputs: ins, output: v, bn, act, res, inPlace: elementwise ? 0 : null });
+      this.ops.push({
+        step: i,
+        inputs: ins,
+        output: v,
+        bn,
+        act,
+        res,
+        inPlace: elementwise ? 0 : null,
+        viaOp: !path.ok,
+      });
     });
     // the model's outputs as the values that hold them
     this.outputs = outputs.map(at);
@@ -265,7 +256,7 @@ export class Plan {
     const u = this.shapes.length;
     this.shapes.push([...this.shapes[v]]);
     cs[u] = width;
-    this.ops.push({ step: -1, inputs: [v], output: u, bn: -1, act: 0, res: false, inPlace: null });
+    this.ops.push({ step: -1, inputs: [v], output: u, bn: -1, act: 0, res: false, inPlace: null, viaOp: false });
     return u;
   }
 
@@ -488,7 +479,7 @@ export class Plan {
     const act = op.act;
     const res = op.res ? ptr(op.inputs[1]) : 0;
     const n = pixels * xcs;
-    if (!kernelPath(l, this.g.shapes, this.g.steps[op.step].inputs).ok) {
+    if (op.viaOp) {
       // through the op, in inference mode: copied out and back in
       const ins = op.inputs.map((v) => new NDArray(this.read(arena, ptr(v), m, v), [m, ...this.shapes[v]]));
       const p = Object.fromEntries([...l.params].map(([k, a]) => [k, a.array]));
