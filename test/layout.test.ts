@@ -1,6 +1,6 @@
 // The source reads as layers that import only downwards (issue 21): core (arrays, checks) → kernels (the
 // kernel table and its named builders) → runtime (loader, arena, pool, scheduling) → ops, io, graph and
-// reference → model → async → the entries at src/'s root. A file importing a layer above its own fails here.
+// reference → model → async and onnx → the entries at src/'s root. A file importing a layer above its own fails here.
 import { readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ const LEVEL: Record<string, number> = {
   reference: 3,
   model: 4,
   async: 5,
+  onnx: 5,
 };
 /** The entries sit on top: index, notebook, bench, cli, internal, and async/host.ts (a worker's entry, the whole synchronous API). */
 const levelOf = (file: string) => {
