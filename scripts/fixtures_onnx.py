@@ -163,7 +163,176 @@ def main():
     write("mobilenet_v2", torchvision.models.mobilenet_v2(weights=None), (2, 3, 70, 70), (13, 9), True, True)
     write("squeezenet1_1", torchvision.models.squeezenet1_1(weights=None), (2, 3, 70, 70), (12, 17), True, True)
     write("digits", Digits(), (2, 1, 28, 28), (14, 9), False, False)
+    ops()
+
+
+
+
+# ---- one small model per op and attribute: test/fixtures/onnx/ops.json ----
+
+class Lambda(nn.Module):
+    def __init__(self, f, **mods):
+        super().__init__()
+        self.f = f
+        for k, v in mods.items():
+            setattr(self, k, v)
+
+    def forward(self, x):
+        return self.f(self, x)
+
+
+def se_block():
+    return Lambda(
+        lambda m, x: x * F.hardsigmoid(m.up(F.relu(m.down(F.adaptive_avg_pool2d(x, 1))))),
+        down=nn.Conv2d(6, 3, 1),
+        up=nn.Conv2d(3, 6, 1),
+    )
+
+
+TORCH_CASES = {
+    # name: (module, input shape, opset, dynamic batch)
+    "conv_stride_dilation_groups": (nn.Conv2d(4, 6, 3, stride=2, padding=(1, 2), dilation=2, groups=2), (2, 4, 11, 9), 11, False),
+    "conv_depthwise_nobias": (nn.Conv2d(4, 8, 3, padding=1, groups=4, bias=False), (2, 4, 7, 6), 13, True),
+    "conv_rect_stride": (nn.Conv2d(3, 5, (3, 2), stride=(2, 1), padding=(0, 1)), (1, 3, 8, 7), 7, False),
+    "maxpool_ceil_pad": (nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 3, 10, 9), 11, False),
+    "maxpool_rect": (nn.MaxPool2d((2, 3), stride=(2, 1)), (1, 2, 6, 7), 8, False),
+    "avgpool_ceil_include_pad": (nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=True), (2, 3, 10, 9), 11, False),
+    "avgpool_exclude_pad": (nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), (2, 3, 9, 9), 13, False),
+    "leaky_relu": (nn.LeakyReLU(0.2), (2, 3, 4, 5), 13, False),
+    "hard_sigmoid": (nn.Hardsigmoid(), (2, 3, 4, 5), 13, False),
+    "hard_swish": (nn.Hardswish(), (2, 3, 4, 5), 14, False),
+    "sigmoid": (nn.Sigmoid(), (2, 3, 4, 5), 13, False),
+    "clip_attributes": (Lambda(lambda m, x: torch.clamp(x, -0.5, 1.5)), (2, 3, 4, 5), 9, False),
+    "clip_inputs": (Lambda(lambda m, x: torch.clamp(x, min=-0.25)), (2, 3, 4, 5), 13, False),
+    "relu6": (nn.ReLU6(), (2, 3, 4, 5), 11, False),
+    "swish": (nn.SiLU(), (2, 3, 4, 5), 14, False),
+    "batchnorm_alone": (nn.Sequential(nn.BatchNorm2d(3), nn.ReLU()), (2, 3, 4, 5), 15, False),
+    "squeeze_excitation": (se_block(), (2, 6, 5, 4), 13, False),
+    "pad_concat": (Lambda(lambda m, x: torch.cat([F.pad(x, (1, 2, 0, 1)), F.pad(x, (0, 3, 1, 0))], 1)), (2, 3, 4, 5), 11, False),
+    "pad_opset9": (nn.ZeroPad2d((2, 0, 1, 1)), (1, 2, 3, 3), 9, False),
+    "reduce_mean_gemm": (Lambda(lambda m, x: m.fc(x.mean((2, 3))), fc=nn.Linear(3, 4)), (2, 3, 4, 5), 13, False),
+    "reduce_mean_keepdims": (Lambda(lambda m, x: x.mean((2, 3), keepdim=True).flatten(1)), (2, 3, 4, 5), 17, False),
+    "matmul_add": (Lambda(lambda m, x: torch.flatten(x, 1) @ m.w + m.b, w=nn.Parameter(torch.randn(60, 5)), b=nn.Parameter(torch.randn(5))), (2, 3, 4, 5), 13, True),
+    "global_max_squeeze": (Lambda(lambda m, x: F.adaptive_max_pool2d(x, 1).squeeze(-1).squeeze(-1)), (2, 3, 4, 5), 11, False),
+    "flatten_gemm_view": (Lambda(lambda m, x: F.softmax(m.fc(x.view(x.size(0), -1)), 1), fc=nn.Linear(60, 7)), (2, 3, 4, 5), 13, True),
+    "flatten_unsqueeze_conv": (Lambda(lambda m, x: m.conv(F.relu(m.fc(torch.flatten(x, 1))).unsqueeze(2).unsqueeze(3)).flatten(1), fc=nn.Linear(12, 3), conv=nn.Conv2d(3, 4, 1)), (2, 3, 2, 2), 11, False),
+    "dropout_identity": (nn.Sequential(nn.Dropout(0.5), nn.Identity(), nn.ReLU()), (2, 3, 4, 5), 13, False),
+}
+
+
+def onnx_case(nodes, inits, shape, out_shape, opset):
+    """A model of hand-written nodes (attributes torch.onnx.export does not write)."""
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        nodes,
+        "case",
+        [helper.make_tensor_value_info("input", TensorProto.DOUBLE, ["N", *shape[1:]])],
+        [helper.make_tensor_value_info("output", TensorProto.DOUBLE, None)],
+        inits,
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    return m.SerializeToString()
+
+
+def hand_cases():
+    from onnx import TensorProto, helper
+
+    out = {}
+    rs = np.random.RandomState(3)
+    # Conv with auto_pad SAME_UPPER, SAME_LOWER and stride 2 (torch: asymmetric F.pad, then conv)
+    for mode in ["SAME_UPPER", "SAME_LOWER", "VALID"]:
+        W = rs.randn(4, 3, 3, 2)
+        shape = (2, 3, 8, 7)
+        node = helper.make_node("Conv", ["input", "W"], ["output"], auto_pad=mode, strides=[2, 2])
+        x = torch.tensor(fill("input", int(np.prod(shape)), -1.0, 1.0).reshape(shape))
+        pads = []
+        for n, k in [(8, 3), (7, 2)]:
+            total = max(0, (-(-n // 2) - 1) * 2 + k - n)
+            small = total // 2
+            pads.append((small, total - small) if mode == "SAME_UPPER" else (total - small, small))
+        xp = x if mode == "VALID" else F.pad(x, (pads[1][0], pads[1][1], pads[0][0], pads[0][1]))
+        y = F.conv2d(xp, torch.tensor(W), stride=2)
+        out[f"conv_auto_pad_{mode.lower()}"] = (onnx_case([node], [helper.make_tensor("W", TensorProto.DOUBLE, W.shape, W.reshape(-1))], shape, y.shape, 11), shape, y)
+    # Gemm: alpha, beta, transB 0, a bias [1, M]
+    A, C = rs.randn(12, 5), rs.randn(1, 5)
+    shape = (3, 12)
+    node = helper.make_node("Gemm", ["input", "B", "C"], ["output"], alpha=0.5, beta=-2.0)
+    x = torch.tensor(fill("input", 36, -1.0, 1.0).reshape(shape))
+    y = 0.5 * x @ torch.tensor(A) - 2.0 * torch.tensor(C)
+    out["gemm_alpha_beta"] = (
+        onnx_case([node], [helper.make_tensor("B", TensorProto.DOUBLE, A.shape, A.reshape(-1)), helper.make_tensor("C", TensorProto.DOUBLE, C.shape, C.reshape(-1))], shape, y.shape, 13),
+        shape,
+        y,
+    )
+    # float16 weights, cast to double at load (Cast of a constant)
+    W16 = rs.randn(2, 3, 1, 1).astype(np.float16)
+    shape = (2, 3, 4, 4)
+    nodes = [helper.make_node("Cast", ["W16"], ["W"], to=TensorProto.DOUBLE), helper.make_node("Conv", ["input", "W"], ["output"])]
+    init = helper.make_tensor("W16", TensorProto.FLOAT16, W16.shape, W16.reshape(-1).tolist())
+    x = torch.tensor(fill("input", 96, -1.0, 1.0).reshape(shape))
+    y = F.conv2d(x, torch.tensor(W16.astype(np.float64)))
+    out["float16_weights"] = (onnx_case(nodes, [init], shape, y.shape, 13), shape, y)
+    # the shape arithmetic of a dynamic reshape: Shape, Gather, Unsqueeze, Slice, Concat, Mul on shapes
+    shape = (2, 3, 2, 2)
+    nodes = [
+        helper.make_node("Shape", ["input"], ["s"]),
+        helper.make_node("Slice", ["s", "one", "four"], ["chw"]),
+        helper.make_node("Gather", ["s", "zero"], ["b"], axis=0),
+        helper.make_node("Unsqueeze", ["b", "axes0"], ["b1"]),
+        helper.make_node("Mul", ["minus1", "one"], ["m1"]),
+        helper.make_node("Concat", ["b1", "m1"], ["target"], axis=0),
+        helper.make_node("Reshape", ["input", "target"], ["output"]),
+    ]
+    i64 = lambda name, v: helper.make_tensor(name, TensorProto.INT64, [len(v)], v)
+    inits = [i64("one", [1]), i64("four", [4]), i64("axes0", [0]), i64("minus1", [-1]), helper.make_tensor("zero", TensorProto.INT64, [], [0])]
+    x = torch.tensor(fill("input", 24, -1.0, 1.0).reshape(shape))
+    y = x.reshape(2, -1)
+    # ReduceMean of opset 18: axes as an input
+    s4 = (2, 3, 4, 5)
+    x4 = torch.tensor(fill("input", 120, -1.0, 1.0).reshape(s4))
+    node = helper.make_node("ReduceMean", ["input", "axes"], ["output"], keepdims=0)
+    out["reduce_mean_opset18"] = (onnx_case([node], [i64("axes", [-1, 2])], s4, (2, 3), 18), s4, x4.mean((2, 3)))
+    out["shape_arithmetic_reshape"] = (onnx_case(nodes, inits, shape, y.shape, 13), shape, y)
+    return out
+
+
+def ops():
+    import base64
+    import io
+
+    cases = {}
+    torch.manual_seed(1)
+    for name, (module, shape, opset, dynamic) in TORCH_CASES.items():
+        module = module.double().eval()
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.5, 0.5)
+        x = torch.tensor(fill("input", int(np.prod(shape)), -1.0, 1.0).reshape(shape)) * 3
+        with torch.no_grad():
+            y = module(x)
+        buf = io.BytesIO()
+        torch.onnx.export(
+            module, x, buf, opset_version=opset, input_names=["input"], output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}} if dynamic else None,
+        )
+        cases[name] = {"onnx": base64.b64encode(buf.getvalue()).decode(), "input": list(shape), "scale": 3, "output": list(y.shape), "y": [float(v) for v in y.reshape(-1)], "opset": opset, "ops": ops_of_bytes(buf.getvalue())}
+    for name, (data, shape, y) in hand_cases().items():
+        cases[name] = {"onnx": base64.b64encode(data).decode(), "input": list(shape), "scale": 1, "output": list(y.shape), "y": [float(v) for v in y.reshape(-1)], "opset": onnx.load_from_string(data).opset_import[0].version, "ops": ops_of_bytes(data)}
+    with open(os.path.join(OUT, "ops.json"), "w") as f:
+        json.dump(cases, f, indent=0)
+    for name, c in cases.items():
+        print(name, c["opset"], c["ops"])
+
+
+def ops_of_bytes(data):
+    return sorted({n.op_type for n in onnx.load_from_string(data).graph.node})
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    ops() if sys.argv[1:] == ["ops"] else main()

@@ -3,7 +3,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { NDArray, init } from "convwasm";
 import { loadOnnx } from "convwasm/onnx";
-import { onnxBytes, onnxFixture, onnxInput } from "./onnx-fixtures.js";
+import { fill, onnxBytes, onnxFixture, onnxInput } from "./onnx-fixtures.js";
+import { fixture } from "./helpers.js";
 
 beforeAll(() => init());
 
@@ -29,5 +30,21 @@ describe("loadOnnx: torchvision's models and the digits network", () => {
         expect(err).toBeLessThan(precision === "f64" ? 1e-9 : 1e-5);
       });
     }
+  }
+});
+
+describe("loadOnnx: one small model per op and attribute", () => {
+  const cases = fixture<
+    Record<string, { onnx: string; input: number[]; scale: number; output: number[]; y: number[]; ops: string[] }>
+  >("onnx/ops.json");
+  for (const [name, c] of Object.entries(cases)) {
+    it(`${name} (${c.ops.join(", ")})`, () => {
+      const m = loadOnnx(Buffer.from(c.onnx, "base64"));
+      const n = c.input.reduce((a, b) => a * b, 1);
+      const x = new NDArray(fill("input", n, -1, 1).map((v) => v * c.scale), c.input);
+      const y = m.predict(x);
+      expect(y.shape).toEqual(c.output);
+      expect(relErr(y, c.y)).toBeLessThan(1e-12);
+    });
   }
 });

@@ -101,6 +101,7 @@ export const SUPPORTED = [
   "Shape",
   "Gather",
   "Cast",
+  "ConstantOfShape",
 ] as const;
 
 class Unsupported extends Error {}
@@ -128,7 +129,7 @@ class Attributes {
   }
   float(name: string, fallback: number): number {
     const a = this.map.get(name);
-    return a ? (a.f ?? 0) : fallback;
+    return a ? float32Intent(a.f ?? 0) : fallback;
   }
   ints(name: string, fallback?: number[]): number[] | undefined {
     const a = this.map.get(name);
@@ -147,6 +148,27 @@ class Attributes {
     const a = this.map.get(name);
     if (a && !ok(a)) throw new Unsupported(`attribute ${name}: only ${what} is supported`);
   }
+}
+
+/**
+ * The number a float32 attribute stands for: ONNX stores attributes in float32, so a model exported from
+ * float64 says 0.2 as 0.200000003. Taken as the shortest decimal that rounds to it (0.2), or a fraction
+ * n/d with d ≤ 16 where that is a float32 of 8 digits (1/6, hard sigmoid's slope), as float64 meant it.
+ */
+export function float32Intent(f: number): number {
+  if (!Number.isFinite(f) || Math.fround(f) !== f) return f;
+  for (let digits = 1; digits <= 9; digits++) {
+    const short = Number(f.toPrecision(digits));
+    if (Math.fround(short) === f) {
+      if (digits < 8) return short;
+      for (let d = 3; d <= 16; d++) {
+        const n = Math.round(f * d);
+        if (Math.fround(n / d) === f) return n / d;
+      }
+      return short;
+    }
+  }
+  return f;
 }
 
 /** A Conv's or a pool's padding on each side: pads, or auto_pad's (SAME_UPPER puts the odd one at the end). */
@@ -718,10 +740,13 @@ export function importOnnx(m: ModelProto): Imported {
     const real = (s: number[]) => s.filter((d, i) => i === 0 || d !== 1);
     // [N, C, 1, 1] ↔ [N, C]: the same values
     if (x.layout === "vector" && same(real(target), real(x.shape))) return { ...x, shape: target };
-    if (target.length !== 2)
+    const [c, h, w] = x.layout === "image" ? image(x) : [0, 0, 0];
+    // a 1×1 image's channels as a vector of any shape [N, C, 1, …]
+    const pooled = x.layout === "image" && h * w === 1 && same(real(target), [NaN, c]);
+    if (target.length !== 2 && !pooled) {
       throw new Unsupported(`a reshape of ${fmt(x.shape)} to ${fmt(target)} is not supported (only a flatten)`);
+    }
     if (x.layout === "vector") return { ...x, shape: target };
-    const [c, h, w] = image(x);
     const flat = layer(layers.flatten(), x, target, "vector");
     if (h * w > 1) {
       // NHWC position (y·w + x)·c + ch holds ONNX's feature ch·h·w + y·w + x
@@ -757,11 +782,13 @@ export function importOnnx(m: ModelProto): Imported {
     const w: Record<string, NDArray> = { W: new NDArray(data, [n, units]) };
     if (C) {
       const beta = at.float("beta", 1);
-      const bias = broadcast(where, C, { shape: [units], data: new Float64Array(units), int: false }, (c) => c);
-      if (!same(bias.shape, [units]))
+      // one bias per unit, or one for all ([units], [1, units], [1], a scalar)
+      const n = sizeOfShape(C.shape);
+      if (!((n === units || n === 1) && C.shape.slice(0, -1).every((d) => d === 1))) {
         throw new Unsupported(`a bias ${fmt(C.shape)} other than one per unit is not supported`);
+      }
       w.b = new NDArray(
-        bias.data.map((v) => beta * v),
+        Float64Array.from({ length: units }, (_, j) => beta * C.data[n === 1 ? 0 : j]),
         [units],
       );
     }
@@ -874,8 +901,11 @@ export function importOnnx(m: ModelProto): Imported {
         });
         return t;
       }
-      case "Split": {
-        throw new Unsupported(`a split of a constant is not supported`);
+      case "ConstantOfShape": {
+        const shape = ints(x);
+        if (shape.some((d) => !(d >= 0))) throw new Unsupported(`a shape [${shape}] that depends on the batch`);
+        const v = at.tensor("value") ?? scalar(0);
+        return { shape, data: new Float64Array(sizeOfShape(shape)).fill(v.data[0]), int: v.int };
       }
       default:
         throw new Unsupported(`the op is not supported on constants`);
