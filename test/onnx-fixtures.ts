@@ -70,3 +70,41 @@ export const onnxInput = (f: OnnxFixture) =>
     ),
     f.input,
   );
+
+type Attr = { name: string; i?: number; f?: number; ints?: number[]; s?: Uint8Array; type: number };
+export const attr = {
+  int: (name: string, i: number): Attr => ({ name, i, type: 2 }),
+  float: (name: string, f: number): Attr => ({ name, f, type: 1 }),
+  ints: (name: string, ints: number[]): Attr => ({ name, ints, type: 7 }),
+  string: (name: string, s: string): Attr => ({ name, s: new TextEncoder().encode(s), type: 3 }),
+};
+
+/** A double tensor initializer. */
+export const doubles = (name: string, dims: number[], values: ArrayLike<number>) => ({
+  name,
+  dims,
+  dataType: 11,
+  rawData: new Uint8Array(Float64Array.from(values).buffer),
+});
+
+/** A model's bytes from hand-written nodes: one double input [N, ...shape] named "input", one output "output". */
+export function makeModel(
+  nodes: { opType: string; input: string[]; output: string[]; attribute?: Attr[]; name?: string; domain?: string }[],
+  initializer: object[],
+  shape: number[],
+  opset = 13,
+): Uint8Array {
+  const dims = (s: number[]) => ({ dim: [{ dimParam: "N" }, ...s.map((d) => ({ dimValue: d }))] });
+  const m = ModelProto.fromObject({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: opset }],
+    graph: {
+      name: "case",
+      node: nodes,
+      initializer,
+      input: [{ name: "input", type: { tensorType: { elemType: 11, shape: dims(shape) } } }],
+      output: [{ name: "output", type: { tensorType: { elemType: 11 } } }],
+    },
+  });
+  return ModelProto.encode(m).finish();
+}

@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { NDArray, init } from "convwasm";
 import { loadOnnx } from "convwasm/onnx";
-import { fill, onnxBytes, onnxFixture, onnxInput } from "./onnx-fixtures.js";
+import { attr, doubles, fill, makeModel, onnxBytes, onnxFixture, onnxInput } from "./onnx-fixtures.js";
 import { fixture } from "./helpers.js";
 
 beforeAll(() => init());
@@ -34,17 +34,184 @@ describe("loadOnnx: torchvision's models and the digits network", () => {
 });
 
 describe("loadOnnx: one small model per op and attribute", () => {
-  const cases = fixture<
-    Record<string, { onnx: string; input: number[]; scale: number; output: number[]; y: number[]; ops: string[] }>
-  >("onnx/ops.json");
+  const cases =
+    fixture<
+      Record<string, { onnx: string; input: number[]; scale: number; output: number[]; y: number[]; ops: string[] }>
+    >("onnx/ops.json");
   for (const [name, c] of Object.entries(cases)) {
     it(`${name} (${c.ops.join(", ")})`, () => {
       const m = loadOnnx(Buffer.from(c.onnx, "base64"));
       const n = c.input.reduce((a, b) => a * b, 1);
-      const x = new NDArray(fill("input", n, -1, 1).map((v) => v * c.scale), c.input);
+      const x = new NDArray(
+        fill("input", n, -1, 1).map((v) => v * c.scale),
+        c.input,
+      );
       const y = m.predict(x);
       expect(y.shape).toEqual(c.output);
       expect(relErr(y, c.y)).toBeLessThan(1e-12);
     });
   }
+});
+
+describe("loadOnnx: what it cannot run is a clear error, and nothing is made", () => {
+  const W = doubles("W", [2, 3, 1, 1], [1, 2, 3, 4, 5, 6]);
+  const conv = { opType: "Conv", input: ["input", "W"], output: ["c"] };
+
+  it("lists every node it cannot run, with its op type", () => {
+    const bytes = makeModel(
+      [
+        conv,
+        { opType: "Tanh", input: ["c"], output: ["t"], name: "the_tanh" },
+        { opType: "Relu", input: ["t"], output: ["r"] },
+        { opType: "LRN", input: ["c"], output: ["l"], attribute: [attr.int("size", 3)] },
+        { opType: "Add", input: ["r", "l"], output: ["output"] },
+      ],
+      [W],
+      [3, 4, 4],
+    );
+    expect(() => loadOnnx(bytes)).toThrow(
+      /^loadOnnx: the model has 2 node\(s\) it cannot run:\n  node 1 Tanh "the_tanh": the op is not supported\n  node 3 LRN: the op is not supported$/,
+    );
+  });
+
+  it("names an attribute value it cannot honour", () => {
+    const bytes = makeModel(
+      [
+        {
+          opType: "MaxPool",
+          input: ["input"],
+          output: ["output"],
+          attribute: [attr.ints("kernel_shape", [2, 2]), attr.int("storage_order", 1)],
+        },
+      ],
+      [],
+      [3, 4, 4],
+    );
+    expect(() => loadOnnx(bytes)).toThrow(/node 0 MaxPool: attribute storage_order: only storage_order 0 is supported/);
+    const dil = makeModel(
+      [
+        {
+          opType: "MaxPool",
+          input: ["input"],
+          output: ["output"],
+          attribute: [attr.ints("kernel_shape", [2, 2]), attr.ints("dilations", [2, 2])],
+        },
+      ],
+      [],
+      [3, 4, 4],
+    );
+    expect(() => loadOnnx(dil)).toThrow(/attribute dilations: only dilations 1 is supported/);
+    const pad = makeModel(
+      [{ opType: "Pad", input: ["input", "p"], output: ["output"], attribute: [attr.string("mode", "reflect")] }],
+      [{ name: "p", dims: [8], dataType: 7, int64Data: [0, 0, 1, 1, 0, 0, 1, 1] }],
+      [3, 4, 4],
+    );
+    expect(() => loadOnnx(pad)).toThrow(/node 0 Pad: mode reflect: only constant is supported/);
+    const other = makeModel([{ ...conv, output: ["output"], domain: "com.microsoft" }], [W], [3, 4, 4]);
+    expect(() => loadOnnx(other)).toThrow(/node 0 Conv: its domain com.microsoft is not ONNX's/);
+  });
+
+  it("refuses bytes that are not a model, crafted tensors and external data with a message", () => {
+    expect(() => loadOnnx(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]))).toThrow(
+      /^loadOnnx: bytes are not an ONNX model/,
+    );
+    expect(() => loadOnnx("model.onnx" as unknown as Uint8Array)).toThrow(
+      /^loadOnnx: bytes expects a Uint8Array or an ArrayBuffer but got/,
+    );
+    const good = makeModel([{ ...conv, output: ["output"] }], [W], [3, 4, 4]);
+    expect(() => loadOnnx(good.subarray(0, good.length - 7))).toThrow(/^loadOnnx: /);
+    const short = makeModel(
+      [{ ...conv, output: ["output"] }],
+      [{ ...W, rawData: W.rawData.subarray(0, 40) }],
+      [3, 4, 4],
+    );
+    expect(() => loadOnnx(short)).toThrow(/initializer "W": raw_data holds 40 bytes but \[2,3,1,1\] double takes 48/);
+    const huge = makeModel([{ ...conv, output: ["output"] }], [{ ...W, dims: [2 ** 20, 2 ** 20, 1, 1] }], [3, 4, 4]);
+    expect(() => loadOnnx(huge)).toThrow(/initializer "W": 1099511627776 values are more than WASM memory holds/);
+    const external = makeModel(
+      [{ ...conv, output: ["output"] }],
+      [
+        {
+          name: "W",
+          dims: [2, 3, 1, 1],
+          dataType: 11,
+          dataLocation: 1,
+          externalData: [{ key: "location", value: "w.bin" }],
+        },
+      ],
+      [3, 4, 4],
+    );
+    expect(() => loadOnnx(external)).toThrow(/initializer "W": its data is in an external file \(w.bin\)/);
+    expect(() => loadOnnx(makeModel([{ ...conv, output: ["output"] }], [W], [3, 4, 4], 6))).toThrow(
+      /^loadOnnx: opset expects 7 to 21/,
+    );
+    const missing = makeModel([{ opType: "Relu", input: ["nothing"], output: ["output"] }], [], [3, 4, 4]);
+    expect(() => loadOnnx(missing)).toThrow(/reads "nothing", which no node, input or initializer makes/);
+    // and the library goes on working
+    const m = loadOnnx(good);
+    expect(m.predict(new NDArray(new Float64Array(2 * 48).fill(1), [2, 3, 4, 4])).shape).toEqual([2, 2, 4, 4]);
+  });
+});
+
+describe("loadOnnx: the model it makes", () => {
+  it("takes and gives NCHW, or the library's NHWC with { layout: 'NHWC' }, the same numbers", () => {
+    const f = onnxFixture("squeezenet1_1");
+    const m = loadOnnx(onnxBytes(f.files.f64.file));
+    const x = onnxInput(f);
+    const nchw = m.predict(x);
+    const nhwc = m.predict(x.transpose(0, 2, 3, 1), { layout: "NHWC" });
+    expect(Array.from(nhwc.toFloat64Array())).toEqual(Array.from(nchw.toFloat64Array()));
+    expect(m.inputShape).toEqual([70, 70, 3]);
+    expect(m.onnxInputShapes).toEqual([[3, 70, 70]]);
+    expect(m.inputNames).toEqual(["input"]);
+    expect(() => m.predict(x, { layout: "CHW" as "NCHW" })).toThrow(
+      /^predict: options.layout expects "NCHW" or "NHWC"/,
+    );
+    expect(() => m.predict(x.transpose(0, 2, 3, 1))).toThrow(/^predict: X expects shape \[m,3,70,70\]/);
+  });
+
+  it("gives a 4-D output in NCHW and a flattened image's features in ONNX's order", () => {
+    // Conv → Flatten (NCHW order) → Relu as the output: the importer must undo its NHWC order
+    const W = doubles("W", [2, 3, 1, 1], [1, -2, 3, -4, 5, -6]);
+    const bytes = makeModel(
+      [
+        { opType: "Conv", input: ["input", "W"], output: ["c"] },
+        { opType: "Flatten", input: ["c"], output: ["f"] },
+        { opType: "Relu", input: ["f"], output: ["output"] },
+      ],
+      [W],
+      [3, 2, 2],
+    );
+    const m = loadOnnx(bytes);
+    const x = new NDArray(
+      Float64Array.from({ length: 24 }, (_, i) => (i % 5) - 2),
+      [2, 3, 2, 2],
+    );
+    const y = m.predict(x).toFloat64Array();
+    const w = [1, -2, 3, -4, 5, -6];
+    for (let n = 0; n < 2; n++)
+      for (let k = 0; k < 2; k++)
+        for (let p = 0; p < 4; p++) {
+          let s = 0;
+          for (let c = 0; c < 3; c++) s += w[k * 3 + c] * x.data[n * 12 + c * 4 + p];
+          expect(y[n * 8 + k * 4 + p]).toBe(Math.max(0, s));
+        }
+    const conv = makeModel([{ opType: "Conv", input: ["input", "W"], output: ["output"] }], [W], [3, 2, 2]);
+    expect(Array.from(loadOnnx(conv).predict(x).toFloat64Array().slice(0, 4))).toEqual(
+      [0, 1, 2, 3].map((p) => w[0] * x.data[p] + w[1] * x.data[4 + p] + w[2] * x.data[8 + p]),
+    );
+  });
+
+  it("trains like a built model: fit on the imported digits network lowers the loss", () => {
+    const f = onnxFixture("digits");
+    const m = loadOnnx(onnxBytes(f.files.f64.file));
+    const X = new NDArray(fill("train", 32 * 784, 0, 1), [32, 1, 28, 28]);
+    const labels = Array.from({ length: 32 }, (_, i) => i % 10);
+    const before = m.evaluate(X, labels).loss;
+    const log = m.fit(X, labels, { epochs: 5, batchSize: 8, validation: [X, labels] });
+    expect(m.evaluate(X, labels).loss).toBeLessThan(before);
+    expect(log[4].valLoss).toBeCloseTo(m.evaluate(X, labels).loss, 12);
+    expect(() => m.evaluate(X.transpose(0, 2, 3, 1), labels)).toThrow(/^evaluate: X expects shape \[m,1,28,28\]/);
+    expect(m.summary()).toMatch(/dense/);
+  });
 });

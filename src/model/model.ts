@@ -597,7 +597,8 @@ export class Model {
         seconds,
       };
       if (validation) {
-        const v = this.evaluate(validation[0], validation[1]);
+        // (not a subclass's evaluate: the validation data is in the model's own layout by now)
+        const v = Model.prototype.evaluate.call(this, validation[0], validation[1]);
         log.valLoss = v.loss;
         log.valAccuracy = v.accuracy;
       }
@@ -610,7 +611,7 @@ export class Model {
   /** Loss (softmax cross-entropy of the predictions) and accuracy on X, Y. */
   evaluate(X: NDArray, Y: Labels): { loss: number; accuracy: number } {
     const fn = "evaluate";
-    const P = this.predict(X);
+    const P = Model.prototype.predictAll.call(this, [X], undefined, fn)[0];
     const [m, k] = P.shape;
     const y = oneHot(fn, Y, m, k).toFloat64Array();
     const p = P.toFloat64Array();

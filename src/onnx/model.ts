@@ -2,7 +2,7 @@
 // predict takes and gives ONNX's layouts (NCHW images) by default, or the library's own with
 // { layout: "NHWC" } (no transposes).
 import { NDArray, allocate, describe, messageOf } from "../core/ndarray.js";
-import { Model, type PredictOptions } from "../model/model.js";
+import { Model, type EpochLog, type FitOptions, type Labels, type PredictOptions } from "../model/model.js";
 import { examples } from "../model/layers.js";
 import { decodeModel } from "./proto.js";
 import { importOnnx, type IoLayout } from "./import.js";
@@ -53,6 +53,33 @@ export class OnnxModel extends Model {
   }
   get onnxOutputShapes(): readonly (readonly number[])[] {
     return this.io.outputs.map((o) => o.shape);
+  }
+
+  /** As Model.evaluate, X in ONNX's layout (NCHW images). */
+  override evaluate(X: NDArray, Y: Labels): { loss: number; accuracy: number } {
+    return super.evaluate(this.internal("evaluate", X, 0), Y);
+  }
+
+  /** As Model.fit, X (and options.validation's) in ONNX's layout (NCHW images). */
+  override fit(X: NDArray, Y: Labels, options?: FitOptions): EpochLog[] {
+    const fn = "fit";
+    if (options === undefined || options === null || typeof options !== "object")
+      return super.fit(this.internal(fn, X, 0), Y, options);
+    let o: FitOptions;
+    try {
+      o = { ...options };
+    } catch (e) {
+      throw new TypeError(`${fn}: reading options threw: ${messageOf(e)}`, { cause: e });
+    }
+    if (Array.isArray(o.validation) && o.validation.length === 2) {
+      o.validation = [this.internal(fn, o.validation[0], 0, "options.validation[0]"), o.validation[1]];
+    }
+    return super.fit(this.internal(fn, X, 0), Y, o);
+  }
+
+  /** Examples of input i in ONNX's layout as the model's own. */
+  private internal(fn: string, X: unknown, i: number, name = "X"): NDArray {
+    return toInternal(fn, examples(fn, X, this.io.inputs[i].shape, false, name), this.io.inputs[i]);
   }
 
   override predict(X: NDArray | Float32Array | Float64Array, options?: OnnxPredictOptions): NDArray {
