@@ -3,7 +3,7 @@ outputs for them, for loadOnnx's tests.
 
 Run: /usr/bin/python3 scripts/fixtures_onnx.py   (Debian's python3-torch, python3-torchvision, python3-onnx).
 
-The torchvision models (resnet18, mobilenet_v2, squeezenet1_1, random weights: nothing can be downloaded)
+The torchvision models (resnet18, mobilenet_v2, squeezenet1_1 and six more, random weights: nothing can be downloaded)
 have megabytes of weights, so their files are committed without them: every weight is a function of its
 name (fill() below, which test/onnx-fixtures.ts repeats bit for bit), the initializer keeps its dims and
 type and says {"fill": [lo, hi]} in its doc_string, and the test writes the bytes back before loading.
@@ -163,6 +163,19 @@ def main():
     write("mobilenet_v2", torchvision.models.mobilenet_v2(weights=None), (2, 3, 70, 70), (13, 9), True, True)
     write("squeezenet1_1", torchvision.models.squeezenet1_1(weights=None), (2, 3, 70, 70), (12, 17), True, True)
     write("digits", Digits(), (2, 1, 28, 28), (14, 9), False, False)
+    # more of torchvision's zoo, one example of 64×64: BatchNorm alone and avgpool (densenet), hard swish as
+    # x·hard_sigmoid(x) and squeeze-and-excitation (mobilenet_v3), swish as x·sigmoid(x) (efficientnet),
+    # the channel shuffle and its split (shufflenet_v2), grouped convs (regnet), inception blocks (googlenet)
+    for name, opsets in [
+        ("densenet121", (13, 11)),
+        ("mobilenet_v3_small", (13, 14)),
+        ("efficientnet_b0", (13, 11)),
+        ("shufflenet_v2_x0_5", (11, 13)),
+        ("regnet_y_400mf", (13, 16)),
+        ("googlenet", (13, 12)),
+    ]:
+        extra = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
+        write(name, getattr(torchvision.models, name)(weights=None, **extra), (1, 3, 64, 64), opsets, True, True)
     ops()
 
 
@@ -216,6 +229,10 @@ TORCH_CASES = {
     "global_max_squeeze": (Lambda(lambda m, x: F.adaptive_max_pool2d(x, 1).squeeze(-1).squeeze(-1)), (2, 3, 4, 5), 11, False),
     "flatten_gemm_view": (Lambda(lambda m, x: F.softmax(m.fc(x.view(x.size(0), -1)), 1), fc=nn.Linear(60, 7)), (2, 3, 4, 5), 13, True),
     "flatten_unsqueeze_conv": (Lambda(lambda m, x: m.conv(F.relu(m.fc(torch.flatten(x, 1))).unsqueeze(2).unsqueeze(3)).flatten(1), fc=nn.Linear(12, 3), conv=nn.Conv2d(3, 4, 1)), (2, 3, 2, 2), 11, False),
+    "split_sizes": (Lambda(lambda m, x: torch.cat(torch.split(x, [1, 3, 2], dim=1)[::-1], 1)), (2, 6, 3, 4), 11, False),
+    "split_input": (Lambda(lambda m, x: torch.cat(torch.split(x, [4, 2], dim=1)[::-1], 1)), (2, 6, 3, 4), 13, False),
+    "slice_channels": (Lambda(lambda m, x: F.relu(x[:, 1:4]) + x[:, -3:]), (2, 6, 3, 4), 13, False),
+    "channel_shuffle": (Lambda(lambda m, x: x.view(x.size(0), 3, 2, 3, 4).transpose(1, 2).contiguous().view(x.size(0), 6, 3, 4)), (2, 6, 3, 4), 13, True),
     "dropout_identity": (nn.Sequential(nn.Dropout(0.5), nn.Identity(), nn.ReLU()), (2, 3, 4, 5), 13, False),
 }
 

@@ -19,7 +19,15 @@ function relErr(got: NDArray, want: ArrayLike<number>): number {
 }
 
 describe("loadOnnx: torchvision's models and the digits network", () => {
-  for (const name of ["digits", "squeezenet1_1", "resnet18", "mobilenet_v2"]) {
+  const zoo = [
+    "densenet121",
+    "mobilenet_v3_small",
+    "efficientnet_b0",
+    "shufflenet_v2_x0_5",
+    "regnet_y_400mf",
+    "googlenet",
+  ];
+  for (const name of ["digits", "squeezenet1_1", "resnet18", "mobilenet_v2", ...zoo]) {
     for (const precision of ["f64", "f32"] as const) {
       it(`${name} (${precision} export) gives torch float64's outputs`, () => {
         const f = onnxFixture(name);

@@ -100,7 +100,21 @@ export const OPTION_KEYS: ReadonlySet<string> = new Set([
     "stop",
     "engine",
   ],
-  ...["kind", "filters", "size", "units", "init", "bias", "multiplier", "momentum", "epsilon", "rate", "min", "max"],
+  ...[
+    "kind",
+    "filters",
+    "size",
+    "units",
+    "init",
+    "bias",
+    "multiplier",
+    "momentum",
+    "epsilon",
+    "rate",
+    "min",
+    "max",
+    "trainable",
+  ],
   ...["alpha", "beta", "nesterov", "weightDecay", "warmup", "decay", "augment", "shift"],
 ]);
 export const OP_NAMES = Object.keys(OPS) as OpName[];

@@ -17,23 +17,30 @@ interface ConvOptions {
   init?: Init;
 }
 
-export type LayerSpec =
-  | ({ kind: "conv2d"; filters: number; groups?: number } & ConvOptions)
-  | ({ kind: "depthwiseConv2d"; multiplier?: number } & ConvOptions)
-  | ({ kind: "separableConv2d"; filters: number; multiplier?: number } & ConvOptions)
-  | { kind: "relu" | "relu6" | "sigmoid" | "hardSwish" | "swish" }
-  | { kind: "clip"; min?: number; max?: number }
-  | { kind: "leakyRelu"; alpha?: number }
-  | { kind: "hardSigmoid"; alpha?: number; beta?: number }
-  | ({ kind: "maxPool" | "avgPool"; stride?: Pair } & Omit<PoolHparameters, "stride">)
-  | { kind: "globalAvgPool" | "globalMaxPool" }
-  | { kind: "flatten" }
-  | { kind: "dense"; units: number; bias?: boolean; init?: Init }
-  | { kind: "batchNorm"; epsilon?: number; momentum?: number }
-  | { kind: "dropout"; rate: number }
-  | { kind: "zeroPadding2d"; pad: Pair | readonly [readonly [number, number], readonly [number, number]] }
-  | { kind: "add" | "concat" | "multiply" }
-  | { kind: "softmax" };
+/** What every layer takes: `trainable: false` freezes it (fit leaves its parameters; a BatchNorm then uses its running statistics). */
+interface Common {
+  trainable?: boolean;
+}
+
+export type LayerSpec = Common &
+  (
+    | ({ kind: "conv2d"; filters: number; groups?: number } & ConvOptions)
+    | ({ kind: "depthwiseConv2d"; multiplier?: number } & ConvOptions)
+    | ({ kind: "separableConv2d"; filters: number; multiplier?: number } & ConvOptions)
+    | { kind: "relu" | "relu6" | "sigmoid" | "hardSwish" | "swish" }
+    | { kind: "clip"; min?: number; max?: number }
+    | { kind: "leakyRelu"; alpha?: number }
+    | { kind: "hardSigmoid"; alpha?: number; beta?: number }
+    | ({ kind: "maxPool" | "avgPool"; stride?: Pair } & Omit<PoolHparameters, "stride">)
+    | { kind: "globalAvgPool" | "globalMaxPool" }
+    | { kind: "flatten" }
+    | { kind: "dense"; units: number; bias?: boolean; init?: Init }
+    | { kind: "batchNorm"; epsilon?: number; momentum?: number }
+    | { kind: "dropout"; rate: number }
+    | { kind: "zeroPadding2d"; pad: Pair | readonly [readonly [number, number], readonly [number, number]] }
+    | { kind: "add" | "concat" | "multiply" }
+    | { kind: "softmax" }
+  );
 
 export type LayerKind = LayerSpec["kind"];
 

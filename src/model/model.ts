@@ -111,6 +111,7 @@ function buildGraph(
   d: GraphDescription,
   rs: RandomState,
   whereOf: (i: number, name: string) => string,
+  random: boolean,
 ): { shapes: number[][]; steps: Step[]; outputs: number[]; layers: Layer[] } {
   const first = d.inputs.length;
   const readers = new Map<number, number[]>();
@@ -162,6 +163,7 @@ function buildGraph(
           );
         }
         const data = allocate(where, "W", n);
+        if (!random) return new NDArray(data, wShape);
         if ((how ?? (he ? "he" : "glorot")) === "he") {
           const std = Math.sqrt(2 / fanIn);
           for (let j = 0; j < n; j++) data[j] = rs.standardNormal() * std;
@@ -178,6 +180,11 @@ function buildGraph(
           `${where}: its output ${fmtShape(b.output)} has ${sizeOf(b.output)} values an example, more than WASM memory holds (${MAX_WASM_ELEMENTS} float64)`,
         );
       }
+      if (spec.trainable !== undefined && typeof spec.trainable !== "boolean") {
+        throw new TypeError(`${where}: trainable expects true or false but got ${describe(spec.trainable)}`);
+      }
+      // a frozen layer's parameters are kept as they are by fit (and counted as non-trainable)
+      if (spec.trainable === false) for (const param of Object.values(b.params)) param.trainable = false;
       const p = new Map(Object.entries(b.params));
       layer = {
         spec,
@@ -287,9 +294,11 @@ export class Model {
     graph: GraphDescription,
     seed: unknown,
     whereOf: (i: number, name: string) => string = (i, name) => `${fn}: node ${i} (${name})`,
+    /** Draw the initial weights (false: zeros, for a model whose weights are set next, as an import's). */
+    random = true,
   ) {
     this.rs = new RandomState(checkInteger(fn, "seed", seed ?? 0, 0));
-    const g = buildGraph(fn, graph, this.rs, whereOf);
+    const g = buildGraph(fn, graph, this.rs, whereOf, random);
     this.description = graph;
     this.shapes = g.shapes;
     this.steps = g.steps;
@@ -445,11 +454,13 @@ export class Model {
     for (let i = 0; i < upTo; i++) {
       const { layer, inputs, output } = this.steps[i];
       const p = Object.fromEntries([...layer.params].map(([k, v]) => [k, v.array]));
+      // a frozen BatchNorm normalises with its running statistics and keeps them (Keras's fine-tuning rule)
+      const frozenNorm = training && layer.spec.trainable === false && layer.spec.kind === "batchNorm";
       const [y, cache] = layer.kind.forward(
         layer.spec,
         inputs.map((v) => values[v]!),
         p,
-        ctx,
+        frozenNorm ? { ...ctx, training: false } : ctx,
       );
       values[output] = y;
       if (training) caches[i] = cache;

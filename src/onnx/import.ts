@@ -40,8 +40,13 @@ interface Live {
   t: SymbolicTensor;
   layout: "image" | "vector";
   perm?: Int32Array;
+  /**
+   * A 5-D view [N, g, C/g, H, W] of an image (ShuffleNet's channel shuffle: reshape, transpose, reshape),
+   * its data the image's; `shuffled` after the transpose of its two group axes.
+   */
+  view?: { groups: number; shuffled: boolean };
   /** What made it, where a later node can merge with it (a bias into a MatMul's dense, x·sigmoid(x) into swish). */
-  from?: { op: "matmul"; spec: LayerSpec; readers: number } | { op: "sigmoid"; of: Live };
+  from?: { op: "matmul"; spec: LayerSpec; readers: number } | { op: "sigmoid" | "hardSwishGate"; of: Live };
 }
 
 type Value = Const | Live;
@@ -206,10 +211,16 @@ function padsOf(
 }
 
 /** ONNX [k, c/g, fh, fw] kernels as convwasm's [fh, fw, c/g, k]. */
-const convKernel = (w: Tensor) => {
-  const t = transpose(w, [2, 3, 1, 0]);
-  return new NDArray(t.data, t.shape);
-};
+function convKernel(w: Tensor): NDArray {
+  const [k, cg, fh, fw] = w.shape;
+  const out = new Float64Array(w.data.length);
+  const src = w.data;
+  let i = 0;
+  for (let o = 0; o < k; o++)
+    for (let c = 0; c < cg; c++)
+      for (let y = 0; y < fh; y++) for (let x = 0; x < fw; x++) out[((y * fw + x) * cg + c) * k + o] = src[i++];
+  return new NDArray(out, [fh, fw, cg, k]);
+}
 
 export function importOnnx(m: ModelProto): Imported {
   const g = m.graph;
@@ -340,10 +351,25 @@ export function importOnnx(m: ModelProto): Imported {
     const name = node.input?.[i];
     return name ? constant(name, what, where) : undefined;
   }
-  function live(node: NodeProto, where: string, i = 0): Live {
+  /** A computed input (a channel shuffle's 5-D view only where `view`: elementwise ops, reshapes). */
+  function live(node: NodeProto, where: string, i = 0, view = false): Live {
     const v = get(node.input?.[i], where);
     if (v.kind !== "live") throw new Unsupported(`input ${i} expects a value computed from the model's inputs`);
+    if (v.view && !view)
+      throw new Unsupported(`input ${i} ${fmt(v.shape)} is a 5-D view, which only a reshape back to 4-D takes`);
     return v;
+  }
+  /**
+   * The image's channels src[0], src[1], …: a 1×1 conv whose weights pick them (exact: one 1·x and
+   * zeros), frozen, for Split, Slice and the channel shuffle (which have no layer of their own).
+   */
+  function pick(x: Live, src: number[]): Live {
+    const [c, h, w] = image(x);
+    const k = src.length;
+    const W = new Float64Array(c * k);
+    src.forEach((from, j) => (W[from * k + j] = 1));
+    const spec = layers.conv2d({ filters: k, size: 1, bias: false, trainable: false });
+    return layer(spec, x, [NaN, k, h, w], "image", { W: new NDArray(W, [1, 1, c, k]) });
   }
   function ints(c: Const) {
     return Array.from(c.data);
@@ -412,12 +438,12 @@ export function importOnnx(m: ModelProto): Imported {
         }
         const tm = optional(node, 2, "training_mode", where);
         if (tm && tm.data[0] !== 0) throw new Unsupported(`training_mode true is not supported (inference)`);
-        return [live(node, where)];
+        return [live(node, where, 0, true)];
       }
       case "Cast": {
         const to = at.int("to", 0);
         if (!isFloatType(to)) throw new Unsupported(`a cast of a computed value to type ${to} is not supported`);
-        return [live(node, where)];
+        return [live(node, where, 0, true)];
       }
       case "Shape": {
         const x = live(node, where);
@@ -457,7 +483,7 @@ export function importOnnx(m: ModelProto): Imported {
       case "LeakyRelu":
       case "HardSigmoid":
       case "Clip": {
-        const x = live(node, where);
+        const x = live(node, where, 0, true);
         let spec: LayerSpec;
         if (op === "Relu") spec = layers.relu();
         else if (op === "Sigmoid") spec = layers.sigmoid();
@@ -481,7 +507,10 @@ export function importOnnx(m: ModelProto): Imported {
         }
         const y = layer(spec, x, x.shape, x.layout);
         y.perm = x.perm;
+        y.view = x.view;
         if (op === "Sigmoid") y.from = { op: "sigmoid", of: x };
+        const hs = spec as { alpha?: number; beta?: number };
+        if (op === "HardSigmoid" && hs.alpha === 1 / 6 && hs.beta === 0.5) y.from = { op: "hardSwishGate", of: x };
         return [y];
       }
       case "Add":
@@ -520,9 +549,70 @@ export function importOnnx(m: ModelProto): Imported {
       case "Squeeze":
       case "Unsqueeze":
         return [reshape(node, op, at, where)];
+      case "Transpose": {
+        const x = live(node, where, 0, true);
+        const perm = at.ints(
+          "perm",
+          x.shape.map((_, i) => x.shape.length - 1 - i),
+        )!;
+        if (perm.every((p, i) => p === i)) return [x];
+        if (!x.view || perm.join() !== "0,2,1,3,4") {
+          throw new Unsupported(`a transpose [${perm}] of ${fmt(x.shape)} is not supported (only a channel shuffle's)`);
+        }
+        const [n, a, b, h, w] = x.shape;
+        return [{ ...x, shape: [n, b, a, h, w], view: { groups: x.view.groups, shuffled: !x.view.shuffled } }];
+      }
+      case "Split": {
+        const x = live(node, where);
+        const [c] = image(x);
+        if (x.layout !== "image") throw new Unsupported(`splits a value that is not an image`);
+        const axis = axisOf(where, at.int("axis", 0), 4);
+        if (axis !== 1) throw new Unsupported(`axis ${axis}: only the channels (axis 1) are supported`);
+        const outs = node.output?.length ?? 0;
+        const given = opset >= 13 ? optional(node, 1, "split", where) : undefined;
+        const sizes = given
+          ? ints(given)
+          : (at.ints("split") ??
+            Array.from(
+              { length: outs },
+              (_, i) => Math.ceil(c / outs) - (i === outs - 1 ? Math.ceil(c / outs) * outs - c : 0),
+            ));
+        if (sizes.length !== outs || sizes.some((d) => !(d >= 0)) || sizes.reduce((a, b) => a + b, 0) !== c) {
+          throw new RangeError(`${where}: split [${sizes}] does not cut ${c} channels into ${outs} outputs`);
+        }
+        let from = 0;
+        return sizes.map((d) =>
+          pick(
+            x,
+            Array.from({ length: d }, () => from++),
+          ),
+        );
+      }
+      case "Slice": {
+        const x = live(node, where);
+        const [c] = image(x);
+        if (x.layout !== "image" || opset < 10)
+          throw new Unsupported(`only a slice of an image's channels (opset ≥ 10) is supported`);
+        const [starts, ends, axes, steps] = [1, 2, 3, 4].map((i) =>
+          optional(node, i, ["", "starts", "ends", "axes", "steps"][i], where),
+        );
+        const ax = axes ? ints(axes).map((a) => axisOf(where, a, 4)) : ints(starts!).map((_, i) => i);
+        if (ax.length !== 1 || ax[0] !== 1 || (steps && steps.data[0] !== 1)) {
+          throw new Unsupported(`only a slice of the channels (axis 1, step 1) is supported`);
+        }
+        const clamp = (v: number) => Math.min(c, Math.max(0, v < 0 ? v + c : v));
+        const [s0, e0] = [clamp(starts!.data[0]), clamp(ends!.data[0])];
+        return [
+          pick(
+            x,
+            Array.from({ length: Math.max(0, e0 - s0) }, (_, i) => s0 + i),
+          ),
+        ];
+      }
       case "Concat": {
         const xs = inputs.map((v) => {
           if (!v || v.kind !== "live") throw new Unsupported(`joins computed values and constants`);
+          if (v.view) throw new Unsupported(`reads a 5-D view, which only a reshape back to 4-D takes`);
           return v;
         });
         const axis = axisOf(where, at.int("axis", 0), xs[0].shape.length);
@@ -650,6 +740,9 @@ export function importOnnx(m: ModelProto): Imported {
 
   function binary(node: NodeProto, op: string, where: string): Live {
     const [a, b] = [get(node.input?.[0], where), get(node.input?.[1], where)];
+    if ((a.kind === "live" && a.view) || (b.kind === "live" && b.view)) {
+      throw new Unsupported(`reads a 5-D view, which only a reshape back to 4-D takes`);
+    }
     if (a.kind === "live" && b.kind === "live") {
       if (op === "Add" && same(a.shape, b.shape) && a.layout === b.layout && !a.perm && !b.perm) {
         return layer(layers.add(), [a, b], a.shape, a.layout);
@@ -659,9 +752,9 @@ export function importOnnx(m: ModelProto): Imported {
           [a, b],
           [b, a],
         ]) {
-          // x · sigmoid(x): swish (SiLU)
-          if (y.from?.op === "sigmoid" && y.from.of === x && same(x.shape, y.shape)) {
-            const s = layer(layers.swish(), x, x.shape, x.layout);
+          // x · sigmoid(x): swish (SiLU); x · hard_sigmoid(x) (slope 1/6, offset 1/2): hard swish (before opset 14)
+          if (y.from && y.from.op !== "matmul" && y.from.of === x && same(x.shape, y.shape)) {
+            const s = layer(y.from.op === "sigmoid" ? layers.swish() : layers.hardSwish(), x, x.shape, x.layout);
             s.perm = x.perm;
             return s;
           }
@@ -700,7 +793,7 @@ export function importOnnx(m: ModelProto): Imported {
   }
 
   function reshape(node: NodeProto, op: string, at: Attributes, where: string): Live {
-    const x = live(node, where);
+    const x = live(node, where, 0, true);
     let target: number[];
     if (op === "Flatten") {
       const axis = axisOf(where, at.int("axis", 1), x.shape.length + 1);
@@ -737,6 +830,26 @@ export function importOnnx(m: ModelProto): Imported {
       }
     }
     if (same(target, x.shape)) return x;
+    if (x.view) {
+      // the channel shuffle's view back to [N, C, H, W]: after the transpose, channel j is (j mod g)·C/g + ⌊j/g⌋
+      const [n, a, b, h, w] = x.shape;
+      if (!same(target, [n, a * b, h, w]))
+        throw new Unsupported(`a reshape of the 5-D view ${fmt(x.shape)} to ${fmt(target)}`);
+      const back = { ...x, shape: target, view: undefined };
+      if (!x.view.shuffled) return back;
+      const g = x.view.groups;
+      const cg = (a * b) / g;
+      return pick(
+        back,
+        Array.from({ length: a * b }, (_, j) => (j % g) * cg + Math.floor(j / g)),
+      );
+    }
+    if (x.layout === "image" && target.length === 5 && x.shape.length === 4) {
+      const [, c, h, w] = x.shape;
+      if (same(target, [NaN, target[1], c / target[1], h, w]) && Number.isInteger(c / target[1])) {
+        return { ...x, shape: target, view: { groups: target[1], shuffled: false } };
+      }
+    }
     const real = (s: number[]) => s.filter((d, i) => i === 0 || d !== 1);
     // [N, C, 1, 1] ↔ [N, C]: the same values
     if (x.layout === "vector" && same(real(target), real(x.shape))) return { ...x, shape: target };

@@ -39,7 +39,7 @@ export class OnnxModel extends Model {
     }
     const imported = importOnnx(proto);
     const seed = options === undefined ? 0 : (options as LoadOnnxOptions)?.seed;
-    super(FN, imported.graph, seed, (i, name) => `${FN}: layer ${i} (${name})`);
+    super(FN, imported.graph, seed, (i, name) => `${FN}: layer ${i} (${name})`, false);
     this.io = { inputs: imported.inputs, outputs: imported.outputs };
     this.inputNames = imported.inputs.map((i) => i.name);
     this.outputNames = imported.outputs.map((o) => o.name);

@@ -33,6 +33,8 @@ const NAMES: Record<number, string> = {
   [DT.BOOL]: "bool",
 };
 
+const LITTLE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 export const isFloatType = (t: number) => t === DT.FLOAT || t === DT.DOUBLE || t === DT.FLOAT16;
 
 /** IEEE half-precision bits as a number. */
@@ -70,6 +72,12 @@ export function readTensor(where: string, t: TensorProto): Tensor {
       throw new RangeError(
         `${where}: raw_data holds ${raw.length} bytes but [${dims.join(",")}] ${NAMES[type]} takes ${n * bytes}`,
       );
+    }
+    if (LITTLE && (type === DT.FLOAT || type === DT.DOUBLE)) {
+      // the bytes copied to an aligned buffer and read as one typed array (the usual weights: fast)
+      const copy = Uint8Array.from(raw).buffer; // (a Buffer's slice() would share its pool)
+      data.set(type === DT.FLOAT ? new Float32Array(copy) : new Float64Array(copy));
+      return { shape: [...dims], data, int: false };
     }
     const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) {
