@@ -1,7 +1,7 @@
 // loadOnnx (issue 22): models exported by torch.onnx.export, against PyTorch float64's outputs
 // (scripts/fixtures_onnx.py writes test/fixtures/onnx/).
 import { beforeAll, describe, expect, it } from "vitest";
-import { NDArray, init } from "convwasm";
+import { NDArray, adam, init, input, layers, model } from "convwasm";
 import { loadOnnx } from "convwasm/onnx";
 import { attr, doubles, fill, makeModel, onnxBytes, onnxFixture, onnxInput } from "./onnx-fixtures.js";
 import { fixture } from "./helpers.js";
@@ -221,5 +221,58 @@ describe("loadOnnx: the model it makes", () => {
     expect(log[4].valLoss).toBeCloseTo(m.evaluate(X, labels).loss, 12);
     expect(() => m.evaluate(X.transpose(0, 2, 3, 1), labels)).toThrow(/^evaluate: X expects shape \[m,1,28,28\]/);
     expect(m.summary()).toMatch(/dense/);
+  });
+});
+
+describe("loadOnnx: fine-tuning", () => {
+  it("an imported squeezenet with a new classifier, its own layers frozen: the loss falls, the import unchanged", () => {
+    const f = onnxFixture("squeezenet1_1");
+    const bytes = onnxBytes(f.files.f32.file);
+    const m = loadOnnx(bytes, {
+      trainable: false,
+      seed: 3,
+      head: {
+        from: "/features/features.12/Concat_output_0",
+        layers: (x) => layers.softmax().apply(layers.dense({ units: 3 }).apply(layers.globalAvgPool().apply(x))),
+      },
+    });
+    const whole = loadOnnx(bytes);
+    expect(m.outputShape).toEqual([3]);
+    expect(m.summary()).toMatch(/Trainable params: 1539\b/);
+    // the features: the same numbers as the whole model's layers before its classifier
+    const frozen = Object.entries(m.weights()).filter(([k]) => !k.startsWith("dense"));
+    const X = new NDArray(fill("tune", 12 * 3 * 70 * 70, -1, 1), [12, 3, 70, 70]);
+    const labels = Array.from({ length: 12 }, (_, i) => i % 3);
+    const before = m.evaluate(X, labels).loss;
+    m.fit(X, labels, { epochs: 4, batchSize: 4, optimizer: adam({ learningRate: 0.01 }) });
+    expect(m.evaluate(X, labels).loss).toBeLessThan(before);
+    const after = m.weights();
+    for (const [k, w] of frozen) expect(after[k].data, k).toEqual(w.data);
+    expect(Object.keys(whole.weights()).length).toBe(frozen.length + 2 /* the whole's classifier conv: W, b */);
+    expect(() => loadOnnx(bytes, { head: { from: "nothing", layers: (x) => x } })).toThrow(
+      /^loadOnnx: options.head.from expects the name of a value of the graph but got "nothing"/,
+    );
+  });
+
+  it("a frozen layer keeps its weights in fit, and a frozen BatchNorm its running statistics", () => {
+    const x = input([4, 4, 2]);
+    const conv = layers.conv2d({ filters: 3, size: 3, pad: "same", trainable: false });
+    const bn = layers.batchNorm({ trainable: false });
+    const y = layers
+      .softmax()
+      .apply(layers.dense({ units: 2 }).apply(layers.flatten().apply(layers.relu().apply(bn.apply(conv.apply(x))))));
+    const m = model(x, y, { seed: 1 });
+    const w0 = m.weights();
+    const X = new NDArray(fill("frozen", 8 * 32, -1, 1), [8, 4, 4, 2]);
+    m.fit(X, [0, 1, 0, 1, 1, 0, 1, 0], { epochs: 2, batchSize: 4 });
+    const w1 = m.weights();
+    for (const k of ["conv2d/W", "conv2d/b", "batchNorm/gamma", "batchNorm/moving_mean", "batchNorm/moving_variance"]) {
+      expect(w1[k].data, k).toEqual(w0[k].data);
+    }
+    expect(w1["dense/W"].data).not.toEqual(w0["dense/W"].data);
+    expect(m.summary()).toMatch(/Trainable params: 98\b/);
+    expect(() => model(x, layers.conv2d({ filters: 1, size: 1, trainable: 1 as unknown as boolean }).apply(x))).toThrow(
+      /^model: node 0 \(conv2d\): trainable expects true or false but got number 1/,
+    );
   });
 });

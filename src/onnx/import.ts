@@ -3,8 +3,8 @@
 // library's layouts. ONNX's images are NCHW; inside, a 4-D value is the library's [h, w, c] per example,
 // and a Flatten of a value with h·w > 1 keeps the NHWC order with the permutation noted, which the Gemm
 // that reads it takes into its weights' rows (so the results are those of the NCHW graph).
-import { NDArray } from "../core/ndarray.js";
-import { describeGraph, input, type GraphDescription, type SymbolicTensor } from "../graph/graph.js";
+import { NDArray, describe } from "../core/ndarray.js";
+import { describeGraph, input, SymbolicTensor, type GraphDescription } from "../graph/graph.js";
 import { layers, type LayerSpec } from "../model/layers.js";
 import { DT, type AttributeProto, type ModelProto, type NodeProto } from "./proto.js";
 import {
@@ -222,7 +222,16 @@ function convKernel(w: Tensor): NDArray {
   return new NDArray(out, [fh, fw, cg, k]);
 }
 
-export function importOnnx(m: ModelProto): Imported {
+/** What to import: the whole graph, or up to one of its values with new layers after it (fine-tuning). */
+export interface ImportOptions {
+  /** The graph up to the value named `from` (the rest is left out), then `layers` applied to it: the new output. */
+  head?: { from: string; layers: (x: SymbolicTensor) => SymbolicTensor };
+  /** false: every imported layer frozen (fit trains only the head's). */
+  trainable?: boolean;
+}
+
+export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported {
+  const { head, trainable = true } = options;
   const g = m.graph;
   if (!g) throw new TypeError(`${FN}: the model has no graph`);
   const opsets = m.opsetImport ?? [];
@@ -270,12 +279,30 @@ export function importOnnx(m: ModelProto): Imported {
   const readers = new Map<string, number>();
   for (const n of g.node ?? []) for (const i of n.input ?? []) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
   for (const o of g.output ?? []) readers.set(o.name ?? "", (readers.get(o.name ?? "") ?? 0) + 1);
+  // only the nodes the outputs (or the head's value) depend on: what else the file holds is not run
+  const targets = head ? [head.from] : (g.output ?? []).map((o) => o.name ?? "");
+  const maker = new Map<string, number>();
+  (g.node ?? []).forEach((n, i) => (n.output ?? []).forEach((o) => o && maker.set(o, i)));
+  const needed = new Set<number>();
+  const stack = targets.filter((t) => maker.has(t));
+  if (head && !maker.has(head.from) && !values.has(head.from)) {
+    throw new RangeError(
+      `${FN}: options.head.from expects the name of a value of the graph but got ${JSON.stringify(head.from)}`,
+    );
+  }
+  while (stack.length > 0) {
+    const i = maker.get(stack.pop()!)!;
+    if (needed.has(i)) continue;
+    needed.add(i);
+    for (const v of g.node![i].input ?? []) if (maker.has(v)) stack.push(v);
+  }
 
   const weights = new Map<LayerSpec, Record<string, NDArray>>();
   const problems: string[] = [];
   const failed = new Set<string>();
 
   (g.node ?? []).forEach((node, index) => {
+    if (!needed.has(index)) return;
     const op = node.opType ?? "";
     const where = `${FN}: node ${index} (${op}${node.name ? ` ${JSON.stringify(node.name)}` : ""})`;
     const ins = node.input ?? [];
@@ -307,7 +334,24 @@ export function importOnnx(m: ModelProto): Imported {
 
   const outputs: IoLayout[] = [];
   const outputTensors: SymbolicTensor[] = [];
-  for (const o of g.output ?? []) {
+  if (head) {
+    const v = values.get(head.from);
+    if (!v || v.kind !== "live" || v.view) {
+      throw new RangeError(
+        `${FN}: options.head.from expects a value computed from the inputs (an image or a vector) but ${JSON.stringify(head.from)} is not`,
+      );
+    }
+    const out = head.layers(v.t);
+    if (!(out instanceof SymbolicTensor)) {
+      throw new TypeError(
+        `${FN}: options.head.layers expects to return a layer's output but returned ${describe(out)}`,
+      );
+    }
+    outputTensors.push(out);
+    // the head's output in the library's layout, told as ONNX's: NCHW for an image, as it is for a vector
+    outputs.push({ name: "head", shape: [], layout: "vector" });
+  }
+  for (const o of head ? [] : (g.output ?? [])) {
     const name = o.name ?? "";
     const v = values.get(name);
     if (!v || v.kind !== "live" || (v.shape.length > 0 && !Number.isNaN(v.shape[0]))) {
@@ -384,6 +428,7 @@ export function importOnnx(m: ModelProto): Imported {
     layout: Live["layout"],
     w?: Record<string, NDArray>,
   ): Live {
+    if (!trainable) spec.trainable = false;
     const t = (spec as LayerSpec & { apply(x: unknown): SymbolicTensor }).apply(
       Array.isArray(from) ? from.map((f) => f.t) : from.t,
     );

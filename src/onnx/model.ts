@@ -2,6 +2,7 @@
 // predict takes and gives ONNX's layouts (NCHW images) by default, or the library's own with
 // { layout: "NHWC" } (no transposes).
 import { NDArray, allocate, describe, messageOf } from "../core/ndarray.js";
+import type { SymbolicTensor } from "../graph/graph.js";
 import { Model, type EpochLog, type FitOptions, type Labels, type PredictOptions } from "../model/model.js";
 import { examples } from "../model/layers.js";
 import { decodeModel } from "./proto.js";
@@ -13,8 +14,15 @@ export interface OnnxPredictOptions extends PredictOptions {
 }
 
 export interface LoadOnnxOptions {
-  /** Seeds the model's RandomState (dropout and shuffling when it is trained). */
+  /** Seeds the model's RandomState (a head's initial weights, dropout and shuffling when it is trained). */
   seed?: number;
+  /**
+   * Fine-tuning: the graph up to the value named `from` (such as the flatten before the classifier; the
+   * rest of the file is left out), then `layers(x)`, new layers applied to it (their output is the model's).
+   */
+  head?: { from: string; layers: (x: SymbolicTensor) => SymbolicTensor };
+  /** false: the imported layers frozen (fit trains only the head's). Default true. */
+  trainable?: boolean;
 }
 
 const FN = "loadOnnx";
@@ -37,9 +45,38 @@ export class OnnxModel extends Model {
     } catch (e) {
       throw new RangeError(`${FN}: bytes are not an ONNX model (${messageOf(e)})`, { cause: e });
     }
-    const imported = importOnnx(proto);
-    const seed = options === undefined ? 0 : (options as LoadOnnxOptions)?.seed;
-    super(FN, imported.graph, seed, (i, name) => `${FN}: layer ${i} (${name})`, false);
+    if (options !== undefined && (options === null || typeof options !== "object")) {
+      throw new TypeError(`${FN}: options expects an object but got ${describe(options)}`);
+    }
+    let o: LoadOnnxOptions;
+    try {
+      o = { ...options };
+    } catch (e) {
+      throw new TypeError(`${FN}: reading options threw: ${messageOf(e)}`, { cause: e });
+    }
+    if (o.trainable !== undefined && typeof o.trainable !== "boolean") {
+      throw new TypeError(`${FN}: options.trainable expects true or false but got ${describe(o.trainable)}`);
+    }
+    let head: LoadOnnxOptions["head"];
+    if (o.head !== undefined) {
+      const h = o.head === null || typeof o.head !== "object" ? undefined : { ...o.head };
+      if (!h || typeof h.from !== "string" || typeof h.layers !== "function") {
+        throw new TypeError(
+          `${FN}: options.head expects { from: a value's name, layers: x => output } but got ${describe(o.head)}`,
+        );
+      }
+      head = h;
+    }
+    const imported = importOnnx(proto, { head, trainable: o.trainable });
+    // (a head's new layers start from random weights; an import's own are set below)
+    super(FN, imported.graph, o.seed, (i, name) => `${FN}: layer ${i} (${name})`, head !== undefined);
+    if (head) {
+      const s = this.outputShapes[0];
+      imported.outputs[0] =
+        s.length === 3
+          ? { name: "head", shape: [s[2], s[0], s[1]], layout: "image" }
+          : { name: "head", shape: [...s], layout: "vector" };
+    }
     this.io = { inputs: imported.inputs, outputs: imported.outputs };
     this.inputNames = imported.inputs.map((i) => i.name);
     this.outputNames = imported.outputs.map((o) => o.name);
