@@ -244,7 +244,7 @@ describe("loadOnnx: fine-tuning", () => {
     const X = new NDArray(fill("tune", 12 * 3 * 70 * 70, -1, 1), [12, 3, 70, 70]);
     const labels = Array.from({ length: 12 }, (_, i) => i % 3);
     const before = m.evaluate(X, labels).loss;
-    m.fit(X, labels, { epochs: 4, batchSize: 4, optimizer: adam({ learningRate: 0.01 }) });
+    m.fit(X, labels, { epochs: 4, batchSize: 4, optimizer: adam({ lr: 1e-3 }) });
     expect(m.evaluate(X, labels).loss).toBeLessThan(before);
     const after = m.weights();
     for (const [k, w] of frozen) expect(after[k].data, k).toEqual(w.data);

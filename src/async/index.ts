@@ -23,6 +23,8 @@ export { BusyError, TimeoutError, init, dispose, release, threading } from "./sc
 export type { AsyncInitOptions } from "./scheduler.js";
 export { AsyncSequential, sequential, model } from "./model.js";
 export type { BatchingOptions, AsyncPredictOptions } from "./model.js";
+export { loadOnnx, AsyncOnnxModel } from "./onnx.js";
+export type { AsyncLoadOnnxOptions } from "./onnx.js";
 
 type Async<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
 

@@ -4,7 +4,7 @@ import type * as Sync from "../index.js";
 import { NDArray, assertFinite, copyStrided, describe, sizeOf } from "../core/ndarray.js";
 import { checkInteger } from "../core/shapes.js";
 import { examples } from "../model/layers.js";
-import { SymbolicTensor, describeGraph } from "../graph/graph.js";
+import { SymbolicTensor, describeGraph, type GraphDescription } from "../graph/graph.js";
 import { lent, yieldToLoop } from "./wire.js";
 import { type ModelMethod, type Request, type Weights } from "./protocol.js";
 import { BusyError, TimeoutError, type Runtime, type Route, runtime, send } from "./scheduler.js";
@@ -526,15 +526,28 @@ export async function model(
   return create(fn, graph.inputs[0], [graph], ["graph"], options, true);
 }
 
+type Made = ConstructorParameters<typeof AsyncSequential>;
+
+/** A model of a graph's description in every worker, made by `make` (convwasm/async's loadOnnx: its subclass). */
+export function fromGraph<M extends AsyncSequential>(
+  fn: string,
+  graph: GraphDescription,
+  options: { seed?: number; batching?: BatchingOptions },
+  make: (...args: Made) => M,
+): Promise<M> {
+  return create(fn, graph.inputs[0], [graph], ["graph"], options, true, make);
+}
+
 /** Makes a model in every worker from `args` (a graph's description keeps every key of its specs). */
-async function create(
+async function create<M extends AsyncSequential = AsyncSequential>(
   fn: string,
   shape: unknown,
   args: unknown[],
   names: string[],
   options: { seed?: number; batching?: BatchingOptions },
   graph: boolean,
-): Promise<AsyncSequential> {
+  make: (...args: Made) => M = (...args: Made) => new AsyncSequential(...args) as M,
+): Promise<M> {
   const rt = runtime(fn);
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
@@ -578,7 +591,7 @@ async function create(
       ),
     ),
   );
-  const model = new AsyncSequential(rt, made[0] as ConstructorParameters<typeof AsyncSequential>[1], id, cfg);
+  const model = make(rt, made[0] as Made[1], id, cfg);
   // (how to make it again in a worker that release() starts)
   rt.models.set(id, { create: create!, replaced: () => model.replaced() });
   return model;

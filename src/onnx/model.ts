@@ -1,12 +1,12 @@
 // loadOnnx: an ONNX model as a convwasm Model (the same predict, evaluate, summary, fit, save), whose
 // predict takes and gives ONNX's layouts (NCHW images) by default, or the library's own with
 // { layout: "NHWC" } (no transposes).
-import { NDArray, allocate, describe, messageOf } from "../core/ndarray.js";
+import { NDArray, describe, messageOf } from "../core/ndarray.js";
 import type { SymbolicTensor } from "../graph/graph.js";
 import { Model, type EpochLog, type FitOptions, type Labels, type PredictOptions } from "../model/model.js";
-import { examples } from "../model/layers.js";
 import { decodeModel } from "./proto.js";
 import { importOnnx, type IoLayout } from "./import.js";
+import { fromOnnx, layoutOption, toOnnx } from "./layout.js";
 
 export interface OnnxPredictOptions extends PredictOptions {
   /** "NCHW" (default): inputs and outputs as the ONNX graph declares them; "NHWC": the library's layout. */
@@ -116,7 +116,7 @@ export class OnnxModel extends Model {
 
   /** Examples of input i in ONNX's layout as the model's own. */
   private internal(fn: string, X: unknown, i: number, name = "X"): NDArray {
-    return toInternal(fn, examples(fn, X, this.io.inputs[i].shape, false, name), this.io.inputs[i]);
+    return fromOnnx(fn, X, this.io.inputs[i], name, false);
   }
 
   override predict(X: NDArray | Float32Array | Float64Array, options?: OnnxPredictOptions): NDArray {
@@ -128,67 +128,15 @@ export class OnnxModel extends Model {
     options?: OnnxPredictOptions,
     fn = "predictAll",
   ): NDArray[] {
-    let layout: unknown;
-    let rest: PredictOptions | undefined;
-    if (options !== undefined && options !== null && typeof options === "object") {
-      try {
-        ({ layout = "NCHW", ...rest } = { ...options });
-      } catch (e) {
-        throw new TypeError(`${fn}: reading options threw: ${messageOf(e)}`, { cause: e });
-      }
-    } else {
-      layout = "NCHW";
-      rest = options;
-    }
-    if (layout !== "NCHW" && layout !== "NHWC") {
-      throw new TypeError(`${fn}: options.layout expects "NCHW" or "NHWC" but got ${describe(layout)}`);
-    }
-    if (layout === "NHWC") return super.predictAll(Xs, rest, fn);
+    const { nchw, rest } = layoutOption<PredictOptions>(fn, options);
+    if (!nchw) return super.predictAll(Xs, rest, fn);
     if (!Array.isArray(Xs) || Xs.length !== this.io.inputs.length) {
       throw new TypeError(`${fn}: Xs expects ${this.io.inputs.length} arrays (one per input) but got ${describe(Xs)}`);
     }
     const name = (i: number) => (Xs.length === 1 ? "X" : `Xs[${i}]`);
-    const xs = Xs.map((X, i) =>
-      toInternal(fn, examples(fn, X, this.io.inputs[i].shape, true, name(i)), this.io.inputs[i]),
-    );
+    const xs = Xs.map((X, i) => fromOnnx(fn, X, this.io.inputs[i], name(i)));
     return super.predictAll(xs, rest, fn).map((y, i) => toOnnx(fn, y, this.io.outputs[i]));
   }
-}
-
-/** Examples in ONNX's layout [m, C, H, W] as the library's [m, H, W, C] (vectors as they are). */
-function toInternal(fn: string, x: NDArray, io: IoLayout): NDArray {
-  if (io.layout === "vector") return x;
-  const [m, c, h, w] = x.shape;
-  const out = allocate(fn, "the input in NHWC", x.size);
-  const [s0, s1, s2, s3] = x.strides;
-  const d = x.data;
-  let k = 0;
-  for (let i = 0; i < m; i++)
-    for (let y = 0; y < h; y++)
-      for (let xx = 0; xx < w; xx++) {
-        const base = x.offset + i * s0 + y * s2 + xx * s3;
-        for (let ch = 0; ch < c; ch++) out[k++] = d[base + ch * s1];
-      }
-  return new NDArray(out, [m, h, w, c]);
-}
-
-/** A model output in the library's layout as ONNX's: NCHW images, vectors in ONNX's order and shape. */
-function toOnnx(fn: string, y: NDArray, io: IoLayout): NDArray {
-  const m = y.shape[0];
-  const src = y.data;
-  if (io.layout === "vector") {
-    if (!io.perm) return new NDArray(src, [m, ...io.shape]);
-    const n = io.perm.length;
-    const out = allocate(fn, "the output in ONNX's order", src.length);
-    for (let i = 0; i < m; i++) for (let p = 0; p < n; p++) out[i * n + io.perm[p]] = src[i * n + p];
-    return new NDArray(out, [m, ...io.shape]);
-  }
-  const [c, h, w] = io.shape;
-  const out = allocate(fn, "the output in NCHW", src.length);
-  let k = 0;
-  for (let i = 0; i < m; i++)
-    for (let yx = 0; yx < h * w; yx++) for (let ch = 0; ch < c; ch++) out[(i * c + ch) * h * w + yx] = src[k++];
-  return new NDArray(out, [m, c, h, w]);
 }
 
 /**

@@ -1,0 +1,68 @@
+// Between ONNX's layouts (NCHW images, features in NCHW order) and the library's (NHWC), for what a model
+// takes and gives: the sync model's and convwasm/async's. Plain arrays only (no library code).
+import { NDArray, allocate, describe, messageOf } from "../core/ndarray.js";
+import { examples } from "../model/layers.js";
+import type { IoLayout } from "./import.js";
+
+/** options.layout ("NCHW" by default) and the other options, each read once. */
+export function layoutOption<T extends object>(fn: string, options: unknown): { nchw: boolean; rest: T | undefined } {
+  if (options === undefined) return { nchw: true, rest: undefined };
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
+  }
+  let layout: unknown;
+  let rest: T;
+  try {
+    const copy = { ...(options as { layout?: unknown }) };
+    layout = copy.layout ?? "NCHW";
+    delete copy.layout;
+    rest = copy as T;
+  } catch (e) {
+    throw new TypeError(`${fn}: reading options threw: ${messageOf(e)}`, { cause: e });
+  }
+  if (layout !== "NCHW" && layout !== "NHWC") {
+    throw new TypeError(`${fn}: options.layout expects "NCHW" or "NHWC" but got ${describe(layout)}`);
+  }
+  return { nchw: layout === "NCHW", rest };
+}
+
+/** Examples given in ONNX's layout (checked against its per-example shape) as the library's. */
+export function fromOnnx(fn: string, X: unknown, io: IoLayout, name = "X", flat = true): NDArray {
+  return toInternal(fn, examples(fn, X, io.shape, flat, name), io);
+}
+
+/** Examples in ONNX's layout [m, C, H, W] as the library's [m, H, W, C] (vectors as they are). */
+export function toInternal(fn: string, x: NDArray, io: IoLayout): NDArray {
+  if (io.layout === "vector") return x;
+  const [m, c, h, w] = x.shape;
+  const out = allocate(fn, "the input in NHWC", x.size);
+  const [s0, s1, s2, s3] = x.strides;
+  const d = x.data;
+  let k = 0;
+  for (let i = 0; i < m; i++)
+    for (let y = 0; y < h; y++)
+      for (let xx = 0; xx < w; xx++) {
+        const base = x.offset + i * s0 + y * s2 + xx * s3;
+        for (let ch = 0; ch < c; ch++) out[k++] = d[base + ch * s1];
+      }
+  return new NDArray(out, [m, h, w, c]);
+}
+
+/** A model output in the library's layout as ONNX's: NCHW images, vectors in ONNX's order and shape. */
+export function toOnnx(fn: string, y: NDArray, io: IoLayout): NDArray {
+  const m = y.shape[0];
+  const src = y.data;
+  if (io.layout === "vector") {
+    if (!io.perm) return new NDArray(src, [m, ...io.shape]);
+    const n = io.perm.length;
+    const out = allocate(fn, "the output in ONNX's order", src.length);
+    for (let i = 0; i < m; i++) for (let p = 0; p < n; p++) out[i * n + io.perm[p]] = src[i * n + p];
+    return new NDArray(out, [m, ...io.shape]);
+  }
+  const [c, h, w] = io.shape;
+  const out = allocate(fn, "the output in NCHW", src.length);
+  let k = 0;
+  for (let i = 0; i < m; i++)
+    for (let yx = 0; yx < h * w; yx++) for (let ch = 0; ch < c; ch++) out[(i * c + ch) * h * w + yx] = src[k++];
+  return new NDArray(out, [m, c, h, w]);
+}
