@@ -156,13 +156,35 @@ class Digits(nn.Module):
         return F.softmax(self.fc(x.view(x.size(0), -1)), dim=1)
 
 
+def digits():
+    torch.manual_seed(0)
+    return Digits()
+
+
+def npz():
+    """The digits network (the ONNX fixture's weights) as nn.Sequential, through scripts/torch_to_npz.py."""
+    import io
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from torch_to_npz import convert
+
+    d = digits()
+    seq = nn.Sequential(d.c1, nn.ReLU(), nn.MaxPool2d(2), d.c2, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), d.fc, nn.Softmax(1)).double()
+    buf = io.BytesIO()
+    np.savez(buf, **convert(seq, (1, 28, 28)))
+    with open(os.path.join(OUT, "digits.npz"), "wb") as f:
+        f.write(buf.getvalue())
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
     write("resnet18", torchvision.models.resnet18(weights=None), (2, 3, 70, 70), (17, 13), True, True)
     write("mobilenet_v2", torchvision.models.mobilenet_v2(weights=None), (2, 3, 70, 70), (13, 9), True, True)
     write("squeezenet1_1", torchvision.models.squeezenet1_1(weights=None), (2, 3, 70, 70), (12, 17), True, True)
-    write("digits", Digits(), (2, 1, 28, 28), (14, 9), False, False)
+    write("digits", digits(), (2, 1, 28, 28), (14, 9), False, False)
+    npz()
     # more of torchvision's zoo, one example of 64×64: BatchNorm alone and avgpool (densenet), hard swish as
     # x·hard_sigmoid(x) and squeeze-and-excitation (mobilenet_v3), swish as x·sigmoid(x) (efficientnet),
     # the channel shuffle and its split (shufflenet_v2), grouped convs (regnet), inception blocks (googlenet)
@@ -352,4 +374,4 @@ def ops_of_bytes(data):
 if __name__ == "__main__":
     import sys
 
-    ops() if sys.argv[1:] == ["ops"] else main()
+    {"ops": ops, "npz": npz}.get(sys.argv[1] if sys.argv[1:] else "", main)()

@@ -1,7 +1,8 @@
 // loadOnnx (issue 22): models exported by torch.onnx.export, against PyTorch float64's outputs
 // (scripts/fixtures_onnx.py writes test/fixtures/onnx/).
 import { beforeAll, describe, expect, it } from "vitest";
-import { NDArray, adam, init, input, layers, model } from "convwasm";
+import { readFileSync } from "node:fs";
+import { NDArray, adam, digitsLayers, init, input, layers, model, sequential } from "convwasm";
 import { loadOnnx } from "convwasm/onnx";
 import { attr, doubles, fill, makeModel, onnxBytes, onnxFixture, onnxInput } from "./onnx-fixtures.js";
 import { fixture } from "./helpers.js";
@@ -274,5 +275,15 @@ describe("loadOnnx: fine-tuning", () => {
     expect(() => model(x, layers.conv2d({ filters: 1, size: 1, trainable: 1 as unknown as boolean }).apply(x))).toThrow(
       /^model: node 0 \(conv2d\): trainable expects true or false but got number 1/,
     );
+  });
+});
+
+describe("weights from PyTorch as .npz (scripts/torch_to_npz.py)", () => {
+  it("the digits network's state_dict, converted by the recipe, gives PyTorch's outputs in sequential(digitsLayers())", () => {
+    const f = onnxFixture("digits");
+    const m = sequential([28, 28, 1], digitsLayers());
+    m.load(readFileSync(new URL("./fixtures/onnx/digits.npz", import.meta.url)));
+    const y = m.predict(onnxInput(f).transpose(0, 2, 3, 1));
+    expect(relErr(y, f.y)).toBeLessThan(1e-12);
   });
 });
