@@ -315,6 +315,30 @@ export class Model {
     return this.plan.work;
   }
 
+  /**
+   * The graph as built: each node's layer (its name and spec, a layer applied twice listed at both nodes),
+   * the values it reads and makes (indices: the inputs first, then each node's output), every value's
+   * per-example shape, and which values are the outputs. Plain data (what an exporter walks).
+   */
+  graph(): {
+    nodes: { layer: string; spec: LayerSpec; inputs: number[]; output: number }[];
+    shapes: number[][];
+    inputs: number;
+    outputs: number[];
+  } {
+    return {
+      nodes: this.steps.map((s) => ({
+        layer: s.layer.name,
+        spec: { ...s.layer.spec },
+        inputs: [...s.inputs],
+        output: s.output,
+      })),
+      shapes: this.shapes.map((s) => [...s]),
+      inputs: this.inputShapes.length,
+      outputs: [...this.outputs],
+    };
+  }
+
   /** The (first) output's per-example shape. */
   get outputShape(): readonly number[] {
     return this.outputShapes[0];

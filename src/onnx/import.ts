@@ -45,6 +45,8 @@ interface Live {
    * its data the image's; `shuffled` after the transpose of its two group axes.
    */
   view?: { groups: number; shuffled: boolean };
+  /** An image transposed to [N, H, W, C] (its data the image's, which is NHWC already): what a flatten in that order reads. */
+  nhwc?: boolean;
   /** What made it, where a later node can merge with it (a bias into a MatMul's dense, x·sigmoid(x) into swish). */
   from?: { op: "matmul"; spec: LayerSpec; readers: number } | { op: "sigmoid" | "hardSwishGate"; of: Live };
 }
@@ -80,6 +82,7 @@ export const SUPPORTED = [
   "HardSigmoid",
   "HardSwish",
   "Add",
+  "Sum",
   "Sub",
   "Mul",
   "Div",
@@ -401,6 +404,11 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
     if (v.kind !== "live") throw new Unsupported(`input ${i} expects a value computed from the model's inputs`);
     if (v.view && !view)
       throw new Unsupported(`input ${i} ${fmt(v.shape)} is a 5-D view, which only a reshape back to 4-D takes`);
+    if (v.nhwc && !view) {
+      throw new Unsupported(
+        `input ${i} ${fmt(v.shape)} is an image transposed to NHWC, which only a flatten or a transpose back takes`,
+      );
+    }
     return v;
   }
   /**
@@ -553,10 +561,21 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
         const y = layer(spec, x, x.shape, x.layout);
         y.perm = x.perm;
         y.view = x.view;
+        y.nhwc = x.nhwc;
         if (op === "Sigmoid") y.from = { op: "sigmoid", of: x };
         const hs = spec as { alpha?: number; beta?: number };
         if (op === "HardSigmoid" && hs.alpha === 1 / 6 && hs.beta === 0.5) y.from = { op: "hardSwishGate", of: x };
         return [y];
+      }
+      case "Sum": {
+        const xs = inputs.map((v) => {
+          if (!v || v.kind !== "live" || v.view || v.nhwc || v.perm)
+            throw new Unsupported(`only a sum of computed values in ONNX's order is supported`);
+          return v;
+        });
+        if (xs.some((x) => x.layout !== xs[0].layout || !same(x.shape, xs[0].shape)))
+          throw new Unsupported(`only a sum of values of one shape is supported`);
+        return [xs.length === 1 ? xs[0] : layer(layers.add(), xs, xs[0].shape, xs[0].layout)];
       }
       case "Add":
       case "Mul":
@@ -601,6 +620,16 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
           x.shape.map((_, i) => x.shape.length - 1 - i),
         )!;
         if (perm.every((p, i) => p === i)) return [x];
+        // NCHW → NHWC (before a flatten in the library's order) and back
+        if (
+          x.layout === "image" &&
+          !x.view &&
+          x.shape.length === 4 &&
+          perm.join() === (x.nhwc ? "0,3,1,2" : "0,2,3,1")
+        ) {
+          const [n, a, b, c] = x.shape;
+          return [{ ...x, shape: [n, c, a, b], nhwc: !x.nhwc }];
+        }
         if (!x.view || perm.join() !== "0,2,1,3,4") {
           throw new Unsupported(`a transpose [${perm}] of ${fmt(x.shape)} is not supported (only a channel shuffle's)`);
         }
@@ -657,7 +686,7 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
       case "Concat": {
         const xs = inputs.map((v) => {
           if (!v || v.kind !== "live") throw new Unsupported(`joins computed values and constants`);
-          if (v.view) throw new Unsupported(`reads a 5-D view, which only a reshape back to 4-D takes`);
+          if (v.view || v.nhwc) throw new Unsupported(`reads a 5-D view or an NHWC image, which only a reshape takes`);
           return v;
         });
         const axis = axisOf(where, at.int("axis", 0), xs[0].shape.length);
@@ -785,7 +814,7 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
 
   function binary(node: NodeProto, op: string, where: string): Live {
     const [a, b] = [get(node.input?.[0], where), get(node.input?.[1], where)];
-    if ((a.kind === "live" && a.view) || (b.kind === "live" && b.view)) {
+    if ((a.kind === "live" && (a.view || a.nhwc)) || (b.kind === "live" && (b.view || b.nhwc))) {
       throw new Unsupported(`reads a 5-D view, which only a reshape back to 4-D takes`);
     }
     if (a.kind === "live" && b.kind === "live") {
@@ -875,6 +904,12 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
       }
     }
     if (same(target, x.shape)) return x;
+    if (x.nhwc) {
+      // [N, H, W, C] flattened: the library's own order
+      if (!same(target, [NaN, sizeOfShape(x.shape.slice(1))]))
+        throw new Unsupported(`a reshape of the NHWC image ${fmt(x.shape)} to ${fmt(target)}`);
+      return layer(layers.flatten(), x, target, "vector");
+    }
     if (x.view) {
       // the channel shuffle's view back to [N, C, H, W]: after the transpose, channel j is (j mod g)·C/g + ⌊j/g⌋
       const [n, a, b, h, w] = x.shape;

@@ -3,3 +3,5 @@
 export { loadOnnx, OnnxModel } from "./model.js";
 export type { LoadOnnxOptions, OnnxPredictOptions } from "./model.js";
 export { SUPPORTED as ONNX_OPS } from "./import.js";
+export { toOnnx } from "./export.js";
+export type { ToOnnxOptions } from "./export.js";
