@@ -7,7 +7,10 @@
 // - async: concurrent convwasm/async calls whose buffers are transferred away or shrunk mid-call, with
 //   outs, release() replacing the workers meanwhile, and an async model's reads and failing writes,
 //   fits stopped by callbacks or dispose();
-// - server: examples/server on 127.0.0.1 under a bounded burst of hostile bodies, methods and paths.
+// - server: examples/server on 127.0.0.1 under a bounded burst of hostile bodies, methods and paths;
+// - onnx: .onnx files mutated from toOnnx's own (op types, attributes, dims, data types, raw data,
+//   opsets, dangling and cyclic names, shapes, external data; flipped and truncated bytes) for loadOnnx,
+//   and predict on what it accepts.
 // Checked: every error is named after its function (or is a BusyError/TimeoutError); a failed update
 // changes nothing (save() as before); predict() always agrees with a fresh model loaded from save();
 // every async answer equals the synchronous one, every call settles within 20 s, replicas agree; nothing
@@ -18,18 +21,20 @@ import { zipSync, unzipSync } from "fflate";
 import type { AddressInfo } from "node:net";
 import * as lib from "../dist/index.js";
 import * as A from "../dist/async/index.js";
+import * as O from "../dist/onnx/index.js";
+import { decodeModel, encodeModel, type ModelProto } from "../dist/onnx/proto.js";
 import { service } from "../examples/server/server.js";
 import { arg, seconds, seed } from "./fuzz-args.js";
 
 type NDArray = lib.NDArray;
 const { NDArray } = lib;
 
-/** --only npz|model|async|server: one generator alone. */
-const KINDS = ["npz", "model", "async", "server"];
+/** --only npz|model|async|server|onnx: one generator alone. */
+const KINDS = ["npz", "model", "async", "server", "onnx"];
 const only = arg("only") === undefined ? null : KINDS.indexOf(arg("only")!);
 
 const findings: string[] = [];
-const counts = { npz: 0, model: 0, async: 0, server: 0, refused: 0 };
+const counts = { npz: 0, model: 0, async: 0, server: 0, onnx: 0, refused: 0 };
 let current = "";
 const finding = (what: string) => findings.push(`${what} [seed ${seed} ${current}]`);
 process.on("uncaughtException", (e) => finding(`uncaught exception: ${String(e)}`));
@@ -44,7 +49,9 @@ function named(e: unknown, fns: string[]): boolean {
 function expectNamed(e: unknown, fns: string[], what: string): void {
   counts.refused++;
   if (!named(e, fns))
-    finding(`unnamed error from ${what}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    finding(
+      `unnamed error from ${what}: ${e instanceof Error ? `${e.name}: ${e.message}${process.env.FUZZ_STACK ? e.stack : ""}` : String(e)}`,
+    );
 }
 
 function sameBits(a: NDArray, b: NDArray): boolean {
@@ -160,6 +167,177 @@ function npzCase(s: number): void {
     if (!sameBytes(m.save(), before)) finding(`a failed load() changed the weights (${String(e)})`);
   }
   if (performance.now() - t0 > 2000) finding(`npz case took ${Math.round(performance.now() - t0)} ms`);
+}
+
+// ---- onnx ------------------------------------------------------------------------------------------
+
+/** Small models of most layer kinds, exported: the files the mutations start from. */
+function onnxSeeds(): Uint8Array[] {
+  const L = lib.layers;
+  const x = lib.input([7, 6, 3]);
+  const a = L.batchNorm().apply(L.conv2d({ filters: 4, size: 3, pad: 1, stride: 2, bias: false }).apply(x));
+  const b = L.relu().apply(L.add().apply([a, L.depthwiseConv2d({ size: 3, pad: "same" }).apply(a)]));
+  const c = L.concat().apply([
+    L.maxPool({ f: 2, stride: 1, ceil_mode: true }).apply(b),
+    L.avgPool({
+      f: [3, 2],
+      stride: 1,
+      pad: [
+        [0, 1],
+        [0, 0],
+      ],
+      count_include_pad: true,
+    }).apply(b),
+  ]);
+  const g = L.hardSigmoid().apply(L.dense({ units: 8 }).apply(L.globalAvgPool().apply(c)));
+  const y = L.softmax().apply(
+    L.dense({ units: 3 }).apply(L.flatten().apply(L.swish().apply(L.multiply().apply([c, g])))),
+  );
+  const graph = lib.model(x, y, { seed: 1 });
+  const seq = lib.sequential(SHAPE, specs(), { seed: 2 });
+  return [O.toOnnx(graph), O.toOnnx(graph, { precision: "f64" }), O.toOnnx(seq), O.toOnnx(seq, { precision: "f64" })];
+}
+let seeds: Uint8Array[] | null = null;
+const OPS = [
+  "Conv",
+  "Relu",
+  "Add",
+  "Mul",
+  "Sub",
+  "Concat",
+  "Split",
+  "Slice",
+  "Reshape",
+  "Transpose",
+  "Gemm",
+  "MatMul",
+  "Flatten",
+  "Tanh",
+  "LRN",
+  "MaxPool",
+  "AveragePool",
+  "Squeeze",
+  "Unsqueeze",
+  "Shape",
+  "Gather",
+  "Cast",
+  "Constant",
+  "Pad",
+  "Clip",
+  "Softmax",
+  "GlobalAveragePool",
+  "ReduceMean",
+  "Sum",
+  "Identity",
+  "BatchNormalization",
+  "ConstantOfShape",
+  "",
+];
+const NUMBERS = [0, 1, -1, 2, 3, -3, 7, 2 ** 31, 2 ** 53, -(2 ** 40), 1e18, 0.5];
+
+function mutate(r: () => number, m: ModelProto): void {
+  const g = m.graph!;
+  const nodes = g.node ?? [];
+  const inits = g.initializer ?? [];
+  const node = () => nodes[Math.floor(r() * nodes.length)];
+  for (let k = 0, n = 1 + Math.floor(r() * 3); k < n; k++) {
+    const what = Math.floor(r() * 14);
+    if (what === 0 && nodes.length) node().opType = pick(r, OPS);
+    else if (what === 1 && nodes.length) {
+      const a = node().attribute?.[0];
+      if (a) {
+        if (a.ints) a.ints = Array.from({ length: Math.floor(r() * 6) }, () => pick(r, NUMBERS));
+        else if (a.i !== undefined) a.i = pick(r, NUMBERS);
+        else a.f = pick(r, [NaN, Infinity, -1, 0, 1e30]);
+      }
+    } else if (what === 2 && inits.length)
+      pick(r, inits).dims = Array.from({ length: Math.floor(r() * 5) }, () => pick(r, NUMBERS));
+    else if (what === 3 && inits.length) pick(r, inits).dataType = pick(r, [0, 1, 2, 7, 10, 11, 13, 16, 99]);
+    else if (what === 4 && inits.length) {
+      const t = pick(r, inits);
+      if (t.rawData) t.rawData = t.rawData.slice(0, Math.floor(r() * t.rawData.length));
+    } else if (what === 5)
+      m.opsetImport = [
+        { domain: pick(r, ["", "ai.onnx", "com.x"]), version: pick(r, [0, 6, 7, 9, 11, 13, 18, 21, 22, 2 ** 40]) },
+      ];
+    else if (what === 6 && nodes.length) {
+      const n = node();
+      if (n.input?.length)
+        n.input[Math.floor(r() * n.input.length)] = pick(r, [
+          "nothing",
+          n.output?.[0] ?? "",
+          "",
+          "input",
+          nodes[0].output?.[0] ?? "",
+        ]);
+    } else if (what === 7 && nodes.length) nodes.splice(Math.floor(r() * nodes.length), 1);
+    else if (what === 8 && nodes.length) nodes.splice(Math.floor(r() * nodes.length), 0, { ...node() });
+    else if (what === 9) {
+      const dims = g.input?.[0]?.type?.tensorType?.shape?.dim;
+      if (dims?.length)
+        dims[Math.floor(r() * dims.length)] = pick(r, [
+          { dimValue: 0 },
+          { dimParam: "x" },
+          { dimValue: 2 ** 33 },
+          {},
+          { dimValue: 1 },
+        ]);
+      else if (r() < 0.5) g.input = [];
+    } else if (what === 10 && inits.length) {
+      const t = pick(r, inits);
+      t.dataLocation = 1;
+      t.externalData = [{ key: "location", value: "../../etc/passwd" }];
+    } else if (what === 11 && nodes.length) node().input?.push(pick(r, ["input", inits[0]?.name ?? "x", "extra"]));
+    else if (what === 12 && nodes.length)
+      (node().attribute ??= []).push({
+        name: pick(r, ["group", "pads", "axis", "perm", "auto_pad", "ceil_mode"]),
+        type: 2,
+        i: pick(r, NUMBERS),
+      });
+    else if (what === 13)
+      g.output =
+        r() < 0.5 ? [] : [...(g.output ?? []), { name: pick(r, ["input", "nothing", nodes[0]?.output?.[0] ?? ""]) }];
+  }
+}
+
+function onnxCase(s: number): void {
+  const r = rngOf(s);
+  counts.onnx++;
+  seeds ??= onnxSeeds();
+  let bytes = pick(r, seeds);
+  if (r() < 0.8) {
+    const m = decodeModel(bytes);
+    mutate(r, m);
+    try {
+      bytes = encodeModel(m);
+    } catch {
+      return; // (a mutation protobuf itself cannot write)
+    }
+  }
+  if (r() < 0.2) {
+    bytes = Uint8Array.from(bytes);
+    for (let k = 0; k < 1 + r() * 8; k++) bytes[Math.floor(r() * bytes.length)] = Math.floor(r() * 256);
+  }
+  if (r() < 0.05) bytes = Uint8Array.from(bytes.subarray(0, Math.floor(r() * bytes.length)));
+  current = `onnx case ${s}`;
+  const t0 = performance.now();
+  let model: ReturnType<typeof O.loadOnnx>;
+  try {
+    model = O.loadOnnx(bytes);
+  } catch (e) {
+    expectNamed(e, ["loadOnnx"], "loadOnnx");
+    if (performance.now() - t0 > 2000) finding(`onnx case took ${Math.round(performance.now() - t0)} ms`);
+    return;
+  }
+  const shape = model.onnxInputShapes[0];
+  if (shape.reduce((a, b) => a * b, 1) > 1 << 20) return;
+  try {
+    const y = model.predict(randn(r, 2, ...shape));
+    if (y.shape[0] !== 2) finding(`predict of an imported model gave ${y.shape[0]} rows for 2 examples`);
+  } catch (e) {
+    expectNamed(e, ["predict"], "predict of an imported model");
+  }
+  if (performance.now() - t0 > 2000) finding(`onnx case took ${Math.round(performance.now() - t0)} ms`);
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -452,18 +630,19 @@ const cases = fc.sample(fc.integer({ min: 1, max: 2 ** 31 - 1 }), { seed, numRun
 let n = 0;
 while (performance.now() < until && findings.length < 20 && n < cases.length) {
   const s = cases[n];
-  const kind = only ?? n % 4;
+  const kind = only ?? n % 5;
   if (kind === 0) npzCase(s);
   else if (kind === 1) modelCase(s);
   else if (kind === 2) await asyncCase(s);
-  else await serverCase(s, base);
+  else if (kind === 3) await serverCase(s, base);
+  else onnxCase(s);
   n++;
 }
 await svc.close();
 A.dispose();
 lib.dispose();
 console.log(
-  `fuzz:state: ${n} cases (npz ${counts.npz}, model ${counts.model}, async ${counts.async}, server ${counts.server}); ` +
+  `fuzz:state: ${n} cases (npz ${counts.npz}, model ${counts.model}, async ${counts.async}, server ${counts.server}, onnx ${counts.onnx}); ` +
     `${counts.refused} hostile inputs refused by name; findings ${findings.length}`,
 );
 for (const f of findings) console.log(`  ${f}`);

@@ -154,6 +154,8 @@ describe("loadOnnx: what it cannot run is a clear error, and nothing is made", (
     expect(() => loadOnnx(makeModel([{ ...conv, output: ["output"] }], [W], [3, 4, 4], 6))).toThrow(
       /^loadOnnx: opset expects 7 to 21/,
     );
+    const alone = makeModel([{ opType: "Conv", input: ["input"], output: ["output"] }], [], [3, 4, 4]);
+    expect(() => loadOnnx(alone)).toThrow(/^loadOnnx: node 0 \(Conv\): expects 2 input\(s\) but has 1/);
     const missing = makeModel([{ opType: "Relu", input: ["nothing"], output: ["output"] }], [], [3, 4, 4]);
     expect(() => loadOnnx(missing)).toThrow(/reads "nothing", which no node, input or initializer makes/);
     // and the library goes on working

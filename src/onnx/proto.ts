@@ -76,10 +76,10 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   return T.toObject(T.decode(bytes), { longs: Number, enums: Number, bytes: Uint8Array }) as ModelProto;
 }
 
-/** A ModelProto's bytes. */
+/** A ModelProto's bytes (a Uint8Array of its own: protobufjs hands out slices of a shared pool in Node). */
 export function encodeModel(m: ModelProto): Uint8Array {
   const T = modelType();
-  return T.encode(T.fromObject(m)).finish();
+  return Uint8Array.from(T.encode(T.fromObject(m)).finish());
 }
 
 /** TensorProto.DataType's values that loadOnnx reads. */
