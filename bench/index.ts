@@ -14,7 +14,10 @@ import { loadWorkloads } from "./workloads.js";
 import { markdown, type Results } from "./report.js";
 import { THREADS, oneThread } from "./measure.js";
 
-const only = process.argv[2]; // optional: "conv", "pool" or "model"
+const only = process.argv[2]; // optional: "conv", "pool", "model" or "onnx"
+if (only === "onnx") {
+  await import("./onnx.js");
+}
 const workloads = loadWorkloads();
 
 await init();

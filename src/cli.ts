@@ -3,9 +3,12 @@
 // measures ops on this machine beside its f64x2 ceiling.
 import { bench, formatRecords, parseBenchArgs } from "./bench.js";
 import { formatChecks, replayNotebook } from "./notebook.js";
+import { benchOnnx } from "./onnx/bench.js";
+import { readFileSync } from "node:fs";
 
 const USAGE = `usage: convwasm [notebook]
        convwasm bench [conv A W | pool A | digits] [options]
+       convwasm bench model.onnx [--batch N] [--threads 1,2] [--repeat N]
 
   notebook   replay every cell of the "Step by Step" notebook, numpy-exact, with ✓/✗ (default)
   bench      time ops on this machine: ms (min and median), GFLOP/s, % of the f64x2 ceiling, the speed-up
@@ -13,6 +16,8 @@ const USAGE = `usage: convwasm [notebook]
                convwasm bench conv 8x56x56x64 3x3x64x64 --stride 1 --pad same --threads 1,2 --backward
                convwasm bench pool 8x112x112x64 --f 2 --stride 2 --mode max
                convwasm bench digits           (the README's ConvNet: predict and one training step, batch 64)
+               convwasm bench model.onnx       (load, first and steady predict at batch 1 and N, beside
+                                                onnxruntime-web when the project has it)
   bench options:
     --stride S | HxW      --pad P | HxW | same | valid     --dilation D | HxW     --groups G
     --f F | HxW (pool)    --mode max|average (pool)        --backward (time the backward op too)
@@ -26,6 +31,23 @@ async function main(args: string[]): Promise<number> {
     const checks = await replayNotebook();
     console.log(formatChecks(checks));
     return checks.every((c) => c.ok) ? 0 : 1;
+  }
+  if (command === "bench" && rest[0]?.endsWith(".onnx")) {
+    const [file, ...flags] = rest;
+    const options: { batch?: number; threads?: number[]; repeat?: number } = {};
+    for (let i = 0; i < flags.length; i += 2) {
+      const [k, v] = [flags[i], flags[i + 1]];
+      const list = (v ?? "").split(",").map(Number);
+      if (v === undefined || !list.every((n) => Number.isSafeInteger(n) && n >= 1)) {
+        throw new RangeError(`convwasm bench: ${k} expects a count (or a list like 1,2) but got ${v}`);
+      }
+      if (k === "--batch") options.batch = list[0];
+      else if (k === "--threads") options.threads = list;
+      else if (k === "--repeat") options.repeat = list[0];
+      else throw new RangeError(`convwasm bench: unknown option ${k} for an ONNX file (--batch, --threads, --repeat)`);
+    }
+    console.log(await benchOnnx(readFileSync(file), options));
+    return 0;
   }
   if (command === "bench") {
     const { specs, options, json } = parseBenchArgs(rest);

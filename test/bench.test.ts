@@ -1,7 +1,7 @@
 // convwasm/bench and `convwasm bench`: the command line's parsing, the records bench() returns, and the
 // installed package's command (the packed tarball in an empty project, as a user installs it).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -198,6 +198,14 @@ describe("the installed package's command", () => {
         .split("\n")
         .map((l) => JSON.parse(l));
       expect(json.map((r: { op: string }) => r.op)).toEqual(["predict", "training step"]);
+      // an ONNX file (the digits network's export), without onnxruntime-web in the project
+      copyFileSync(new URL("./fixtures/onnx/digits.f32.onnx", import.meta.url), join(dir, "digits.onnx"));
+      const onnx = run("digits.onnx", "--batch", "2", "--repeat", "1", "--threads", "1");
+      expect(onnx).toMatch(
+        /^load [\d.]+ ms, first predict [\d.]+ ms \(2,838,080 multiply-adds an example; input \[m,1,28,28\]\)/,
+      );
+      expect(onnx).toMatch(/^\| convwasm \(float64\) \| 1 \| 2 \| [\d.]+ \| \d+ \|$/m);
+      expect(onnx).toMatch(/^onnxruntime-web: not compared \(/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
