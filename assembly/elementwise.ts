@@ -144,6 +144,11 @@ export function channel_fill(v: usize, pixels: i32, c: i32, y: usize): void {
   for (let p = 0; p < pixels; p++) memory.copy(at(y, p * c), v, (<usize>c) << 3);
 }
 
+/** y[p, 0..c) = x[p, 0..c) for pixels p of a value `xs` wide into one `ys` wide (concat, another width). */
+export function copy_channels(x: usize, xs: i32, c: i32, y: usize, ys: i32, p0: i32, p1: i32): void {
+  for (let p = p0; p < p1; p++) memory.copy(at(y, p * ys), at(x, p * xs), (<usize>c) << 3);
+}
+
 /** y[ch] = max over the pixels, arg[ch] = its first pixel (a NaN wins, as torch.max). */
 export function channel_max(x: usize, pixels: i32, c: i32, y: usize, arg: usize): void {
   for (let ch = 0; ch < c; ch++) {

@@ -34,6 +34,7 @@ export {
   channel_affine2,
   channel_fill,
   channel_max,
+  copy_channels,
 } from "./elementwise";
 
 /** First byte past the module's static data: the TypeScript arena starts here. */
@@ -43,5 +44,5 @@ export function heap_base(): usize {
 
 /** Bumped whenever a kernel's arguments change (src/kernels/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
-  return 12;
+  return 13;
 }

@@ -3,7 +3,7 @@
 // `Kernels` type, the warm-up, the loader's check of a module and the pool's dispatch all derive from it.
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 12;
+export const ABI_VERSION = 13;
 
 /** Channels rounded up to the kernels' blocks of 8 (one micro-kernel's width: 4 f64x2 registers). */
 export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
@@ -251,6 +251,10 @@ export const KERNELS = {
     args: ["x", "pixels", "c", "y", "arg"],
     warm: (s) => [[s.x, G.h * G.w, G.c, s.y, s.b]],
   },
+  copy_channels: {
+    args: ["x", "xs", "c", "y", "ys", "p0", "p1"],
+    warm: (s) => [[s.x, G.k8, G.k, s.y, G.k8 + G.c, 0, G.h * G.w]],
+  },
 } as const satisfies Record<string, Spec>;
 
 export type KernelName = keyof typeof KERNELS;
@@ -319,6 +323,7 @@ const BUILDERS: { readonly [K in KernelName]: (a: ArgsOf<K>) => Task } = {
   channel_affine2: (a) => ["channel_affine2", a.dy, a.x, a.pixels, a.c, a.a, a.b, a.shift, a.k, a.dx],
   channel_fill: (a) => ["channel_fill", a.v, a.pixels, a.c, a.y],
   channel_max: (a) => ["channel_max", a.x, a.pixels, a.c, a.y, a.arg],
+  copy_channels: (a) => ["copy_channels", a.x, a.xs, a.c, a.y, a.ys, a.p0, a.p1],
 };
 
 /**

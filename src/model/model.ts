@@ -401,6 +401,26 @@ export class Model {
     this.plan.invalidate();
   }
 
+  /**
+   * Takes `arrays` as the parameters themselves, by name, without copying them (an import's freshly made
+   * arrays, which nothing else holds; shapes checked as setWeights does). A copy costs its first touch.
+   */
+  protected adopt(fn: string, arrays: Record<string, NDArray>): void {
+    const params = new Map<string, ParamSpec>();
+    for (const l of this.all) for (const [name, p] of l.params) params.set(`${l.name}/${name}`, p);
+    for (const [name, a] of Object.entries(arrays)) {
+      const p = params.get(name);
+      if (!p) throw new RangeError(`${fn}: the model has no parameter ${JSON.stringify(name)}`);
+      if (fmtShape(a.shape) !== fmtShape(p.array.shape) || !a.isContiguous() || a.offset !== 0) {
+        throw new RangeError(
+          `${fn}: ${name} expects a contiguous array of shape ${fmtShape(p.array.shape)} but got ${fmtShape(a.shape)}`,
+        );
+      }
+      p.array = a;
+    }
+    this.plan.invalidate();
+  }
+
   /** The weights and state as the bytes of an .npz file (np.load gives the same names and arrays). */
   save(): Uint8Array {
     return writeNpz(this.weights());

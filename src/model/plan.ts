@@ -464,14 +464,10 @@ export class Plan {
     const pixels = m * (sizeOf(xShape) / xc);
     if (op.step < 0) {
       // a copy to another width: the channels, zeros past them
-      const [src, dst, cs] = [
-        arena.f64(x, pixels * xcs),
-        arena.f64(y, pixels * this.cs[op.output]),
-        this.cs[op.output],
-      ];
-      dst.fill(0);
+      const cs = this.cs[op.output];
+      arena.f64(y, pixels * cs).fill(0);
       const c = Math.min(xc, xcs);
-      for (let q = 0; q < pixels; q++) dst.set(src.subarray(q * xcs, q * xcs + c), q * cs);
+      runKernel(kernels, "copy_channels", { x, xs: xcs, c, y, ys: cs, p0: 0, p1: pixels });
       return;
     }
     const l = this.g.steps[op.step].layer;
@@ -661,13 +657,11 @@ export class Plan {
       }
       case "concat": {
         const out = this.cs[op.output];
-        const dst = arena.f64(y, pixels * out);
         let at = 0;
         for (const v of op.inputs) {
           const vs = this.shapes[v];
           const [c, cs] = [vs[vs.length - 1], this.cs[v]];
-          const src = arena.f64(ptr(v), pixels * cs);
-          for (let q = 0; q < pixels; q++) dst.set(src.subarray(q * cs, q * cs + c), q * out + at);
+          runKernel(kernels, "copy_channels", { x: ptr(v), xs: cs, c, y: y + at * 8, ys: out, p0: 0, p1: pixels });
           at += c;
         }
         return;

@@ -81,7 +81,7 @@ export class OnnxModel extends Model {
     this.inputNames = imported.inputs.map((i) => i.name);
     this.outputNames = imported.outputs.map((o) => o.name);
     this.opset = imported.opset;
-    this.setWeights(imported.weights);
+    this.adopt(FN, imported.weights);
   }
 
   /** The ONNX per-example shapes of the inputs and outputs (NCHW images). */

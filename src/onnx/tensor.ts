@@ -65,8 +65,8 @@ export function readTensor(where: string, t: TensorProto): Tensor {
     throw new TypeError(`${where}: data type ${type} is not supported (${Object.values(NAMES).join(", ")})`);
   const n = sizeOfShape(dims);
   if (n > 2 ** 29) throw new RangeError(`${where}: ${n} values are more than WASM memory holds`);
-  const data = new Float64Array(n);
   const raw = t.rawData;
+  let data: Float64Array;
   if (raw && raw.length > 0) {
     if (raw.length !== n * bytes) {
       throw new RangeError(
@@ -74,11 +74,14 @@ export function readTensor(where: string, t: TensorProto): Tensor {
       );
     }
     if (LITTLE && (type === DT.FLOAT || type === DT.DOUBLE)) {
-      // the bytes copied to an aligned buffer and read as one typed array (the usual weights: fast)
-      const copy = Uint8Array.from(raw).buffer; // (a Buffer's slice() would share its pool)
-      data.set(type === DT.FLOAT ? new Float32Array(copy) : new Float64Array(copy));
-      return { shape: [...dims], data, int: false };
+      // the usual weights, read as one typed array: float64 in place where aligned (a view of the file's
+      // bytes, which the import only reads), else from one copy (fresh memory costs its first touch here)
+      const T = type === DT.FLOAT ? Float32Array : Float64Array;
+      const bytes = raw.byteOffset % T.BYTES_PER_ELEMENT === 0 ? raw : new Uint8Array(raw);
+      const typed = new T(bytes.buffer as ArrayBuffer, bytes.byteOffset, n);
+      return { shape: [...dims], data: typed instanceof Float64Array ? typed : Float64Array.from(typed), int: false };
     }
+    data = new Float64Array(n);
     const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) {
       data[i] =
@@ -105,6 +108,7 @@ export function readTensor(where: string, t: TensorProto): Tensor {
           : type === DT.INT64
             ? t.int64Data
             : t.int32Data; // int32, int8, uint8, bool and float16's bits
+    data = new Float64Array(n);
     const values = field ?? [];
     if (values.length !== n) {
       throw new RangeError(`${where}: holds ${values.length} values but [${dims.join(",")}] takes ${n}`);
