@@ -255,6 +255,9 @@ TORCH_CASES = {
     "split_input": (Lambda(lambda m, x: torch.cat(torch.split(x, [4, 2], dim=1)[::-1], 1)), (2, 6, 3, 4), 13, False),
     "slice_channels": (Lambda(lambda m, x: F.relu(x[:, 1:4]) + x[:, -3:]), (2, 6, 3, 4), 13, False),
     "channel_shuffle": (Lambda(lambda m, x: x.view(x.size(0), 3, 2, 3, 4).transpose(1, 2).contiguous().view(x.size(0), 6, 3, 4)), (2, 6, 3, 4), 13, True),
+    "normalize_per_channel": (Lambda(lambda m, x: m.conv((x - m.mean) / m.std), conv=nn.Conv2d(3, 4, 3, padding=1), mean=nn.Parameter(torch.tensor([[[[0.4]], [[-0.1]], [[0.2]]]]), requires_grad=False), std=nn.Parameter(torch.tensor([[[[0.5]], [[2.0]], [[0.25]]]]), requires_grad=False)), (2, 3, 5, 4), 13, False),
+    "scalar_affine": (Lambda(lambda m, x: F.relu(1.5 - (x * 0.5 + 1))), (2, 3, 4, 5), 11, False),
+    "vector_affine": (Lambda(lambda m, x: m.fc(torch.flatten(x, 1)) * m.s - 1, fc=nn.Linear(60, 5), s=nn.Parameter(torch.tensor([1.0, -2.0, 0.5, 3.0, 0.25]), requires_grad=False)), (2, 3, 4, 5), 13, False),
     "dropout_identity": (nn.Sequential(nn.Dropout(0.5), nn.Identity(), nn.ReLU()), (2, 3, 4, 5), 13, False),
 }
 

@@ -883,6 +883,35 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
       w.b = new NDArray(Float64Array.from(c.data), [units]);
       return { ...x, from: undefined };
     }
+    // a constant per channel (or one for all): an affine map, a frozen batchNorm with mean 0, variance 1 and
+    // epsilon 0 (so γ·x + β; fit leaves it, predict folds it into a conv before it)
+    const first = a.kind === "live";
+    const per = x.layout === "image" ? x.shape[1] : x.shape[x.shape.length - 1];
+    const rank = x.shape.length;
+    const lead = [...new Array(Math.max(0, rank - c.shape.length)).fill(1), ...c.shape];
+    const channelAxis = x.layout === "image" ? 1 : rank - 1;
+    const n = sizeOfShape(c.shape);
+    const perChannel =
+      n === per && lead.length === rank && lead.every((d, i) => (i === channelAxis ? d === per : d === 1));
+    if (!x.view && !x.nhwc && (n === 1 || perChannel) && (op !== "Div" || first)) {
+      const v = (i: number) => c.data[n === 1 ? 0 : x.perm ? x.perm[i] : i];
+      const gamma = new Float64Array(per);
+      const beta = new Float64Array(per);
+      for (let i = 0; i < per; i++) {
+        const k = v(i);
+        [gamma[i], beta[i]] =
+          op === "Add" ? [1, k] : op === "Sub" ? (first ? [1, -k] : [-1, k]) : op === "Mul" ? [k, 0] : [1 / k, 0];
+      }
+      const spec = layers.batchNorm({ epsilon: 0, trainable: false });
+      const y = layer(spec, x, x.shape, x.layout, {
+        gamma: new NDArray(gamma, [per]),
+        beta: new NDArray(beta, [per]),
+        moving_mean: new NDArray(new Float64Array(per), [per]),
+        moving_variance: new NDArray(new Float64Array(per).fill(1), [per]),
+      });
+      y.perm = x.perm;
+      return y;
+    }
     throw new Unsupported(`${op} of a computed value and a constant ${fmt(c.shape)} is not supported`);
   }
 

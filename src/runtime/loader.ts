@@ -122,8 +122,8 @@ async function load(options: InitOptions): Promise<void> {
       );
     }
     const side = await instantiateSide("sharedWasm", module, { env: { memory } }, arenaBytes);
-    await warmUp(side.kernels, side.arena);
-    shared = { ...side, module, memory, spawn: where.spawn };
+    // (its warm-up waits for a pool: startPool)
+    shared = { ...side, module, memory, spawn: where.spawn, warm: false };
   }
   if (shared && threads === 1) {
     reason = options.threads === 1 ? "init() was asked for threads: 1" : `this machine reports ${where.cores} core`;

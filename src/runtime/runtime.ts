@@ -1,7 +1,7 @@
 // The state the loader, the scheduler and the threads API share: the instantiated builds, the pool and
 // why threads run as they do. It imports none of the files that use it.
 import type { Arena } from "./arena.js";
-import type { Kernels } from "../kernels/kernels.js";
+import { type Kernels, warmUp } from "../kernels/kernels.js";
 import { Pool, Spawn } from "./pool.js";
 import { checkInteger } from "../core/shapes.js";
 
@@ -18,7 +18,15 @@ export interface Runtime {
    * The shared-memory build (when threads are possible here): calls shared out to the pool. Kept apart
    * because V8 copies into shared memory 2-4× slower than into plain memory.
    */
-  shared: (Side & { module: WebAssembly.Module; memory: WebAssembly.Memory; spawn: Spawn }) | null;
+  shared:
+    | (Side & {
+        module: WebAssembly.Module;
+        memory: WebAssembly.Memory;
+        spawn: Spawn;
+        /** Its kernels warmed up (on the first start of a pool: a one-thread init() does not pay for it). */
+        warm: boolean;
+      })
+    | null;
   pool: Pool | null;
   /** How threads run, or why there is only one. */
   reason: string;
@@ -79,6 +87,10 @@ export function capThreads(fn: string, asked: number, cores: number): { threads:
 
 export async function startPool(rt: Runtime, threads: number): Promise<void> {
   const { module, memory, spawn, kernels } = rt.shared!;
+  if (!rt.shared!.warm) {
+    await warmUp(kernels, rt.shared!.arena);
+    rt.shared!.warm = true;
+  }
   rt.pool = await Pool.start(spawn, threads - 1, module, memory, kernels, STALL_MS);
 }
 
