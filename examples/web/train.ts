@@ -386,6 +386,12 @@ export async function setupTraining(): Promise<void> {
   }
 
   /** The prediction, the probabilities and every layer's feature maps for the drawing (after each stroke and each chunk of training). */
+  /** Panel 8's chosen cell: a layer (an index of SHOWN), a row and a column; the last layer's centre at first. */
+  let chosen = { layer: 4, y: 3, x: 3 };
+  /** Redraws the lines between the layers' frames (their places change with the page's width). */
+  let links = () => {};
+  window.addEventListener("resize", () => links());
+
   async function refreshDrawing(): Promise<void> {
     const x = drawn ? digit() : null;
     if (!x) return;
@@ -410,18 +416,30 @@ export async function setupTraining(): Promise<void> {
     const [p2] = await A.pool_forward(r2, { f: 2, stride: 2 });
     const layers = $("layers");
     layers.innerHTML = "";
-    for (const [name, a] of [
-      ["input", x],
-      ["conv 5×5×16 + ReLU", r1],
-      ["max pool 2/2", p1],
-      ["conv 5×5×32 + ReLU", r2],
-      ["max pool 2/2", p2],
-    ] as const) {
+    const shown = [x, r1, p1, r2, p2];
+    const wins = windows(
+      chosen,
+      shown.map((a) => a.shape[1]),
+    );
+    layers.dataset.chosen = `${chosen.layer},${chosen.y},${chosen.x}`;
+    const input = wins[0]!;
+    const about = document.createElement("p");
+    about.id = "layers-window";
+    about.className = "note";
+    about.textContent =
+      `The chosen cell (row ${chosen.y}, column ${chosen.x} of “${SHOWN[chosen.layer].name}”) is computed from rows ` +
+      `${input[0]}–${input[1]} and columns ${input[2]}–${input[3]} of the drawing: the frame on every map it reads, ` +
+      `layer by layer (a 5×5 conv widens it by 2 cells a side, a 2/2 pool doubles it). Click any cell of any map to choose another.`;
+    layers.append(about);
+    for (const [li, a] of shown.entries()) {
+      const name = SHOWN[li].name;
+      const win = wins[li];
       const [, h, wd, c] = a.shape;
       // one scale for a layer's maps, given under its name (each map's own legend is too small to show)
       const scale = magnitude(a);
       const block = document.createElement("div");
       block.className = "layer";
+      block.dataset.window = win ? win.join(",") : "";
       block.innerHTML =
         `<h3>${name} <small>[${h},${wd},${c}]</small></h3>` +
         `<p class="note layer-scale">one scale for these maps: ${fmt(-scale, 3)} (blue) … 0 (white) … +${fmt(scale, 3)} (red)</p>` +
@@ -434,9 +452,110 @@ export async function setupTraining(): Promise<void> {
         fig.append(canvas);
         maps.append(fig);
         drawHeat(canvas, view, { label: `${name}, channel ${k}`, width: 56, scale });
+        if (win) frame(canvas, win, wd);
+        canvas.addEventListener("click", (e) => {
+          const z = canvas.getBoundingClientRect().width / wd;
+          chosen = {
+            layer: li,
+            y: Math.min(h - 1, Math.floor(e.offsetY / z)),
+            x: Math.min(wd - 1, Math.floor(e.offsetX / z)),
+          };
+          void refreshDrawing();
+        });
       }
       layers.append(block);
     }
+    links = () =>
+      drawLinks(
+        layers,
+        wins,
+        shown.map((a) => a.shape[2]),
+      );
+    links();
     document.body.dataset.predicted = String(best);
   }
+}
+
+/** The digits network's layers as panel 8 shows them, and what each reads from the one before. */
+const SHOWN = [
+  { name: "input", reads: null },
+  { name: "conv 5×5×16 + ReLU", reads: "conv" },
+  { name: "max pool 2/2", reads: "pool" },
+  { name: "conv 5×5×32 + ReLU", reads: "conv" },
+  { name: "max pool 2/2", reads: "pool" },
+] as const;
+
+/** Rows y0..y1 and columns x0..x1 of a map (inclusive). */
+type Window = [number, number, number, number];
+
+/**
+ * The region of every layer up to the chosen one that its cell is computed from: back through each
+ * 5×5 'same' conv (2 more cells a side, within the map) and each 2/2 pool (twice the size); null above it.
+ */
+export function windows(chosen: { layer: number; y: number; x: number }, sizes: number[]): (Window | null)[] {
+  const out: (Window | null)[] = sizes.map(() => null);
+  let w: Window = [chosen.y, chosen.y, chosen.x, chosen.x];
+  out[chosen.layer] = w;
+  for (let i = chosen.layer; i > 0; i--) {
+    const n = sizes[i - 1];
+    const clip = (v: number) => Math.min(n - 1, Math.max(0, v));
+    w =
+      SHOWN[i].reads === "pool"
+        ? [2 * w[0], clip(2 * w[1] + 1), 2 * w[2], clip(2 * w[3] + 1)]
+        : [clip(w[0] - 2), clip(w[1] + 2), clip(w[2] - 2), clip(w[3] + 2)];
+    out[i - 1] = w;
+  }
+  return out;
+}
+
+/** A window's frame on a map's canvas (`wd` cells wide): black outside, white inside, as the page's markers. */
+function frame(canvas: HTMLCanvasElement, [y0, y1, x0, x1]: Window, wd: number): void {
+  const z = canvas.width / wd;
+  const ctx = canvas.getContext("2d")!;
+  const [x, y, w, h] = [x0 * z, y0 * z, (x1 - x0 + 1) * z, (y1 - y0 + 1) * z];
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "#000";
+  ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = "#fff";
+  ctx.strokeRect(x + 2.5, y + 2.5, w - 5, h - 5);
+}
+
+/** Lines from each layer's frame (on its first map) to the next layer's, as CNN Explainer draws them. */
+function drawLinks(layers: HTMLElement, wins: (Window | null)[], widths: number[]): void {
+  layers.querySelector("svg.links")?.remove();
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.classList.add("links");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("width", String(layers.scrollWidth));
+  svg.setAttribute("height", String(layers.scrollHeight));
+  const base = layers.getBoundingClientRect();
+  const firsts = [...layers.querySelectorAll(".layer")].map((b) => b.querySelector("canvas")!);
+  const corners = (i: number) => {
+    const r = firsts[i].getBoundingClientRect();
+    const z = r.width / widths[i];
+    const [y0, y1, x0, x1] = wins[i]!;
+    return {
+      left: r.left - base.left + x0 * z,
+      right: r.left - base.left + (x1 + 1) * z,
+      top: r.top - base.top + y0 * z,
+      bottom: r.top - base.top + (y1 + 1) * z,
+    };
+  };
+  for (let i = 0; i + 1 < wins.length && wins[i + 1]; i++) {
+    const [a, b] = [corners(i), corners(i + 1)];
+    for (const [x1, x2] of [
+      [a.left, b.left],
+      [a.right, b.right],
+    ]) {
+      const line = document.createElementNS(NS, "line");
+      line.setAttribute("x1", String(x1));
+      line.setAttribute("y1", String(a.bottom));
+      line.setAttribute("x2", String(x2));
+      line.setAttribute("y2", String(b.top));
+      svg.append(line);
+    }
+  }
+  layers.append(svg);
 }

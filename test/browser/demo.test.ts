@@ -920,6 +920,29 @@ describe("training the ConvNet in the page, and a drawn digit", () => {
           expect(legend).toBe(`one scale for these maps: ${lo} (blue) … 0 (white) … +${hi} (red)`);
         }
         expect(await page.locator("#layers canvas").count()).toBe(1 + 16 + 16 + 32 + 32);
+        // (issue 25) the chosen cell's window on every map it reads, back through each layer, linked by lines:
+        // the last pool's centre at first, then a cell clicked on its first map
+        const windowsNow = () =>
+          page.$$eval("#layers .layer", (ls) => ls.map((l) => (l as HTMLElement).dataset.window));
+        expect(await page.getAttribute("#layers", "data-chosen")).toBe("4,3,3");
+        expect(await windowsNow()).toEqual(["6,21,6,21", "8,19,8,19", "4,9,4,9", "6,7,6,7", "3,3,3,3"]);
+        expect(await page.locator("#layers svg.links line").count()).toBe(8);
+        const last = page.locator("#layers .layer").nth(4).locator("canvas").first();
+        await last.scrollIntoViewIfNeeded();
+        const cell = (await last.boundingBox())!;
+        await last.click({ position: { x: (5.5 * cell.width) / 7, y: (1.5 * cell.height) / 7 } });
+        await page.waitForFunction(() => document.getElementById("layers")!.dataset.chosen === "4,1,5");
+        expect(await windowsNow()).toEqual(["0,13,14,27", "0,11,16,27", "0,5,8,13", "2,3,10,11", "1,1,5,5"]);
+        expect(await page.textContent("#layers-window")).toMatch(
+          /^The chosen cell \(row 1, column 5 of “max pool 2\/2”\) is computed from rows 0–13 and columns 14–27 of the drawing/,
+        );
+        // a cell of a middle layer: nothing above it is framed, one link below it
+        const mid = page.locator("#layers .layer").nth(2).locator("canvas").nth(3);
+        const box2 = (await mid.boundingBox())!;
+        await mid.click({ position: { x: (0.5 * box2.width) / 14, y: (0.5 * box2.height) / 14 } });
+        await page.waitForFunction(() => document.getElementById("layers")!.dataset.chosen === "2,0,0");
+        expect(await windowsNow()).toEqual(["0,3,0,3", "0,1,0,1", "0,0,0,0", "", ""]);
+        expect(await page.locator("#layers svg.links line").count()).toBe(4);
         await screenshot(page, `demo-trained-${label}`);
         expect(errors).toEqual([]);
       } finally {
