@@ -35,6 +35,21 @@ describe("convwasm/async's loadOnnx", () => {
     made.dispose();
   });
 
+  it("the four fixture models give torch float64's outputs through the workers too", async () => {
+    for (const name of ["digits", "squeezenet1_1", "resnet18", "mobilenet_v2"]) {
+      const f = onnxFixture(name);
+      const made = await A.loadOnnx(onnxBytes(f.files.f64.file));
+      const y = (await made.predict(onnxInput(f))).toFloat64Array();
+      let [scale, err] = [0, 0];
+      f.y.forEach((v, i) => {
+        scale = Math.max(scale, Math.abs(v));
+        err = Math.max(err, Math.abs(y[i] - v));
+      });
+      expect(err / scale, name).toBeLessThan(1e-9);
+      made.dispose();
+    }
+  }, 60_000);
+
   it("fine-tunes a head on the workers as the synchronous model does, and refuses what it cannot run", async () => {
     const f = onnxFixture("squeezenet1_1");
     const bytes = onnxBytes(f.files.f32.file);
