@@ -2,7 +2,7 @@
 // (scripts/fixtures_onnx.py writes test/fixtures/onnx/).
 import { beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { NDArray, adam, digitsLayers, init, input, layers, model, sequential } from "convwasm";
+import { NDArray, adam, digitsLayers, init, input, layers, model, sequential, type SymbolicTensor } from "convwasm";
 import { loadOnnx } from "convwasm/onnx";
 import { attr, doubles, fill, makeModel, onnxBytes, onnxFixture, onnxInput } from "./onnx-fixtures.js";
 import { fixture } from "./helpers.js";
@@ -252,6 +252,16 @@ describe("loadOnnx: fine-tuning", () => {
     const after = m.weights();
     for (const [k, w] of frozen) expect(after[k].data, k).toEqual(w.data);
     expect(Object.keys(whole.weights()).length).toBe(frozen.length + 2 /* the whole's classifier conv: W, b */);
+    const from = "/features/features.12/Concat_output_0";
+    const broken = () => {
+      throw new Error("no such layer");
+    };
+    expect(() => loadOnnx(bytes, { head: { from, layers: broken } })).toThrow(
+      /^loadOnnx: options.head.layers threw: no such layer$/,
+    );
+    expect(() => loadOnnx(bytes, { head: { from, layers: () => 3 as unknown as SymbolicTensor } })).toThrow(
+      /^loadOnnx: options.head.layers expects to return a layer's output but returned/,
+    );
     expect(() => loadOnnx(bytes, { head: { from: "nothing", layers: (x) => x } })).toThrow(
       /^loadOnnx: options.head.from expects the name of a value of the graph but got "nothing"/,
     );

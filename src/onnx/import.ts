@@ -358,7 +358,14 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
         `${FN}: options.head.from expects a value computed from the inputs (an image or a vector) but ${JSON.stringify(head.from)} is not`,
       );
     }
-    const out = head.layers(v.t);
+    let out: unknown;
+    try {
+      out = head.layers(v.t);
+    } catch (e) {
+      throw new TypeError(`${FN}: options.head.layers threw: ${e instanceof Error ? e.message : String(e)}`, {
+        cause: e,
+      });
+    }
     if (!(out instanceof SymbolicTensor)) {
       throw new TypeError(
         `${FN}: options.head.layers expects to return a layer's output but returned ${describe(out)}`,
