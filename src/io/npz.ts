@@ -4,6 +4,7 @@
 // caller expects) before anything is inflated, and the .npy header is parsed as the Python literal it is.
 import { unzipSync, zipSync } from "fflate";
 import { NDArray, describe, fmtShape, messageOf, snapshot } from "../core/ndarray.js";
+import { half } from "../core/float16.js";
 
 /** .npy version 1.0 of a float64 C-order array: magic, header dict padded to 64 bytes, little-endian data. */
 function npy(a: NDArray): Uint8Array {
@@ -155,16 +156,6 @@ function npyHeader(bytes: Uint8Array, bad: (why: string) => Error): NpyHeader {
   }
   if (!Number.isSafeInteger(n * 8)) throw bad(`shape (${shape.join(", ")}) overflows`);
   return { start: pre + length, little: d[1] !== ">", size: Number(d[2]), fortran, shape, n };
-}
-
-/** IEEE half precision → number. */
-function half(h: number): number {
-  const e = (h >> 10) & 31;
-  const f = h & 1023;
-  const s = h & 0x8000 ? -1 : 1;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 /** Parses a .npy file: float64, float32 or float16 (widened), little- or big-endian, C or Fortran order. */

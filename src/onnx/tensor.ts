@@ -2,6 +2,7 @@
 // around reshapes, evaluated once at load). A model's batch size is not known at load: it is NaN in shapes
 // here, which every operation carries and which only a reshape's leading dimension may hold.
 import { DT, type TensorProto } from "./proto.js";
+import { half } from "../core/float16.js";
 
 export interface Tensor {
   shape: number[];
@@ -36,16 +37,6 @@ const NAMES: Record<number, string> = {
 const LITTLE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 export const isFloatType = (t: number) => t === DT.FLOAT || t === DT.DOUBLE || t === DT.FLOAT16;
-
-/** IEEE half-precision bits as a number. */
-function half(bits: number): number {
-  const e = (bits >> 10) & 0x1f;
-  const m = bits & 0x3ff;
-  const s = bits & 0x8000 ? -1 : 1;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /** A TensorProto's values (raw_data little-endian, or its typed field) as float64. */
 export function readTensor(where: string, t: TensorProto): Tensor {
@@ -119,6 +110,12 @@ export function readTensor(where: string, t: TensorProto): Tensor {
 }
 
 export const scalar = (v: number, int = false): Tensor => ({ shape: [], data: Float64Array.of(v), int });
+/** A 1-D tensor of `values`. */
+export const list = (values: number[], int = false): Tensor => ({
+  shape: [values.length],
+  data: Float64Array.from(values),
+  int,
+});
 
 const stridesOf = (shape: readonly number[]) => {
   const s = new Array<number>(shape.length).fill(1);
@@ -216,6 +213,21 @@ export function transpose(t: Tensor, perm: readonly number[]): Tensor {
     for (let d = shape.length - 1; d >= 0 && ++idx[d] === shape[d]; d--) idx[d] = 0;
   }
   return { shape, data: out, int: t.int };
+}
+
+/** The axes a Squeeze drops: `axes` (any sign), or every axis of size 1 when it gives none. */
+export function squeezeAxes(where: string, shape: readonly number[], axes: number[] | undefined): Set<number> {
+  const list = axes ?? shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
+  return new Set(list.map((a) => axisOf(where, a, shape.length)));
+}
+
+/** The shape after an Unsqueeze inserts 1s at `axes` (indices of the result, any sign). */
+export function unsqueezed(where: string, shape: readonly number[], axes: number[]): number[] {
+  const rank = shape.length + axes.length;
+  const add = new Set(axes.map((a) => axisOf(where, a, rank)));
+  const out: number[] = [];
+  for (let i = 0, j = 0; i < rank; i++) out.push(add.has(i) ? 1 : shape[j++]);
+  return out;
 }
 
 /** A reshape's target (0 copies the input's dimension unless allowzero, one -1 takes the rest). */
