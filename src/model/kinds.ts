@@ -85,7 +85,7 @@ function image(ctx: BuildContext): number[] {
   return x;
 }
 
-function bool(where: string, name: string, v: unknown, fallback: boolean): boolean {
+export function bool(where: string, name: string, v: unknown, fallback: boolean): boolean {
   if (v === undefined) return fallback;
   if (typeof v !== "boolean") throw new TypeError(`${where}: ${name} expects true or false but got ${describe(v)}`);
   return v;
@@ -312,7 +312,8 @@ const batchNorm: KindDef<Spec<"batchNorm">> = {
   },
   forward(s, [x], p, ctx) {
     const epsilon = s.epsilon ?? 1e-5;
-    if (!ctx.training) {
+    // frozen, it normalises with its running statistics and keeps them (Keras's fine-tuning rule)
+    if (!ctx.training || s.trainable === false) {
       return batch_norm(x, p.gamma, p.beta, { mean: p.moving_mean, variance: p.moving_variance, epsilon });
     }
     const out = batch_norm(x, p.gamma, p.beta, { epsilon });

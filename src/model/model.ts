@@ -22,7 +22,7 @@ import { Optimizer, adam } from "./optimizers.js";
 import { parseNpz, writeNpz } from "../io/npz.js";
 import { examples } from "./layers.js";
 import type { LayerSpec } from "./layers.js";
-import { type KindDef, type ParamSpec, kindOf } from "./kinds.js";
+import { type KindDef, type ParamSpec, bool, kindOf } from "./kinds.js";
 import { Plan } from "./plan.js";
 import { type GraphDescription, SymbolicTensor, describeGraph } from "../graph/graph.js";
 
@@ -180,11 +180,9 @@ function buildGraph(
           `${where}: its output ${fmtShape(b.output)} has ${sizeOf(b.output)} values an example, more than WASM memory holds (${MAX_WASM_ELEMENTS} float64)`,
         );
       }
-      if (spec.trainable !== undefined && typeof spec.trainable !== "boolean") {
-        throw new TypeError(`${where}: trainable expects true or false but got ${describe(spec.trainable)}`);
-      }
       // a frozen layer's parameters are kept as they are by fit (and counted as non-trainable)
-      if (spec.trainable === false) for (const param of Object.values(b.params)) param.trainable = false;
+      if (!bool(where, "trainable", spec.trainable, true))
+        for (const param of Object.values(b.params)) param.trainable = false;
       const p = new Map(Object.entries(b.params));
       layer = {
         spec,
@@ -346,8 +344,13 @@ export class Model {
 
   /** The model's own arrays, by name ("conv2d/W", "batchNorm/moving_mean", …), parameters and state. */
   private parameters(): Map<string, NDArray> {
-    const out = new Map<string, NDArray>();
-    for (const l of this.all) for (const [name, p] of l.params) out.set(`${l.name}/${name}`, p.array);
+    return new Map([...this.specs()].map(([name, p]) => [name, p.array]));
+  }
+
+  /** Every parameter's and state array's spec, by the same names. */
+  private specs(): Map<string, ParamSpec> {
+    const out = new Map<string, ParamSpec>();
+    for (const l of this.all) for (const [name, p] of l.params) out.set(`${l.name}/${name}`, p);
     return out;
   }
 
@@ -406,8 +409,7 @@ export class Model {
    * arrays, which nothing else holds; shapes checked as setWeights does). A copy costs its first touch.
    */
   protected adopt(fn: string, arrays: Record<string, NDArray>): void {
-    const params = new Map<string, ParamSpec>();
-    for (const l of this.all) for (const [name, p] of l.params) params.set(`${l.name}/${name}`, p);
+    const params = this.specs();
     for (const [name, a] of Object.entries(arrays)) {
       const p = params.get(name);
       if (!p) throw new RangeError(`${fn}: the model has no parameter ${JSON.stringify(name)}`);
@@ -498,13 +500,11 @@ export class Model {
     for (let i = 0; i < upTo; i++) {
       const { layer, inputs, output } = this.steps[i];
       const p = Object.fromEntries([...layer.params].map(([k, v]) => [k, v.array]));
-      // a frozen BatchNorm normalises with its running statistics and keeps them (Keras's fine-tuning rule)
-      const frozenNorm = training && layer.spec.trainable === false && layer.spec.kind === "batchNorm";
       const [y, cache] = layer.kind.forward(
         layer.spec,
         inputs.map((v) => values[v]!),
         p,
-        frozenNorm ? { ...ctx, training: false } : ctx,
+        ctx,
       );
       values[output] = y;
       if (training) caches[i] = cache;
