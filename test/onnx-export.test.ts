@@ -4,18 +4,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { NDArray, digitsLayers, init, input, layers, model, sequential, type Model } from "convwasm";
 import { loadOnnx, toOnnx } from "convwasm/onnx";
-import { fill } from "./onnx-fixtures.js";
+import { fill, relErr } from "./onnx-fixtures.js";
 
 beforeAll(() => init());
-
-/** The largest difference relative to the expected output's largest magnitude. */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
-  for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]));
-  return err / scale;
-}
 
 /** Examples [m, ...shape] (NHWC) of fill(name), and the same in NCHW for ONNX. */
 function examples(name: string, m: number, shape: readonly number[]): { nhwc: NDArray; nchw: NDArray } {

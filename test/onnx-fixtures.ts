@@ -59,6 +59,15 @@ export function onnxBytes(file: string): Uint8Array {
   return ModelProto.encode(m as unknown as protobuf.Message).finish();
 }
 
+/** The largest difference relative to the expected output's largest magnitude. */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]));
+  return err / scale;
+}
+
 /** The fixture's input, [N, C, H, W]: fill("input") in [-1, 1). */
 export const onnxInput = (f: OnnxFixture) =>
   new NDArray(

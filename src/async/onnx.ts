@@ -1,12 +1,11 @@
 // convwasm/async's loadOnnx: the ONNX file decoded and mapped here (src/onnx/import.ts: plain data, no
 // library code), the model made in every worker from the graph's description, then given the weights;
 // predict, evaluate and fit take and give ONNX's layouts as the synchronous OnnxModel's do.
-import { NDArray, describe, messageOf } from "../core/ndarray.js";
+import type { NDArray } from "../core/ndarray.js";
 import type { SymbolicTensor } from "../graph/graph.js";
 import type * as Sync from "../index.js";
-import { decodeModel } from "../onnx/proto.js";
-import { importOnnx, type IoLayout } from "../onnx/import.js";
-import { fromOnnx, layoutOption, toOnnx } from "../onnx/layout.js";
+import { importOnnx, readOnnx, type IoLayout } from "../onnx/import.js";
+import { fromOnnx, ioOf, layoutOption, toOnnx } from "../onnx/layout.js";
 import { AsyncSequential, fromGraph, type AsyncPredictOptions, type BatchingOptions } from "./model.js";
 
 export interface AsyncLoadOnnxOptions {
@@ -76,26 +75,8 @@ export async function loadOnnx(
   options: AsyncLoadOnnxOptions = {},
 ): Promise<AsyncOnnxModel> {
   const fn = "loadOnnx";
-  const data = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes instanceof Uint8Array ? bytes : undefined;
-  if (!data) throw new TypeError(`${fn}: bytes expects a Uint8Array or an ArrayBuffer but got ${describe(bytes)}`);
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
-  }
-  const { seed, batching, head, trainable } = { ...options };
-  if (trainable !== undefined && typeof trainable !== "boolean") {
-    throw new TypeError(`${fn}: options.trainable expects true or false but got ${describe(trainable)}`);
-  }
-  if (head !== undefined && (head === null || typeof head.from !== "string" || typeof head.layers !== "function")) {
-    throw new TypeError(
-      `${fn}: options.head expects { from: a value's name, layers: x => output } but got ${describe(head)}`,
-    );
-  }
-  let proto;
-  try {
-    proto = decodeModel(data);
-  } catch (e) {
-    throw new RangeError(`${fn}: bytes are not an ONNX model (${messageOf(e)})`, { cause: e });
-  }
+  const { proto, options: o } = readOnnx<AsyncLoadOnnxOptions>(fn, bytes, options);
+  const { seed, batching, head, trainable } = o;
   const imported = importOnnx(proto, { head, trainable });
   if (imported.inputs.length !== 1 || imported.outputs.length !== 1) {
     throw new RangeError(
@@ -103,16 +84,9 @@ export async function loadOnnx(
     );
   }
   const m = await fromGraph(fn, imported.graph, { seed, batching }, (...args) => new AsyncOnnxModel(...args));
-  const s = m.outputShape;
   m.io = {
     inputs: imported.inputs,
-    outputs: head
-      ? [
-          s.length === 3
-            ? { name: "head", shape: [s[2], s[0], s[1]], layout: "image" }
-            : { name: "head", shape: [...s], layout: "vector" },
-        ]
-      : imported.outputs,
+    outputs: head ? [ioOf("head", m.outputShape)] : imported.outputs,
   };
   try {
     await m.setWeights(imported.weights);

@@ -7,6 +7,7 @@ import { convArgs, poolArgs } from "../core/shapes.js";
 import type { Model } from "../model/model.js";
 import { convHp, fake, poolHp } from "../model/kinds.js";
 import type { LayerSpec } from "../model/layers.js";
+import { ioOf } from "./layout.js";
 import { DT, encodeModel, type AttributeProto, type NodeProto, type TensorProto } from "./proto.js";
 
 export interface ToOnnxOptions {
@@ -65,7 +66,7 @@ export function toOnnx(model: Model, options?: ToOnnxOptions): Uint8Array {
   const inputs = g.shapes.slice(0, g.inputs).map((s, i) => {
     const name = g.inputs === 1 ? "input" : `input_${i}`;
     names.push(name);
-    return { name, shape: s.length === 3 ? [s[2], s[0], s[1]] : s };
+    return ioOf(name, s);
   });
   for (const n of g.nodes) {
     const where = `${fn}: layer ${n.layer}`;
@@ -223,8 +224,7 @@ export function toOnnx(model: Model, options?: ToOnnxOptions): Uint8Array {
   const outputs = g.outputs.map((v, i) => {
     const name = g.outputs.length === 1 ? "output" : `output_${i}`;
     node("Identity", [names[v]], name);
-    const s = g.shapes[v];
-    return { name, shape: s.length === 3 ? [s[2], s[0], s[1]] : s };
+    return ioOf(name, g.shapes[v]);
   });
   const info = (v: { name: string; shape: number[] }) => ({
     name: v.name,

@@ -3,21 +3,24 @@
 // library's layouts. ONNX's images are NCHW; inside, a 4-D value is the library's [h, w, c] per example,
 // and a Flatten of a value with h·w > 1 keeps the NHWC order with the permutation noted, which the Gemm
 // that reads it takes into its weights' rows (so the results are those of the NCHW graph).
-import { NDArray, describe } from "../core/ndarray.js";
+import { NDArray, describe, messageOf } from "../core/ndarray.js";
 import { describeGraph, input, SymbolicTensor, type GraphDescription } from "../graph/graph.js";
 import { layers, type LayerSpec } from "../model/layers.js";
-import { DT, type AttributeProto, type ModelProto, type NodeProto } from "./proto.js";
+import { DT, decodeModel, type AttributeProto, type ModelProto, type NodeProto } from "./proto.js";
 import {
   axisOf,
   broadcast,
   concatAxis,
   isFloatType,
+  list,
   readTensor,
   reshapeTarget,
   scalar,
   sizeOfShape,
   sliceAxis,
+  squeezeAxes,
   transpose,
+  unsqueezed,
   type Tensor,
 } from "./tensor.js";
 
@@ -149,6 +152,11 @@ class Attributes {
     const a = this.map.get(name);
     return a ? float32Intent(a.f ?? 0) : fallback;
   }
+  /** A list of floats as stored (a Constant's values, not a number of the model's to read as meant). */
+  floats(name: string): number[] | undefined {
+    const a = this.map.get(name);
+    return a ? [...(a.floats ?? [])] : undefined;
+  }
   ints(name: string, fallback?: number[]): number[] | undefined {
     const a = this.map.get(name);
     return a ? (a.ints ?? []).map(Number) : fallback;
@@ -241,6 +249,46 @@ export interface ImportOptions {
   head?: { from: string; layers: (x: SymbolicTensor) => SymbolicTensor };
   /** false: every imported layer frozen (fit trains only the head's). */
   trainable?: boolean;
+}
+
+/**
+ * loadOnnx's bytes decoded and its options copied (each field read once) and checked: where both entries'
+ * loadOnnx start.
+ */
+export function readOnnx<O extends ImportOptions>(
+  fn: string,
+  bytes: unknown,
+  options: unknown,
+): { proto: ModelProto; options: O } {
+  const data = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes instanceof Uint8Array ? bytes : undefined;
+  if (!data) throw new TypeError(`${fn}: bytes expects a Uint8Array or an ArrayBuffer but got ${describe(bytes)}`);
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
+  }
+  let o: O;
+  try {
+    o = { ...(options as O) };
+    if (o.head !== null && typeof o.head === "object") o.head = { ...o.head };
+  } catch (e) {
+    throw new TypeError(`${fn}: reading options threw: ${messageOf(e)}`, { cause: e });
+  }
+  if (o.trainable !== undefined && typeof o.trainable !== "boolean") {
+    throw new TypeError(`${fn}: options.trainable expects true or false but got ${describe(o.trainable)}`);
+  }
+  const h = o.head as { from?: unknown; layers?: unknown } | null | undefined;
+  if (
+    h !== undefined &&
+    (h === null || typeof h !== "object" || typeof h.from !== "string" || typeof h.layers !== "function")
+  ) {
+    throw new TypeError(
+      `${fn}: options.head expects { from: a value's name, layers: x => output } but got ${describe(h)}`,
+    );
+  }
+  try {
+    return { proto: decodeModel(data), options: o };
+  } catch (e) {
+    throw new RangeError(`${fn}: bytes are not an ONNX model (${messageOf(e)})`, { cause: e });
+  }
 }
 
 export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported {
@@ -444,6 +492,10 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
     const spec = layers.conv2d({ filters: k, size: 1, bias: false, trainable: false });
     return layer(spec, x, [NaN, k, h, w], "image", { W: new NDArray(W, [1, 1, c, k]) });
   }
+  /** Squeeze's and Unsqueeze's axes: an input from opset 13, an attribute before. */
+  function axesOf(input: Const | undefined, at: Attributes): number[] | undefined {
+    return opset >= 13 ? (input ? ints(input) : undefined) : at.ints("axes");
+  }
   function ints(c: Const) {
     return Array.from(c.data);
   }
@@ -498,15 +550,9 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
             : at.has("value_int")
               ? scalar(at.int("value_int", 0), true)
               : at.has("value_floats")
-                ? (() => {
-                    const f = node.attribute!.find((a) => a.name === "value_floats")!.floats ?? [];
-                    return { shape: [f.length], data: Float64Array.from(f), int: false };
-                  })()
+                ? list(at.floats("value_floats")!)
                 : at.has("value_ints")
-                  ? (() => {
-                      const v = at.ints("value_ints")!;
-                      return { shape: [v.length], data: Float64Array.from(v), int: true };
-                    })()
+                  ? list(at.ints("value_ints")!, true)
                   : undefined);
         if (!t) throw new Unsupported(`only value, value_float(s) and value_int(s) are supported`);
         return [k(t)];
@@ -941,22 +987,14 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
       if (target.slice(1).some(Number.isNaN))
         throw new Unsupported(`a reshape to ${fmt(s)} mixes the batch into other dimensions`);
     } else {
-      const axes =
-        opset >= 13 ? (node.input?.[1] ? ints(constant(node.input[1], "axes", where)) : undefined) : at.ints("axes");
+      const axes = axesOf(optional(node, 1, "axes", where), at);
       if (op === "Squeeze") {
-        const drop = new Set(
-          (axes ?? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) =>
-            axisOf(where, a, x.shape.length),
-          ),
-        );
+        const drop = squeezeAxes(where, x.shape, axes);
         if (drop.has(0)) throw new Unsupported(`squeezes the batch`);
         target = x.shape.filter((_, i) => !drop.has(i));
       } else {
         if (!axes) throw new RangeError(`${where}: expects axes`);
-        const rank = x.shape.length + axes.length;
-        const add = new Set(axes.map((a) => axisOf(where, a, rank)));
-        target = [];
-        for (let i = 0, j = 0; i < rank; i++) target.push(add.has(i) ? 1 : x.shape[j++]);
+        target = unsqueezed(where, x.shape, axes);
       }
     }
     if (same(target, x.shape)) return x;
@@ -1102,20 +1140,11 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
           const axis = axisOf(where, at.int("axis", 1), x.shape.length + 1);
           shape = [sizeOfShape(x.shape.slice(0, axis)), sizeOfShape(x.shape.slice(axis))];
         } else {
-          const axes = opset >= 13 ? (xs[1] ? ints(xs[1]) : undefined) : at.ints("axes");
+          const axes = axesOf(xs[1], at);
           if (op === "Squeeze") {
-            const drop = new Set(
-              (axes ?? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) =>
-                axisOf(where, a, x.shape.length),
-              ),
-            );
+            const drop = squeezeAxes(where, x.shape, axes);
             shape = x.shape.filter((_, i) => !drop.has(i));
-          } else {
-            const rank = x.shape.length + (axes ?? []).length;
-            const add = new Set((axes ?? []).map((a) => axisOf(where, a, rank)));
-            shape = [];
-            for (let i = 0, j = 0; i < rank; i++) shape.push(add.has(i) ? 1 : x.shape[j++]);
-          }
+          } else shape = unsqueezed(where, x.shape, axes ?? []);
         }
         return { ...x, shape };
       }

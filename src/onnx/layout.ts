@@ -26,6 +26,13 @@ export function layoutOption<T extends object>(fn: string, options: unknown): { 
   return { nchw: layout === "NCHW", rest };
 }
 
+/** A value of the library's per-example shape as ONNX lays it out: an image [h, w, c] as [c, h, w]. */
+export function ioOf(name: string, shape: readonly number[]): IoLayout {
+  return shape.length === 3
+    ? { name, shape: [shape[2], shape[0], shape[1]], layout: "image" }
+    : { name, shape: [...shape], layout: "vector" };
+}
+
 /** Examples given in ONNX's layout (checked against its per-example shape) as the library's. */
 export function fromOnnx(fn: string, X: unknown, io: IoLayout, name = "X", flat = true): NDArray {
   return toInternal(fn, examples(fn, X, io.shape, flat, name), io);

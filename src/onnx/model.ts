@@ -4,9 +4,8 @@
 import { NDArray, describe, messageOf } from "../core/ndarray.js";
 import type { SymbolicTensor } from "../graph/graph.js";
 import { Model, type EpochLog, type FitOptions, type Labels, type PredictOptions } from "../model/model.js";
-import { decodeModel } from "./proto.js";
-import { importOnnx, type IoLayout } from "./import.js";
-import { fromOnnx, layoutOption, toOnnx } from "./layout.js";
+import { importOnnx, readOnnx, type IoLayout } from "./import.js";
+import { fromOnnx, ioOf, layoutOption, toOnnx } from "./layout.js";
 
 export interface OnnxPredictOptions extends PredictOptions {
   /** "NCHW" (default): inputs and outputs as the ONNX graph declares them; "NHWC": the library's layout. */
@@ -37,46 +36,11 @@ export class OnnxModel extends Model {
   private readonly io: { inputs: IoLayout[]; outputs: IoLayout[] };
 
   constructor(bytes: unknown, options?: LoadOnnxOptions) {
-    const data = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes instanceof Uint8Array ? bytes : undefined;
-    if (!data) throw new TypeError(`${FN}: bytes expects a Uint8Array or an ArrayBuffer but got ${describe(bytes)}`);
-    let proto;
-    try {
-      proto = decodeModel(data);
-    } catch (e) {
-      throw new RangeError(`${FN}: bytes are not an ONNX model (${messageOf(e)})`, { cause: e });
-    }
-    if (options !== undefined && (options === null || typeof options !== "object")) {
-      throw new TypeError(`${FN}: options expects an object but got ${describe(options)}`);
-    }
-    let o: LoadOnnxOptions;
-    try {
-      o = { ...options };
-    } catch (e) {
-      throw new TypeError(`${FN}: reading options threw: ${messageOf(e)}`, { cause: e });
-    }
-    if (o.trainable !== undefined && typeof o.trainable !== "boolean") {
-      throw new TypeError(`${FN}: options.trainable expects true or false but got ${describe(o.trainable)}`);
-    }
-    let head: LoadOnnxOptions["head"];
-    if (o.head !== undefined) {
-      const h = o.head === null || typeof o.head !== "object" ? undefined : { ...o.head };
-      if (!h || typeof h.from !== "string" || typeof h.layers !== "function") {
-        throw new TypeError(
-          `${FN}: options.head expects { from: a value's name, layers: x => output } but got ${describe(o.head)}`,
-        );
-      }
-      head = h;
-    }
-    const imported = importOnnx(proto, { head, trainable: o.trainable });
-    // (a head's new layers start from random weights; an import's own are set below)
-    super(FN, imported.graph, o.seed, (i, name) => `${FN}: layer ${i} (${name})`, head !== undefined);
-    if (head) {
-      const s = this.outputShapes[0];
-      imported.outputs[0] =
-        s.length === 3
-          ? { name: "head", shape: [s[2], s[0], s[1]], layout: "image" }
-          : { name: "head", shape: [...s], layout: "vector" };
-    }
+    const { proto, options: o } = readOnnx<LoadOnnxOptions>(FN, bytes, options);
+    const imported = importOnnx(proto, { head: o.head, trainable: o.trainable });
+    // (a head's new layers start from random weights; an import's own are taken below)
+    super(FN, imported.graph, o.seed, (i, name) => `${FN}: layer ${i} (${name})`, o.head !== undefined);
+    if (o.head) imported.outputs[0] = ioOf("head", this.outputShapes[0]);
     this.io = { inputs: imported.inputs, outputs: imported.outputs };
     this.inputNames = imported.inputs.map((i) => i.name);
     this.outputNames = imported.outputs.map((o) => o.name);
