@@ -18,13 +18,23 @@ function block(x: SymbolicTensor, filters: number, stride: number, project: bool
   return layers.relu().apply(layers.add().apply([main, shortcut]));
 }
 
+/** The graph: its input, its output, and the stem's and each block's output (the web page shows them). */
+export function resnetGraph(): { x: SymbolicTensor; y: SymbolicTensor; stages: SymbolicTensor[] } {
+  const x = input([28, 28, 1]);
+  const stages = [convBn(x, 12, 3)];
+  for (const [filters, stride] of [
+    [12, 1],
+    [24, 2],
+    [48, 2],
+  ])
+    stages.push(block(stages[stages.length - 1], filters, stride, stride !== 1));
+  const h = stages[stages.length - 1];
+  const y = layers.softmax().apply(layers.dense({ units: 10 }).apply(layers.globalAvgPool().apply(h)));
+  return { x, y, stages };
+}
+
 /** The network, initialised from `seed`. */
 export function resnetDigits(seed = 1) {
-  const x = input([28, 28, 1]);
-  let h = convBn(x, 12, 3);
-  h = block(h, 12, 1, false);
-  h = block(h, 24, 2, true);
-  h = block(h, 48, 2, true);
-  const y = layers.softmax().apply(layers.dense({ units: 10 }).apply(layers.globalAvgPool().apply(h)));
+  const { x, y } = resnetGraph();
   return model(x, y, { seed });
 }

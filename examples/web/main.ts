@@ -453,6 +453,7 @@ const SETUP = {
   f: "pool-f",
   ps: "pool-stride",
   win: "win-stride",
+  net: "train-net",
   opt: "train-opt",
   lr: "train-lr",
   batch: "train-batch",
@@ -815,7 +816,7 @@ async function main(): Promise<void> {
     });
   }
   $("win-stride").addEventListener("change", () => (resetWindow(), renderWindow(), saveSetup()));
-  for (const id of ["train-opt", "train-lr", "train-batch"]) $(id).addEventListener("change", saveSetup);
+  for (const id of ["train-net", "train-opt", "train-lr", "train-batch"]) $(id).addEventListener("change", saveSetup);
   $("play").addEventListener("click", () => play(timer === null));
   $("step").addEventListener("click", () => (play(false), winStep++, renderWindow()));
   $("file").addEventListener("change", () => {

@@ -1,10 +1,13 @@
-// Panels 7 and 8: the notebook's closing ConvNet (the digits network) trained in this page on a sample of
-// real MNIST digits, through convwasm/async — the work runs in Web Workers, so the page never freezes —
-// then a canvas where the learner draws a digit and sees the prediction, the class probabilities and the
-// feature maps of every layer for their drawing.
+// Panels 7 and 8: the notebook's closing ConvNet (the digits network) or the course's next one (the small
+// ResNet of example:resnet) trained in this page on a sample of real MNIST digits, through convwasm/async —
+// the work runs in Web Workers, so the page never freezes — then a canvas where the learner draws a digit
+// and sees the prediction, the class probabilities and the feature maps of every stage for their drawing.
+import * as S from "convwasm";
 import * as A from "convwasm/async";
 import { drawHeat, fmt, magnitude } from "./heat.js";
-import pretrainedUrl from "../digits/pretrained.npz?url";
+import { resnetGraph } from "../resnet/net.js";
+import digitsUrl from "../digits/pretrained.npz?url";
+import resnetUrl from "../resnet/resnet.npz?url";
 
 type NDArray = A.NDArray;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -135,16 +138,111 @@ function drawCurves(): void {
   );
 }
 
+/** One step back from a map to the one it reads: a window of `k` cells, stride `s`, `p` cells of padding. */
+interface Step {
+  k: number;
+  s: number;
+  p: number;
+}
+
+/** A network the page trains: its graph, and what panels 7 and 8 say and show of it. */
+interface Net {
+  /** The graph: input, output, and the values panel 8 shows after the input. */
+  graph(): { x: S.SymbolicTensor; y: S.SymbolicTensor; stages: S.SymbolicTensor[] };
+  /** Panel 8's stages after the input: a name, and the steps (first to last) back to the stage before. */
+  shown: { name: string; reads: Step[] }[];
+  /** How a window grows from stage to stage, in words. */
+  growth: string;
+  /** Panel 7's paragraph. */
+  about: string;
+  /** Shipped weights, trained on the 8,000 training digits of the seeded split, and what they score. */
+  pretrained: { url: string; note: string };
+}
+
+const conv5: Step = { k: 5, s: 1, p: 2 };
+const pool2: Step = { k: 2, s: 2, p: 0 };
+const conv3 = (s: number): Step => ({ k: 3, s, p: 1 });
+
+export const NETS: Record<string, Net> = {
+  digits: {
+    graph() {
+      const x = S.input([28, 28, 1]);
+      const outs: S.SymbolicTensor[] = [];
+      for (const l of S.digitsLayers()) outs.push(l.apply(outs[outs.length - 1] ?? x));
+      // (after each ReLU and each pool)
+      return { x, y: outs[outs.length - 1], stages: [1, 2, 4, 5].map((i) => outs[i]) };
+    },
+    shown: [
+      { name: "conv 5×5×16 + ReLU", reads: [conv5] },
+      { name: "max pool 2/2", reads: [pool2] },
+      { name: "conv 5×5×32 + ReLU", reads: [conv5] },
+      { name: "max pool 2/2", reads: [pool2] },
+    ],
+    growth: "a 5×5 conv widens it by 2 cells a side, a 2/2 pool doubles it",
+    about:
+      "The network the notebook ends with — CONV 5×5×16 → RELU → MAXPOOL → CONV 5×5×32 → RELU → MAXPOOL → " +
+      "FLATTEN → DENSE 10 → SOFTMAX",
+    pretrained: {
+      url: digitsUrl,
+      note:
+        "examples/digits/pretrained.npz: 6 epochs on the 8,000 training digits of the seeded split; this page's " +
+        "test digits are among the 2,000 held out, which they never saw: 0.971 on all 2,000",
+    },
+  },
+  resnet: {
+    graph: resnetGraph,
+    shown: [
+      { name: "conv 3×3×12 + BatchNorm + ReLU", reads: [conv3(1)] },
+      { name: "block, 12 channels", reads: [conv3(1), conv3(1)] },
+      { name: "block, 24 channels, stride 2", reads: [conv3(2), conv3(1)] },
+      { name: "block, 48 channels, stride 2", reads: [conv3(2), conv3(1)] },
+    ],
+    growth:
+      "a 3×3 conv widens it by 1 cell a side; a block's two 3×3 convs by 2, and a stride-2 block also doubles it " +
+      "(its 1×1 shortcut reads a cell inside)",
+    about:
+      "The course's next network, a small ResNet — CONV 3×3×12 → BATCHNORM → RELU, then three residual blocks " +
+      "(two 3×3 convs with BatchNorm, plus a shortcut) at 12, 24 and 48 channels, the last two with stride 2 → " +
+      "GLOBAL AVERAGE POOL → DENSE 10 → SOFTMAX",
+    pretrained: {
+      url: resnetUrl,
+      note:
+        "examples/resnet/resnet.npz: 6 epochs of SGD with Nesterov momentum on the 8,000 training digits of the " +
+        "seeded split; this page's test digits are among the 2,000 held out, which they never saw: 0.9825 on all 2,000",
+    },
+  },
+};
+
 export async function setupTraining(): Promise<void> {
   await A.init();
   const t = await A.threading();
   $("train-threads").textContent = `convwasm/async: ${t.workers} worker${t.workers > 1 ? "s" : ""}; ${t.reason}.`;
   const data = await loadDigits();
-  const model = await A.sequential([28, 28, 1], A.digitsLayers(), { seed: 1 });
-  // (a copy of the starting weights, for Reset)
-  const initial = Object.fromEntries(
-    Object.entries(await model.weights()).map(([k, a]) => [k, new A.NDArray(a.data.slice(), a.shape)]),
-  );
+  const choice = $<HTMLSelectElement>("train-net");
+  let net = NETS[choice.value];
+  let model!: A.AsyncSequential;
+  /** The same graph on this thread, giving panel 8 every stage's maps (with the trained model's weights). */
+  let stages!: S.Model;
+  /** A copy of the starting weights, for Reset. */
+  let initial: Record<string, NDArray> = {};
+  /** The chosen network, made from seed 1 (made anew on a change of network). */
+  const build = async () => {
+    net = NETS[choice.value];
+    const g = net.graph();
+    await model?.dispose();
+    model = await A.model(g.x, g.y, { seed: 1 });
+    stages = S.model(g.x, [...g.stages, g.y], { seed: 1 });
+    initial = await model.weights();
+    $("train-about").textContent =
+      `${net.about} — trained on 3,000 real handwritten digits (MNIST) in Web Workers through convwasm/async, ` +
+      "so this page never freezes. Accuracy is measured on 600 other digits.";
+    const [fh, fw, , k] = initial["conv2d/W"].shape;
+    $("filters-title").textContent = `The first layer's ${k} filters, as they learn`;
+    $("filters-about").textContent =
+      `Each ${fh}×${fw} filter of the first conv (one scale for all ${k}, given below them), drawn again after ` +
+      `every ${CHUNK} examples: from random noise they turn into strokes and edges.`;
+  };
+  await build();
   /** The optimizer the controls ask for (fresh state: a change of optimizer or rate starts its moments anew). */
   const makeOptimizer = () => {
     const lr = Number($<HTMLSelectElement>("train-lr").value);
@@ -210,7 +308,7 @@ export async function setupTraining(): Promise<void> {
     }
   };
 
-  /** The first conv's 16 filters [5, 5, 1, 16], one scale for all. */
+  /** The first conv's filters [fh, fw, 1, k], one scale for all. */
   const showFilters = (W: NDArray) => {
     const [fh, fw, , k] = W.shape;
     const scale = magnitude(W);
@@ -224,7 +322,7 @@ export async function setupTraining(): Promise<void> {
     }
     box.dataset.version = String(Number(box.dataset.version) + 1);
     $("filters-scale").textContent =
-      `one scale for the 16: −${fmt(scale, 3)} (blue) … 0 (white) … +${fmt(scale, 3)} (red)`;
+      `one scale for the ${k}: −${fmt(scale, 3)} (blue) … 0 (white) … +${fmt(scale, 3)} (red)`;
   };
 
   const train = async () => {
@@ -263,34 +361,44 @@ export async function setupTraining(): Promise<void> {
     running = false;
     await loop;
     button.textContent = "Train";
-    await model.load(new Uint8Array(await (await fetch(pretrainedUrl)).arrayBuffer()));
+    await model.load(new Uint8Array(await (await fetch(net.pretrained.url)).arrayBuffer()));
     // other weights: a new curve, starting from what they score (training goes on from them)
     [curves.loss.length, curves.accuracy.length, seen] = [0, 0, 0];
-    status.textContent =
-      "pretrained weights loaded (examples/digits/pretrained.npz: 6 epochs on the 8,000 training digits of the " +
-      "seeded split; this page's test digits are among the 2,000 held out, which they never saw: 0.971 on all 2,000)";
+    status.textContent = `pretrained weights loaded (${net.pretrained.note})`;
     await evaluate();
     announce(`pretrained weights loaded: test accuracy ${accuracyText()}`);
     await refreshDrawing();
   });
-  $("train-reset").addEventListener("click", async () => {
+  /** Stops training and starts again from the starting weights, with a fresh optimizer and empty curves. */
+  const restart = async (what: string, remake: boolean) => {
     running = false;
     await loop;
     button.textContent = "Train";
     button.setAttribute("aria-pressed", "false");
-    await model.setWeights(initial);
+    if (remake) await build();
+    else await model.setWeights(initial);
     optimizer = makeOptimizer();
     [curves.loss.length, curves.accuracy.length, seen] = [0, 0, 0];
     await evaluate();
-    status.textContent = "reset: the same random weights as at the start, a fresh optimizer";
-    announce(`reset: test accuracy ${accuracyText()}`);
+    status.textContent = what;
+    announce(`${what.split(":")[0]}: test accuracy ${accuracyText()}`);
     await refreshDrawing();
+  };
+  $("train-reset").addEventListener("click", () =>
+    restart("reset: the same random weights as at the start, a fresh optimizer", false),
+  );
+  choice.addEventListener("change", () => {
+    chosen = { layer: net.shown.length, y: 3, x: 3 };
+    button.disabled = true;
+    void restart(`${choice.selectedOptions[0].text}: new random weights (seed 1), a fresh optimizer`, true).finally(
+      () => (button.disabled = false),
+    );
   });
   $("train-save").addEventListener("click", async () => {
     const bytes = await model.save();
     const a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([bytes as BlobPart], { type: "application/octet-stream" }));
-    a.download = "digits.npz";
+    a.download = `${choice.value}.npz`;
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   });
@@ -386,8 +494,8 @@ export async function setupTraining(): Promise<void> {
   }
 
   /** The prediction, the probabilities and every layer's feature maps for the drawing (after each stroke and each chunk of training). */
-  /** Panel 8's chosen cell: a layer (an index of SHOWN), a row and a column; the last layer's centre at first. */
-  let chosen = { layer: 4, y: 3, x: 3 };
+  /** Panel 8's chosen cell: a stage (0 the input), a row and a column; the last stage's centre at first. */
+  let chosen = { layer: net.shown.length, y: 3, x: 3 };
   /** Redraws the lines between the layers' frames (their places change with the page's width). */
   let links = () => {};
   window.addEventListener("resize", () => links());
@@ -395,7 +503,10 @@ export async function setupTraining(): Promise<void> {
   async function refreshDrawing(): Promise<void> {
     const x = drawn ? digit() : null;
     if (!x) return;
-    const P = await model.predict(x);
+    // every stage at once, on this thread, from the same graph with the model's current weights
+    stages.setWeights(await model.weights());
+    const outs = stages.predictAll([x]);
+    const P = outs[outs.length - 1];
     const p = Array.from(P.data.subarray(P.offset, P.offset + 10));
     const best = p.indexOf(Math.max(...p));
     $("prediction").textContent = `The network reads a ${best} (probability ${fmt(p[best], 3)}).`;
@@ -405,21 +516,14 @@ export async function setupTraining(): Promise<void> {
           `<div class="bar${k === best ? " best" : ""}"><span>${k}</span><i style="width:${(v * 100).toFixed(1)}%"></i><b>${fmt(v, 3)}</b></div>`,
       )
       .join("");
-    // the layers, through the functional ops with the model's current weights
-    const w = await model.weights();
-    const same = { stride: 1, pad: "same" as const };
-    const [z1] = await A.conv_forward(x, w["conv2d/W"], w["conv2d/b"], same);
-    const [r1] = await A.relu(z1);
-    const [p1] = await A.pool_forward(r1, { f: 2, stride: 2 });
-    const [z2] = await A.conv_forward(p1, w["conv2d_1/W"], w["conv2d_1/b"], same);
-    const [r2] = await A.relu(z2);
-    const [p2] = await A.pool_forward(r2, { f: 2, stride: 2 });
     const layers = $("layers");
     layers.innerHTML = "";
-    const shown = [x, r1, p1, r2, p2];
+    const shown = [x, ...outs.slice(0, -1)];
+    const names = ["input", ...net.shown.map((l) => l.name)];
     const wins = windows(
       chosen,
       shown.map((a) => a.shape[1]),
+      net.shown.map((l) => l.reads),
     );
     layers.dataset.chosen = `${chosen.layer},${chosen.y},${chosen.x}`;
     const input = wins[0]!;
@@ -427,12 +531,12 @@ export async function setupTraining(): Promise<void> {
     about.id = "layers-window";
     about.className = "note";
     about.textContent =
-      `The chosen cell (row ${chosen.y}, column ${chosen.x} of “${SHOWN[chosen.layer].name}”) is computed from rows ` +
+      `The chosen cell (row ${chosen.y}, column ${chosen.x} of “${names[chosen.layer]}”) is computed from rows ` +
       `${input[0]}–${input[1]} and columns ${input[2]}–${input[3]} of the drawing: the frame on every map it reads, ` +
-      `layer by layer (a 5×5 conv widens it by 2 cells a side, a 2/2 pool doubles it). Click any cell of any map to choose another.`;
+      `stage by stage (${net.growth}). Click any cell of any map to choose another.`;
     layers.append(about);
     for (const [li, a] of shown.entries()) {
-      const name = SHOWN[li].name;
+      const name = names[li];
       const win = wins[li];
       const [, h, wd, c] = a.shape;
       // one scale for a layer's maps, given under its name (each map's own legend is too small to show)
@@ -476,33 +580,27 @@ export async function setupTraining(): Promise<void> {
   }
 }
 
-/** The digits network's layers as panel 8 shows them, and what each reads from the one before. */
-const SHOWN = [
-  { name: "input", reads: null },
-  { name: "conv 5×5×16 + ReLU", reads: "conv" },
-  { name: "max pool 2/2", reads: "pool" },
-  { name: "conv 5×5×32 + ReLU", reads: "conv" },
-  { name: "max pool 2/2", reads: "pool" },
-] as const;
-
 /** Rows y0..y1 and columns x0..x1 of a map (inclusive). */
 type Window = [number, number, number, number];
 
 /**
- * The region of every layer up to the chosen one that its cell is computed from: back through each
- * 5×5 'same' conv (2 more cells a side, within the map) and each 2/2 pool (twice the size); null above it.
+ * The region of every stage up to the chosen one that its cell is computed from (null above it): back
+ * through each step that reads stage i − 1 (`reads[i − 1]`, last step first), cells a·s − p … b·s − p + k − 1,
+ * kept within the map (padding is no cell of it).
  */
-export function windows(chosen: { layer: number; y: number; x: number }, sizes: number[]): (Window | null)[] {
+export function windows(
+  chosen: { layer: number; y: number; x: number },
+  sizes: number[],
+  reads: Step[][],
+): (Window | null)[] {
   const out: (Window | null)[] = sizes.map(() => null);
   let w: Window = [chosen.y, chosen.y, chosen.x, chosen.x];
   out[chosen.layer] = w;
   for (let i = chosen.layer; i > 0; i--) {
-    const n = sizes[i - 1];
-    const clip = (v: number) => Math.min(n - 1, Math.max(0, v));
-    w =
-      SHOWN[i].reads === "pool"
-        ? [2 * w[0], clip(2 * w[1] + 1), 2 * w[2], clip(2 * w[3] + 1)]
-        : [clip(w[0] - 2), clip(w[1] + 2), clip(w[2] - 2), clip(w[3] + 2)];
+    for (const { k, s, p } of [...reads[i - 1]].reverse())
+      w = [w[0] * s - p, w[1] * s - p + k - 1, w[2] * s - p, w[3] * s - p + k - 1];
+    const clip = (v: number) => Math.min(sizes[i - 1] - 1, Math.max(0, v));
+    w = w.map(clip) as Window;
     out[i - 1] = w;
   }
   return out;

@@ -103,7 +103,7 @@ export const layers = {
  * The network the notebook sends its reader to, sized for 28×28×1 digits: CONV 5×5×16 'same' → RELU →
  * MAXPOOL 2/2 → CONV 5×5×32 'same' → RELU → MAXPOOL 2/2 → FLATTEN → DENSE 10 → SOFTMAX.
  */
-export function digitsLayers(): LayerSpec[] {
+export function digitsLayers(): Layer[] {
   return [
     layers.conv2d({ filters: 16, size: 5, pad: "same" }),
     layers.relu(),

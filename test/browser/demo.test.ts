@@ -950,4 +950,71 @@ describe("training the ConvNet in the page, and a drawn digit", () => {
       }
     });
   }
+
+  it("trains the small ResNet instead, chosen in the URL: its filters, its pretrained weights, its stages in panel 8 (issue 25)", async () => {
+    const { page, errors } = await openPage(browser, { width: 1280, height: 900 });
+    try {
+      await page.goto(`${server.url}#net=resnet&opt=adam`);
+      await page.waitForSelector("body[data-train-ready=true]", { timeout: 60_000 });
+      expect(await page.inputValue("#train-net")).toBe("resnet");
+      expect(await page.textContent("#train-about")).toMatch(/^The course's next network, a small ResNet/);
+      // its stem has 12 filters of 3×3
+      expect(await page.locator("#filters canvas").count()).toBe(12);
+      expect(await page.textContent("#filters-title")).toBe("The first layer's 12 filters, as they learn");
+      expect(await page.textContent("#filters-about")).toMatch(/^Each 3×3 filter of the first conv/);
+      const start = Number(await page.textContent("#train-accuracy"));
+      await page.click("#train");
+      await page.waitForFunction(() => Number(document.getElementById("train-accuracy")!.textContent) >= 0.6, null, {
+        timeout: 180_000,
+      });
+      await page.click("#train");
+      expect(Number(await page.textContent("#train-accuracy"))).toBeGreaterThan(start);
+      // its own pretrained weights (examples/resnet/resnet.npz), scored on digits they never saw
+      await page.click("#train-load");
+      await page.waitForFunction(() =>
+        document.getElementById("train-announce")!.textContent!.startsWith("pretrained"),
+      );
+      expect(await page.textContent("#train-status")).toMatch(/resnet\.npz.*0\.9825 on all 2,000\)$/);
+      // (0.97167 in Node on the same 600 digits)
+      expect(await page.textContent("#train-accuracy")).toBe("0.972");
+      // a drawn 1, read through its stages: the stem, then each block
+      await page.locator("#draw").scrollIntoViewIfNeeded();
+      const box = (await page.locator("#draw").boundingBox())!;
+      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+      await page.mouse.down();
+      for (let i = 1; i <= 10; i++)
+        await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.2 + 0.06 * i));
+      await page.mouse.up();
+      await page.waitForSelector("body[data-predicted]", { timeout: 30_000 });
+      expect(await page.textContent("#prediction")).toMatch(/^The network reads a 1 /);
+      const names = await page.$$eval("#layers .layer h3", (hs) => hs.map((h) => h.textContent));
+      expect(names).toEqual([
+        "input [28,28,1]",
+        "conv 3×3×12 + BatchNorm + ReLU [28,28,12]",
+        "block, 12 channels [28,28,12]",
+        "block, 24 channels, stride 2 [14,14,24]",
+        "block, 48 channels, stride 2 [7,7,48]",
+      ]);
+      expect(await page.locator("#layers canvas").count()).toBe(1 + 12 + 12 + 24 + 48);
+      // the last block's centre reads, back through two 3×3 convs a block (the first of stride 2): rows
+      // 2·(3 − 1) − 1 = 3 … 2·(3 + 1) + 1 = 9 of the block before, and so on to the input
+      expect(await page.getAttribute("#layers", "data-chosen")).toBe("4,3,3");
+      const windowsNow = () => page.$$eval("#layers .layer", (ls) => ls.map((l) => (l as HTMLElement).dataset.window));
+      expect(await windowsNow()).toEqual(["0,24,0,24", "1,23,1,23", "3,21,3,21", "3,9,3,9", "3,3,3,3"]);
+      expect(await page.textContent("#layers-window")).toMatch(/a block's two 3×3 convs by 2/);
+      await screenshot(page, "demo-resnet-desktop");
+      // back to the digits network: its own filters and layers, and the URL says so
+      await page.selectOption("#train-net", "digits");
+      await page.waitForFunction(() =>
+        document.getElementById("train-status")!.textContent!.includes("new random weights"),
+      );
+      await page.waitForFunction(() => document.querySelectorAll("#layers canvas").length === 1 + 16 + 16 + 32 + 32);
+      expect(await page.locator("#filters canvas").count()).toBe(16);
+      expect(await page.evaluate(() => location.hash)).toContain("net=digits");
+      expect(await page.isDisabled("#train")).toBe(false);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
 });
