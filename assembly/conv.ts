@@ -5,7 +5,7 @@
 // cg channels of the group) lie in `runs` runs of `run` consecutive elements, `jump` apart. Without
 // dilation and groups a kernel row is one run of fw*c taps (the fast case); otherwise one run per kw.
 // Output and gradient pixels are `kp` elements apart, so a group's channels can sit inside wider pixels.
-import { at, bytes, store8, store8Act, store8Plus } from "./mem";
+import { at, atT, block, bytes, bytesT, store8, store8Plus, storeBlockAct, vadd, vloadSplat, vmul, vsplat } from "./mem";
 
 /** Runs per kernel row: 1 when a row of taps is contiguous in the input, else fw. */
 function runsOf(c: i32, cg: i32, fw: i32, dilW: i32): i32 {
@@ -37,11 +37,14 @@ export function conv_pack_filters(w: usize, taps: i32, k: i32, k8: i32, out: usi
  * Z[i,oh,ow,:] = sum over the window of xp * W, plus b, plus res[i,oh,ow,:] where res is not 0 (a fused
  * residual add, res laid out as z), then act (0 none, 1 ReLU, 2 ReLU6: see store8Act), for output rows
  * r0..r1 (of the batch's m*nH),
- * 2 output pixels × 8 channels at a time in f64x2 registers. xp [m,hp,wp,c] padded input (the group's
- * first channel); wpk from conv_pack_filters; b8 [k8]; z [m,nH,nW,kp] (k8 channels written per pixel,
- * those past k computed as zeros and cropped by the caller).
+ * 2 output pixels × a block of channels at a time (4 registers: 8 f64 or 16 f32). xp [m,hp,wp,c] padded
+ * input (the group's first channel); wpk from conv_pack_filters (blocks of 8, or 16 for f32); b8 [k8]; z
+ * [m,nH,nW,kp] (k8 channels written per pixel, those past k computed as zeros and cropped by the caller).
+ * conv_forward runs it on f64, conv_forward_f32 on f32 (k8 a multiple of 16 then).
  */
-export function conv_forward(
+// @ts-ignore: decorator
+@inline
+function convForward<T>(
   xp: usize,
   hp: i32,
   wp: i32,
@@ -66,21 +69,21 @@ export function conv_forward(
   res: usize,
 ): void {
   const runs = runsOf(c, cg, fw, dilW);
-  const run = bytes(runLength(c, cg, fw, dilW));
-  const jump = bytes(dilW * c);
+  const run = bytesT<T>(runLength(c, cg, fw, dilW));
+  const jump = bytesT<T>(dilW * c);
   const taps = fh * fw * cg;
-  const step = bytes(sw * c); // between neighbouring output pixels' windows
-  const rowStep = bytes(dilH * wp * c);
-  const pix = bytes(kp);
+  const step = bytesT<T>(sw * c); // between neighbouring output pixels' windows
+  const rowStep = bytesT<T>(dilH * wp * c);
+  const pix = bytesT<T>(kp);
   // output row r is row r % nH of image r / nH; each is computed alone, so any split of the range agrees
   for (let r = r0; r < r1; r++) {
     const i = r / nH;
     const oh = r - i * nH;
-    const xrow = at(xp, (i * hp + oh * sh) * wp * c);
+    const xrow = atT<T>(xp, (i * hp + oh * sh) * wp * c);
     const zrow = z + <usize>((i * nH + oh) * nW) * pix;
-    for (let kb = 0; kb < k8; kb += 8) {
-      const wblk = at(wpk, kb * taps);
-      const bias = at(b8, kb);
+    for (let kb = 0; kb < k8; kb += block<T>()) {
+      const wblk = atT<T>(wpk, kb * taps);
+      const bias = atT<T>(b8, kb);
       const b0 = v128.load(bias);
       const b1 = v128.load(bias, 16);
       const b2 = v128.load(bias, 32);
@@ -89,14 +92,14 @@ export function conv_forward(
         // the second pixel of the pair; a row's odd last pixel is paired with itself and stored once
         const two = ow + 1 < nW;
         const second = two ? step : 0;
-        let c00 = f64x2.splat(0);
-        let c01 = f64x2.splat(0);
-        let c02 = f64x2.splat(0);
-        let c03 = f64x2.splat(0);
-        let c10 = f64x2.splat(0);
-        let c11 = f64x2.splat(0);
-        let c12 = f64x2.splat(0);
-        let c13 = f64x2.splat(0);
+        let c00 = vsplat<T>(0);
+        let c01 = vsplat<T>(0);
+        let c02 = vsplat<T>(0);
+        let c03 = vsplat<T>(0);
+        let c10 = vsplat<T>(0);
+        let c11 = vsplat<T>(0);
+        let c12 = vsplat<T>(0);
+        let c13 = vsplat<T>(0);
         let xr = xrow + <usize>ow * step;
         let wr = wblk;
         if (runs == 1) {
@@ -106,21 +109,21 @@ export function conv_forward(
             let xa = xr;
             const end = xr + run;
             while (xa < end) {
-              const a0 = v128.load64_splat(xa);
-              const a1 = v128.load64_splat(xa + second);
+              const a0 = vloadSplat<T>(xa);
+              const a1 = vloadSplat<T>(xa + second);
               const w0 = v128.load(wr);
               const w1 = v128.load(wr, 16);
               const w2 = v128.load(wr, 32);
               const w3 = v128.load(wr, 48);
-              c00 = f64x2.add(c00, f64x2.mul(a0, w0));
-              c01 = f64x2.add(c01, f64x2.mul(a0, w1));
-              c02 = f64x2.add(c02, f64x2.mul(a0, w2));
-              c03 = f64x2.add(c03, f64x2.mul(a0, w3));
-              c10 = f64x2.add(c10, f64x2.mul(a1, w0));
-              c11 = f64x2.add(c11, f64x2.mul(a1, w1));
-              c12 = f64x2.add(c12, f64x2.mul(a1, w2));
-              c13 = f64x2.add(c13, f64x2.mul(a1, w3));
-              xa += 8;
+              c00 = vadd<T>(c00, vmul<T>(a0, w0));
+              c01 = vadd<T>(c01, vmul<T>(a0, w1));
+              c02 = vadd<T>(c02, vmul<T>(a0, w2));
+              c03 = vadd<T>(c03, vmul<T>(a0, w3));
+              c10 = vadd<T>(c10, vmul<T>(a1, w0));
+              c11 = vadd<T>(c11, vmul<T>(a1, w1));
+              c12 = vadd<T>(c12, vmul<T>(a1, w2));
+              c13 = vadd<T>(c13, vmul<T>(a1, w3));
+              xa += sizeof<T>();
               wr += 64;
             }
             xr += rowStep;
@@ -133,21 +136,21 @@ export function conv_forward(
             let xa = xr + <usize>q * jump;
             const end = xa + run;
             while (xa < end) {
-              const a0 = v128.load64_splat(xa);
-              const a1 = v128.load64_splat(xa + second);
+              const a0 = vloadSplat<T>(xa);
+              const a1 = vloadSplat<T>(xa + second);
               const w0 = v128.load(wr);
               const w1 = v128.load(wr, 16);
               const w2 = v128.load(wr, 32);
               const w3 = v128.load(wr, 48);
-              c00 = f64x2.add(c00, f64x2.mul(a0, w0));
-              c01 = f64x2.add(c01, f64x2.mul(a0, w1));
-              c02 = f64x2.add(c02, f64x2.mul(a0, w2));
-              c03 = f64x2.add(c03, f64x2.mul(a0, w3));
-              c10 = f64x2.add(c10, f64x2.mul(a1, w0));
-              c11 = f64x2.add(c11, f64x2.mul(a1, w1));
-              c12 = f64x2.add(c12, f64x2.mul(a1, w2));
-              c13 = f64x2.add(c13, f64x2.mul(a1, w3));
-              xa += 8;
+              c00 = vadd<T>(c00, vmul<T>(a0, w0));
+              c01 = vadd<T>(c01, vmul<T>(a0, w1));
+              c02 = vadd<T>(c02, vmul<T>(a0, w2));
+              c03 = vadd<T>(c03, vmul<T>(a0, w3));
+              c10 = vadd<T>(c10, vmul<T>(a1, w0));
+              c11 = vadd<T>(c11, vmul<T>(a1, w1));
+              c12 = vadd<T>(c12, vmul<T>(a1, w2));
+              c13 = vadd<T>(c13, vmul<T>(a1, w3));
+              xa += sizeof<T>();
               wr += 64;
             }
             if (++q == runs) {
@@ -156,13 +159,67 @@ export function conv_forward(
             }
           }
         }
-        const z0 = at(zrow + <usize>ow * pix, kb);
+        const z0 = atT<T>(zrow + <usize>ow * pix, kb);
         const r = res ? res + (z0 - z) : 0;
-        store8Act(z0, c00, c01, c02, c03, b0, b1, b2, b3, act, r);
-        if (two) store8Act(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3, act, r ? r + pix : 0);
+        storeBlockAct<T>(z0, c00, c01, c02, c03, b0, b1, b2, b3, act, r);
+        if (two) storeBlockAct<T>(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3, act, r ? r + pix : 0);
       }
     }
   }
+}
+
+export function conv_forward(
+  xp: usize,
+  hp: i32,
+  wp: i32,
+  c: i32,
+  cg: i32,
+  wpk: usize,
+  fh: i32,
+  fw: i32,
+  dilH: i32,
+  dilW: i32,
+  k8: i32,
+  b8: usize,
+  sh: i32,
+  sw: i32,
+  z: usize,
+  kp: i32,
+  nH: i32,
+  nW: i32,
+  r0: i32,
+  r1: i32,
+  act: i32,
+  res: usize,
+): void {
+  convForward<f64>(xp, hp, wp, c, cg, wpk, fh, fw, dilH, dilW, k8, b8, sh, sw, z, kp, nH, nW, r0, r1, act, res);
+}
+
+export function conv_forward_f32(
+  xp: usize,
+  hp: i32,
+  wp: i32,
+  c: i32,
+  cg: i32,
+  wpk: usize,
+  fh: i32,
+  fw: i32,
+  dilH: i32,
+  dilW: i32,
+  k8: i32,
+  b8: usize,
+  sh: i32,
+  sw: i32,
+  z: usize,
+  kp: i32,
+  nH: i32,
+  nW: i32,
+  r0: i32,
+  r1: i32,
+  act: i32,
+  res: usize,
+): void {
+  convForward<f32>(xp, hp, wp, c, cg, wpk, fh, fw, dilH, dilW, k8, b8, sh, sw, z, kp, nH, nW, r0, r1, act, res);
 }
 
 /**
@@ -472,6 +529,86 @@ export function conv_backward_input(
  * xp [m,hp,wp,c8] padded input;
  * w [fh,fw,c8]; b [c8]; z [m,nH,nW,c8].
  */
+// @ts-ignore: decorator
+@inline
+function convForwardDepthwise<T>(
+  xp: usize,
+  hp: i32,
+  wp: i32,
+  c8: i32,
+  w: usize,
+  fh: i32,
+  fw: i32,
+  dilH: i32,
+  dilW: i32,
+  b: usize,
+  sh: i32,
+  sw: i32,
+  z: usize,
+  nH: i32,
+  nW: i32,
+  r0: i32,
+  r1: i32,
+  act: i32,
+): void {
+  const pix = bytesT<T>(c8);
+  const step = bytesT<T>(sw * c8);
+  const tapW = bytesT<T>(dilW * c8);
+  const tapH = bytesT<T>(dilH * wp * c8);
+  for (let r = r0; r < r1; r++) {
+    const i = r / nH;
+    const oh = r - i * nH;
+    const xrow = atT<T>(xp, (i * hp + oh * sh) * wp * c8);
+    const zrow = atT<T>(z, (i * nH + oh) * nW * c8);
+    for (let ow = 0; ow < nW; ow += 2) {
+      // a row's odd last pixel is paired with itself and stored once
+      const two = ow + 1 < nW;
+      const second = two ? step : 0;
+      for (let cb = 0; cb < c8; cb += block<T>()) {
+        let c00 = vsplat<T>(0);
+        let c01 = vsplat<T>(0);
+        let c02 = vsplat<T>(0);
+        let c03 = vsplat<T>(0);
+        let c10 = vsplat<T>(0);
+        let c11 = vsplat<T>(0);
+        let c12 = vsplat<T>(0);
+        let c13 = vsplat<T>(0);
+        let xr = atT<T>(xrow + <usize>ow * step, cb);
+        let wr = atT<T>(w, cb);
+        for (let kh = 0; kh < fh; kh++) {
+          let xa = xr;
+          for (let kw = 0; kw < fw; kw++) {
+            const w0 = v128.load(wr);
+            const w1 = v128.load(wr, 16);
+            const w2 = v128.load(wr, 32);
+            const w3 = v128.load(wr, 48);
+            const xb = xa + second;
+            c00 = vadd<T>(c00, vmul<T>(v128.load(xa), w0));
+            c01 = vadd<T>(c01, vmul<T>(v128.load(xa, 16), w1));
+            c02 = vadd<T>(c02, vmul<T>(v128.load(xa, 32), w2));
+            c03 = vadd<T>(c03, vmul<T>(v128.load(xa, 48), w3));
+            c10 = vadd<T>(c10, vmul<T>(v128.load(xb), w0));
+            c11 = vadd<T>(c11, vmul<T>(v128.load(xb, 16), w1));
+            c12 = vadd<T>(c12, vmul<T>(v128.load(xb, 32), w2));
+            c13 = vadd<T>(c13, vmul<T>(v128.load(xb, 48), w3));
+            xa += tapW;
+            wr += pix;
+          }
+          xr += tapH;
+        }
+        const bias = atT<T>(b, cb);
+        const b0 = v128.load(bias);
+        const b1 = v128.load(bias, 16);
+        const b2 = v128.load(bias, 32);
+        const b3 = v128.load(bias, 48);
+        const z0 = atT<T>(zrow + <usize>ow * pix, cb);
+        storeBlockAct<T>(z0, c00, c01, c02, c03, b0, b1, b2, b3, act, 0);
+        if (two) storeBlockAct<T>(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3, act, 0);
+      }
+    }
+  }
+}
+
 export function conv_forward_depthwise(
   xp: usize,
   hp: i32,
@@ -492,62 +629,30 @@ export function conv_forward_depthwise(
   r1: i32,
   act: i32,
 ): void {
-  const pix = bytes(c8);
-  const step = bytes(sw * c8);
-  const tapW = bytes(dilW * c8);
-  const tapH = bytes(dilH * wp * c8);
-  for (let r = r0; r < r1; r++) {
-    const i = r / nH;
-    const oh = r - i * nH;
-    const xrow = at(xp, (i * hp + oh * sh) * wp * c8);
-    const zrow = at(z, (i * nH + oh) * nW * c8);
-    for (let ow = 0; ow < nW; ow += 2) {
-      // a row's odd last pixel is paired with itself and stored once
-      const two = ow + 1 < nW;
-      const second = two ? step : 0;
-      for (let cb = 0; cb < c8; cb += 8) {
-        let c00 = f64x2.splat(0);
-        let c01 = f64x2.splat(0);
-        let c02 = f64x2.splat(0);
-        let c03 = f64x2.splat(0);
-        let c10 = f64x2.splat(0);
-        let c11 = f64x2.splat(0);
-        let c12 = f64x2.splat(0);
-        let c13 = f64x2.splat(0);
-        let xr = at(xrow + <usize>ow * step, cb);
-        let wr = at(w, cb);
-        for (let kh = 0; kh < fh; kh++) {
-          let xa = xr;
-          for (let kw = 0; kw < fw; kw++) {
-            const w0 = v128.load(wr);
-            const w1 = v128.load(wr, 16);
-            const w2 = v128.load(wr, 32);
-            const w3 = v128.load(wr, 48);
-            const xb = xa + second;
-            c00 = f64x2.add(c00, f64x2.mul(v128.load(xa), w0));
-            c01 = f64x2.add(c01, f64x2.mul(v128.load(xa, 16), w1));
-            c02 = f64x2.add(c02, f64x2.mul(v128.load(xa, 32), w2));
-            c03 = f64x2.add(c03, f64x2.mul(v128.load(xa, 48), w3));
-            c10 = f64x2.add(c10, f64x2.mul(v128.load(xb), w0));
-            c11 = f64x2.add(c11, f64x2.mul(v128.load(xb, 16), w1));
-            c12 = f64x2.add(c12, f64x2.mul(v128.load(xb, 32), w2));
-            c13 = f64x2.add(c13, f64x2.mul(v128.load(xb, 48), w3));
-            xa += tapW;
-            wr += pix;
-          }
-          xr += tapH;
-        }
-        const bias = at(b, cb);
-        const b0 = v128.load(bias);
-        const b1 = v128.load(bias, 16);
-        const b2 = v128.load(bias, 32);
-        const b3 = v128.load(bias, 48);
-        const z0 = at(zrow + <usize>ow * pix, cb);
-        store8Act(z0, c00, c01, c02, c03, b0, b1, b2, b3, act, 0);
-        if (two) store8Act(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3, act, 0);
-      }
-    }
-  }
+  convForwardDepthwise<f64>(xp, hp, wp, c8, w, fh, fw, dilH, dilW, b, sh, sw, z, nH, nW, r0, r1, act);
+}
+
+export function conv_forward_depthwise_f32(
+  xp: usize,
+  hp: i32,
+  wp: i32,
+  c8: i32,
+  w: usize,
+  fh: i32,
+  fw: i32,
+  dilH: i32,
+  dilW: i32,
+  b: usize,
+  sh: i32,
+  sw: i32,
+  z: usize,
+  nH: i32,
+  nW: i32,
+  r0: i32,
+  r1: i32,
+  act: i32,
+): void {
+  convForwardDepthwise<f32>(xp, hp, wp, c8, w, fh, fw, dilH, dilW, b, sh, sw, z, nH, nW, r0, r1, act);
 }
 
 /**

@@ -6,36 +6,35 @@
 // NaNs are tracked on the side (v != v) and put back at the end: the result is np.max's. Of equal values
 // the last in window order (row by row) is kept, as np.max keeps it: so a window of zeros gives the sign
 // of its last zero, in vector and scalar lanes alike (pmax(v, m) = v < m ? m : v).
-import { at, bytes } from "./mem";
+import { at, atT, block, bytes, bytesT, lanes, vadd, vdiv, vne, vpmax, vsplat } from "./mem";
 
-const NAN2 = f64x2.splat(NaN);
 const ONE2 = f64x2.splat(1);
 
-/** np.max over the fh×fw window of 2 channels at p (element strides sx1, sx2): NaN if any is NaN. */
-function windowMax2(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): v128 {
+/** np.max over the fh×fw window of one vector of channels at p (element strides sx1, sx2): NaN if any is NaN. */
+function windowMaxV<T>(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): v128 {
   let m = v128.load(p);
-  let nan = f64x2.ne(m, m);
+  let nan = vne<T>(m, m);
   for (let kh = 0; kh < fh; kh++) {
-    let q = at(p, kh * sx1);
+    let q = atT<T>(p, kh * sx1);
     for (let kw = 0; kw < fw; kw++) {
       const v = v128.load(q);
-      m = f64x2.pmax(v, m);
-      nan = v128.or(nan, f64x2.ne(v, v));
-      q += bytes(sx2);
+      m = vpmax<T>(v, m);
+      nan = v128.or(nan, vne<T>(v, v));
+      q += bytesT<T>(sx2);
     }
   }
-  return v128.bitselect(NAN2, m, nan);
+  return v128.bitselect(vsplat<T>(NaN), m, nan);
 }
 
 /**
  * np.max over the fh×fw window of one channel at p (the last of equal values kept, as in the vector
  * lanes) and NaN if any is NaN.
  */
-function windowMax1(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): f64 {
-  let m = load<f64>(p);
+function windowMax1<T>(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): T {
+  let m = load<T>(p);
   for (let kh = 0; kh < fh; kh++) {
     for (let kw = 0; kw < fw; kw++) {
-      const v = load<f64>(at(p, kh * sx1 + kw * sx2));
+      const v = load<T>(atT<T>(p, kh * sx1 + kw * sx2));
       m = v >= m || v != v ? v : m;
     }
   }
@@ -46,6 +45,80 @@ function windowMax1(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): f64 {
  * A[i,oh,ow,ch] = max of x[i, oh*sh:oh*sh+fh, ow*sw:ow*sw+fw, ch] (NaN if the window holds one, as np.max)
  * for images i0..i1. x [m,h,w,c] through element strides sx0..sx3; y [m,nH,nW,c] C-contiguous.
  */
+// @ts-ignore: decorator
+@inline
+function poolForwardMax<T>(
+  x: usize,
+  sx0: i32,
+  sx1: i32,
+  sx2: i32,
+  sx3: i32,
+  c: i32,
+  fh: i32,
+  fw: i32,
+  sh: i32,
+  sw: i32,
+  y: usize,
+  nH: i32,
+  nW: i32,
+  i0: i32,
+  i1: i32,
+): void {
+  const vec = sx3 == 1 ? c & ~(lanes<T>() - 1) : 0; // channels handled two at a time
+  const step = bytesT<T>(sx2);
+  const nan = vsplat<T>(NaN);
+  for (let i = i0; i < i1; i++) {
+    for (let oh = 0; oh < nH; oh++) {
+      for (let ow = 0; ow < nW; ow++) {
+        const corner = atT<T>(x, i * sx0 + oh * sh * sx1 + ow * sw * sx2);
+        const yr = atT<T>(y, ((i * nH + oh) * nW + ow) * c);
+        let ch = 0;
+        for (; ch + block<T>() <= vec; ch += block<T>()) {
+          // 8 channels per pass over the window: four independent max chains
+          const p = atT<T>(corner, ch);
+          let m0 = v128.load(p);
+          let m1 = v128.load(p, 16);
+          let m2 = v128.load(p, 32);
+          let m3 = v128.load(p, 48);
+          let n0 = vne<T>(m0, m0);
+          let n1 = vne<T>(m1, m1);
+          let n2 = vne<T>(m2, m2);
+          let n3 = vne<T>(m3, m3);
+          for (let kh = 0; kh < fh; kh++) {
+            let q = atT<T>(p, kh * sx1);
+            for (let kw = 0; kw < fw; kw++) {
+              const v0 = v128.load(q);
+              const v1 = v128.load(q, 16);
+              const v2 = v128.load(q, 32);
+              const v3 = v128.load(q, 48);
+              m0 = vpmax<T>(v0, m0);
+              m1 = vpmax<T>(v1, m1);
+              m2 = vpmax<T>(v2, m2);
+              m3 = vpmax<T>(v3, m3);
+              n0 = v128.or(n0, vne<T>(v0, v0));
+              n1 = v128.or(n1, vne<T>(v1, v1));
+              n2 = v128.or(n2, vne<T>(v2, v2));
+              n3 = v128.or(n3, vne<T>(v3, v3));
+              q += step;
+            }
+          }
+          const o = atT<T>(yr, ch);
+          v128.store(o, v128.bitselect(nan, m0, n0));
+          v128.store(o, v128.bitselect(nan, m1, n1), 16);
+          v128.store(o, v128.bitselect(nan, m2, n2), 32);
+          v128.store(o, v128.bitselect(nan, m3, n3), 48);
+        }
+        for (; ch < vec; ch += lanes<T>()) {
+          v128.store(atT<T>(yr, ch), windowMaxV<T>(atT<T>(corner, ch), fh, fw, sx1, sx2));
+        }
+        for (; ch < c; ch++) {
+          store<T>(atT<T>(yr, ch), windowMax1<T>(atT<T>(corner, ch * sx3), fh, fw, sx1, sx2));
+        }
+      }
+    }
+  }
+}
+
 export function pool_forward_max(
   x: usize,
   sx0: i32,
@@ -63,64 +136,113 @@ export function pool_forward_max(
   i0: i32,
   i1: i32,
 ): void {
-  const vec = sx3 == 1 ? c & ~1 : 0; // channels handled two at a time
-  const step = bytes(sx2);
-  for (let i = i0; i < i1; i++) {
-    for (let oh = 0; oh < nH; oh++) {
-      for (let ow = 0; ow < nW; ow++) {
-        const corner = at(x, i * sx0 + oh * sh * sx1 + ow * sw * sx2);
-        const yr = at(y, ((i * nH + oh) * nW + ow) * c);
-        let ch = 0;
-        for (; ch + 8 <= vec; ch += 8) {
-          // 8 channels per pass over the window: four independent max chains
-          const p = at(corner, ch);
-          let m0 = v128.load(p);
-          let m1 = v128.load(p, 16);
-          let m2 = v128.load(p, 32);
-          let m3 = v128.load(p, 48);
-          let n0 = f64x2.ne(m0, m0);
-          let n1 = f64x2.ne(m1, m1);
-          let n2 = f64x2.ne(m2, m2);
-          let n3 = f64x2.ne(m3, m3);
-          for (let kh = 0; kh < fh; kh++) {
-            let q = at(p, kh * sx1);
-            for (let kw = 0; kw < fw; kw++) {
-              const v0 = v128.load(q);
-              const v1 = v128.load(q, 16);
-              const v2 = v128.load(q, 32);
-              const v3 = v128.load(q, 48);
-              m0 = f64x2.pmax(v0, m0);
-              m1 = f64x2.pmax(v1, m1);
-              m2 = f64x2.pmax(v2, m2);
-              m3 = f64x2.pmax(v3, m3);
-              n0 = v128.or(n0, f64x2.ne(v0, v0));
-              n1 = v128.or(n1, f64x2.ne(v1, v1));
-              n2 = v128.or(n2, f64x2.ne(v2, v2));
-              n3 = v128.or(n3, f64x2.ne(v3, v3));
-              q += step;
-            }
-          }
-          const o = at(yr, ch);
-          v128.store(o, v128.bitselect(NAN2, m0, n0));
-          v128.store(o, v128.bitselect(NAN2, m1, n1), 16);
-          v128.store(o, v128.bitselect(NAN2, m2, n2), 32);
-          v128.store(o, v128.bitselect(NAN2, m3, n3), 48);
-        }
-        for (; ch < vec; ch += 2) {
-          v128.store(at(yr, ch), windowMax2(at(corner, ch), fh, fw, sx1, sx2));
-        }
-        for (; ch < c; ch++) {
-          store<f64>(at(yr, ch), windowMax1(at(corner, ch * sx3), fh, fw, sx1, sx2));
-        }
-      }
-    }
-  }
+  poolForwardMax<f64>(x, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1);
+}
+
+export function pool_forward_max_f32(
+  x: usize,
+  sx0: i32,
+  sx1: i32,
+  sx2: i32,
+  sx3: i32,
+  c: i32,
+  fh: i32,
+  fw: i32,
+  sh: i32,
+  sw: i32,
+  y: usize,
+  nH: i32,
+  nW: i32,
+  i0: i32,
+  i1: i32,
+): void {
+  poolForwardMax<f32>(x, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1);
 }
 
 /**
  * As pool_forward_max, with the window's sum divided by divH[oh] * divW[ow] (fh*fw without padding: the
  * mean, as np.mean) instead of its max.
  */
+// @ts-ignore: decorator
+@inline
+function poolForwardAverage<T>(
+  x: usize,
+  sx0: i32,
+  sx1: i32,
+  sx2: i32,
+  sx3: i32,
+  c: i32,
+  fh: i32,
+  fw: i32,
+  sh: i32,
+  sw: i32,
+  y: usize,
+  nH: i32,
+  nW: i32,
+  i0: i32,
+  i1: i32,
+  divH: usize,
+  divW: usize,
+): void {
+  const vec = sx3 == 1 ? c & ~(lanes<T>() - 1) : 0;
+  const step = bytesT<T>(sx2);
+  for (let i = i0; i < i1; i++) {
+    for (let oh = 0; oh < nH; oh++) {
+      for (let ow = 0; ow < nW; ow++) {
+        const n = load<f64>(at(divH, oh)) * load<f64>(at(divW, ow));
+        const nv = vsplat<T>(n);
+        const corner = atT<T>(x, i * sx0 + oh * sh * sx1 + ow * sw * sx2);
+        const yr = atT<T>(y, ((i * nH + oh) * nW + ow) * c);
+        let ch = 0;
+        for (; ch + block<T>() <= vec; ch += block<T>()) {
+          const p = atT<T>(corner, ch);
+          let s0 = vsplat<T>(0);
+          let s1 = vsplat<T>(0);
+          let s2 = vsplat<T>(0);
+          let s3 = vsplat<T>(0);
+          for (let kh = 0; kh < fh; kh++) {
+            let q = atT<T>(p, kh * sx1);
+            for (let kw = 0; kw < fw; kw++) {
+              s0 = vadd<T>(s0, v128.load(q));
+              s1 = vadd<T>(s1, v128.load(q, 16));
+              s2 = vadd<T>(s2, v128.load(q, 32));
+              s3 = vadd<T>(s3, v128.load(q, 48));
+              q += step;
+            }
+          }
+          const o = atT<T>(yr, ch);
+          v128.store(o, vdiv<T>(s0, nv));
+          v128.store(o, vdiv<T>(s1, nv), 16);
+          v128.store(o, vdiv<T>(s2, nv), 32);
+          v128.store(o, vdiv<T>(s3, nv), 48);
+        }
+        for (; ch < vec; ch += lanes<T>()) {
+          const p = atT<T>(corner, ch);
+          let s = vsplat<T>(0);
+          for (let kh = 0; kh < fh; kh++) {
+            let q = atT<T>(p, kh * sx1);
+            for (let kw = 0; kw < fw; kw++) {
+              s = vadd<T>(s, v128.load(q));
+              q += step;
+            }
+          }
+          v128.store(atT<T>(yr, ch), vdiv<T>(s, nv));
+        }
+        for (; ch < c; ch++) {
+          const p = atT<T>(corner, ch * sx3);
+          let s: f64 = 0;
+          for (let kh = 0; kh < fh; kh++) {
+            for (let kw = 0; kw < fw; kw++) {
+              s += load<T>(atT<T>(p, kh * sx1 + kw * sx2));
+            }
+          }
+          store<T>(atT<T>(yr, ch), <T>(s / n));
+        }
+      }
+    }
+  }
+}
+
 export function pool_forward_average(
   x: usize,
   sx0: i32,
@@ -140,63 +262,29 @@ export function pool_forward_average(
   divH: usize,
   divW: usize,
 ): void {
-  const vec = sx3 == 1 ? c & ~1 : 0;
-  const step = bytes(sx2);
-  for (let i = i0; i < i1; i++) {
-    for (let oh = 0; oh < nH; oh++) {
-      for (let ow = 0; ow < nW; ow++) {
-        const n = load<f64>(at(divH, oh)) * load<f64>(at(divW, ow));
-        const nv = f64x2.splat(n);
-        const corner = at(x, i * sx0 + oh * sh * sx1 + ow * sw * sx2);
-        const yr = at(y, ((i * nH + oh) * nW + ow) * c);
-        let ch = 0;
-        for (; ch + 8 <= vec; ch += 8) {
-          const p = at(corner, ch);
-          let s0 = f64x2.splat(0);
-          let s1 = f64x2.splat(0);
-          let s2 = f64x2.splat(0);
-          let s3 = f64x2.splat(0);
-          for (let kh = 0; kh < fh; kh++) {
-            let q = at(p, kh * sx1);
-            for (let kw = 0; kw < fw; kw++) {
-              s0 = f64x2.add(s0, v128.load(q));
-              s1 = f64x2.add(s1, v128.load(q, 16));
-              s2 = f64x2.add(s2, v128.load(q, 32));
-              s3 = f64x2.add(s3, v128.load(q, 48));
-              q += step;
-            }
-          }
-          const o = at(yr, ch);
-          v128.store(o, f64x2.div(s0, nv));
-          v128.store(o, f64x2.div(s1, nv), 16);
-          v128.store(o, f64x2.div(s2, nv), 32);
-          v128.store(o, f64x2.div(s3, nv), 48);
-        }
-        for (; ch < vec; ch += 2) {
-          const p = at(corner, ch);
-          let s = f64x2.splat(0);
-          for (let kh = 0; kh < fh; kh++) {
-            let q = at(p, kh * sx1);
-            for (let kw = 0; kw < fw; kw++) {
-              s = f64x2.add(s, v128.load(q));
-              q += step;
-            }
-          }
-          v128.store(at(yr, ch), f64x2.div(s, nv));
-        }
-        for (; ch < c; ch++) {
-          const p = at(corner, ch * sx3);
-          let s: f64 = 0;
-          for (let kh = 0; kh < fh; kh++) {
-            for (let kw = 0; kw < fw; kw++) {
-              s += load<f64>(at(p, kh * sx1 + kw * sx2));
-            }
-          }
-          store<f64>(at(yr, ch), s / n);
-        }
-      }
-    }
-  }
+  poolForwardAverage<f64>(x, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1, divH, divW);
+}
+
+export function pool_forward_average_f32(
+  x: usize,
+  sx0: i32,
+  sx1: i32,
+  sx2: i32,
+  sx3: i32,
+  c: i32,
+  fh: i32,
+  fw: i32,
+  sh: i32,
+  sw: i32,
+  y: usize,
+  nH: i32,
+  nW: i32,
+  i0: i32,
+  i1: i32,
+  divH: usize,
+  divW: usize,
+): void {
+  poolForwardAverage<f32>(x, sx0, sx1, sx2, sx3, c, fh, fw, sh, sw, y, nH, nW, i0, i1, divH, divW);
 }
 
 /**
@@ -237,7 +325,7 @@ export function pool_backward_max(
         let ch = 0;
         for (; ch < vec; ch += 2) {
           const p = at(corner, ch);
-          const m = windowMax2(p, fh, fw, sx1, sx2);
+          const m = windowMaxV<f64>(p, fh, fw, sx1, sx2);
           const g = v128.load(at(dyr, ch));
           for (let kh = 0; kh < fh; kh++) {
             let q = at(p, kh * sx1);
@@ -252,7 +340,7 @@ export function pool_backward_max(
         }
         for (; ch < c; ch++) {
           const p = at(corner, ch * sx3);
-          const m = windowMax1(p, fh, fw, sx1, sx2);
+          const m = windowMax1<f64>(p, fh, fw, sx1, sx2);
           const g = load<f64>(at(dyr, ch));
           for (let kh = 0; kh < fh; kh++) {
             for (let kw = 0; kw < fw; kw++) {

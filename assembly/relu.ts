@@ -1,5 +1,5 @@
 // relu / relu_backward on flat float64 memory, two elements per f64x2.
-import { at } from "./mem";
+import { at, atT, lanes, vmax, vsplat } from "./mem";
 
 const ZERO2 = f64x2.splat(0);
 
@@ -7,10 +7,20 @@ const ZERO2 = f64x2.splat(0);
  * y[i] = max(0, x[i]) for elements i0..i1 (np.maximum(0, Z): NaN stays NaN, −0 gives +0). i0 and i1
  * even except at the end of the array.
  */
-export function relu_forward(x: usize, y: usize, i0: i32, i1: i32): void {
+// @ts-ignore: decorator
+@inline
+function reluForward<T>(x: usize, y: usize, i0: i32, i1: i32): void {
   let i = i0;
-  for (; i + 2 <= i1; i += 2) v128.store(at(y, i), f64x2.max(v128.load(at(x, i)), ZERO2));
-  if (i < i1) store<f64>(at(y, i), max<f64>(load<f64>(at(x, i)), 0));
+  for (; i + lanes<T>() <= i1; i += lanes<T>()) v128.store(atT<T>(y, i), vmax<T>(v128.load(atT<T>(x, i)), vsplat<T>(0)));
+  if (i < i1) store<T>(atT<T>(y, i), max<T>(load<T>(atT<T>(x, i)), 0));
+}
+
+export function relu_forward(x: usize, y: usize, i0: i32, i1: i32): void {
+  reluForward<f64>(x, y, i0, i1);
+}
+
+export function relu_forward_f32(x: usize, y: usize, i0: i32, i1: i32): void {
+  reluForward<f32>(x, y, i0, i1);
 }
 
 /**

@@ -1,30 +1,40 @@
 // softmax and softmax cross-entropy over the last axis of [rows, k] float64 memory.
-import { at } from "./mem";
+import { at, atT } from "./mem";
 
 /** The largest of z[0..k] (NaN if any is NaN), which softmax subtracts so that exp never overflows. */
-function rowMax(z: usize, k: i32): f64 {
-  let m = load<f64>(z);
+function rowMaxT<T>(z: usize, k: i32): f64 {
+  let m = <f64>load<T>(z);
   for (let j = 1; j < k; j++) {
-    const v = load<f64>(at(z, j));
+    const v = <f64>load<T>(atT<T>(z, j));
     m = v > m || v != v ? v : m;
   }
   return m;
 }
 
 /** y[r,:] = exp(z[r,:] − max) / sum for rows r0..r1 (max-subtracted, so large logits never overflow). */
-export function softmax_forward(z: usize, k: i32, y: usize, r0: i32, r1: i32): void {
+// @ts-ignore: decorator
+@inline
+function softmaxForward<T>(z: usize, k: i32, y: usize, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) {
-    const zr = at(z, r * k);
-    const yr = at(y, r * k);
-    const m = rowMax(zr, k);
+    const zr = atT<T>(z, r * k);
+    const yr = atT<T>(y, r * k);
+    const m = rowMaxT<T>(zr, k);
     let s: f64 = 0;
     for (let j = 0; j < k; j++) {
-      const e = Math.exp(load<f64>(at(zr, j)) - m);
-      store<f64>(at(yr, j), e);
+      const e = Math.exp(<f64>load<T>(atT<T>(zr, j)) - m);
+      store<T>(atT<T>(yr, j), <T>e);
       s += e;
     }
-    for (let j = 0; j < k; j++) store<f64>(at(yr, j), load<f64>(at(yr, j)) / s);
+    for (let j = 0; j < k; j++) store<T>(atT<T>(yr, j), <T>(<f64>load<T>(atT<T>(yr, j)) / s));
   }
+}
+
+export function softmax_forward(z: usize, k: i32, y: usize, r0: i32, r1: i32): void {
+  softmaxForward<f64>(z, k, y, r0, r1);
+}
+
+export function softmax_forward_f32(z: usize, k: i32, y: usize, r0: i32, r1: i32): void {
+  softmaxForward<f32>(z, k, y, r0, r1);
 }
 
 /**
@@ -46,7 +56,7 @@ export function softmax_cross_entropy(
     const zr = at(z, r * k);
     const tr = at(t, r * k);
     const dr = at(dz, r * k);
-    const m = rowMax(zr, k);
+    const m = rowMaxT<f64>(zr, k);
     let s: f64 = 0;
     let dot: f64 = 0;
     let mass: f64 = 0;

@@ -100,7 +100,17 @@ export type { DropoutCache } from "./ops/dropout.js";
 
 // models of those layers: sequential or functional graphs, trained, run inside WASM memory, saved as .npz
 export { Model, Sequential, SymbolicTensor, input, model, sequential, layers, digitsLayers } from "./model/model.js";
-export type { LayerSpec, LayerObject, Init, EpochLog, FitOptions, Labels, PredictOptions } from "./model/model.js";
+export type {
+  LayerSpec,
+  LayerObject,
+  Init,
+  EpochLog,
+  FitOptions,
+  Labels,
+  PredictOptions,
+  CompileOptions,
+} from "./model/model.js";
+export type { Precision } from "./kernels/kernels.js";
 export { sgd, adam } from "./model/optimizers.js";
 export type { Optimizer, Schedule } from "./model/optimizers.js";
 // numpy's .npz, for weights and data (hostile files refused by name, before anything large is inflated)

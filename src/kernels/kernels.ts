@@ -3,10 +3,19 @@
 // `Kernels` type, the warm-up, the loader's check of a module and the pool's dispatch all derive from it.
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 13;
+export const ABI_VERSION = 14;
 
 /** Channels rounded up to the kernels' blocks of 8 (one micro-kernel's width: 4 f64x2 registers). */
 export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
+
+/** An element type of the kernels: float64 (everything) or float32 (the *_f32 kernels of inference plans). */
+export type Precision = "f64" | "f32";
+
+/** Bytes of one element. */
+export const ELEMENT_BYTES: Record<Precision, number> = { f64: 8, f32: 4 };
+
+/** Channels of a micro-kernel's block (4 v128 registers): 8 f64, 16 f32. */
+export const BLOCK: Record<Precision, number> = { f64: 8, f32: 16 };
 
 /** Scratch buffers (zeros) for the warm-up calls, each big enough for every kernel's use of it. */
 interface Scratch {
@@ -39,9 +48,11 @@ interface Spec {
   readonly minWork?: number;
   /** Multiply-adds of a whole call from which sharing it out pays with the helpers asleep (default 2 × minWork). */
   readonly shareFrom?: number;
+  /** The element type of its data (default f64). */
+  readonly type?: Precision;
 }
 
-export const KERNELS = {
+const F64 = {
   zero_pad: {
     args: ["x", "sx0", "sx1", "sx2", "sx3", "h", "w", "c", "top", "bottom", "left", "right", "out", "i0", "i1"],
     warm: (s) => [[s.x, ...IMG, G.h, G.w, G.c, 1, 1, 1, 1, s.xp, 0, 1]],
@@ -257,6 +268,50 @@ export const KERNELS = {
   },
 } as const satisfies Record<string, Spec>;
 
+/**
+ * The kernels an inference plan runs in float32: each its f64 namesake's AssemblyScript source (generic
+ * over the element type) compiled for f32, with the same arguments (pointers, counts, element strides),
+ * thresholds and warm-up (blocks of 16 channels where the f64 one has 8).
+ */
+const F32 = {
+  zero_pad_f32: { ...F64.zero_pad, type: "f32" },
+  conv_forward_f32: {
+    ...F64.conv_forward,
+    type: "f32",
+    warm: (s) => [
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH, 0, 0],
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 2, 2, G.k8, s.b, 1, 1, s.z, G.k8, 7, 7, 0, 7, 1, 0],
+      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH, 2, s.y],
+    ],
+  },
+  conv_forward_depthwise_f32: {
+    ...F64.conv_forward_depthwise,
+    type: "f32",
+    warm: (s) =>
+      [0, 1, 2].map((act) => [s.xp, G.hp, G.wp, 16, s.w, G.f, G.f, 1, 1, s.b, 1, 1, s.z, G.nH, G.nW, 0, G.nH, act]),
+  },
+  pool_forward_max_f32: { ...F64.pool_forward_max, type: "f32" },
+  pool_forward_average_f32: { ...F64.pool_forward_average, type: "f32" },
+  relu_forward_f32: { ...F64.relu_forward, type: "f32" },
+  softmax_forward_f32: { ...F64.softmax_forward, type: "f32" },
+  act_forward_f32: { ...F64.act_forward, type: "f32" },
+  add_forward_f32: { ...F64.add_forward, type: "f32" },
+  channel_moments_f32: { ...F64.channel_moments, type: "f32" },
+  channel_affine_f32: { ...F64.channel_affine, type: "f32" },
+  channel_max_f32: { ...F64.channel_max, type: "f32" },
+  copy_channels_f32: { ...F64.copy_channels, type: "f32" },
+} as const satisfies Record<string, Spec>;
+
+export const KERNELS = { ...F64, ...F32 };
+
+/** The kernels that have a float32 twin. */
+export type TwinName = keyof typeof F32 extends `${infer K}_f32` ? K : never;
+
+/** Kernel `name` for data of `precision` (its *_f32 twin for f32). */
+export function kernelFor<K extends TwinName>(name: K, precision: Precision): K | `${K}_f32` {
+  return precision === "f64" ? name : `${name}_f32`;
+}
+
 export type KernelName = keyof typeof KERNELS;
 export const KERNEL_NAMES = Object.keys(KERNELS) as KernelName[];
 
@@ -324,6 +379,19 @@ const BUILDERS: { readonly [K in KernelName]: (a: ArgsOf<K>) => Task } = {
   channel_fill: (a) => ["channel_fill", a.v, a.pixels, a.c, a.y],
   channel_max: (a) => ["channel_max", a.x, a.pixels, a.c, a.y, a.arg],
   copy_channels: (a) => ["copy_channels", a.x, a.xs, a.c, a.y, a.ys, a.p0, a.p1],
+  zero_pad_f32: (a) => ["zero_pad_f32", a.x, a.sx0, a.sx1, a.sx2, a.sx3, a.h, a.w, a.c, a.top, a.bottom, a.left, a.right, a.out, a.i0, a.i1],
+  conv_forward_f32: (a) => ["conv_forward_f32", a.xp, a.hp, a.wp, a.c, a.cg, a.wpk, a.fh, a.fw, a.dilH, a.dilW, a.k8, a.b8, a.sh, a.sw, a.z, a.kp, a.nH, a.nW, a.r0, a.r1, a.act, a.res],
+  conv_forward_depthwise_f32: (a) => ["conv_forward_depthwise_f32", a.xp, a.hp, a.wp, a.c8, a.w, a.fh, a.fw, a.dilH, a.dilW, a.b, a.sh, a.sw, a.z, a.nH, a.nW, a.r0, a.r1, a.act],
+  pool_forward_max_f32: (a) => ["pool_forward_max_f32", a.x, a.sx0, a.sx1, a.sx2, a.sx3, a.c, a.fh, a.fw, a.sh, a.sw, a.y, a.nH, a.nW, a.i0, a.i1],
+  pool_forward_average_f32: (a) => ["pool_forward_average_f32", a.x, a.sx0, a.sx1, a.sx2, a.sx3, a.c, a.fh, a.fw, a.sh, a.sw, a.y, a.nH, a.nW, a.i0, a.i1, a.divH, a.divW],
+  relu_forward_f32: (a) => ["relu_forward_f32", a.x, a.y, a.i0, a.i1],
+  softmax_forward_f32: (a) => ["softmax_forward_f32", a.z, a.k, a.y, a.r0, a.r1],
+  act_forward_f32: (a) => ["act_forward_f32", a.kind, a.x, a.y, a.i0, a.i1, a.a, a.b],
+  add_forward_f32: (a) => ["add_forward_f32", a.a, a.b, a.y, a.i0, a.i1],
+  channel_moments_f32: (a) => ["channel_moments_f32", a.x, a.pixels, a.c, a.shift, a.s1, a.s2],
+  channel_affine_f32: (a) => ["channel_affine_f32", a.x, a.pixels, a.c, a.sub, a.scale, a.add, a.y],
+  channel_max_f32: (a) => ["channel_max_f32", a.x, a.pixels, a.c, a.y, a.arg],
+  copy_channels_f32: (a) => ["copy_channels_f32", a.x, a.xs, a.c, a.y, a.ys, a.p0, a.p1],
 };
 
 /**
@@ -350,9 +418,10 @@ export function gemmTask(a: {
   r0: number;
   r1: number;
   act?: number;
+  precision?: Precision;
 }): Task {
-  const { x, pixels, n, w, k8, b, z, r0, r1, act = 0 } = a;
-  return task("conv_forward", {
+  const { x, pixels, n, w, k8, b, z, r0, r1, act = 0, precision = "f64" } = a;
+  return task(kernelFor("conv_forward", precision), {
     xp: x,
     hp: 1,
     wp: pixels,

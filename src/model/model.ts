@@ -23,7 +23,8 @@ import { parseNpz, writeNpz } from "../io/npz.js";
 import { examples } from "./layers.js";
 import type { LayerSpec } from "./layers.js";
 import { type KindDef, type ParamSpec, bool, kindOf } from "./kinds.js";
-import { Plan } from "./plan.js";
+import { Plan, type PlanGraph } from "./plan.js";
+import type { Precision } from "../kernels/kernels.js";
 import { type GraphDescription, SymbolicTensor, describeGraph } from "../graph/graph.js";
 
 export { layers, digitsLayers } from "./layers.js";
@@ -252,6 +253,12 @@ function argmaxRows(P: NDArray): Int32Array {
   return out;
 }
 
+/** `v` as a precision, or a TypeError naming `fn` and `what`. */
+function checkPrecision(fn: string, v: unknown, what = "options.precision"): Precision {
+  if (v !== "f64" && v !== "f32") throw new TypeError(`${fn}: ${what} expects "f64" or "f32" but got ${describe(v)}`);
+  return v;
+}
+
 export interface PredictOptions {
   /** Examples per pass through the layers (the arena holds one pass's activations); default 256. */
   batchSize?: number;
@@ -262,6 +269,18 @@ export interface PredictOptions {
    * through its functional op, as fit's forward in inference mode (slower; to check the plan against).
    */
   engine?: "plan" | "ops";
+  /**
+   * The element type of the plan's arithmetic: "f64" (exact, the default unless compile() set another) or
+   * "f32" (weights converted and packed once, activations float32 in WASM memory: about half the memory
+   * traffic and twice the SIMD lanes; agrees with f64 to ~1e-6 relative). The output is float64 either way.
+   */
+  precision?: Precision;
+}
+
+/** compile()'s options: what predict() does by default. */
+export interface CompileOptions {
+  /** predict()'s default precision (see PredictOptions.precision). */
+  precision?: Precision;
 }
 
 /** A trainable parameter: its layer, its name in that layer, its spec. */
@@ -282,8 +301,12 @@ export class Model {
   private readonly steps: Step[];
   private readonly outputs: number[];
   private readonly all: Layer[];
-  /** predict()'s plan: the graph in inference mode inside WASM memory. */
-  private readonly plan: Plan;
+  /** predict()'s plans, one per precision (made when first used): the graph in inference mode inside WASM memory. */
+  private readonly plans = new Map<Precision, Plan>();
+  /** What the plans are made of. */
+  private readonly planGraph: PlanGraph;
+  /** predict()'s precision when its options name none (compile()). */
+  private precision: Precision = "f64";
   /** The graph as plain data (what convwasm/async sends its workers to make the same model). */
   readonly description: GraphDescription;
 
@@ -305,12 +328,36 @@ export class Model {
     this.inputShapes = graph.inputs.map((t) => Object.freeze([...t]));
     this.inputShape = this.inputShapes[0];
     this.outputShapes = g.outputs.map((v) => Object.freeze([...g.shapes[v]]));
-    this.plan = new Plan({ shapes: g.shapes, steps: g.steps, outputs: g.outputs, inputs: graph.inputs.length });
+    this.planGraph = { shapes: g.shapes, steps: g.steps, outputs: g.outputs, inputs: graph.inputs.length };
+    this.plans.set("f64", new Plan(this.planGraph));
+  }
+
+  /** The plan of `precision`, made once. */
+  private plan(precision: Precision = "f64"): Plan {
+    let p = this.plans.get(precision);
+    if (!p) this.plans.set(precision, (p = new Plan(this.planGraph, precision)));
+    return p;
+  }
+
+  /** Forgets every plan's packed weights (the weights changed). */
+  private invalidate(): void {
+    for (const p of this.plans.values()) p.invalidate();
+  }
+
+  /**
+   * Sets what predict() does by default: `{ precision: "f32" }` runs inference in float32 from now on
+   * (training, evaluate() and the functional ops stay float64). All or nothing: a bad option changes nothing.
+   */
+  compile(options: CompileOptions): this {
+    const fn = "compile";
+    const { precision = this.precision } = optionsOf<CompileOptions>(fn, options);
+    this.precision = checkPrecision(fn, precision);
+    return this;
   }
 
   /** Multiply-adds of one example through the conv and dense layers (what predict() costs per example). */
   get work(): number {
-    return this.plan.work;
+    return this.plan().work;
   }
 
   /**
@@ -401,7 +448,7 @@ export class Model {
       updates.push([target, v.toFloat64Array()]);
     }
     for (const [target, data] of updates) target.data.set(data);
-    this.plan.invalidate();
+    this.invalidate();
   }
 
   /**
@@ -420,7 +467,7 @@ export class Model {
       }
       p.array = a;
     }
-    this.plan.invalidate();
+    this.invalidate();
   }
 
   /** The weights and state as the bytes of an .npz file (np.load gives the same names and arrays). */
@@ -477,7 +524,7 @@ export class Model {
       `Total params: ${trainable + state}`,
       `Trainable params: ${trainable}`,
       ...(state > 0 ? [`Non-trainable params: ${state}`] : []),
-      `predict's activations: ${(this.plan.peakBytes() / 1024).toFixed(1)} KiB an example (planned by liveness)`,
+      `predict's activations: ${(this.plan().peakBytes() / 1024).toFixed(1)} KiB an example (planned by liveness)`,
     ].join("\n");
   }
 
@@ -638,7 +685,7 @@ export class Model {
         if (shift > 0) shiftImages(xb, shift, this.rs);
         const r = this.step(xb, take(y, idx));
         optimizer.step(params, r.grads, { decay, step: (epoch - 1) * batches + bi, steps: epochs * batches });
-        this.plan.invalidate();
+        this.invalidate();
         lossSum += r.loss * idx.length;
         correct += r.correct;
         options.onBatch?.(bi, batches, r.loss);
@@ -702,9 +749,14 @@ export class Model {
     options?: PredictOptions,
     fn = "predictAll",
   ): NDArray[] {
-    const { batchSize = 256, checkFinite = false, engine = "plan" } = optionsOf<PredictOptions>(fn, options);
+    const o = optionsOf<PredictOptions>(fn, options);
+    const { batchSize = 256, checkFinite = false, engine = "plan" } = o;
     if (engine !== "plan" && engine !== "ops") {
       throw new TypeError(`${fn}: options.engine expects "plan" or "ops" but got ${describe(engine)}`);
+    }
+    const precision = checkPrecision(fn, o.precision ?? this.precision, "options.precision");
+    if (engine === "ops" && precision !== "f64") {
+      throw new RangeError(`${fn}: options.engine "ops" runs in f64 only, but options.precision is "${precision}"`);
     }
     if (!Array.isArray(Xs) || Xs.length !== this.inputShapes.length) {
       throw new TypeError(
@@ -725,8 +777,11 @@ export class Model {
       const parts = xs.map(
         (x) => new NDArray(x.data, [i1 - i0, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]),
       );
-      if (engine === "plan") this.plan.run(fn, parts).forEach((o, j) => outs[j].data.set(o, i0 * outs[j].per));
-      else {
+      if (engine === "plan") {
+        this.plan(precision)
+          .run(fn, parts)
+          .forEach((r, j) => outs[j].data.set(r, i0 * outs[j].per));
+      } else {
         const { values } = this.forward(parts, false);
         this.outputs.forEach((v, j) => outs[j].data.set(values[v]!.toFloat64Array(), i0 * outs[j].per));
       }

@@ -14,8 +14,18 @@ import { padImages } from "../ops/pad.js";
 import { divisors } from "../ops/pool.js";
 import { ACTIVATIONS, type ActivationName, activationParams } from "../ops/activations.js";
 import { type Tile, useWinograd, winogradFilters, winogradFromArena } from "../ops/winograd.js";
-import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
+import {
+  BLOCK,
+  ELEMENT_BYTES,
+  type Precision,
+  type Task,
+  gemmTask,
+  kernelFor,
+  runKernel,
+  task,
+} from "../kernels/kernels.js";
 import { guided, run, runTasks, shareFrom, type Context } from "../runtime/schedule.js";
+import type { Arena } from "../runtime/arena.js";
 import { ACTIVATION_OF, type KindDef, type ParamSpec, convHp, fake, poolHp } from "./kinds.js";
 import type { LayerSpec } from "./layers.js";
 
@@ -50,6 +60,16 @@ interface Op {
   inPlace: number | null;
   /** It has no kernel path here: it runs through its op (decided when the plan is made). */
   viaOp: boolean;
+}
+
+/** A step's weights as its kernels read them, in the plan's element type. */
+interface Prepared {
+  /** The bias in blocks of channels (a folded BatchNorm's included). */
+  bias: Float64Array | Float32Array;
+  /** The Winograd tile (0: direct). */
+  tile: number;
+  /** The packed filters (per group; a separable conv's depthwise then pointwise; Winograd's U). */
+  packs: (Float64Array | Float32Array)[];
 }
 
 /** The activations run by act_forward, by layer kind (kinds.ts's table). */
@@ -90,15 +110,20 @@ function padSides(pad: unknown): [number, number, number, number] {
 }
 
 /** Whether a step runs on kernels here (else through its op), and the channels per pixel it needs of its inputs. */
-function kernelPath(l: PlanLayer, shapes: number[][], ins: number[]): { ok: boolean; need: (number | null)[] } {
+function kernelPath(
+  l: PlanLayer,
+  shapes: number[][],
+  ins: number[],
+  blocks: (k: number) => number,
+): { ok: boolean; need: (number | null)[] } {
   const s = l.spec;
   const inShape = shapes[ins[0]];
   const c = inShape[inShape.length - 1];
   const mode = convMode(l, inShape);
   if (mode === "depthwise") {
-    // (one filter per channel: the input as the kernel reads it, widened to 8s, unless it needs repeating)
+    // (one filter per channel: the input as the kernel reads it, widened to blocks, unless it needs repeating)
     const k = l.params.get("W")!.array.shape[3];
-    return { ok: true, need: [k === c ? blocks8(c) : null] };
+    return { ok: true, need: [k === c ? blocks(c) : null] };
   }
   if (mode !== null) return { ok: true, need: [null] };
   switch (s.kind) {
@@ -133,11 +158,22 @@ export class Plan {
   private readonly outputs: number[];
   private readonly inputs: number;
   /** Packed weights and vectors per step, made once until the weights change. */
-  private prepared = new Map<number, Float64Array[]>();
+  private prepared = new Map<number, Prepared>();
   /** Multiply-adds of one example (for sharing a batch out to threads). */
   readonly work: number;
+  /** Bytes of an element of every value, packed weight and vector: 8 (f64) or 4 (f32). */
+  private readonly el: number;
+  /** Channels rounded up to the micro-kernels' blocks (8 f64, 16 f32). */
+  private readonly blocks: (k: number) => number;
 
-  constructor(private readonly g: PlanGraph) {
+  constructor(
+    private readonly g: PlanGraph,
+    /** The element type the plan computes in (the model's weights stay float64; f32 packs a copy). */
+    readonly precision: Precision = "f64",
+  ) {
+    this.el = ELEMENT_BYTES[precision];
+    const block = BLOCK[precision];
+    this.blocks = (k) => Math.ceil(k / block) * block;
     const { steps, shapes, outputs } = g;
     this.shapes = shapes.map((s) => [...s]);
     this.outputs = outputs;
@@ -157,7 +193,7 @@ export class Plan {
     steps.forEach((st, i) => {
       if (absorbed.has(i)) return;
       const l = st.layer;
-      const path = kernelPath(l, shapes, st.inputs);
+      const path = kernelPath(l, shapes, st.inputs, this.blocks);
       // (add's inputs all at the first one's width; multiply's gate at its map's)
       if (path.ok && (l.spec.kind === "add" || l.spec.kind === "multiply")) {
         path.need = st.inputs.map((_, j) => (j === 0 ? null : cs[at(st.inputs[0])]));
@@ -190,7 +226,7 @@ export class Plan {
           other !== undefined &&
           (other < g.inputs || other - g.inputs < i)
         ) {
-          const width = blocks8(l.output[l.output.length - 1]);
+          const width = this.blocks(l.output[l.output.length - 1]);
           ins.push(cs[at(other)] === width ? at(other) : this.copy(at(other), width, cs));
           absorbed.add(a);
           alias.set(steps[a].output, st.output);
@@ -222,7 +258,7 @@ export class Plan {
       if (path.ok) {
         const k = l.spec.kind;
         if (mode === "grouped") width = c;
-        else if (mode !== null || k === "dense") width = blocks8(c);
+        else if (mode !== null || k === "dense") width = this.blocks(c);
         else if (k === "flatten") width = sizeOf(shape);
         else if (k === "concat") width = c;
         else if (["relu", "batchNorm", "dropout", "add", "multiply", "zeroPadding2d"].includes(k) || ACT[k]) {
@@ -268,7 +304,7 @@ export class Plan {
   /** Bytes of a value for m examples. */
   private bytes(v: number, m: number): number {
     const s = this.shapes[v];
-    return Math.ceil((m * (sizeOf(s) / s[s.length - 1]) * this.cs[v] * 8) / 64) * 64;
+    return Math.ceil((m * (sizeOf(s) / s[s.length - 1]) * this.cs[v] * this.el) / 64) * 64;
   }
 
   /**
@@ -318,13 +354,14 @@ export class Plan {
   }
 
   /**
-   * Each step's packed weights (BatchNorm folded in), made once until the weights change: [packed, bias
-   * (8-wide blocks), the Winograd tile (0: direct)]. A 3×3 conv where Winograd pays gets its filters'
-   * transform here, once, not per call.
+   * Each step's packed weights (BatchNorm folded in, computed in float64, then narrowed for an f32 plan),
+   * made once until the weights change: the bias in blocks, the Winograd tile (0: direct) and the packs.
+   * A 3×3 conv where Winograd pays gets its filters' transform here, once, not per call.
    */
-  private weights(fn: string, ctx: Context, i: number): Float64Array[] {
+  private weights(fn: string, ctx: Context, i: number): Prepared {
     const got = this.prepared.get(i);
     if (got) return got;
+    const blocks = this.blocks;
     const op = this.ops[i];
     const l = this.g.steps[op.step].layer;
     const separable = l.spec.kind === "separableConv2d";
@@ -345,7 +382,7 @@ export class Plan {
         bias[o] = (bias[o] - mean[o]) * scale[o] + beta[o];
       }
     }
-    const k8 = blocks8(kOut);
+    const k8 = blocks(kOut);
     const w = W.toFloat64Array();
     const cs = this.cs[op.inputs[0]];
     const mode = convMode(l, this.shapes[op.inputs[0]]);
@@ -358,14 +395,15 @@ export class Plan {
       for (let t = 0; t < taps; t++) for (let o = 0; o < k; o++) out[t * width + o] = v[t * k + o] * (sc ? sc[o] : 1);
       return out;
     };
-    /** [taps, c] of `v` → [k8/8][taps·cs][8]: input channels widened to cs (zeros), output channels in 8s. */
+    /** [taps, c] of `v` → [k8/B][taps·cs][B]: input channels widened to cs (zeros), output channels in blocks of B. */
+    const B = BLOCK[this.precision];
     const pack = (v: Float64Array, fh: number, fw: number, c: number, k: number, cs: number, first = 0, kAll = k) => {
       const taps = fh * fw * cs;
-      const out = new Float64Array(taps * blocks8(k));
+      const out = new Float64Array(taps * blocks(k));
       for (let t = 0; t < fh * fw; t++)
         for (let ch = 0; ch < c; ch++)
           for (let o = 0; o < k; o++)
-            out[Math.floor(o / 8) * taps * 8 + (t * cs + ch) * 8 + (o % 8)] =
+            out[Math.floor(o / B) * taps * B + (t * cs + ch) * B + (o % B)] =
               v[(t * c + ch) * kAll + first + o] * scale[first + o];
       return out;
     };
@@ -375,19 +413,19 @@ export class Plan {
     if (mode === "depthwise") packs = [widened(W, k8, scale)];
     else if (mode === "separable") {
       const D = l.params.get("depthwise_W")!.array;
-      const c8 = blocks8(D.shape[3]);
+      const c8 = blocks(D.shape[3]);
       packs = [widened(D, c8, null), pack(w, 1, 1, W.shape[2], kOut, c8)];
     } else if (mode === "grouped") {
-      // per group j: its filters [fh, fw, cg, kg] packed as the dense kernels read them; biases in 8s per group
+      // per group j: its filters [fh, fw, cg, kg] packed as the dense kernels read them; biases in blocks per group
       const [fh, fw, cg] = W.shape;
       const groups = (l.spec as ConvSpec).groups!;
       const kg = kOut / groups;
-      const kg8 = blocks8(kg);
+      const kg8 = blocks(kg);
       packs = Array.from({ length: groups }, (_, j) => pack(w, fh, fw, cg, kg, cg, j * kg, kOut));
       b8 = new Float64Array(groups * kg8);
       for (let j = 0; j < groups; j++) b8.set(bias.subarray(j * kg, (j + 1) * kg), j * kg8);
     } else if (l.spec.kind === "dense") {
-      // rows of W for the input as it lies in memory (cs ≥ n rows, zeros past n), in 8-wide column blocks
+      // rows of W for the input as it lies in memory (cs ≥ n rows, zeros past n), in column blocks
       packs = [pack(w, 1, 1, W.shape[0], kOut, cs)];
     } else if (this.tileOf(i) !== 0) {
       // [3, 3, cs, k] (input channels widened, zeros), then U = G g Gᵀ
@@ -401,13 +439,18 @@ export class Plan {
       const [fh, fw, c] = W.shape;
       packs = [pack(w, fh, fw, c, kOut, cs)];
     }
-    const out = [b8, Float64Array.of(mode === "dense" ? this.tileOf(i) : 0), ...packs];
+    const narrow = (v: Float64Array) => (this.precision === "f64" ? v : Float32Array.from(v));
+    const out: Prepared = { bias: narrow(b8), tile: mode === "dense" ? this.tileOf(i) : 0, packs: packs.map(narrow) };
     this.prepared.set(i, out);
     return out;
   }
 
-  /** The Winograd tile of conv step i where it fits and pays (as conv_forward's "auto" decides), else 0. */
+  /**
+   * The Winograd tile of conv step i where it fits and pays (as conv_forward's "auto" decides), else 0.
+   * An f32 plan runs direct convolutions: the Winograd transforms are float64 kernels.
+   */
   private tileOf(i: number): number {
+    if (this.precision !== "f64") return 0;
     const op = this.ops[i];
     const l = this.g.steps[op.step].layer;
     if (convMode(l, this.shapes[op.inputs[0]]) !== "dense") return 0;
@@ -426,23 +469,49 @@ export class Plan {
       const { offsets, size, over } = this.layout(m);
       const base = arena.alloc(fn, "the values", size);
       const ptr = (v: number) => base + offsets[v];
-      xs.forEach((x, v) => arena.write(ptr(v), x));
+      xs.forEach((x, v) => this.write(arena, ptr(v), x));
       this.ops.forEach((op, i) => arena.scope(() => this.step(fn, ctx, m, i, op, ptr, over[i])));
       return this.outputs.map((v) => this.read(arena, ptr(v), m, v));
     });
   }
 
-  /** Value v of the batch in C order (the lanes past its channels left out). */
-  private read(arena: Context["arena"], p: number, m: number, v: number): Float64Array {
+  /** Value v of the batch in C order (the lanes past its channels left out), as float64. */
+  private read(arena: Arena, p: number, m: number, v: number): Float64Array {
     const s = this.shapes[v];
     const c = s[s.length - 1];
     const cs = this.cs[v];
     const pixels = m * (sizeOf(s) / c);
-    const src = arena.f64(p, pixels * cs);
-    if (cs === c) return src.slice();
+    const src = this.view(arena, p, pixels * cs);
+    if (cs === c) return src instanceof Float64Array ? src.slice() : Float64Array.from(src);
     const out = new Float64Array(pixels * c);
     for (let q = 0; q < pixels; q++) out.set(src.subarray(q * cs, q * cs + c), q * c);
     return out;
+  }
+
+  /** `n` elements of the plan's type at `ptr` (a fresh view: valid until the next alloc). */
+  private view(arena: Arena, ptr: number, n: number): Float64Array | Float32Array {
+    return this.precision === "f64" ? arena.f64(ptr, n) : arena.f32(ptr, n);
+  }
+
+  /** `a`'s elements in C order at `ptr`, in the plan's type (narrowed as they are copied for f32). */
+  private write(arena: Arena, ptr: number, a: NDArray): void {
+    if (this.precision === "f64") return arena.write(ptr, a);
+    const data = a.isContiguous() ? a.data.subarray(a.offset, a.offset + a.size) : a.toFloat64Array();
+    arena.f32(ptr, a.size).set(data);
+  }
+
+  /** Scratch of `n` zeros of the plan's type. */
+  private zeros(arena: Arena, fn: string, what: string, n: number): number {
+    const p = arena.alloc(fn, what, n * this.el);
+    this.view(arena, p, n).fill(0);
+    return p;
+  }
+
+  /** `v` copied into fresh scratch. */
+  private put(arena: Arena, fn: string, what: string, v: Float64Array | Float32Array): number {
+    const p = arena.alloc(fn, what, v.length * this.el);
+    this.view(arena, p, v.length).set(v);
+    return p;
   }
 
   private step(
@@ -456,6 +525,9 @@ export class Plan {
   ): void {
     const { arena, kernels } = ctx;
     const tasks = (list: Task[]) => runTasks(fn, ctx, list);
+    const [el, prec, blocks] = [this.el, this.precision, this.blocks];
+    const view = (p: number, n: number) => this.view(arena, p, n);
+    const put = (what: string, v: Float64Array | Float32Array) => this.put(arena, fn, what, v);
     const x = ptr(op.inputs[0]);
     const y = ptr(op.output);
     const xShape = this.shapes[op.inputs[0]];
@@ -465,9 +537,9 @@ export class Plan {
     if (op.step < 0) {
       // a copy to another width: the channels, zeros past them
       const cs = this.cs[op.output];
-      arena.f64(y, pixels * cs).fill(0);
+      view(y, pixels * cs).fill(0);
       const c = Math.min(xc, xcs);
-      runKernel(kernels, "copy_channels", { x, xs: xcs, c, y, ys: cs, p0: 0, p1: pixels });
+      runKernel(kernels, kernelFor("copy_channels", prec), { x, xs: xcs, c, y, ys: cs, p0: 0, p1: pixels });
       return;
     }
     const l = this.g.steps[op.step].layer;
@@ -480,7 +552,7 @@ export class Plan {
       const ins = op.inputs.map((v) => new NDArray(this.read(arena, ptr(v), m, v), [m, ...this.shapes[v]]));
       const p = Object.fromEntries([...l.params].map(([k, a]) => [k, a.array]));
       const [out] = l.kind.forward(s, ins, p, { training: false, seed: () => 0 });
-      arena.write(y, out);
+      this.write(arena, y, out);
       return;
     }
     switch (s.kind) {
@@ -491,129 +563,123 @@ export class Plan {
         const { top, bottom, left, right, hp, wp, nH, nW, fh, fw, sh, sw, dh, dw, k } = g;
         const [h, w] = xShape;
         const mode = convMode(l, xShape)!;
-        const [bias, [tile], ...packs] = this.weights(fn, ctx, i);
-        const put = (what: string, v: Float64Array) => {
-          const q = arena.alloc(fn, what, v.length * 8);
-          arena.f64(q, v.length).set(v);
-          return q;
-        };
+        const { bias, tile, packs } = this.weights(fn, ctx, i);
         /** Images [m, h, w, width] at `src` (pixel stride `width`) zero-padded as the conv needs. */
         const padded = (src: number, width: number) => {
           if (hp === h && wp === w) return src;
-          const xp = arena.alloc(fn, "padded", m * hp * wp * width * 8);
+          const xp = arena.alloc(fn, "padded", m * hp * wp * width * el);
           const images = { ptr: src, strides: [h * w * width, w * width, width, 1], h, w, c: width };
-          padImages(kernels, images, { top, bottom, left, right }, xp, m);
+          padImages(kernels, images, { top, bottom, left, right }, xp, m, prec);
           return xp;
         };
         const rows = m * nH;
         if (mode === "dense" && tile !== 0) {
           const images = { ptr: x, strides: [h * w * xcs, w * xcs, xcs, 1], h, w, c: xcs };
           const shape = { m, h, w, c: xcs, k, top, left, nH, nW };
-          const work = m * nH * nW * blocks8(k) * 9 * xcs;
+          const work = m * nH * nW * blocks(k) * 9 * xcs;
           // (the output transform fuses a ReLU alone: a residual or ReLU6 follows it, in place)
           const alone = act === 1 && res === 0 ? 1 : 0;
-          winogradFromArena(fn, ctx, images, packs[0], bias, shape, y, work, tile as Tile, alone);
-          const n8 = rows * nW * blocks8(k);
+          // (tile ≠ 0 only in an f64 plan: its packs are float64)
+          const [U, b] = [packs[0] as Float64Array, bias as Float64Array];
+          winogradFromArena(fn, ctx, images, U, b, shape, y, work, tile as Tile, alone);
+          const n8 = rows * nW * blocks(k);
           if (res !== 0) tasks([task("add_forward", { a: y, b: res, y, i0: 0, i1: n8 })]);
           if (act === 1 && !alone) tasks([task("relu_forward", { x: y, y, i0: 0, i1: n8 })]);
           if (act === 2) tasks([task("act_forward", { kind: ACTIVATIONS.relu6, x: y, y, i0: 0, i1: n8, a: 0, b: 0 })]);
           return;
         }
         if (mode === "dense") {
-          const [xp, wpk, b8, k8] = [padded(x, xcs), put("W packed", packs[0]), put("b", bias), blocks8(k)];
+          const [xp, wpk, b8, k8] = [padded(x, xcs), put("W packed", packs[0]), put("b", bias), blocks(k)];
           const parts = guided(ctx, rows * nW * k8 * fh * fw * xcs, "conv_forward", rows);
           // prettier-ignore
-          tasks(parts.map(([r0, r1]) => task("conv_forward", { xp, hp, wp, c: xcs, cg: xcs, wpk, fh, fw, dilH: dh,
+          tasks(parts.map(([r0, r1]) => task(kernelFor("conv_forward", prec), { xp, hp, wp, c: xcs, cg: xcs, wpk, fh, fw, dilH: dh,
             dilW: dw, k8, b8, sh, sw, z: y, kp: k8, nH, nW, r0, r1, act, res })));
           return;
         }
         if (mode === "grouped") {
-          // each group's channels read in place (pixel stride xcs); its outputs in 8-wide blocks, then packed to k
+          // each group's channels read in place (pixel stride xcs); its outputs in blocks, then packed to k
           const groups = g.groups;
           const [cg, kg] = [xShape[2] / groups, k / groups];
-          const kg8 = blocks8(kg);
+          const kg8 = blocks(kg);
           const width = groups * kg8;
           const [xp, b8] = [padded(x, xcs), put("b", bias)];
-          const z = arena.alloc(fn, "Z by group", rows * nW * width * 8);
+          const z = arena.alloc(fn, "Z by group", rows * nW * width * el);
           const wpks = packs.map((v) => put("W packed", v));
           const parts = guided(ctx, rows * nW * width * fh * fw * cg, "conv_forward", rows);
           // prettier-ignore
-          tasks(parts.flatMap(([r0, r1]) => wpks.map((wpk, j) => task("conv_forward", { xp: xp + j * cg * 8, hp, wp,
-            c: xcs, cg, wpk, fh, fw, dilH: dh, dilW: dw, k8: kg8, b8: b8 + j * kg8 * 8, sh, sw, z: z + j * kg8 * 8,
+          tasks(parts.flatMap(([r0, r1]) => wpks.map((wpk, j) => task(kernelFor("conv_forward", prec), { xp: xp + j * cg * el, hp, wp,
+            c: xcs, cg, wpk, fh, fw, dilH: dh, dilW: dw, k8: kg8, b8: b8 + j * kg8 * el, sh, sw, z: z + j * kg8 * el,
             kp: width, nH, nW, r0, r1, act, res: 0 }))));
-          const [src, dst] = [arena.f64(z, rows * nW * width), arena.f64(y, rows * nW * k)];
+          const [src, dst] = [view(z, rows * nW * width), view(y, rows * nW * k)];
           for (let q = 0; q < rows * nW; q++)
             for (let j = 0; j < groups; j++)
               dst.set(src.subarray(q * width + j * kg8, q * width + j * kg8 + kg), q * k + j * kg);
           return;
         }
-        // depthwise (a separable conv's first part): the input's channels repeated by the multiplier, in 8s
+        // depthwise (a separable conv's first part): the input's channels repeated by the multiplier, in blocks
         const c = xShape[2];
         const dwk = mode === "separable" ? l.params.get("depthwise_W")!.array.shape[3] : k;
-        const c8 = blocks8(dwk);
+        const c8 = blocks(dwk);
         let src = x;
         if (xcs !== c8 || dwk !== c) {
-          src = arena.zeros(fn, "channels repeated", (pixels * c8) | 0);
-          const [from, to, mult] = [arena.f64(x, pixels * xcs), arena.f64(src, pixels * c8), dwk / c];
+          src = this.zeros(arena, fn, "channels repeated", (pixels * c8) | 0);
+          const [from, to, mult] = [view(x, pixels * xcs), view(src, pixels * c8), dwk / c];
           for (let q = 0; q < pixels; q++)
             for (let o = 0; o < dwk; o++) to[q * c8 + o] = from[q * xcs + Math.floor(o / mult)];
         }
         const xp = padded(src, c8);
-        const dwz = mode === "separable" ? arena.alloc(fn, "depthwise output", rows * nW * c8 * 8) : y;
-        const dwb = mode === "separable" ? arena.zeros(fn, "no bias", c8) : put("b", bias);
+        const dwz = mode === "separable" ? arena.alloc(fn, "depthwise output", rows * nW * c8 * el) : y;
+        const dwb = mode === "separable" ? this.zeros(arena, fn, "no bias", c8) : put("b", bias);
         const wd = put("W widened", packs[0]);
         const parts = guided(ctx, rows * nW * c8 * fh * fw, "conv_forward_depthwise", rows);
         // prettier-ignore
-        tasks(parts.map(([r0, r1]) => task("conv_forward_depthwise", { xp, hp, wp, c8, w: wd, fh, fw, dilH: dh,
+        tasks(parts.map(([r0, r1]) => task(kernelFor("conv_forward_depthwise", prec), { xp, hp, wp, c8, w: wd, fh, fw, dilH: dh,
           dilW: dw, b: dwb, sh, sw, z: dwz, nH, nW, r0, r1, act: mode === "separable" ? 0 : act })));
         if (mode === "separable") {
           // the pointwise 1×1 conv on the depthwise output (c8 channels a pixel)
           const [wpk, b8, k8] = [put("W packed", packs[1]), put("b", bias), bias.length];
           const pw = guided(ctx, rows * nW * k8 * c8, "conv_forward", rows);
           // prettier-ignore
-          tasks(pw.map(([r0, r1]) => task("conv_forward", { xp: dwz, hp: nH, wp: nW, c: c8, cg: c8, wpk, fh: 1, fw: 1,
+          tasks(pw.map(([r0, r1]) => task(kernelFor("conv_forward", prec), { xp: dwz, hp: nH, wp: nW, c: c8, cg: c8, wpk, fh: 1, fw: 1,
             dilH: 1, dilW: 1, k8, b8, sh: 1, sw: 1, z: y, kp: k8, nH, nW, r0, r1, act, res: 0 })));
         }
         return;
       }
       case "dense": {
-        const [bias, , packed] = this.weights(fn, ctx, i);
-        const k8 = bias.length;
-        const wpk = arena.alloc(fn, "W packed", packed.length * 8);
-        arena.f64(wpk, packed.length).set(packed);
-        const b8 = arena.alloc(fn, "b", k8 * 8);
-        arena.f64(b8, k8).set(bias);
+        const { bias, packs } = this.weights(fn, ctx, i);
+        const [k8, wpk, b8] = [bias.length, put("W packed", packs[0]), put("b", bias)];
         // a 1×1 conv over the batch as one row of m pixels
-        tasks([gemmTask({ x, pixels: m, n: xcs, w: wpk, k8, b: b8, z: y, r0: 0, r1: 1, act })]);
+        tasks([gemmTask({ x, pixels: m, n: xcs, w: wpk, k8, b: b8, z: y, r0: 0, r1: 1, act, precision: prec })]);
         return;
       }
       case "relu":
-        tasks([task("relu_forward", { x, y, i0: 0, i1: n })]);
+        tasks([task(kernelFor("relu_forward", prec), { x, y, i0: 0, i1: n })]);
         return;
       case "dropout":
-        if (!over) arena.f64(y, n).set(arena.f64(x, n));
+        if (!over) view(y, n).set(view(x, n));
         return;
       case "flatten":
-        if (!over && y !== x) arena.f64(y, n).set(arena.f64(x, n));
+        if (!over && y !== x) view(y, n).set(view(x, n));
         return;
       case "batchNorm": {
         const p = (name: string) => l.params.get(name)!.array.toFloat64Array();
         const eps = s.epsilon ?? 1e-5;
         const [gamma, beta, mean, variance] = [p("gamma"), p("beta"), p("moving_mean"), p("moving_variance")];
-        const v = arena.zeros(fn, "per-channel values", 3 * xcs);
-        const [sub, scale, add] = [v, v + xcs * 8, v + 2 * xcs * 8];
-        const [mv, sv, av] = [sub, scale, add].map((q) => arena.f64(q, xcs));
+        const v = this.zeros(arena, fn, "per-channel values", 3 * xcs);
+        const [sub, scale, add] = [v, v + xcs * el, v + 2 * xcs * el];
+        const [mv, sv, av] = [sub, scale, add].map((q) => view(q, xcs));
         for (let ch = 0; ch < xc; ch++) {
           mv[ch] = mean[ch];
           sv[ch] = gamma[ch] / Math.sqrt(variance[ch] + eps);
           av[ch] = beta[ch];
         }
-        runKernel(kernels, "channel_affine", { x, pixels, c: xcs, sub, scale, add, y });
+        runKernel(kernels, kernelFor("channel_affine", prec), { x, pixels, c: xcs, sub, scale, add, y });
         return;
       }
       case "add": {
-        tasks([task("add_forward", { a: x, b: ptr(op.inputs[1]), y, i0: 0, i1: n })]);
-        for (const v of op.inputs.slice(2)) tasks([task("add_forward", { a: y, b: ptr(v), y, i0: 0, i1: n })]);
+        const add = kernelFor("add_forward", prec);
+        tasks([task(add, { a: x, b: ptr(op.inputs[1]), y, i0: 0, i1: n })]);
+        for (const v of op.inputs.slice(2)) tasks([task(add, { a: y, b: ptr(v), y, i0: 0, i1: n })]);
         return;
       }
       case "maxPool":
@@ -625,8 +691,8 @@ export class Plan {
         let src = x;
         if (hp !== h || wp !== w) {
           // padded: −∞ never wins a max; zeros add nothing to a sum (the divisors count what they must)
-          src = arena.alloc(fn, "padded", m * hp * wp * xcs * 8);
-          const [from, to] = [arena.f64(x, pixels * xcs), arena.f64(src, m * hp * wp * xcs)];
+          src = arena.alloc(fn, "padded", m * hp * wp * xcs * el);
+          const [from, to] = [view(x, pixels * xcs), view(src, m * hp * wp * xcs)];
           to.fill(max ? -Infinity : 0);
           for (let j = 0; j < m; j++)
             for (let r = 0; r < h; r++) {
@@ -637,7 +703,7 @@ export class Plan {
         const [sx0, sx1, sx2, sx3] = [hp * wp * xcs, wp * xcs, xcs, 1];
         // (one set of arguments for both kernels: the max kernel reads no divisors)
         const { divH, divW } = max ? { divH: 0, divW: 0 } : divisors(fn, arena, g);
-        const kernel = max ? "pool_forward_max" : "pool_forward_average";
+        const kernel = kernelFor(max ? "pool_forward_max" : "pool_forward_average", prec);
         const parts = guided(ctx, m * nH * nW * c * fh * fw, "conv_forward", m);
         tasks(
           parts.map(([i0, i1]) => {
@@ -652,7 +718,7 @@ export class Plan {
         const [oh, ow] = this.shapes[op.output];
         const [top, , left] = padSides(s.pad);
         const images = { ptr: x, strides: [h * w * xcs, w * xcs, xcs, 1], h, w, c: xcs };
-        padImages(kernels, images, { top, bottom: oh - h - top, left, right: ow - w - left }, y, m);
+        padImages(kernels, images, { top, bottom: oh - h - top, left, right: ow - w - left }, y, m, prec);
         return;
       }
       case "concat": {
@@ -661,7 +727,8 @@ export class Plan {
         for (const v of op.inputs) {
           const vs = this.shapes[v];
           const [c, cs] = [vs[vs.length - 1], this.cs[v]];
-          runKernel(kernels, "copy_channels", { x: ptr(v), xs: cs, c, y: y + at * 8, ys: out, p0: 0, p1: pixels });
+          const args = { x: ptr(v), xs: cs, c, y: y + at * el, ys: out, p0: 0, p1: pixels };
+          runKernel(kernels, kernelFor("copy_channels", prec), args);
           at += c;
         }
         return;
@@ -671,13 +738,13 @@ export class Plan {
         const per = pixels / m;
         const gate = ptr(op.inputs[1]);
         for (let j = 0; j < m; j++) {
-          const [xi, yi] = [x + j * per * xcs * 8, y + j * per * xcs * 8];
-          runKernel(kernels, "channel_affine", {
+          const [xi, yi] = [x + j * per * xcs * el, y + j * per * xcs * el];
+          runKernel(kernels, kernelFor("channel_affine", prec), {
             x: xi,
             pixels: per,
             c: xcs,
             sub: 0,
-            scale: gate + j * xcs * 8,
+            scale: gate + j * xcs * el,
             add: 0,
             y: yi,
           });
@@ -688,12 +755,13 @@ export class Plan {
       case "globalMaxPool": {
         const per = pixels / m;
         const sums = arena.zeros(fn, "per-channel values", 2 * xcs);
-        const out = (j: number) => arena.f64(y + j * xc * 8, xc);
+        // (the sums and maxima are float64 whatever the plan's type)
+        const out = (j: number) => view(y + j * xc * el, xc);
         for (let j = 0; j < m; j++) {
-          const xi = x + j * per * xcs * 8;
+          const xi = x + j * per * xcs * el;
           arena.f64(sums, 2 * xcs).fill(0);
           if (s.kind === "globalAvgPool") {
-            runKernel(kernels, "channel_moments", {
+            runKernel(kernels, kernelFor("channel_moments", prec), {
               x: xi,
               pixels: per,
               c: xcs,
@@ -704,7 +772,8 @@ export class Plan {
             const r = arena.f64(sums, xc);
             out(j).set(r.map((t) => t / per));
           } else {
-            runKernel(kernels, "channel_max", { x: xi, pixels: per, c: xcs, y: sums, arg: sums + xcs * 8 });
+            const args = { x: xi, pixels: per, c: xcs, y: sums, arg: sums + xcs * 8 };
+            runKernel(kernels, kernelFor("channel_max", prec), args);
             out(j).set(arena.f64(sums, xc));
           }
         }
@@ -712,17 +781,17 @@ export class Plan {
       }
       case "softmax": {
         const k = xc;
-        const src = arena.f64(x, m * xcs);
-        const dst = arena.f64(y, m * k);
+        const src = view(x, m * xcs);
+        const dst = view(y, m * k);
         for (let j = 0; j < m; j++) dst.set(src.subarray(j * xcs, j * xcs + k), j * k);
-        tasks([task("softmax_forward", { z: y, k, y, r0: 0, r1: m })]);
+        tasks([task(kernelFor("softmax_forward", prec), { z: y, k, y, r0: 0, r1: m })]);
         return;
       }
       default: {
         const name = ACT[s.kind]!;
         // (the layer's options as the op reads them, defaults included)
         const [a, b] = activationParams(fn, name, s);
-        tasks([task("act_forward", { kind: ACTIVATIONS[name], x, y, i0: 0, i1: n, a, b })]);
+        tasks([task(kernelFor("act_forward", prec), { kind: ACTIVATIONS[name], x, y, i0: 0, i1: n, a, b })]);
       }
     }
   }

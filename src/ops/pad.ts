@@ -1,7 +1,7 @@
 // zero_pad: validate -> copy in -> assembly/pad.ts -> copy out.
 import { NDArray, Result } from "../core/ndarray.js";
 import { checkArray, checkInteger } from "../core/shapes.js";
-import { type Kernels, runKernel } from "../kernels/kernels.js";
+import { type Kernels, type Precision, kernelFor, runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
 import { defineOps } from "./registry.js";
 
@@ -24,11 +24,12 @@ export function padImages(
   pads: { top: number; bottom: number; left: number; right: number },
   out: number,
   m: number,
+  precision: Precision = "f64",
 ): void {
   const [sx0, sx1, sx2, sx3] = x.strides;
   const { h, w, c } = x;
   const { top, bottom, left, right } = pads;
-  runKernel(kernels, "zero_pad", {
+  runKernel(kernels, kernelFor("zero_pad", precision), {
     x: x.ptr,
     sx0,
     sx1,

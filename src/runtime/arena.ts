@@ -96,6 +96,11 @@ export class Arena {
     return new Float64Array(this.memory.buffer, ptr, n);
   }
 
+  /** A fresh Float32Array over `n` elements at `ptr` (valid until the next alloc): an f32 plan's values. */
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
   /** Scratch of `n` float64 zeros. */
   zeros(fn: string, what: string, n: number): number {
     const ptr = this.alloc(fn, what, n * 8);
