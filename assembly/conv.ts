@@ -5,7 +5,20 @@
 // cg channels of the group) lie in `runs` runs of `run` consecutive elements, `jump` apart. Without
 // dilation and groups a kernel row is one run of fw*c taps (the fast case); otherwise one run per kw.
 // Output and gradient pixels are `kp` elements apart, so a group's channels can sit inside wider pixels.
-import { at, atT, block, bytes, bytesT, store8, store8Plus, storeBlockAct, vadd, vloadSplat, vmul, vsplat } from "./mem";
+import {
+  at,
+  atT,
+  block,
+  bytes,
+  bytesT,
+  store8,
+  store8Plus,
+  storeBlockAct,
+  vadd,
+  vloadSplat,
+  vmul,
+  vsplat,
+} from "./mem";
 
 /** Runs per kernel row: 1 when a row of taps is contiguous in the input, else fw. */
 function runsOf(c: i32, cg: i32, fw: i32, dilW: i32): i32 {
@@ -42,8 +55,6 @@ export function conv_pack_filters(w: usize, taps: i32, k: i32, k8: i32, out: usi
  * [m,nH,nW,kp] (k8 channels written per pixel, those past k computed as zeros and cropped by the caller).
  * conv_forward runs it on f64, conv_forward_f32 on f32 (k8 a multiple of 16 then).
  */
-// @ts-ignore: decorator
-@inline
 function convForward<T>(
   xp: usize,
   hp: i32,
@@ -529,8 +540,6 @@ export function conv_backward_input(
  * xp [m,hp,wp,c8] padded input;
  * w [fh,fw,c8]; b [c8]; z [m,nH,nW,c8].
  */
-// @ts-ignore: decorator
-@inline
 function convForwardDepthwise<T>(
   xp: usize,
   hp: i32,

@@ -18,8 +18,6 @@ function sigmoid(x: f64): f64 {
 }
 
 /** y[i] = act(x[i]) for elements i0..i1; NaN stays NaN. */
-// @ts-ignore: decorator
-@inline
 function actForward<T>(kind: i32, x: usize, y: usize, i0: i32, i1: i32, a: f64, b: f64): void {
   for (let i = i0; i < i1; i++) {
     const v = <f64>load<T>(atT<T>(x, i));
@@ -68,11 +66,10 @@ export function act_backward(kind: i32, x: usize, dy: usize, dx: usize, i0: i32,
 }
 
 /** y[i] = a[i] + b[i] for elements i0..i1. */
-// @ts-ignore: decorator
-@inline
 function addForward<T>(a: usize, b: usize, y: usize, i0: i32, i1: i32): void {
   let i = i0;
-  for (; i + lanes<T>() <= i1; i += lanes<T>()) v128.store(atT<T>(y, i), vadd<T>(v128.load(atT<T>(a, i)), v128.load(atT<T>(b, i))));
+  for (; i + lanes<T>() <= i1; i += lanes<T>())
+    v128.store(atT<T>(y, i), vadd<T>(v128.load(atT<T>(a, i)), v128.load(atT<T>(b, i))));
   if (i < i1) store<T>(atT<T>(y, i), load<T>(atT<T>(a, i)) + load<T>(atT<T>(b, i)));
 }
 
@@ -95,8 +92,6 @@ export function mul_forward(a: usize, b: usize, y: usize, i0: i32, i1: i32): voi
  * s1[ch] += Σ d and s2[ch] += Σ d² over the pixels, d = x − shift[ch] (shift 0: none). Two passes make
  * a variance as exact as numpy's: the mean with no shift, then the squares around it.
  */
-// @ts-ignore: decorator
-@inline
 function channelMoments<T>(x: usize, pixels: i32, c: i32, shift: usize, s1: usize, s2: usize): void {
   for (let p = 0; p < pixels; p++) {
     const row = p * c;
@@ -133,8 +128,6 @@ export function channel_dots(x: usize, dy: usize, pixels: i32, c: i32, shift: us
  * y = (x − sub[ch]) · scale[ch] + add[ch] over the pixels (sub or add 0: none, so −0 stays −0):
  * BatchNorm as (x − μ) · γ/√(σ² + ε) + β, a channel gate as x · s.
  */
-// @ts-ignore: decorator
-@inline
 function channelAffine<T>(x: usize, pixels: i32, c: i32, sub: usize, scale: usize, add: usize, y: usize): void {
   for (let p = 0; p < pixels; p++) {
     const row = p * c;
@@ -150,7 +143,15 @@ export function channel_affine(x: usize, pixels: i32, c: i32, sub: usize, scale:
   channelAffine<f64>(x, pixels, c, sub, scale, add, y);
 }
 
-export function channel_affine_f32(x: usize, pixels: i32, c: i32, sub: usize, scale: usize, add: usize, y: usize): void {
+export function channel_affine_f32(
+  x: usize,
+  pixels: i32,
+  c: i32,
+  sub: usize,
+  scale: usize,
+  add: usize,
+  y: usize,
+): void {
   channelAffine<f32>(x, pixels, c, sub, scale, add, y);
 }
 
@@ -185,8 +186,6 @@ export function channel_fill(v: usize, pixels: i32, c: i32, y: usize): void {
 }
 
 /** y[p, 0..c) = x[p, 0..c) for pixels p of a value `xs` wide into one `ys` wide (concat, another width). */
-// @ts-ignore: decorator
-@inline
 function copyChannels<T>(x: usize, xs: i32, c: i32, y: usize, ys: i32, p0: i32, p1: i32): void {
   for (let p = p0; p < p1; p++) memory.copy(atT<T>(y, p * ys), atT<T>(x, p * xs), bytesT<T>(c));
 }
@@ -200,8 +199,6 @@ export function copy_channels_f32(x: usize, xs: i32, c: i32, y: usize, ys: i32, 
 }
 
 /** y[ch] = max over the pixels, arg[ch] = its first pixel (a NaN wins, as torch.max). */
-// @ts-ignore: decorator
-@inline
 function channelMax<T>(x: usize, pixels: i32, c: i32, y: usize, arg: usize): void {
   for (let ch = 0; ch < c; ch++) {
     let best = <f64>load<T>(atT<T>(x, ch));

@@ -5,8 +5,6 @@ import { atT, bytesT } from "./mem";
  * Zero-pads H and W of images i0..i1 (exclusive): x [m,h,w,c] read through element strides
  * (sx0..sx3) -> out [m,top+h+bottom,left+w+right,c] C-contiguous. Every element of those images is written.
  */
-// @ts-ignore: decorator
-@inline
 function zeroPad<T>(
   x: usize,
   sx0: i32,

@@ -45,8 +45,6 @@ function windowMax1<T>(p: usize, fh: i32, fw: i32, sx1: i32, sx2: i32): T {
  * A[i,oh,ow,ch] = max of x[i, oh*sh:oh*sh+fh, ow*sw:ow*sw+fw, ch] (NaN if the window holds one, as np.max)
  * for images i0..i1. x [m,h,w,c] through element strides sx0..sx3; y [m,nH,nW,c] C-contiguous.
  */
-// @ts-ignore: decorator
-@inline
 function poolForwardMax<T>(
   x: usize,
   sx0: i32,
@@ -163,8 +161,6 @@ export function pool_forward_max_f32(
  * As pool_forward_max, with the window's sum divided by divH[oh] * divW[ow] (fh*fw without padding: the
  * mean, as np.mean) instead of its max.
  */
-// @ts-ignore: decorator
-@inline
 function poolForwardAverage<T>(
   x: usize,
   sx0: i32,

@@ -7,11 +7,10 @@ const ZERO2 = f64x2.splat(0);
  * y[i] = max(0, x[i]) for elements i0..i1 (np.maximum(0, Z): NaN stays NaN, −0 gives +0). i0 and i1
  * even except at the end of the array.
  */
-// @ts-ignore: decorator
-@inline
 function reluForward<T>(x: usize, y: usize, i0: i32, i1: i32): void {
   let i = i0;
-  for (; i + lanes<T>() <= i1; i += lanes<T>()) v128.store(atT<T>(y, i), vmax<T>(v128.load(atT<T>(x, i)), vsplat<T>(0)));
+  for (; i + lanes<T>() <= i1; i += lanes<T>())
+    v128.store(atT<T>(y, i), vmax<T>(v128.load(atT<T>(x, i)), vsplat<T>(0)));
   if (i < i1) store<T>(atT<T>(y, i), max<T>(load<T>(atT<T>(x, i)), 0));
 }
 

@@ -12,8 +12,6 @@ function rowMaxT<T>(z: usize, k: i32): f64 {
 }
 
 /** y[r,:] = exp(z[r,:] − max) / sum for rows r0..r1 (max-subtracted, so large logits never overflow). */
-// @ts-ignore: decorator
-@inline
 function softmaxForward<T>(z: usize, k: i32, y: usize, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) {
     const zr = atT<T>(z, r * k);

@@ -32,6 +32,44 @@ describe("loadOnnx: torchvision's models and the digits network", () => {
   }
 });
 
+describe("float32 plans of the imported models (issue 23)", () => {
+  // (the zoo's f64 exports: the f32 plan against the f64 plan, within 1e-5 of the output's largest magnitude)
+  for (const name of [
+    "digits",
+    "squeezenet1_1",
+    "resnet18",
+    "mobilenet_v2",
+    "densenet121",
+    "mobilenet_v3_small",
+    "efficientnet_b0",
+    "shufflenet_v2_x0_5",
+    "regnet_y_400mf",
+    "googlenet",
+  ]) {
+    it(`${name}: loadOnnx(…, { precision: "f32" }) agrees with the f64 plan`, () => {
+      const f = onnxFixture(name);
+      const bytes = onnxBytes(f.files.f64.file);
+      const [m64, m32] = [loadOnnx(bytes), loadOnnx(bytes, { precision: "f32" })];
+      const x = onnxInput(f);
+      const want = m64.predict(x).toFloat64Array();
+      const got = m32.predict(x);
+      expect(got.shape).toEqual(f.output);
+      // mobilenet_v2's fixture (random weights and BatchNorm statistics) amplifies float32's rounding:
+      // onnxruntime-node's float32 run of its f32 export is 1.14e-5 from torch's float64, this plan 1.19e-5
+      const bound = name === "mobilenet_v2" ? 2e-5 : 1e-5;
+      expect(relErr(got.toFloat64Array(), want)).toBeLessThan(bound);
+      expect(relErr(got.toFloat64Array(), want)).toBeGreaterThan(0);
+      expect(Array.from(m32.predict(x, { precision: "f64" }).data)).toEqual(Array.from(want));
+    });
+  }
+  it("refuses another precision with loadOnnx's name", () => {
+    const bytes = onnxBytes(onnxFixture("digits").files.f64.file);
+    expect(() => loadOnnx(bytes, { precision: "half" as never })).toThrow(
+      'loadOnnx: options.precision expects "f64" or "f32" but got string half',
+    );
+  });
+});
+
 describe("loadOnnx: one small model per op and attribute", () => {
   const cases =
     fixture<

@@ -4,6 +4,7 @@ import type * as Sync from "../index.js";
 import { NDArray, assertFinite, copyStrided, describe, sizeOf } from "../core/ndarray.js";
 import { checkInteger } from "../core/shapes.js";
 import { examples } from "../model/layers.js";
+import { checkPrecision } from "../model/model.js";
 import { SymbolicTensor, describeGraph, type GraphDescription } from "../graph/graph.js";
 import { lent, yieldToLoop } from "./wire.js";
 import { type ModelMethod, type Request, type Weights } from "./protocol.js";
@@ -47,6 +48,8 @@ interface Pending {
  * comes (so a write asked later waits for it), and it runs when `run` is given the batch.
  */
 interface Filling {
+  /** The precision its requests asked for (requests of another precision start another batch). */
+  precision: Sync.Precision;
   data: Float64Array;
   requests: Pending[];
   n: number;
@@ -215,6 +218,20 @@ export class AsyncSequential {
     return this.info.work;
   }
 
+  /** predict()'s precision when its options name none: compile({ precision }) sets it (as Model.compile). */
+  private precision: Sync.Precision = "f64";
+
+  /** As Model.compile: `{ precision: "f32" }` makes predict() run float32 plans from now on. */
+  compile(options: Sync.CompileOptions): this {
+    const fn = "compile";
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
+    }
+    const { precision = this.precision } = { ...options };
+    this.precision = checkPrecision(fn, precision);
+    return this;
+  }
+
   summary(): Promise<string> {
     return Promise.resolve(this.info.summary);
   }
@@ -320,8 +337,9 @@ export class AsyncSequential {
       if (options !== undefined && (options === null || typeof options !== "object")) {
         throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
       }
-      const { batchSize, checkFinite, timeout: asked } = { ...options };
+      const { batchSize, checkFinite, timeout: asked, precision: p } = { ...options };
       if (batchSize !== undefined) checkInteger(fn, "options.batchSize", batchSize, 1);
+      const precision = checkPrecision(fn, p ?? this.precision);
       const timeout = checkMs(fn, "options.timeout", asked, false, true);
       const x = examples(fn, X, this.inputShape, true);
       if (checkFinite === true) assertFinite(fn, "X", x);
@@ -350,12 +368,13 @@ export class AsyncSequential {
       if (m === 0) return req.resolve(new NDArray(new Float64Array(0), [0, ...this.outputShape]));
       if (m >= this.batching.maxBatch || batchSize !== undefined) {
         // alone, cut into batches on every worker
-        return void this.runAlone(req, x, batchSize ?? this.batching.maxBatch);
+        return void this.runAlone(req, x, batchSize ?? this.batching.maxBatch, precision);
       }
       // copied at once into the batch being filled (the caller may reuse X as soon as this returns)
-      if (this.filling && this.filling.n + m > this.batching.maxBatch) this.flush();
+      const full = this.filling && this.filling.n + m > this.batching.maxBatch;
+      if (full || (this.filling && this.filling.precision !== precision)) this.flush();
       const per = sizeOf(this.inputShape);
-      const f = (this.filling ??= this.newBatch(per));
+      const f = (this.filling ??= this.newBatch(per, precision));
       copyStrided(x, f.data, f.n * per);
       f.requests.push(req);
       f.n += m;
@@ -374,10 +393,10 @@ export class AsyncSequential {
     });
   }
 
-  private newBatch(per: number): Filling {
+  private newBatch(per: number, precision: Sync.Precision): Filling {
     let run!: (parts: NDArray[]) => void;
     const given = new Promise<NDArray[]>((r) => (run = r));
-    const f: Filling = { data: lent(this.batching.maxBatch * per), requests: [], n: 0, run };
+    const f: Filling = { precision, data: lent(this.batching.maxBatch * per), requests: [], n: 0, run };
     const answered = () => {
       // a worker is free: the requests that gathered meanwhile go now
       this.running--;
@@ -385,7 +404,7 @@ export class AsyncSequential {
     };
     this.read(() =>
       given.then((parts) =>
-        Promise.all(parts.map((x) => (this.call("predict", [x, {}]) as Promise<NDArray>).finally(answered))),
+        Promise.all(parts.map((x) => (this.call("predict", [x, { precision }]) as Promise<NDArray>).finally(answered))),
       ),
     ).then(
       (Ps) => {
@@ -439,13 +458,13 @@ export class AsyncSequential {
   }
 
   /** A request of many examples: its rows in batches of `size`, side by side on the workers, put together. */
-  private runAlone(req: Pending, x: NDArray, size: number): void {
+  private runAlone(req: Pending, x: NDArray, size: number, precision: Sync.Precision): void {
     const m = x.shape[0];
     const parts: Promise<NDArray>[] = [];
     for (let i0 = 0; i0 < m; i0 += size) {
       const rows = Math.min(size, m - i0);
       const view = new NDArray(x.data, [rows, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]);
-      parts.push(this.predictOn(view, { batchSize: rows }));
+      parts.push(this.predictOn(view, { batchSize: rows, precision }));
     }
     Promise.all(parts).then((Ps) => {
       if (Ps.length === 1) return req.resolve(Ps[0]);

@@ -13,6 +13,8 @@ export interface AsyncLoadOnnxOptions {
   batching?: BatchingOptions;
   head?: { from: string; layers: (x: SymbolicTensor) => SymbolicTensor };
   trainable?: boolean;
+  /** predict()'s precision: "f64" (default) or "f32" (a float32 plan). */
+  precision?: Sync.Precision;
 }
 
 /** An imported model in the workers: AsyncSequential whose predict, evaluate and fit speak ONNX's layouts. */
@@ -76,7 +78,7 @@ export async function loadOnnx(
 ): Promise<AsyncOnnxModel> {
   const fn = "loadOnnx";
   const { proto, options: o } = readOnnx<AsyncLoadOnnxOptions>(fn, bytes, options);
-  const { seed, batching, head, trainable } = o;
+  const { seed, batching, head, trainable, precision } = o;
   const imported = importOnnx(proto, { head, trainable });
   if (imported.inputs.length !== 1 || imported.outputs.length !== 1) {
     throw new RangeError(
@@ -94,5 +96,6 @@ export async function loadOnnx(
     m.dispose();
     throw e;
   }
+  if (precision) m.compile({ precision });
   return m;
 }

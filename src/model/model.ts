@@ -254,7 +254,7 @@ function argmaxRows(P: NDArray): Int32Array {
 }
 
 /** `v` as a precision, or a TypeError naming `fn` and `what`. */
-function checkPrecision(fn: string, v: unknown, what = "options.precision"): Precision {
+export function checkPrecision(fn: string, v: unknown, what = "options.precision"): Precision {
   if (v !== "f64" && v !== "f32") throw new TypeError(`${fn}: ${what} expects "f64" or "f32" but got ${describe(v)}`);
   return v;
 }
@@ -515,6 +515,7 @@ export class Model {
       for (const p of l.params.values()) p.trainable ? (trainable += p.array.size) : (state += p.array.size);
     const rule = (ch: string) => ch.repeat(widths.reduce((a, b) => a + b, 0));
     const ins = this.inputShapes.map((s) => `(None, ${s.join(", ")})`).join(", ");
+    const kib = (p: Precision) => (this.plan(p).peakBytes() / 1024).toFixed(1);
     return [
       `Model: ${graph ? "functional" : "sequential"}, input ${ins}`,
       rule("_"),
@@ -524,7 +525,7 @@ export class Model {
       `Total params: ${trainable + state}`,
       `Trainable params: ${trainable}`,
       ...(state > 0 ? [`Non-trainable params: ${state}`] : []),
-      `predict's activations: ${(this.plan().peakBytes() / 1024).toFixed(1)} KiB an example (planned by liveness)`,
+      `predict's activations: ${kib("f64")} KiB an example in f64, ${kib("f32")} KiB in f32 (planned by liveness)`,
     ].join("\n");
   }
 

@@ -6,6 +6,8 @@
 import { NDArray, describe, messageOf } from "../core/ndarray.js";
 import { describeGraph, input, SymbolicTensor, type GraphDescription } from "../graph/graph.js";
 import { layers, type LayerSpec } from "../model/layers.js";
+import { checkPrecision } from "../model/model.js";
+import type { Precision } from "../kernels/kernels.js";
 import { DT, decodeModel, type AttributeProto, type ModelProto, type NodeProto } from "./proto.js";
 import {
   axisOf,
@@ -249,6 +251,8 @@ export interface ImportOptions {
   head?: { from: string; layers: (x: SymbolicTensor) => SymbolicTensor };
   /** false: every imported layer frozen (fit trains only the head's). */
   trainable?: boolean;
+  /** predict()'s precision (see Model.compile): "f64" (default) or "f32". */
+  precision?: Precision;
 }
 
 /**
@@ -275,6 +279,7 @@ export function readOnnx<O extends ImportOptions>(
   if (o.trainable !== undefined && typeof o.trainable !== "boolean") {
     throw new TypeError(`${fn}: options.trainable expects true or false but got ${describe(o.trainable)}`);
   }
+  if (o.precision !== undefined) checkPrecision(fn, o.precision);
   const h = o.head as { from?: unknown; layers?: unknown } | null | undefined;
   if (
     h !== undefined &&

@@ -4,6 +4,7 @@
 import { NDArray, describe, messageOf } from "../core/ndarray.js";
 import type { SymbolicTensor } from "../graph/graph.js";
 import { Model, type EpochLog, type FitOptions, type Labels, type PredictOptions } from "../model/model.js";
+import type { Precision } from "../kernels/kernels.js";
 import { importOnnx, readOnnx, type IoLayout } from "./import.js";
 import { fromOnnx, ioOf, layoutOption, toOnnx } from "./layout.js";
 
@@ -22,6 +23,8 @@ export interface LoadOnnxOptions {
   head?: { from: string; layers: (x: SymbolicTensor) => SymbolicTensor };
   /** false: the imported layers frozen (fit trains only the head's). Default true. */
   trainable?: boolean;
+  /** predict()'s precision: "f64" (default, exact) or "f32" (a float32 plan; see Model.compile). */
+  precision?: Precision;
 }
 
 const FN = "loadOnnx";
@@ -46,6 +49,7 @@ export class OnnxModel extends Model {
     this.outputNames = imported.outputs.map((o) => o.name);
     this.opset = imported.opset;
     this.adopt(FN, imported.weights);
+    if (o.precision) this.compile({ precision: o.precision });
   }
 
   /** The ONNX per-example shapes of the inputs and outputs (NCHW images). */
