@@ -24,7 +24,14 @@ export {
   pool_backward_average,
   transpose_planes,
 } from "./pool";
-export { winograd_filter, winograd_input, winograd_output, winograd_dz } from "./winograd";
+export {
+  winograd_filter,
+  winograd_input,
+  winograd_input_f32,
+  winograd_output,
+  winograd_output_f32,
+  winograd_dz,
+} from "./winograd";
 export { winograd4_input, winograd4_output } from "./winograd4";
 export { relu_forward, relu_forward_f32, relu_backward } from "./relu";
 export { softmax_forward, softmax_forward_f32, softmax_cross_entropy } from "./softmax";

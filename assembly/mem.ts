@@ -167,3 +167,10 @@ export function vdiv<T>(a: v128, b: v128): v128 {
   if (sizeof<T>() == 8) return f64x2.div(a, b);
   return f32x4.div(a, b);
 }
+
+// @ts-ignore: decorator
+@inline
+export function vsub<T>(a: v128, b: v128): v128 {
+  if (sizeof<T>() == 8) return f64x2.sub(a, b);
+  return f32x4.sub(a, b);
+}

@@ -1,5 +1,5 @@
-// Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions: the input and output transforms, two channels per
-// f64x2. The elementwise stage between them is 16 GEMMs (one per point ξ of the 4×4 transform domain) run
+// Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions: the input and output transforms, a vector of channels per
+// v128 (f64 or, in the *_f32 twins, f32). The elementwise stage between them is 16 GEMMs (one per point ξ of the 4×4 transform domain) run
 // by conv_forward's packed-panel micro-kernel as 1×1 convolutions, so this file only moves data:
 //
 //   V[ξ][tile][c] = (Bᵀ d B)[ξ]   d: the tile's 4×4 input patch of channel c
@@ -9,72 +9,80 @@
 // with Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1] and Aᵀ = [1 1 1 0; 0 1 −1 −1]. Tiles are numbered
 // row by row over the batch: tile (i, ty, tx) is number (i·th + ty)·tw + tx. A task covers tile rows
 // r0..r1 (r = i·th + ty), so tasks write disjoint tiles and the bits never depend on the split.
-import { at } from "./mem";
+import { at, atT, lanes, vadd, vmax, vsplat, vsub } from "./mem";
 
 /**
  * V from the padded input xp [m][hp][wp][c] (hp ≥ 2·th + 2 and wp ≥ 2·tw + 2: zeros past the image),
  * written at v + (ξ·tiles + tile)·c, for tile rows r0..r1.
  */
-export function winograd_input(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, tiles: i32, v: usize, r0: i32, r1: i32): void {
+function winogradInput<T>(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, tiles: i32, v: usize, r0: i32, r1: i32): void {
   const rowStride = wp * c;
   const plane = tiles * c;
   for (let r = r0; r < r1; r++) {
     const img = r / th;
     const ty = r - img * th;
     for (let tx = 0; tx < tw; tx++) {
-      const src = at(xp, (img * hp + 2 * ty) * rowStride + 2 * tx * c);
-      const dst = at(v, (r * tw + tx) * c);
+      const src = atT<T>(xp, (img * hp + 2 * ty) * rowStride + 2 * tx * c);
+      const dst = atT<T>(v, (r * tw + tx) * c);
       let ch = 0;
-      for (; ch + 2 <= c; ch += 2) {
-        const p = src + (<usize>ch << 3);
+      for (; ch + lanes<T>() <= c; ch += lanes<T>()) {
+        const p = src + (<usize>ch * sizeof<T>());
         // the 4×4 patch, rows d0..d3, columns 0..3
-        const s0 = <usize>rowStride << 3;
-        const cs = <usize>c << 3;
+        const s0 = <usize>rowStride * sizeof<T>();
+        const cs = <usize>c * sizeof<T>();
         const d00 = v128.load(p), d01 = v128.load(p + cs), d02 = v128.load(p + 2 * cs), d03 = v128.load(p + 3 * cs);
         const d10 = v128.load(p + s0), d11 = v128.load(p + s0 + cs), d12 = v128.load(p + s0 + 2 * cs), d13 = v128.load(p + s0 + 3 * cs);
         const d20 = v128.load(p + 2 * s0), d21 = v128.load(p + 2 * s0 + cs), d22 = v128.load(p + 2 * s0 + 2 * cs), d23 = v128.load(p + 2 * s0 + 3 * cs);
         const d30 = v128.load(p + 3 * s0), d31 = v128.load(p + 3 * s0 + cs), d32 = v128.load(p + 3 * s0 + 2 * cs), d33 = v128.load(p + 3 * s0 + 3 * cs);
         // Bᵀ d: rows t0..t3
-        const t00 = f64x2.sub(d00, d20), t01 = f64x2.sub(d01, d21), t02 = f64x2.sub(d02, d22), t03 = f64x2.sub(d03, d23);
-        const t10 = f64x2.add(d10, d20), t11 = f64x2.add(d11, d21), t12 = f64x2.add(d12, d22), t13 = f64x2.add(d13, d23);
-        const t20 = f64x2.sub(d20, d10), t21 = f64x2.sub(d21, d11), t22 = f64x2.sub(d22, d12), t23 = f64x2.sub(d23, d13);
-        const t30 = f64x2.sub(d10, d30), t31 = f64x2.sub(d11, d31), t32 = f64x2.sub(d12, d32), t33 = f64x2.sub(d13, d33);
+        const t00 = vsub<T>(d00, d20), t01 = vsub<T>(d01, d21), t02 = vsub<T>(d02, d22), t03 = vsub<T>(d03, d23);
+        const t10 = vadd<T>(d10, d20), t11 = vadd<T>(d11, d21), t12 = vadd<T>(d12, d22), t13 = vadd<T>(d13, d23);
+        const t20 = vsub<T>(d20, d10), t21 = vsub<T>(d21, d11), t22 = vsub<T>(d22, d12), t23 = vsub<T>(d23, d13);
+        const t30 = vsub<T>(d10, d30), t31 = vsub<T>(d11, d31), t32 = vsub<T>(d12, d32), t33 = vsub<T>(d13, d33);
         // (Bᵀ d) B: each row's columns the same way
-        const q = dst + (<usize>ch << 3);
-        const pl = <usize>plane << 3;
-        store4(q, pl, 0, f64x2.sub(t00, t02), f64x2.add(t01, t02), f64x2.sub(t02, t01), f64x2.sub(t01, t03));
-        store4(q, pl, 4, f64x2.sub(t10, t12), f64x2.add(t11, t12), f64x2.sub(t12, t11), f64x2.sub(t11, t13));
-        store4(q, pl, 8, f64x2.sub(t20, t22), f64x2.add(t21, t22), f64x2.sub(t22, t21), f64x2.sub(t21, t23));
-        store4(q, pl, 12, f64x2.sub(t30, t32), f64x2.add(t31, t32), f64x2.sub(t32, t31), f64x2.sub(t31, t33));
+        const q = dst + (<usize>ch * sizeof<T>());
+        const pl = <usize>plane * sizeof<T>();
+        store4(q, pl, 0, vsub<T>(t00, t02), vadd<T>(t01, t02), vsub<T>(t02, t01), vsub<T>(t01, t03));
+        store4(q, pl, 4, vsub<T>(t10, t12), vadd<T>(t11, t12), vsub<T>(t12, t11), vsub<T>(t11, t13));
+        store4(q, pl, 8, vsub<T>(t20, t22), vadd<T>(t21, t22), vsub<T>(t22, t21), vsub<T>(t21, t23));
+        store4(q, pl, 12, vsub<T>(t30, t32), vadd<T>(t31, t32), vsub<T>(t32, t31), vsub<T>(t31, t33));
       }
       for (; ch < c; ch++) {
         // an odd last channel: the same arithmetic on scalars
-        const p = src + (<usize>ch << 3);
-        const s0 = <usize>rowStride << 3;
-        const cs = <usize>c << 3;
-        const q = dst + (<usize>ch << 3);
-        const pl = <usize>plane << 3;
+        const p = src + (<usize>ch * sizeof<T>());
+        const s0 = <usize>rowStride * sizeof<T>();
+        const cs = <usize>c * sizeof<T>();
+        const q = dst + (<usize>ch * sizeof<T>());
+        const pl = <usize>plane * sizeof<T>();
         for (let j = 0; j < 4; j++) {
           // column j of Bᵀ d
           const cj = p + <usize>j * cs;
-          const e0 = load<f64>(cj), e1 = load<f64>(cj + s0), e2 = load<f64>(cj + 2 * s0), e3 = load<f64>(cj + 3 * s0);
-          store<f64>(q + <usize>j * pl, e0 - e2);
-          store<f64>(q + <usize>(4 + j) * pl, e1 + e2);
-          store<f64>(q + <usize>(8 + j) * pl, e2 - e1);
-          store<f64>(q + <usize>(12 + j) * pl, e1 - e3);
+          const e0 = load<T>(cj), e1 = load<T>(cj + s0), e2 = load<T>(cj + 2 * s0), e3 = load<T>(cj + 3 * s0);
+          store<T>(q + <usize>j * pl, e0 - e2);
+          store<T>(q + <usize>(4 + j) * pl, e1 + e2);
+          store<T>(q + <usize>(8 + j) * pl, e2 - e1);
+          store<T>(q + <usize>(12 + j) * pl, e1 - e3);
         }
         for (let i = 0; i < 4; i++) {
           // row i of (Bᵀ d), then times B, in place
           const ri = q + <usize>(4 * i) * pl;
-          const a = load<f64>(ri), b = load<f64>(ri + pl), e = load<f64>(ri + 2 * pl), f = load<f64>(ri + 3 * pl);
-          store<f64>(ri, a - e);
-          store<f64>(ri + pl, b + e);
-          store<f64>(ri + 2 * pl, e - b);
-          store<f64>(ri + 3 * pl, b - f);
+          const a = load<T>(ri), b = load<T>(ri + pl), e = load<T>(ri + 2 * pl), f = load<T>(ri + 3 * pl);
+          store<T>(ri, a - e);
+          store<T>(ri + pl, b + e);
+          store<T>(ri + 2 * pl, e - b);
+          store<T>(ri + 3 * pl, b - f);
         }
       }
     }
   }
+}
+
+export function winograd_input(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, tiles: i32, v: usize, r0: i32, r1: i32): void {
+  winogradInput<f64>(xp, hp, wp, c, th, tw, tiles, v, r0, r1);
+}
+
+export function winograd_input_f32(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, tiles: i32, v: usize, r0: i32, r1: i32): void {
+  winogradInput<f32>(xp, hp, wp, c, th, tw, tiles, v, r0, r1);
 }
 
 /** Four values of one row of the transform, at points ξ = xi..xi+3 (planes `pl` bytes apart). */
@@ -92,42 +100,42 @@ function store4(q: usize, pl: usize, xi: i32, a: v128, b: v128, c: v128, d: v128
  * z [m][nH][nW][kp] for the outputs inside the image (tiles past an odd edge write one row or column),
  * for tile rows r0..r1; with `relu`, max(0, ·) of it.
  */
-export function winograd_output(mm: usize, kp: i32, k8: i32, b8: usize, th: i32, tw: i32, tiles: i32, z: usize, nH: i32, nW: i32, r0: i32, r1: i32, relu: i32): void {
-  const pl = (<usize>tiles * <usize>kp) << 3;
-  const zero = f64x2.splat(0);
+function winogradOutput<T>(mm: usize, kp: i32, k8: i32, b8: usize, th: i32, tw: i32, tiles: i32, z: usize, nH: i32, nW: i32, r0: i32, r1: i32, relu: i32): void {
+  const pl = (<usize>tiles * <usize>kp) * sizeof<T>();
+  const zero = vsplat<T>(0);
   for (let r = r0; r < r1; r++) {
     const img = r / th;
     const ty = r - img * th;
     const rows = min(2, nH - 2 * ty);
     for (let tx = 0; tx < tw; tx++) {
       const cols = min(2, nW - 2 * tx);
-      const src = at(mm, (r * tw + tx) * kp);
-      const out = at(z, ((img * nH + 2 * ty) * nW + 2 * tx) * kp);
-      const rowBytes = (<usize>nW * <usize>kp) << 3;
-      for (let k = 0; k < k8; k += 2) {
-        const p = src + (<usize>k << 3);
+      const src = atT<T>(mm, (r * tw + tx) * kp);
+      const out = atT<T>(z, ((img * nH + 2 * ty) * nW + 2 * tx) * kp);
+      const rowBytes = (<usize>nW * <usize>kp) * sizeof<T>();
+      for (let k = 0; k < k8; k += lanes<T>()) {
+        const p = src + (<usize>k * sizeof<T>());
         const m0 = v128.load(p), m1 = v128.load(p + pl), m2 = v128.load(p + 2 * pl), m3 = v128.load(p + 3 * pl);
         const m4 = v128.load(p + 4 * pl), m5 = v128.load(p + 5 * pl), m6 = v128.load(p + 6 * pl), m7 = v128.load(p + 7 * pl);
         const m8 = v128.load(p + 8 * pl), m9 = v128.load(p + 9 * pl), m10 = v128.load(p + 10 * pl), m11 = v128.load(p + 11 * pl);
         const m12 = v128.load(p + 12 * pl), m13 = v128.load(p + 13 * pl), m14 = v128.load(p + 14 * pl), m15 = v128.load(p + 15 * pl);
         // Aᵀ M: two rows of four
-        const s0 = f64x2.add(f64x2.add(m0, m4), m8), s1 = f64x2.add(f64x2.add(m1, m5), m9);
-        const s2 = f64x2.add(f64x2.add(m2, m6), m10), s3 = f64x2.add(f64x2.add(m3, m7), m11);
-        const u0 = f64x2.sub(f64x2.sub(m4, m8), m12), u1 = f64x2.sub(f64x2.sub(m5, m9), m13);
-        const u2 = f64x2.sub(f64x2.sub(m6, m10), m14), u3 = f64x2.sub(f64x2.sub(m7, m11), m15);
-        const bias = v128.load(b8 + (<usize>k << 3));
-        let y00 = f64x2.add(f64x2.add(f64x2.add(s0, s1), s2), bias);
-        let y01 = f64x2.add(f64x2.sub(f64x2.sub(s1, s2), s3), bias);
-        let y10 = f64x2.add(f64x2.add(f64x2.add(u0, u1), u2), bias);
-        let y11 = f64x2.add(f64x2.sub(f64x2.sub(u1, u2), u3), bias);
+        const s0 = vadd<T>(vadd<T>(m0, m4), m8), s1 = vadd<T>(vadd<T>(m1, m5), m9);
+        const s2 = vadd<T>(vadd<T>(m2, m6), m10), s3 = vadd<T>(vadd<T>(m3, m7), m11);
+        const u0 = vsub<T>(vsub<T>(m4, m8), m12), u1 = vsub<T>(vsub<T>(m5, m9), m13);
+        const u2 = vsub<T>(vsub<T>(m6, m10), m14), u3 = vsub<T>(vsub<T>(m7, m11), m15);
+        const bias = v128.load(b8 + (<usize>k * sizeof<T>()));
+        let y00 = vadd<T>(vadd<T>(vadd<T>(s0, s1), s2), bias);
+        let y01 = vadd<T>(vsub<T>(vsub<T>(s1, s2), s3), bias);
+        let y10 = vadd<T>(vadd<T>(vadd<T>(u0, u1), u2), bias);
+        let y11 = vadd<T>(vsub<T>(vsub<T>(u1, u2), u3), bias);
         if (relu) {
-          y00 = f64x2.max(y00, zero);
-          y01 = f64x2.max(y01, zero);
-          y10 = f64x2.max(y10, zero);
-          y11 = f64x2.max(y11, zero);
+          y00 = vmax<T>(y00, zero);
+          y01 = vmax<T>(y01, zero);
+          y10 = vmax<T>(y10, zero);
+          y11 = vmax<T>(y11, zero);
         }
-        const q = out + (<usize>k << 3);
-        const kb = <usize>kp << 3;
+        const q = out + (<usize>k * sizeof<T>());
+        const kb = <usize>kp * sizeof<T>();
         v128.store(q, y00);
         if (cols > 1) v128.store(q + kb, y01);
         if (rows > 1) {
@@ -137,6 +145,14 @@ export function winograd_output(mm: usize, kp: i32, k8: i32, b8: usize, th: i32,
       }
     }
   }
+}
+
+export function winograd_output(mm: usize, kp: i32, k8: i32, b8: usize, th: i32, tw: i32, tiles: i32, z: usize, nH: i32, nW: i32, r0: i32, r1: i32, relu: i32): void {
+  winogradOutput<f64>(mm, kp, k8, b8, th, tw, tiles, z, nH, nW, r0, r1, relu);
+}
+
+export function winograd_output_f32(mm: usize, kp: i32, k8: i32, b8: usize, th: i32, tw: i32, tiles: i32, z: usize, nH: i32, nW: i32, r0: i32, r1: i32, relu: i32): void {
+  winogradOutput<f32>(mm, kp, k8, b8, th, tw, tiles, z, nH, nW, r0, r1, relu);
 }
 
 /** G of F(2×2, 3×3) and F(4×4, 3×3), row by row (static data). */

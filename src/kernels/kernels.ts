@@ -300,6 +300,8 @@ const F32 = {
   channel_affine_f32: { ...F64.channel_affine, type: "f32" },
   channel_max_f32: { ...F64.channel_max, type: "f32" },
   copy_channels_f32: { ...F64.copy_channels, type: "f32" },
+  winograd_input_f32: { ...F64.winograd_input, type: "f32" },
+  winograd_output_f32: { ...F64.winograd_output, type: "f32" },
 } as const satisfies Record<string, Spec>;
 
 export const KERNELS = { ...F64, ...F32 };
@@ -392,6 +394,8 @@ const BUILDERS: { readonly [K in KernelName]: (a: ArgsOf<K>) => Task } = {
   channel_affine_f32: (a) => ["channel_affine_f32", a.x, a.pixels, a.c, a.sub, a.scale, a.add, a.y],
   channel_max_f32: (a) => ["channel_max_f32", a.x, a.pixels, a.c, a.y, a.arg],
   copy_channels_f32: (a) => ["copy_channels_f32", a.x, a.xs, a.c, a.y, a.ys, a.p0, a.p1],
+  winograd_input_f32: (a) => ["winograd_input_f32", a.xp, a.hp, a.wp, a.c, a.th, a.tw, a.tiles, a.v, a.r0, a.r1],
+  winograd_output_f32: (a) => ["winograd_output_f32", a.mm, a.kp, a.k8, a.b8, a.th, a.tw, a.tiles, a.z, a.nH, a.nW, a.r0, a.r1, a.relu],
 };
 
 /**

@@ -13,7 +13,7 @@ import { convArgs, poolArgs } from "../core/shapes.js";
 import { padImages } from "../ops/pad.js";
 import { divisors } from "../ops/pool.js";
 import { ACTIVATIONS, type ActivationName, activationParams } from "../ops/activations.js";
-import { type Tile, useWinograd, winogradFilters, winogradFromArena } from "../ops/winograd.js";
+import { type Tile, useWinograd, winogradFilters, winogradFiltersF32, winogradFromArena } from "../ops/winograd.js";
 import {
   BLOCK,
   ELEMENT_BYTES,
@@ -434,7 +434,9 @@ export class Plan {
       for (let t = 0; t < 9; t++)
         for (let ch = 0; ch < c; ch++)
           for (let o = 0; o < kOut; o++) wide[(t * cs + ch) * kOut + o] = w[(t * c + ch) * kOut + o] * scale[o];
-      packs = [winogradFilters(fn, ctx, wide, cs, kOut, this.tileOf(i) as Tile)];
+      const tile = this.tileOf(i) as Tile;
+      const U = winogradFilters(fn, ctx, wide, cs, kOut, tile);
+      packs = [this.precision === "f32" ? Float64Array.from(winogradFiltersF32(U, (tile + 2) ** 2, cs, kOut)) : U];
     } else {
       const [fh, fw, c] = W.shape;
       packs = [pack(w, fh, fw, c, kOut, cs)];
@@ -447,15 +449,16 @@ export class Plan {
 
   /**
    * The Winograd tile of conv step i where it fits and pays (as conv_forward's "auto" decides), else 0.
-   * An f32 plan runs direct convolutions: the Winograd transforms are float64 kernels.
+   * An f32 plan takes F(2×2) wherever Winograd pays: F(4×4)'s transforms are float64 kernels, and its
+   * larger coefficients would cost float32 more of its precision.
    */
   private tileOf(i: number): number {
-    if (this.precision !== "f64") return 0;
     const op = this.ops[i];
     const l = this.g.steps[op.step].layer;
     if (convMode(l, this.shapes[op.inputs[0]]) !== "dense") return 0;
     const g = convGeometry(l, this.shapes[op.inputs[0]]);
-    return useWinograd("predict", undefined, { ...g, c: this.cs[op.inputs[0]] }, false) ?? 0;
+    const tile = useWinograd("predict", undefined, { ...g, c: this.cs[op.inputs[0]] }, false) ?? 0;
+    return this.precision === "f32" && tile !== 0 ? 2 : tile;
   }
 
   /**
@@ -579,13 +582,12 @@ export class Plan {
           const work = m * nH * nW * blocks(k) * 9 * xcs;
           // (the output transform fuses a ReLU alone: a residual or ReLU6 follows it, in place)
           const alone = act === 1 && res === 0 ? 1 : 0;
-          // (tile ≠ 0 only in an f64 plan: its packs are float64)
-          const [U, b] = [packs[0] as Float64Array, bias as Float64Array];
-          winogradFromArena(fn, ctx, images, U, b, shape, y, work, tile as Tile, alone);
+          winogradFromArena(fn, ctx, images, packs[0], bias, shape, y, work, tile as Tile, alone, prec);
           const n8 = rows * nW * blocks(k);
-          if (res !== 0) tasks([task("add_forward", { a: y, b: res, y, i0: 0, i1: n8 })]);
-          if (act === 1 && !alone) tasks([task("relu_forward", { x: y, y, i0: 0, i1: n8 })]);
-          if (act === 2) tasks([task("act_forward", { kind: ACTIVATIONS.relu6, x: y, y, i0: 0, i1: n8, a: 0, b: 0 })]);
+          if (res !== 0) tasks([task(kernelFor("add_forward", prec), { a: y, b: res, y, i0: 0, i1: n8 })]);
+          if (act === 1 && !alone) tasks([task(kernelFor("relu_forward", prec), { x: y, y, i0: 0, i1: n8 })]);
+          const relu6 = { kind: ACTIVATIONS.relu6, x: y, y, i0: 0, i1: n8, a: 0, b: 0 };
+          if (act === 2) tasks([task(kernelFor("act_forward", prec), relu6)]);
           return;
         }
         if (mode === "dense") {

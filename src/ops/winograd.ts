@@ -6,7 +6,17 @@
 // summation, rounding ~1e-15 relative: test/ops/winograd.test.ts states the bound).
 import type { NDArray } from "../core/ndarray.js";
 import { type ConvGeometry, checkAlgorithm } from "../core/shapes.js";
-import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
+import {
+  BLOCK,
+  ELEMENT_BYTES,
+  type Precision,
+  type Task,
+  blocks8,
+  gemmTask,
+  kernelFor,
+  runKernel,
+  task,
+} from "../kernels/kernels.js";
 import { type Context, guided, runTasks, taskCount } from "../runtime/schedule.js";
 import { ranges } from "../runtime/pool.js";
 import { state } from "../runtime/runtime.js";
@@ -175,47 +185,70 @@ export function winogradConv(
 }
 
 /**
+ * winogradFilters' panels (blocks of 8 output channels) as an f32 plan's GEMMs read them: blocks of 16,
+ * narrowed. `U` holds `points` panels [c][k8].
+ */
+export function winogradFiltersF32(U: Float64Array, points: number, c: number, k: number): Float32Array {
+  const [k8, B] = [blocks8(k), BLOCK.f32];
+  const kb = Math.ceil(k / B) * B;
+  const out = new Float32Array(points * c * kb);
+  for (let xi = 0; xi < points; xi++)
+    for (let i = 0; i < c; i++)
+      for (let o = 0; o < k; o++)
+        out[xi * c * kb + Math.floor(o / B) * c * B + i * B + (o % B)] =
+          U[xi * c * k8 + Math.floor(o / 8) * c * 8 + i * 8 + (o % 8)];
+  return out;
+}
+
+/**
  * The convolution `s` by Winograd of images already in the arena, with filters already transformed
- * (winogradFilters), `bias` added and a ReLU fused (relu 1) into z [m·nH·nW][k8].
+ * (winogradFilters; winogradFiltersF32 for f32), `bias` added and a ReLU fused (relu 1) into z
+ * [m·nH·nW][k8], in `precision` (f32: F(2×2) only, the F(4×4) transforms being f64 kernels).
  */
 export function winogradFromArena(
   fn: string,
   ctx: Context,
   x: ArenaImages,
-  U: Float64Array,
-  bias: Float64Array,
+  U: Float64Array | Float32Array,
+  bias: Float64Array | Float32Array,
   s: WinogradShape,
   z: number,
   work: number,
   tile: Tile,
   relu: number,
+  precision: Precision = "f64",
 ): void {
   const { arena } = ctx;
   const { c, k, nH, nW } = s;
+  if (precision === "f32" && tile !== 2) throw new RangeError(`${fn}: f32 Winograd has tile 2 only`);
+  const el = ELEMENT_BYTES[precision];
+  const view = (p: number, n: number) => (precision === "f64" ? arena.f64(p, n) : arena.f32(p, n));
   const points = (tile + 2) ** 2;
-  const { xp, hp, wp, th, tw, row, gemmRows, tiles } = tiled(fn, ctx, x, s, tile);
-  const k8 = blocks8(k);
+  const { xp, hp, wp, th, tw, row, gemmRows, tiles } = tiled(fn, ctx, x, s, tile, precision);
+  const k8 = Math.ceil(k / BLOCK[precision]) * BLOCK[precision];
   const plane = c * k8;
-  const pk = arena.alloc(fn, "U packed", U.length * 8);
-  arena.f64(pk, U.length).set(U);
-  const b8 = arena.zeros(fn, "b", k8);
-  arena.f64(b8, bias.length).set(bias);
-  const none = arena.zeros(fn, "no bias", k8);
-  const v = arena.alloc(fn, "V", points * tiles * c * 8);
-  const mm = arena.alloc(fn, "M", points * tiles * k8 * 8);
+  const pk = arena.alloc(fn, "U packed", U.length * el);
+  view(pk, U.length).set(U);
+  const b8 = arena.alloc(fn, "b", k8 * el);
+  view(b8, k8).fill(0);
+  view(b8, bias.length).set(bias);
+  const none = arena.alloc(fn, "no bias", k8 * el);
+  view(none, k8).fill(0);
+  const v = arena.alloc(fn, "V", points * tiles * c * el);
+  const mm = arena.alloc(fn, "M", points * tiles * k8 * el);
   const rows = s.m * th;
   const parts = guided(ctx, work, "conv_forward", rows);
   const gemmParts = guided(ctx, work, "conv_forward", gemmRows);
   const run = (list: Task[]) => runTasks(fn, ctx, list);
-  const input = tile === 2 ? "winograd_input" : "winograd4_input";
-  const output = tile === 2 ? "winograd_output" : "winograd4_output";
+  const input = tile === 2 ? kernelFor("winograd_input", precision) : "winograd4_input";
+  const output = tile === 2 ? kernelFor("winograd_output", precision) : "winograd4_output";
   run(parts.map(([r0, r1]) => task(input, { xp, hp, wp, c, th, tw, tiles, v, r0, r1 })));
   // M[ξ] = V[ξ] · U[ξ]: each a 1×1 convolution of gemmRows one-row images of `row` tiles
   const gemms: Task[] = [];
   for (let xi = 0; xi < points; xi++) {
     for (const [r0, r1] of gemmParts) {
-      const [x, w, z] = [v + xi * tiles * c * 8, pk + xi * plane * 8, mm + xi * tiles * k8 * 8];
-      gemms.push(gemmTask({ x, pixels: row, n: c, w, k8, b: none, z, r0, r1 }));
+      const [x, w, z] = [v + xi * tiles * c * el, pk + xi * plane * el, mm + xi * tiles * k8 * el];
+      gemms.push(gemmTask({ x, pixels: row, n: c, w, k8, b: none, z, r0, r1, precision }));
     }
   }
   run(gemms);
@@ -330,13 +363,20 @@ export function winogradFilterGradient(
  * the tiles' count and arrangement for the GEMMs: rows of `row` tiles (their order is all that matters
  * there, and long rows keep the micro-kernel busy whatever the image's width), the last row's tail padding.
  */
-function tiled(fn: string, { kernels, arena }: Context, x: ArenaImages, s: WinogradShape, tile: Tile) {
+function tiled(
+  fn: string,
+  { kernels, arena }: Context,
+  x: ArenaImages,
+  s: WinogradShape,
+  tile: Tile,
+  precision: Precision = "f64",
+) {
   const { m, h, w, c, top, left, nH, nW } = s;
   const [th, tw] = [Math.ceil(nH / tile), Math.ceil(nW / tile)];
   const [hp, wp] = [tile * th + 2, tile * tw + 2];
-  const xp = arena.alloc(fn, "input padded", m * hp * wp * c * 8);
+  const xp = arena.alloc(fn, "input padded", m * hp * wp * c * ELEMENT_BYTES[precision]);
   const pads = { top, bottom: hp - h - top, left, right: wp - w - left };
-  padImages(kernels, { ptr: x.ptr, strides: x.strides, h, w, c }, pads, xp, m);
+  padImages(kernels, { ptr: x.ptr, strides: x.strides, h, w, c }, pads, xp, m, precision);
   const count = m * th * tw;
   const row = Math.min(count, 64);
   const gemmRows = Math.ceil(count / row);
