@@ -457,7 +457,7 @@ export class Plan {
     const l = this.g.steps[op.step].layer;
     if (convMode(l, this.shapes[op.inputs[0]]) !== "dense") return 0;
     const g = convGeometry(l, this.shapes[op.inputs[0]]);
-    const tile = useWinograd("predict", undefined, { ...g, c: this.cs[op.inputs[0]] }, false) ?? 0;
+    const tile = useWinograd("predict", undefined, { ...g, c: this.cs[op.inputs[0]] }, false, this.precision) ?? 0;
     return this.precision === "f32" && tile !== 0 ? 2 : tile;
   }
 
