@@ -96,11 +96,16 @@ export async function run(rounds: number, ceiling: () => number): Promise<ModelR
   ] as const) {
     const xt = tf.tensor4d(Float32Array.from(X.toFloat64Array()), [batch, 28, 28, 1]);
     let ours = Infinity;
+    let ours32 = Infinity;
     let theirs = Infinity;
     for (let r = 0; r < rounds; r++) {
       ours = Math.min(
         ours,
         best(() => model.predict(X), 0.5),
+      );
+      ours32 = Math.min(
+        ours32,
+        best(() => model.predict(X, { precision: "f32" }), 0.5),
       );
       theirs = Math.min(
         theirs,
@@ -108,8 +113,17 @@ export async function run(rounds: number, ceiling: () => number): Promise<ModelR
       );
     }
     process.stderr.write(
-      `digits predict batch ${batch}: convwasm ${ours.toFixed(3)} ms, TF.js-WASM ${theirs.toFixed(3)} ms\n`,
+      `digits predict batch ${batch}: convwasm ${ours.toFixed(3)} ms (f32 plan ${ours32.toFixed(3)}), TF.js-WASM ${theirs.toFixed(3)} ms\n`,
     );
+    rows.push({
+      what: "predict, float32 plan",
+      batch,
+      convwasm: ours32,
+      peer: theirs,
+      peerName: "TF.js-WASM (f32)",
+      convwasmRate: (1000 * batch) / ours32,
+      peerRate: (1000 * batch) / theirs,
+    });
     rows.push({
       what: "predict",
       batch,

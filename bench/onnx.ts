@@ -1,6 +1,7 @@
-// npm run bench -- onnx: ONNX models run by convwasm (loadOnnx, float64) beside onnxruntime-web (wasm,
-// float32; the same thread count) and onnxruntime-node (native, float32, for reference): load, first
-// predict, steady predict at batch 1 and 8, on one thread and on all; a cold start in fresh processes.
+// npm run bench -- onnx: ONNX models run by convwasm (loadOnnx, its float64 and float32 plans) beside
+// onnxruntime-web (wasm, float32; the same thread count) and onnxruntime-node (native, float32, for
+// reference): load, first predict, steady predict at batch 1 and 8, on one thread and on all; the float32
+// plans' error against the float64 plan and their memory; a cold start in fresh processes.
 // The torchvision models are the test fixtures' (scripts/fixtures_onnx.py: random weights, written back
 // by test/onnx-fixtures.ts), their input declared 224×224. Writes BENCHMARKS.md's onnx section.
 import { execFileSync } from "node:child_process";
@@ -13,7 +14,7 @@ import { NDArray, getThreads, init } from "convwasm";
 import { tuning } from "convwasm/internal";
 import { loadOnnx } from "convwasm/onnx";
 import { decodeModel, encodeModel } from "../src/onnx/proto.js";
-import { fill, onnxBytes, onnxFixture } from "../test/onnx-fixtures.js";
+import { fill, onnxBytes, onnxFixture, relErr } from "../test/onnx-fixtures.js";
 
 const ROUNDS = 5;
 
@@ -42,6 +43,7 @@ interface Row {
   batch: number;
   threads: number;
   convwasm: number;
+  convwasm32: number;
   ortWeb: number | null;
   ortNode: number;
 }
@@ -51,11 +53,13 @@ const THREADS = getThreads();
 ortWeb.env.wasm.numThreads = 1;
 const share = tuning.minWorkScale;
 const models = [
-  { name: "resnet18", size: 224, target: 1.0 },
-  { name: "squeezenet1_1", size: 224, target: 1.2 },
-  { name: "mobilenet_v2", size: 224, target: 1.5 },
-  { name: "digits", size: 28, target: null },
+  { name: "resnet18", size: 224, target: 1.0, target32: 0.6 },
+  { name: "squeezenet1_1", size: 224, target: 1.2, target32: 0.7 },
+  { name: "mobilenet_v2", size: 224, target: 1.5, target32: 0.8 },
+  { name: "digits", size: 28, target: null, target32: null },
 ];
+/** Per model: the f32 plan's error against the f64 plan, whether the top class agrees, activations per example. */
+const accuracy: { model: string; err: number; top1: boolean; kib64: number; kib32: number }[] = [];
 const rows: Row[] = [];
 const loads: { model: string; convwasm: number; convwasmFirst: number; ortWeb: number; ortWebFirst: number }[] = [];
 for (const spec of models) {
@@ -67,6 +71,15 @@ for (const spec of models) {
   let t0 = performance.now();
   const ours = loadOnnx(f64.bytes);
   const load = performance.now() - t0;
+  const ours32 = loadOnnx(f64.bytes, { precision: "f32" });
+  {
+    const x = new NDArray(input(1), [1, ...f64.shape]);
+    const [a, b] = [ours.predict(x).data, ours32.predict(x).data];
+    const top = (v: Float64Array) => v.indexOf(Math.max(...v));
+    const kib = /predict's activations: ([\d.]+) KiB an example in f64, ([\d.]+) KiB in f32/.exec(ours.summary())!;
+    const err = relErr(b, a);
+    accuracy.push({ model: spec.name, err, top1: top(a) === top(b), kib64: Number(kib[1]), kib32: Number(kib[2]) });
+  }
   t0 = performance.now();
   ours.predict(new NDArray(input(1), [1, ...f64.shape]));
   const first = performance.now() - t0;
@@ -86,19 +99,31 @@ for (const spec of models) {
     const x = new NDArray(input(batch), [batch, ...f64.shape]);
     const [fw, fn] = [feed(ortWeb, batch), feed(ortNode, batch)];
     const calls = spec.name === "digits" ? 20 : batch === 1 ? 3 : 1;
-    const best = { one: Infinity, all: Infinity, web: Infinity, node: Infinity, nodeAll: Infinity };
+    const best = {
+      one: Infinity,
+      one32: Infinity,
+      all: Infinity,
+      all32: Infinity,
+      web: Infinity,
+      node: Infinity,
+      nodeAll: Infinity,
+    };
     // interleaved rounds, the best of each (a shared, noisy machine)
     for (let r = 0; r < ROUNDS; r++) {
       tuning.minWorkScale = Infinity;
       best.one = Math.min(best.one, await bestOf(() => ours.predict(x), calls));
+      best.one32 = Math.min(best.one32, await bestOf(() => ours32.predict(x), calls));
       best.web = Math.min(best.web, await bestOf(() => web.run(fw), calls));
       tuning.minWorkScale = share;
       best.all = Math.min(best.all, await bestOf(() => ours.predict(x), calls));
+      best.all32 = Math.min(best.all32, await bestOf(() => ours32.predict(x), calls));
       best.node = Math.min(best.node, await bestOf(() => native.run(fn), calls));
       best.nodeAll = Math.min(best.nodeAll, await bestOf(() => nativeAll.run(fn), calls));
     }
-    rows.push({ model: spec.name, batch, threads: 1, convwasm: best.one, ortWeb: best.web, ortNode: best.node });
-    rows.push({ model: spec.name, batch, threads: THREADS, convwasm: best.all, ortWeb: null, ortNode: best.nodeAll });
+    // prettier-ignore
+    rows.push({ model: spec.name, batch, threads: 1, convwasm: best.one, convwasm32: best.one32, ortWeb: best.web, ortNode: best.node });
+    // prettier-ignore
+    rows.push({ model: spec.name, batch, threads: THREADS, convwasm: best.all, convwasm32: best.all32, ortWeb: null, ortNode: best.nodeAll });
     process.stderr.write(`${spec.name} batch ${batch}: ${JSON.stringify(best)}\n`);
   }
 }
@@ -125,24 +150,39 @@ for (let r = 0; r < 3; r++) {
 }
 
 const f = (v: number | null, d = 2) => (v === null ? "–" : v.toFixed(d));
-const target = (name: string) => models.find((m) => m.name === name)!.target;
+const spec = (name: string) => models.find((m) => m.name === name)!;
+/** "≤ t× ✓" or "✗" for a ratio against a target (blank where there is none). */
+const check = (ratio: number | null, t: number | null) =>
+  t === null || ratio === null ? "" : `≤ ${t.toFixed(1)}× ${ratio <= t ? "✓" : "✗"}`;
 const lines = [
   "<!-- onnx:start -->",
-  "## ONNX models: convwasm (float64) beside onnxruntime-web (wasm, float32) and onnxruntime-node (native, float32)",
+  "## ONNX models: convwasm (float64 and float32 plans) beside onnxruntime-web (wasm, float32) and onnxruntime-node (native, float32)",
   "",
   `\`npm run bench -- onnx\`, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}. The torchvision models of`,
   "the test fixtures (random weights), input 1×3×224×224 (the digits network 1×1×28×28); ms, the best of",
-  `${ROUNDS} interleaved rounds. convwasm reads the float64 export, onnxruntime the float32 one (it cannot run`,
-  "float64 convolutions). onnxruntime-web runs one thread here (its threads are set once per process).",
+  `${ROUNDS} interleaved rounds. convwasm reads the float64 export (its f32 plan narrows the weights once),`,
+  "onnxruntime the float32 one (it cannot run float64 convolutions). onnxruntime-web runs one thread here (its",
+  "threads are set once per process). Targets: the f64 plan of the ONNX issue (22), the f32 plan of the float32 issue (23).",
   "",
-  "| model | batch | threads | convwasm f64 | onnxruntime-web f32 | convwasm ÷ web | target | onnxruntime-node f32 |",
-  "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+  "| model | batch | threads | convwasm f64 | convwasm f32 | onnxruntime-web f32 | f64 ÷ web | target | f32 ÷ web | target | onnxruntime-node f32 |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |",
   ...rows.map((r) => {
-    const ratio = r.ortWeb === null ? null : r.convwasm / r.ortWeb;
-    const t = r.threads === 1 && r.ortWeb !== null ? target(r.model) : null;
-    const check = t === null || ratio === null ? "" : `≤ ${t.toFixed(1)}× ${ratio <= t ? "✓" : "✗"}`;
-    return `| ${r.model} | ${r.batch} | ${r.threads} | ${f(r.convwasm)} | ${f(r.ortWeb)} | ${ratio === null ? "–" : ratio.toFixed(2) + "×"} | ${check} | ${f(r.ortNode)} |`;
+    const web = r.threads === 1 ? r.ortWeb : null;
+    const [r64, r32] = web === null ? [null, null] : [r.convwasm / web, r.convwasm32 / web];
+    const [t64, t32] = web === null ? [null, null] : [spec(r.model).target, spec(r.model).target32];
+    const x = (v: number | null) => (v === null ? "–" : v.toFixed(2) + "×");
+    return `| ${r.model} | ${r.batch} | ${r.threads} | ${f(r.convwasm)} | ${f(r.convwasm32)} | ${f(r.ortWeb)} | ${x(r64)} | ${check(r64, t64)} | ${x(r32)} | ${check(r32, t32)} | ${f(r.ortNode)} |`;
   }),
+  "",
+  "The float32 plans against the float64 plan (one example; the error relative to the output's largest magnitude;",
+  "target ≤ 1e-5) and the activations each plan places per example (liveness-planned; the packed weights come on top):",
+  "",
+  "| model | f32 error | same top-1 | activations f64 KiB | f32 KiB |",
+  "| --- | ---: | --- | ---: | ---: |",
+  ...accuracy.map(
+    (a) =>
+      `| ${a.model} | ${a.err.toExponential(2)} ${a.err <= 1e-5 ? "✓" : "✗"} | ${a.top1 ? "yes" : "no"} | ${a.kib64.toFixed(0)} | ${a.kib32.toFixed(0)} |`,
+  ),
   "",
   "| model | convwasm load | first predict | onnxruntime-web session | first run |",
   "| --- | ---: | ---: | ---: | ---: |",

@@ -178,6 +178,13 @@ export function markdown(r: Results): string {
       const q = p64.convwasm / p64.peer;
       t.push(`- ${tick(q <= 1.5)} predict batch 64: ${q.toFixed(2)}× TF.js-WASM float32 time (target ≤ 1.5×)`);
     }
+    const f32 = r.model.find((x) => x.what === "predict, float32 plan" && x.batch === 64);
+    if (f32 && f32.peer != null) {
+      const q = f32.convwasm / f32.peer;
+      t.push(
+        `- ${tick(q <= 0.6)} predict batch 64, float32 plan: ${q.toFixed(2)}× TF.js-WASM's time (target ≤ 0.6×, issue 23)`,
+      );
+    }
     const train = r.model.find((x) => x.what.startsWith("training"));
     if (train && train.peer != null) {
       const q = train.peer / train.convwasm;
