@@ -47,3 +47,35 @@ describe("convwasm/async's model()", () => {
     );
   });
 });
+
+describe("float32 plans through convwasm/async (issue 23)", () => {
+  it("predict's precision option and compile() give the synchronous model's bits; a batch never mixes precisions", async () => {
+    const s = graph(S.layers, S.input);
+    const a = graph(A.layers, A.input);
+    const sync = S.model(s.x, s.y, { seed: 5 });
+    const made = await A.model(a.x, a.y, { seed: 5 });
+    const X = randn(2, 6, 6, 6, 2);
+    const [f64, f32] = [sync.predict(X), sync.predict(X, { precision: "f32" })];
+    expect(Array.from(f32.data)).not.toEqual(Array.from(f64.data));
+    // requests of both precisions in one turn of the event loop (micro-batched)
+    const rows = (i: number) => new S.NDArray(X.data.slice(i * 72, (i + 1) * 72), [1, 6, 6, 2]);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => made.predict(rows(i), { precision: i % 2 === 0 ? "f32" : "f64" })),
+    );
+    answers.forEach((P, i) => {
+      const want = i % 2 === 0 ? f32 : f64;
+      expect(Array.from(P.data)).toEqual(Array.from(want.data.subarray(i * 3, (i + 1) * 3)));
+    });
+    expect(made.compile({ precision: "f32" })).toBe(made);
+    expectIdentical(await made.predict(X), f32);
+    expectIdentical(await made.predict(X, { precision: "f64" }), f64);
+    await expect(made.predict(X, { precision: "f16" as never })).rejects.toThrow(
+      'predict: options.precision expects "f64" or "f32" but got string f16',
+    );
+    expect(() => made.compile({ precision: 1 as never })).toThrow(
+      'compile: options.precision expects "f64" or "f32" but got number 1',
+    );
+    expectIdentical(await made.predict(X), f32);
+    await made.dispose();
+  });
+});

@@ -35,6 +35,20 @@ describe("convwasm/async's loadOnnx", () => {
     made.dispose();
   });
 
+  it('loadOnnx(…, { precision: "f32" }) predicts with the synchronous import\'s float32 plan (issue 23)', async () => {
+    const f = onnxFixture("squeezenet1_1");
+    const bytes = onnxBytes(f.files.f64.file);
+    const sync = loadOnnx(bytes, { precision: "f32" });
+    const made = await A.loadOnnx(bytes, { precision: "f32" });
+    const x = onnxInput(f);
+    expectIdentical(await made.predict(x), sync.predict(x));
+    expectIdentical(await made.predict(x, { precision: "f64" }), sync.predict(x, { precision: "f64" }));
+    await expect(A.loadOnnx(bytes, { precision: "x" as never })).rejects.toThrow(
+      'loadOnnx: options.precision expects "f64" or "f32" but got string x',
+    );
+    made.dispose();
+  });
+
   it("the four fixture models give torch float64's outputs through the workers too", async () => {
     for (const name of ["digits", "squeezenet1_1", "resnet18", "mobilenet_v2"]) {
       const f = onnxFixture(name);

@@ -99,6 +99,7 @@ export const OPTION_KEYS: ReadonlySet<string> = new Set([
     "checkFinite",
     "stop",
     "engine",
+    "precision",
   ],
   ...[
     "kind",
