@@ -1,8 +1,8 @@
 // pool_forward / pool_backward ("max" and "average") on raw NHWC memory. Padding is the caller's: it
 // places the input padded (−∞ for max, so padding never wins; 0 for average) and gives the average
 // kernels each window's divisor as the product of a row factor and a column factor.
-// Channels are contiguous in NHWC, so the fast path (sx3 == 1) works on 2 channels per f64x2, 8 at a
-// time where it can. f64x2.max is a NaN-safe instruction sequence on x86; pmax is one instruction, so
+// Channels are contiguous in NHWC, so the fast path (sx3 == 1) works on a vector of channels (2 f64, or
+// 4 f32 in the *_f32 twins), four vectors at a time where it can. f64x2.max is a NaN-safe instruction sequence on x86; pmax is one instruction, so
 // NaNs are tracked on the side (v != v) and put back at the end: the result is np.max's. Of equal values
 // the last in window order (row by row) is kept, as np.max keeps it: so a window of zeros gives the sign
 // of its last zero, in vector and scalar lanes alike (pmax(v, m) = v < m ? m : v).

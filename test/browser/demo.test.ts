@@ -73,6 +73,17 @@ async function open(viewport: { width: number; height: number }, reducedMotion =
   return { page, errors };
 }
 
+/** A vertical stroke on the draw pad (a 1), and the page's reading of it. */
+async function drawOne(page: Page): Promise<void> {
+  await page.locator("#draw").scrollIntoViewIfNeeded();
+  const box = (await page.locator("#draw").boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.2 + 0.06 * i));
+  await page.mouse.up();
+  await page.waitForSelector("body[data-predicted]", { timeout: 30_000 });
+}
+
 /** The chosen cell [row, column, filter] from panel 5's title. */
 async function chosen(page: Page): Promise<[number, number, number]> {
   const m = /Cell Z\[0, (\d+), (\d+), (\d+)\]/.exec((await page.textContent("#cell-title")) ?? "");
@@ -892,14 +903,7 @@ describe("training the ConvNet in the page, and a drawn digit", () => {
         }
         expect(blueRows.size).toBeGreaterThan(0);
         expect(blueRows.size).toBeLessThan(curve.h * 0.1);
-        await page.locator("#draw").scrollIntoViewIfNeeded();
-        const box = (await page.locator("#draw").boundingBox())!;
-        await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
-        await page.mouse.down();
-        for (let i = 1; i <= 10; i++)
-          await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.2 + 0.06 * i));
-        await page.mouse.up();
-        await page.waitForSelector("body[data-predicted]", { timeout: 30_000 });
+        await drawOne(page);
         expect(await page.textContent("#prediction")).toMatch(/^The network reads a 1 \(probability [01]\.\d{3}\)\.$/);
         const probabilities = await page.$$eval("#probabilities b", (bs) => bs.map((b) => Number(b.textContent)));
         expect(probabilities).toHaveLength(10);
@@ -978,14 +982,7 @@ describe("training the ConvNet in the page, and a drawn digit", () => {
       // (0.97167 in Node on the same 600 digits)
       expect(await page.textContent("#train-accuracy")).toBe("0.972");
       // a drawn 1, read through its stages: the stem, then each block
-      await page.locator("#draw").scrollIntoViewIfNeeded();
-      const box = (await page.locator("#draw").boundingBox())!;
-      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
-      await page.mouse.down();
-      for (let i = 1; i <= 10; i++)
-        await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.2 + 0.06 * i));
-      await page.mouse.up();
-      await page.waitForSelector("body[data-predicted]", { timeout: 30_000 });
+      await drawOne(page);
       expect(await page.textContent("#prediction")).toMatch(/^The network reads a 1 /);
       const names = await page.$$eval("#layers .layer h3", (hs) => hs.map((h) => h.textContent));
       expect(names).toEqual([

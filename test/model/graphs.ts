@@ -1,6 +1,7 @@
 // Random graphs for the plan's tests (plan.test.ts against the ops, precision.test.ts f32 against f64):
 // blocks of every layer kind, and BatchNorm statistics away from 0 and 1.
-import { NDArray, layers, type model, type SymbolicTensor } from "convwasm";
+import fc from "fast-check";
+import { NDArray, input, layers, model, type SymbolicTensor } from "convwasm";
 import { randn } from "../helpers.js";
 
 /** Running statistics away from 0 and 1, so that inference mode and folding show. */
@@ -74,3 +75,28 @@ export const BLOCKS: ((x: SymbolicTensor, s: Shape, r: number) => [SymbolicTenso
   },
   (x, s) => [layers.batchNorm().apply(x), s],
 ];
+
+/** A draw of blocks: which block (an index of BLOCKS) and its own number, 1 to 6 of them. */
+export const blockList = fc.array(
+  fc.tuple(fc.integer({ min: 0, max: BLOCKS.length - 1 }), fc.integer({ min: 0, max: 99 })),
+  { minLength: 1, maxLength: 6 },
+);
+
+/**
+ * A model on [7, 6, c] of the blocks, then heads: softmax of a dense layer of the global (max or average)
+ * pool, a dense layer of the flattened features, the logits, and with `features` the blocks' output itself.
+ * Its BatchNorm statistics randomised.
+ */
+export function randomModel(blocks: [number, number][], c: number, max: boolean, features = false) {
+  const x = input([7, 6, c]);
+  let h: SymbolicTensor = x;
+  let shape: Shape = [7, 6, c];
+  for (const [b, r] of blocks) [h, shape] = BLOCKS[b](h, shape, r) ?? [h, shape];
+  const pooled = (max ? layers.globalMaxPool() : layers.globalAvgPool()).apply(h);
+  const logits = layers.dense({ units: 4 }).apply(pooled);
+  const y = layers.softmax().apply(logits);
+  const flat = layers.dense({ units: 3 }).apply(layers.flatten().apply(h));
+  const m = model(x, features ? [y, flat, logits, h] : [y, flat, logits], { seed: blocks.length });
+  randomStatistics(m, c);
+  return m;
+}

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { init, input, layers, memory, model, sequential, setThreads, type SymbolicTensor } from "convwasm";
 import { expectClose, randn } from "../helpers.js";
-import { BLOCKS, type Shape, randomStatistics } from "./graphs.js";
+import { blockList, randomModel, randomStatistics } from "./graphs.js";
 
 beforeAll(() => init());
 
@@ -14,24 +14,12 @@ describe("the plan agrees with every layer run through its op", () => {
   it("on random graphs of every layer kind, 1 and 2 threads", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: BLOCKS.length - 1 }), fc.integer({ min: 0, max: 99 })), {
-          minLength: 1,
-          maxLength: 6,
-        }),
+        blockList,
         fc.integer({ min: 1, max: 9 }),
         fc.integer({ min: 1, max: 5 }),
         fc.boolean(),
         async (blocks, c, m, max) => {
-          const x = input([7, 6, c]);
-          let h: SymbolicTensor = x;
-          let shape: Shape = [7, 6, c];
-          for (const [b, r] of blocks) [h, shape] = BLOCKS[b](h, shape, r) ?? [h, shape];
-          const pooled = (max ? layers.globalMaxPool() : layers.globalAvgPool()).apply(h);
-          const logits = layers.dense({ units: 4 }).apply(pooled);
-          const y = layers.softmax().apply(logits);
-          const flat = layers.dense({ units: 3 }).apply(layers.flatten().apply(h));
-          const mdl = model(x, [y, flat, logits], { seed: blocks.length });
-          randomStatistics(mdl, c);
+          const mdl = randomModel(blocks, c, max);
           const X = randn(m + c, m, 7, 6, c);
           const ops = mdl.predictAll([X], { engine: "ops" });
           for (const threads of [1, 2]) {

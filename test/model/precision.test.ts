@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { availableParallelism } from "node:os";
 import { NDArray, init, input, layers, memory, model, sequential, setThreads, type SymbolicTensor } from "convwasm";
 import { randn, shareSmallCalls } from "../helpers.js";
-import { BLOCKS, type Shape, randomStatistics } from "./graphs.js";
+import { blockList, randomModel, randomStatistics } from "./graphs.js";
 
 beforeAll(() => init());
 afterAll(() => setThreads(availableParallelism() > 1 ? 2 : 1));
@@ -29,24 +29,12 @@ describe("the f32 plan agrees with the f64 plan", () => {
   it("on random graphs of every layer kind, the same bits on 1, 2 and 3 threads", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: BLOCKS.length - 1 }), fc.integer({ min: 0, max: 99 })), {
-          minLength: 1,
-          maxLength: 6,
-        }),
+        blockList,
         fc.integer({ min: 1, max: 19 }),
         fc.integer({ min: 1, max: 5 }),
         fc.boolean(),
         async (blocks, c, m, max) => {
-          const x = input([7, 6, c]);
-          let h: SymbolicTensor = x;
-          let shape: Shape = [7, 6, c];
-          for (const [b, r] of blocks) [h, shape] = BLOCKS[b](h, shape, r) ?? [h, shape];
-          const pooled = (max ? layers.globalMaxPool() : layers.globalAvgPool()).apply(h);
-          const logits = layers.dense({ units: 4 }).apply(pooled);
-          const y = layers.softmax().apply(logits);
-          const flat = layers.dense({ units: 3 }).apply(layers.flatten().apply(h));
-          const mdl = model(x, [y, flat, logits, h], { seed: blocks.length });
-          randomStatistics(mdl, c);
+          const mdl = randomModel(blocks, c, max, true);
           const X = randn(m + c, m, 7, 6, c);
           const f64 = mdl.predictAll([X]);
           let first: number[][] | null = null;
