@@ -1,9 +1,9 @@
 // predict()'s plan: a model's graph run in inference mode inside WASM memory, as onnxruntime's session
 // does. Made once per model: BatchNorm folded into the conv before it (W·γ/σ, (b − μ)·γ/σ + β), a
 // ResNet block's residual add and a ReLU or ReLU6 into the conv's (or dense layer's) stores where each
-// is the only reader of what comes before; each value's channels per
-// pixel in memory (a conv writes 8-wide blocks; the lanes past a value's channels hold finite values
-// that the next layer's zero weights ignore) and the copies where a layer needs another width. Run per
+// is the only reader of what comes before; each value's channels per pixel in memory (a conv writes
+// blocks of 8, or 16 in a float32 plan; the lanes past a value's channels hold finite values that the
+// next layer's zero weights ignore) and the copies where a layer needs another width. Run per
 // batch: the input copied in once, every value given a place in one region by liveness (a buffer is
 // reused once its last reader has run; an elementwise layer writes over its input when that input dies
 // there), packed weights made once until the weights change, the outputs copied out once. Every layer
@@ -13,7 +13,7 @@ import { convArgs, poolArgs } from "../core/shapes.js";
 import { padImages } from "../ops/pad.js";
 import { divisors } from "../ops/pool.js";
 import { ACTIVATIONS, type ActivationName, activationParams } from "../ops/activations.js";
-import { type Tile, useWinograd, winogradFilters, winogradFiltersF32, winogradFromArena } from "../ops/winograd.js";
+import { type Tile, useWinograd, winogradFilters, winogradFromArena, winogradRepack } from "../ops/winograd.js";
 import {
   BLOCK,
   ELEMENT_BYTES,
@@ -436,7 +436,7 @@ export class Plan {
           for (let o = 0; o < kOut; o++) wide[(t * cs + ch) * kOut + o] = w[(t * c + ch) * kOut + o] * scale[o];
       const tile = this.tileOf(i) as Tile;
       const U = winogradFilters(fn, ctx, wide, cs, kOut, tile);
-      packs = [this.precision === "f32" ? Float64Array.from(winogradFiltersF32(U, (tile + 2) ** 2, cs, kOut)) : U];
+      packs = [this.precision === "f32" ? winogradRepack(U, (tile + 2) ** 2, cs, kOut, B) : U];
     } else {
       const [fh, fw, c] = W.shape;
       packs = [pack(w, fh, fw, c, kOut, cs)];

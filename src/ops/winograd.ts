@@ -194,24 +194,24 @@ export function winogradConv(
 }
 
 /**
- * winogradFilters' panels (blocks of 8 output channels) as an f32 plan's GEMMs read them: blocks of 16,
- * narrowed. `U` holds `points` panels [c][k8].
+ * winogradFilters' panels (blocks of 8 output channels) repacked into blocks of `block` (16: an f32 plan's
+ * GEMMs). `U` holds `points` panels [c][k8].
  */
-export function winogradFiltersF32(U: Float64Array, points: number, c: number, k: number): Float32Array {
-  const [k8, B] = [blocks8(k), BLOCK.f32];
-  const kb = Math.ceil(k / B) * B;
-  const out = new Float32Array(points * c * kb);
+export function winogradRepack(U: Float64Array, points: number, c: number, k: number, block: number): Float64Array {
+  const k8 = blocks8(k);
+  const kb = Math.ceil(k / block) * block;
+  const out = new Float64Array(points * c * kb);
   for (let xi = 0; xi < points; xi++)
     for (let i = 0; i < c; i++)
       for (let o = 0; o < k; o++)
-        out[xi * c * kb + Math.floor(o / B) * c * B + i * B + (o % B)] =
+        out[xi * c * kb + Math.floor(o / block) * c * block + i * block + (o % block)] =
           U[xi * c * k8 + Math.floor(o / 8) * c * 8 + i * 8 + (o % 8)];
   return out;
 }
 
 /**
  * The convolution `s` by Winograd of images already in the arena, with filters already transformed
- * (winogradFilters; winogradFiltersF32 for f32), `bias` added and a ReLU fused (relu 1) into z
+ * (winogradFilters; repacked into blocks of 16 for f32), `bias` added and a ReLU fused (relu 1) into z
  * [m·nH·nW][k8], in `precision` (f32: F(2×2) only, the F(4×4) transforms being f64 kernels).
  */
 export function winogradFromArena(
