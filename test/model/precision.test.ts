@@ -5,8 +5,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { availableParallelism } from "node:os";
-import { NDArray, init, input, layers, memory, model, sequential, setThreads, type SymbolicTensor } from "convwasm";
+import {
+  NDArray,
+  digitsLayers,
+  init,
+  input,
+  layers,
+  memory,
+  model,
+  sequential,
+  setThreads,
+  type SymbolicTensor,
+} from "convwasm";
 import { randn, shareSmallCalls } from "../helpers.js";
+import { readFileSync } from "node:fs";
+import { digits } from "../../examples/digits/data.js";
+import { resnetDigits } from "../../examples/resnet/net.js";
 import { blockList, randomModel, randomStatistics } from "./graphs.js";
 
 beforeAll(() => init());
@@ -79,6 +93,25 @@ describe("the f32 plan agrees with the f64 plan", () => {
     }
     expect(runs[1]).toEqual(runs[0]);
     expect(runs[2]).toEqual(runs[0]);
+  });
+});
+
+describe("the trained networks read the same digits in f32", () => {
+  it("the digits network (pretrained.npz) and the small ResNet (resnet.npz): the same class for all 2,000 test digits", () => {
+    const { test } = digits();
+    for (const [m, file] of [
+      [sequential([28, 28, 1], digitsLayers()), "../../examples/digits/pretrained.npz"],
+      [resnetDigits(), "../../examples/resnet/resnet.npz"],
+    ] as const) {
+      m.load(readFileSync(new URL(file, import.meta.url)));
+      const [P64, P32] = [m.predict(test.X), m.predict(test.X, { precision: "f32" })];
+      expect(relToMax(P32, P64)).toBeLessThan(1e-5);
+      const top = (P: NDArray, i: number) => {
+        const row = Array.from(P.data.subarray(i * 10, i * 10 + 10));
+        return row.indexOf(Math.max(...row));
+      };
+      for (let i = 0; i < test.y.length; i++) expect(top(P32, i)).toBe(top(P64, i));
+    }
   });
 });
 
