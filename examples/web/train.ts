@@ -7,7 +7,7 @@ import * as A from "convwasm/async";
 import { drawHeat, fmt, magnitude } from "./heat.js";
 import { resnetGraph } from "../resnet/net.js";
 import digitsUrl from "../digits/pretrained.npz?url";
-import resnetUrl from "../resnet/resnet.npz?url";
+import resnetUrl from "../resnet/pretrained.npz?url";
 
 type NDArray = A.NDArray;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -207,7 +207,7 @@ export const NETS: Record<string, Net> = {
     pretrained: {
       url: resnetUrl,
       note:
-        "examples/resnet/resnet.npz: 6 epochs of SGD with Nesterov momentum on the 8,000 training digits of the " +
+        "examples/resnet/pretrained.npz (what example:resnet trains and saves): 6 epochs of SGD with Nesterov momentum on the 8,000 training digits of the " +
         "seeded split; this page's test digits are among the 2,000 held out, which they never saw: 0.9825 on all 2,000",
     },
   },

@@ -973,12 +973,12 @@ describe("training the ConvNet in the page, and a drawn digit", () => {
       });
       await page.click("#train");
       expect(Number(await page.textContent("#train-accuracy"))).toBeGreaterThan(start);
-      // its own pretrained weights (examples/resnet/resnet.npz), scored on digits they never saw
+      // its own pretrained weights (examples/resnet/pretrained.npz), scored on digits they never saw
       await page.click("#train-load");
       await page.waitForFunction(() =>
         document.getElementById("train-announce")!.textContent!.startsWith("pretrained"),
       );
-      expect(await page.textContent("#train-status")).toMatch(/resnet\.npz.*0\.9825 on all 2,000\)$/);
+      expect(await page.textContent("#train-status")).toMatch(/resnet\/pretrained\.npz.*0\.9825 on all 2,000\)$/);
       // (0.97167 in Node on the same 600 digits)
       expect(await page.textContent("#train-accuracy")).toBe("0.972");
       // a drawn 1, read through its stages: the stem, then each block

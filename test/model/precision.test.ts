@@ -97,11 +97,11 @@ describe("the f32 plan agrees with the f64 plan", () => {
 });
 
 describe("the trained networks read the same digits in f32", () => {
-  it("the digits network (pretrained.npz) and the small ResNet (resnet.npz): the same class for all 2,000 test digits", () => {
+  it("the digits network (pretrained.npz) and the small ResNet (its pretrained.npz): the same class for all 2,000 test digits", () => {
     const { test } = digits();
     for (const [m, file] of [
       [sequential([28, 28, 1], digitsLayers()), "../../examples/digits/pretrained.npz"],
-      [resnetDigits(), "../../examples/resnet/resnet.npz"],
+      [resnetDigits(), "../../examples/resnet/pretrained.npz"],
     ] as const) {
       m.load(readFileSync(new URL(file, import.meta.url)));
       const [P64, P32] = [m.predict(test.X), m.predict(test.X, { precision: "f32" })];
