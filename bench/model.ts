@@ -115,24 +115,20 @@ export async function run(rounds: number, ceiling: () => number): Promise<ModelR
     process.stderr.write(
       `digits predict batch ${batch}: convwasm ${ours.toFixed(3)} ms (f32 plan ${ours32.toFixed(3)}), TF.js-WASM ${theirs.toFixed(3)} ms\n`,
     );
-    rows.push({
-      what: "predict, float32 plan",
-      batch,
-      convwasm: ours32,
-      peer: theirs,
-      peerName: "TF.js-WASM (f32)",
-      convwasmRate: (1000 * batch) / ours32,
-      peerRate: (1000 * batch) / theirs,
-    });
-    rows.push({
-      what: "predict",
-      batch,
-      convwasm: ours,
-      peer: theirs,
-      peerName: "TF.js-WASM (f32)",
-      convwasmRate: (1000 * batch) / ours,
-      peerRate: (1000 * batch) / theirs,
-    });
+    for (const [what, ms] of [
+      ["predict", ours],
+      ["predict, float32 plan", ours32],
+    ] as const) {
+      rows.push({
+        what,
+        batch,
+        convwasm: ms,
+        peer: theirs,
+        peerName: "TF.js-WASM (f32)",
+        convwasmRate: (1000 * batch) / ms,
+        peerRate: (1000 * batch) / theirs,
+      });
+    }
     xt.dispose();
   }
 

@@ -9,16 +9,22 @@ import { fixture } from "./helpers.js";
 
 beforeAll(() => init());
 
+/** The fixture models: the digits network, the issue's three, and six more of torchvision's zoo. */
+const MODELS = [
+  "digits",
+  "squeezenet1_1",
+  "resnet18",
+  "mobilenet_v2",
+  "densenet121",
+  "mobilenet_v3_small",
+  "efficientnet_b0",
+  "shufflenet_v2_x0_5",
+  "regnet_y_400mf",
+  "googlenet",
+];
+
 describe("loadOnnx: torchvision's models and the digits network", () => {
-  const zoo = [
-    "densenet121",
-    "mobilenet_v3_small",
-    "efficientnet_b0",
-    "shufflenet_v2_x0_5",
-    "regnet_y_400mf",
-    "googlenet",
-  ];
-  for (const name of ["digits", "squeezenet1_1", "resnet18", "mobilenet_v2", ...zoo]) {
+  for (const name of MODELS) {
     for (const precision of ["f64", "f32"] as const) {
       it(`${name} (${precision} export) gives torch float64's outputs`, () => {
         const f = onnxFixture(name);
@@ -34,18 +40,7 @@ describe("loadOnnx: torchvision's models and the digits network", () => {
 
 describe("float32 plans of the imported models (issue 23)", () => {
   // (the zoo's f64 exports: the f32 plan against the f64 plan, within 1e-5 of the output's largest magnitude)
-  for (const name of [
-    "digits",
-    "squeezenet1_1",
-    "resnet18",
-    "mobilenet_v2",
-    "densenet121",
-    "mobilenet_v3_small",
-    "efficientnet_b0",
-    "shufflenet_v2_x0_5",
-    "regnet_y_400mf",
-    "googlenet",
-  ]) {
+  for (const name of MODELS) {
     it(`${name}: loadOnnx(…, { precision: "f32" }) agrees with the f64 plan`, () => {
       const f = onnxFixture(name);
       const bytes = onnxBytes(f.files.f64.file);

@@ -4,7 +4,7 @@ import type * as Sync from "../index.js";
 import { NDArray, assertFinite, copyStrided, describe, sizeOf } from "../core/ndarray.js";
 import { checkInteger } from "../core/shapes.js";
 import { examples } from "../model/layers.js";
-import { checkPrecision } from "../model/model.js";
+import { checkPrecision, compiledPrecision } from "../model/model.js";
 import { SymbolicTensor, describeGraph, type GraphDescription } from "../graph/graph.js";
 import { lent, yieldToLoop } from "./wire.js";
 import { type ModelMethod, type Request, type Weights } from "./protocol.js";
@@ -223,12 +223,7 @@ export class AsyncSequential {
 
   /** As Model.compile: `{ precision: "f32" }` makes predict() run float32 plans from now on. */
   compile(options: Sync.CompileOptions): this {
-    const fn = "compile";
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
-    }
-    const { precision = this.precision } = { ...options };
-    this.precision = checkPrecision(fn, precision);
+    this.precision = compiledPrecision("compile", options, this.precision);
     return this;
   }
 

@@ -275,15 +275,8 @@ const F64 = {
  */
 const F32 = {
   zero_pad_f32: { ...F64.zero_pad, type: "f32" },
-  conv_forward_f32: {
-    ...F64.conv_forward,
-    type: "f32",
-    warm: (s) => [
-      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH, 0, 0],
-      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 2, 2, G.k8, s.b, 1, 1, s.z, G.k8, 7, 7, 0, 7, 1, 0],
-      [s.xp, G.hp, G.wp, G.c, G.c, s.wpk, G.f, G.f, 1, 1, G.k8, s.b, 1, 1, s.z, G.k8, G.nH, G.nW, 0, G.nH, 2, s.y],
-    ],
-  },
+  // (the f64 warm-up's 16 output channels are one f32 block)
+  conv_forward_f32: { ...F64.conv_forward, type: "f32" },
   conv_forward_depthwise_f32: {
     ...F64.conv_forward_depthwise,
     type: "f32",

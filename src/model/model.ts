@@ -277,6 +277,11 @@ export interface PredictOptions {
   precision?: Precision;
 }
 
+/** compile()'s options read and checked: the precision they set (`current` where they name none). */
+export function compiledPrecision(fn: string, options: unknown, current: Precision): Precision {
+  return checkPrecision(fn, optionsOf<CompileOptions>(fn, options).precision ?? current);
+}
+
 /** compile()'s options: what predict() does by default. */
 export interface CompileOptions {
   /** predict()'s default precision (see PredictOptions.precision). */
@@ -350,8 +355,7 @@ export class Model {
    */
   compile(options: CompileOptions): this {
     const fn = "compile";
-    const { precision = this.precision } = optionsOf<CompileOptions>(fn, options);
-    this.precision = checkPrecision(fn, precision);
+    this.precision = compiledPrecision(fn, options, this.precision);
     return this;
   }
 
