@@ -9,3 +9,4 @@ export { platform } from "./runtime/platform.js";
 export { winogradTuning } from "./ops/winograd.js";
 export { OPS as ASYNC_OPS } from "./async/protocol.js";
 export { ACTIVATIONS } from "./ops/activations.js";
+export { sharedBuild } from "./runtime/shared-build.js";

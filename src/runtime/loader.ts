@@ -4,7 +4,8 @@
 import { instantiate } from "@assemblyscript/loader";
 import { checkAlgorithm, checkInteger } from "../core/shapes.js";
 import { Arena } from "./arena.js";
-import { sharedWasmBase64, wasmBase64 } from "./binary.js";
+import { wasmBase64 } from "./binary.js";
+import { sharedBuild } from "./shared-build.js";
 import { Kernels, mismatch, warmUp } from "../kernels/kernels.js";
 import { defaultThreads, platform } from "./platform.js";
 import { Runtime, Side, capThreads, checkThreads, startPool, state, stopPool, wasm } from "./runtime.js";
@@ -14,12 +15,15 @@ export type WasmInput = BufferSource | WebAssembly.Module | Response | PromiseLi
 
 export interface InitOptions {
   /**
-   * By default the modules embedded in the package (base64, ~9 KB each) are used, which works in Node
+   * By default the module embedded in the package (base64) is used, which works in Node
    * and under every bundler with no configuration. Pass `fetch(url)` of `convwasm/convwasm.wasm`, its
    * bytes or a compiled `WebAssembly.Module` to load it another way (e.g. from a CDN with streaming).
    */
   wasm?: WasmInput;
-  /** The same for the shared-memory module (`convwasm/convwasm-shared.wasm`) that threads use. */
+  /**
+   * The same for the shared-memory module (`convwasm/convwasm-shared.wasm`) that threads use; by default
+   * it is made from the embedded one (the two differ only in their memory: src/runtime/shared-build.ts).
+   */
   sharedWasm?: WasmInput;
   /**
    * Bytes of arena to grow and touch up front (default 8 MiB, enough for a 56×56×64 layer), so the
@@ -97,7 +101,9 @@ async function load(options: InitOptions): Promise<void> {
     checkThreads("init", options.threads ?? defaultThreads(where)),
     where.cores,
   );
-  const singleModule = await compile("wasm", options.wasm ?? decodeBase64(wasmBase64));
+  let embedded: Uint8Array | null = null;
+  const fromPackage = () => (embedded ??= decodeBase64(wasmBase64));
+  const singleModule = await compile("wasm", options.wasm ?? fromPackage());
   if (importsMemory(singleModule)) {
     throw new TypeError("init: wasm expects the one-thread module (convwasm.wasm) but got one importing its memory");
   }
@@ -115,7 +121,7 @@ async function load(options: InitOptions): Promise<void> {
     }
   }
   if (where.spawn && memory) {
-    const module = await compile("sharedWasm", options.sharedWasm ?? decodeBase64(sharedWasmBase64));
+    const module = await compile("sharedWasm", options.sharedWasm ?? sharedBuild("init", fromPackage(), MAX_PAGES));
     if (!importsMemory(module)) {
       throw new TypeError(
         "init: sharedWasm expects the shared-memory module (convwasm-shared.wasm) but got one with its own memory",
