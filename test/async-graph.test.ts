@@ -76,6 +76,17 @@ describe("float32 plans through convwasm/async (issue 23)", () => {
       'compile: options.precision expects "f64" or "f32" but got number 1',
     );
     expectIdentical(await made.predict(X), f32);
+    // output: "Float32Array", alone and micro-batched beside NDArray requests
+    const [narrow, nd] = await Promise.all([
+      made.predict(X, { output: "Float32Array" }),
+      made.predict(X, { precision: "f64" }),
+    ]);
+    expect(narrow).toBeInstanceOf(Float32Array);
+    expect(Array.from(narrow)).toEqual(Array.from(f32.data));
+    expectIdentical(nd, f64);
+    await expect(made.predict(X, { output: "f32" as never })).rejects.toThrow(
+      'predict: options.output expects "NDArray" or "Float32Array" but got string f32',
+    );
     await made.dispose();
   });
 });

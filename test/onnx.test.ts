@@ -57,6 +57,24 @@ describe("float32 plans of the imported models (issue 23)", () => {
       expect(Array.from(m32.predict(x, { precision: "f64" }).data)).toEqual(Array.from(want));
     });
   }
+  it("a Float32Array in ONNX's layout goes in as float32 and output: Float32Array comes back in ONNX's layout", () => {
+    for (const name of ["digits", "squeezenet1_1"]) {
+      const f = onnxFixture(name);
+      const m32 = loadOnnx(onnxBytes(f.files.f64.file), { precision: "f32" });
+      const x = onnxInput(f);
+      const want = m32.predict(new NDArray(Float64Array.from(x.data, Math.fround), x.shape)).toFloat64Array();
+      const got = m32.predict(Float32Array.from(x.data), { output: "Float32Array" });
+      expect(got).toBeInstanceOf(Float32Array);
+      expect(Array.from(got), name).toEqual(Array.from(want));
+      // NHWC in and out: the same values, laid out as the library's
+      const nhwc = m32.predict(Float32Array.from(x.transpose(0, 2, 3, 1).toFloat64Array()), {
+        layout: "NHWC",
+        output: "Float32Array",
+      });
+      expect(Array.from(nhwc)).toEqual(Array.from(got));
+    }
+  });
+
   it("refuses another precision with loadOnnx's name", () => {
     const bytes = onnxBytes(onnxFixture("digits").files.f64.file);
     expect(() => loadOnnx(bytes, { precision: "half" as never })).toThrow(

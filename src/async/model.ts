@@ -324,16 +324,27 @@ export class AsyncSequential {
    * `maxBatch` examples) run as one batch and are split back, each the same bits as alone. Refused with
    * a BusyError when `maxQueue` requests are open; rejected with a TimeoutError after `options.timeout`.
    */
-  predict(X: NDArray | Float32Array | Float64Array, options: AsyncPredictOptions = {}): Promise<NDArray> {
+  predict(
+    X: NDArray | Float32Array | Float64Array,
+    options: AsyncPredictOptions & { output: "Float32Array" },
+  ): Promise<Float32Array>;
+  predict(X: NDArray | Float32Array | Float64Array, options?: AsyncPredictOptions): Promise<NDArray>;
+  predict(
+    X: NDArray | Float32Array | Float64Array,
+    options: AsyncPredictOptions = {},
+  ): Promise<NDArray | Float32Array> {
     const fn = "predict";
-    return new Promise<NDArray>((resolve, reject) => {
+    return new Promise<NDArray | Float32Array>((resolve, reject) => {
       if (this.dropped) throw new Error(`${fn}: this model was disposed`);
       runtime(fn);
       if (options !== undefined && (options === null || typeof options !== "object")) {
         throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
       }
-      const { batchSize, checkFinite, timeout: asked, precision: p } = { ...options };
+      const { batchSize, checkFinite, timeout: asked, precision: p, output = "NDArray" } = { ...options };
       if (batchSize !== undefined) checkInteger(fn, "options.batchSize", batchSize, 1);
+      if (output !== "NDArray" && output !== "Float32Array") {
+        throw new TypeError(`${fn}: options.output expects "NDArray" or "Float32Array" but got ${describe(output)}`);
+      }
       const precision = checkPrecision(fn, p ?? this.precision);
       const timeout = checkMs(fn, "options.timeout", asked, false, true);
       const x = examples(fn, X, this.inputShape, true);
@@ -351,7 +362,11 @@ export class AsyncSequential {
         if (req.timer !== null) clearTimeout(req.timer);
         f();
       };
-      req.resolve = (a) => settle(() => resolve(a));
+      // (narrowed here: a batch's answer is one float64 buffer for all its requests)
+      req.resolve = (a) =>
+        settle(() =>
+          resolve(output === "Float32Array" ? Float32Array.from(a.data.subarray(a.offset, a.offset + a.size)) : a),
+        );
       req.reject = (e) => settle(() => reject(e));
       if (timeout !== undefined) {
         // (a request timed out in a batch still fills its rows; its answer is dropped)

@@ -24,8 +24,16 @@ export class AsyncOnnxModel extends AsyncSequential {
 
   override predict(
     X: NDArray | Float32Array | Float64Array,
+    options: AsyncPredictOptions & { layout?: "NCHW" | "NHWC"; output: "Float32Array" },
+  ): Promise<Float32Array>;
+  override predict(
+    X: NDArray | Float32Array | Float64Array,
     options?: AsyncPredictOptions & { layout?: "NCHW" | "NHWC" },
-  ): Promise<NDArray> {
+  ): Promise<NDArray>;
+  override predict(
+    X: NDArray | Float32Array | Float64Array,
+    options?: AsyncPredictOptions & { layout?: "NCHW" | "NHWC" },
+  ): Promise<NDArray | Float32Array> {
     const fn = "predict";
     let x: NDArray | Float32Array | Float64Array;
     let rest: AsyncPredictOptions | undefined;

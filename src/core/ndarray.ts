@@ -283,7 +283,7 @@ function viewStrides(shape: readonly number[], strides: readonly number[], targe
 }
 
 /** Copies the elements of `a` in C order into `out` from `start`; walks rows so views stay fast. */
-export function copyStrided(a: NDArray, out: Float64Array, start: number): void {
+export function copyStrided(a: NDArray, out: Float64Array | Float32Array, start: number): void {
   const { shape, strides, data, ndim } = a;
   if (ndim === 0) {
     out[start] = data[a.offset];
@@ -407,15 +407,29 @@ export function snapshot(fn: string, name: string, x: unknown): NDArray {
 /** Largest array of results the engine is asked for; past it, a named RangeError instead of its own. */
 const MAX_ELEMENTS = 2 ** 32 - 1;
 
-/** A new Float64Array of `n` zeros for `what` of `fn`, or a RangeError naming them when it cannot be had. */
-export function allocate(fn: string, what: string, n: number): Float64Array {
+/** A new Float64Array (or `type`) of `n` zeros for `what` of `fn`, or a RangeError naming them when it cannot be had. */
+export function allocate(fn: string, what: string, n: number): Float64Array;
+export function allocate<T extends Float64Array | Float32Array>(
+  fn: string,
+  what: string,
+  n: number,
+  type: { new (n: number): T; BYTES_PER_ELEMENT: number },
+): T;
+export function allocate(
+  fn: string,
+  what: string,
+  n: number,
+  type: { new (n: number): Float64Array | Float32Array; BYTES_PER_ELEMENT: number } = Float64Array,
+): Float64Array | Float32Array {
   if (!Number.isSafeInteger(n) || n > MAX_ELEMENTS) {
     throw new RangeError(`${fn}: ${what} would have ${n} elements, more than an array can hold (${MAX_ELEMENTS})`);
   }
   try {
-    return new Float64Array(n);
+    return new type(n);
   } catch (e) {
-    throw new RangeError(`${fn}: ${what} needs ${n * 8} bytes, which could not be allocated (${messageOf(e)})`);
+    throw new RangeError(
+      `${fn}: ${what} needs ${n * type.BYTES_PER_ELEMENT} bytes, which could not be allocated (${messageOf(e)})`,
+    );
   }
 }
 
@@ -498,13 +512,17 @@ export function outs(fn: string, out: unknown): [unknown, unknown, unknown] {
 
 /** A RangeError naming the first element of `x` that is NaN or infinite. */
 export function assertFinite(fn: string, name: string, x: NDArray): void {
-  const v = x.toFloat64Array();
+  assertFiniteValues(fn, name, x.toFloat64Array(), x.shape);
+}
+
+/** As assertFinite, for values `v` in C order of an array of `shape`. */
+export function assertFiniteValues(fn: string, name: string, v: Float64Array | Float32Array, shape: readonly number[]) {
   for (let i = 0; i < v.length; i++) {
     if (Number.isFinite(v[i])) continue;
     const at: number[] = [];
-    for (let d = x.ndim - 1, r = i; d >= 0; d--) {
-      at.unshift(r % x.shape[d]);
-      r = Math.floor(r / x.shape[d]);
+    for (let d = shape.length - 1, r = i; d >= 0; d--) {
+      at.unshift(r % shape[d]);
+      r = Math.floor(r / shape[d]);
     }
     throw new RangeError(`${fn}: ${name} expects finite values but ${name}[${at.join(",")}] is ${v[i]}`);
   }

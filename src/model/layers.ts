@@ -117,19 +117,29 @@ export function digitsLayers(): Layer[] {
   ];
 }
 
+/** The number of examples of `inputShape` whose values, in C order, are X; a RangeError if not whole. */
+export function examplesIn(
+  fn: string,
+  X: Float32Array | Float64Array,
+  inputShape: readonly number[],
+  name = "X",
+): number {
+  const per = sizeOf(inputShape);
+  if (X.length % per !== 0) {
+    throw new RangeError(
+      `${fn}: ${name} expects whole examples of ${per} values (${fmtShape(inputShape)}) but got ${X.length}`,
+    );
+  }
+  return X.length / per;
+}
+
 /**
  * A model's input X as a batch [m, ...inputShape] (checked, each field read once): an NDArray of that
  * shape or, where `flat` allows, whole examples in a Float32Array (widened) or Float64Array.
  */
 export function examples(fn: string, X: unknown, inputShape: readonly number[], flat: boolean, name = "X"): NDArray {
   if (flat && (X instanceof Float32Array || X instanceof Float64Array)) {
-    const per = sizeOf(inputShape);
-    if (X.length % per !== 0) {
-      throw new RangeError(
-        `${fn}: ${name} expects whole examples of ${per} values (${fmtShape(inputShape)}) but got ${X.length}`,
-      );
-    }
-    return array(X, [X.length / per, ...inputShape]);
+    return array(X, [examplesIn(fn, X, inputShape, name), ...inputShape]);
   }
   const x = snapshot(fn, name, X);
   if (fmtShape(x.shape.slice(1)) !== fmtShape(inputShape)) {

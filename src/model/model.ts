@@ -7,6 +7,7 @@ import {
   NDArray,
   allocate,
   assertFinite,
+  assertFiniteValues,
   copyStrided,
   describe,
   fmtShape,
@@ -20,7 +21,7 @@ import { add } from "../ops/merge.js";
 import { softmax_cross_entropy, targets } from "../ops/softmax.js";
 import { Optimizer, adam } from "./optimizers.js";
 import { parseNpz, writeNpz } from "../io/npz.js";
-import { examples } from "./layers.js";
+import { examples, examplesIn } from "./layers.js";
 import type { LayerSpec } from "./layers.js";
 import { type KindDef, type ParamSpec, bool, kindOf } from "./kinds.js";
 import { Plan, type PlanGraph } from "./plan.js";
@@ -272,9 +273,15 @@ export interface PredictOptions {
   /**
    * The element type of the plan's arithmetic: "f64" (exact, the default unless compile() set another) or
    * "f32" (weights converted and packed once, activations float32 in WASM memory: about half the memory
-   * traffic and twice the SIMD lanes; agrees with f64 to ~1e-6 relative). The output is float64 either way.
+   * traffic and twice the SIMD lanes; agrees with f64 to ~1e-6 relative). The output is float64 either way
+   * unless `output` says otherwise.
    */
   precision?: Precision;
+  /**
+   * "NDArray" (default): each output a float64 NDArray [m, ...shape]; "Float32Array": each output's values
+   * in C order as float32 (what an f32 plan computed, as it is; an f64 plan's narrowed).
+   */
+  output?: "NDArray" | "Float32Array";
 }
 
 /** compile()'s options read and checked: the precision they set (`current` where they name none). */
@@ -733,12 +740,16 @@ export class Model {
   }
 
   /**
-   * The model's output for X [m, ...inputShape] (or flat examples in a Float32Array, widened, or a
-   * Float64Array), in inference mode (BatchNorm's running statistics, no dropout), in batches of at
-   * most `batchSize` examples, by the plan in WASM memory (the arena holds one batch's values); equal to
-   * every layer run through its op (engine "ops") to 1e-11. For several inputs or outputs, predictAll().
+   * The model's output for X [m, ...inputShape] (or flat examples in a Float32Array or Float64Array), in
+   * inference mode (BatchNorm's running statistics, no dropout), in batches of at most `batchSize`
+   * examples, by the plan in WASM memory (the arena holds one batch's values); equal to every layer run
+   * through its op (engine "ops") to 1e-11. A Float32Array goes into WASM memory as it is (an f32 plan
+   * copies it, an f64 plan widens it on the way). `{ output: "Float32Array" }` gives the values in C
+   * order as float32 (an f32 plan's, unwidened). For several inputs or outputs, predictAll().
    */
-  predict(X: NDArray | Float32Array | Float64Array, options?: PredictOptions): NDArray {
+  predict(X: NDArray | Float32Array | Float64Array, options: PredictOptions & { output: "Float32Array" }): Float32Array;
+  predict(X: NDArray | Float32Array | Float64Array, options?: PredictOptions): NDArray;
+  predict(X: NDArray | Float32Array | Float64Array, options?: PredictOptions): NDArray | Float32Array {
     const fn = "predict";
     if (this.inputShapes.length !== 1 || this.outputs.length !== 1) {
       throw new RangeError(
@@ -751,13 +762,22 @@ export class Model {
   /** As predict(), for a model of several inputs and outputs: one array per input, one per output. */
   predictAll(
     Xs: readonly (NDArray | Float32Array | Float64Array)[],
+    options: PredictOptions & { output: "Float32Array" },
+    fn?: string,
+  ): Float32Array[];
+  predictAll(Xs: readonly (NDArray | Float32Array | Float64Array)[], options?: PredictOptions, fn?: string): NDArray[];
+  predictAll(
+    Xs: readonly (NDArray | Float32Array | Float64Array)[],
     options?: PredictOptions,
     fn = "predictAll",
-  ): NDArray[] {
+  ): (NDArray | Float32Array)[] {
     const o = optionsOf<PredictOptions>(fn, options);
-    const { batchSize = 256, checkFinite = false, engine = "plan" } = o;
+    const { batchSize = 256, checkFinite = false, engine = "plan", output = "NDArray" } = o;
     if (engine !== "plan" && engine !== "ops") {
       throw new TypeError(`${fn}: options.engine expects "plan" or "ops" but got ${describe(engine)}`);
+    }
+    if (output !== "NDArray" && output !== "Float32Array") {
+      throw new TypeError(`${fn}: options.output expects "NDArray" or "Float32Array" but got ${describe(output)}`);
     }
     const precision = checkPrecision(fn, o.precision ?? this.precision, "options.precision");
     if (engine === "ops" && precision !== "f64") {
@@ -768,30 +788,55 @@ export class Model {
         `${fn}: Xs expects ${this.inputShapes.length} arrays (one per input) but got ${describe(Xs)}`,
       );
     }
-    const xs = Xs.map((X, i) => examples(fn, X, this.inputShapes[i], true, Xs.length === 1 ? "X" : `Xs[${i}]`));
+    const name = (i: number) => (Xs.length === 1 ? "X" : `Xs[${i}]`);
+    // (a Float32Array is not widened here: the plan reads it in batches as it is)
+    const xs = Xs.map(
+      (X, i): { m: number; batch: (i0: number, i1: number) => NDArray | Float32Array; finite(): void } => {
+        const shape = this.inputShapes[i];
+        if (engine === "plan" && X instanceof Float32Array) {
+          const [m, per] = [examplesIn(fn, X, shape, name(i)), sizeOf(shape)];
+          return {
+            m,
+            batch: (i0, i1) => X.subarray(i0 * per, i1 * per),
+            finite: () => assertFiniteValues(fn, name(i), X, [m, ...shape]),
+          };
+        }
+        const x = examples(fn, X, shape, true, name(i));
+        return {
+          m: x.shape[0],
+          batch: (i0, i1) => new NDArray(x.data, [i1 - i0, ...shape], x.strides, x.offset + i0 * x.strides[0]),
+          finite: () => assertFinite(fn, name(i), x),
+        };
+      },
+    );
     checkInteger(fn, "options.batchSize", batchSize, 1);
-    const m = xs[0].shape[0];
+    const m = xs[0].m;
     xs.forEach((x, i) => {
-      if (checkFinite) assertFinite(fn, Xs.length === 1 ? "X" : `Xs[${i}]`, x);
-      if (x.shape[0] !== m)
-        throw new RangeError(`${fn}: Xs[${i}] expects ${m} examples (as Xs[0]) but got ${x.shape[0]}`);
+      if (checkFinite) x.finite();
+      if (x.m !== m) throw new RangeError(`${fn}: Xs[${i}] expects ${m} examples (as Xs[0]) but got ${x.m}`);
     });
-    const outs = this.outputShapes.map((s) => ({ per: sizeOf(s), data: allocate(fn, "the output", m * sizeOf(s)) }));
+    const f32Out = output === "Float32Array";
+    const outs = this.outputShapes.map((s) => ({
+      per: sizeOf(s),
+      data: f32Out
+        ? allocate(fn, "the output", m * sizeOf(s), Float32Array)
+        : allocate(fn, "the output", m * sizeOf(s)),
+    }));
     for (let i0 = 0; i0 < m; i0 += batchSize) {
       const i1 = Math.min(m, i0 + batchSize);
-      const parts = xs.map(
-        (x) => new NDArray(x.data, [i1 - i0, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]),
-      );
+      const parts = xs.map((x) => x.batch(i0, i1));
       if (engine === "plan") {
         this.plan(precision)
-          .run(fn, parts)
+          .run(fn, parts, i1 - i0, f32Out)
           .forEach((r, j) => outs[j].data.set(r, i0 * outs[j].per));
       } else {
-        const { values } = this.forward(parts, false);
+        const { values } = this.forward(parts as NDArray[], false);
         this.outputs.forEach((v, j) => outs[j].data.set(values[v]!.toFloat64Array(), i0 * outs[j].per));
       }
     }
-    return outs.map((o, j) => new NDArray(o.data, [m, ...this.outputShapes[j]]));
+    return outs.map((o, j) =>
+      o.data instanceof Float32Array ? o.data : new NDArray(o.data, [m, ...this.outputShapes[j]]),
+    );
   }
 }
 

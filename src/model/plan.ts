@@ -8,7 +8,7 @@
 // reused once its last reader has run; an elementwise layer writes over its input when that input dies
 // there), packed weights made once until the weights change, the outputs copied out once. Every layer
 // kind has a kernel path here; a kind added without one runs through its op (copied out and back in).
-import { NDArray, sizeOf } from "../core/ndarray.js";
+import { NDArray, copyStrided, sizeOf } from "../core/ndarray.js";
 import { convArgs, poolArgs } from "../core/shapes.js";
 import { padImages } from "../ops/pad.js";
 import { divisors } from "../ops/pool.js";
@@ -465,8 +465,12 @@ export class Plan {
    * The outputs for one batch of `xs` (one array per input, [m, ...shape]), each as C-order values
    * [m, ...outputShape]. `share`: whether the batch is worth the thread pool.
    */
-  run(fn: string, xs: NDArray[]): Float64Array[] {
-    const m = xs[0].shape[0];
+  /**
+   * The outputs for a batch: each input an array of its examples or their values in C order (a
+   * Float32Array is copied in as it is, narrowed or widened to the plan's type on the way and nowhere
+   * else); each output in C order as float64, or as float32 when `f32Out`.
+   */
+  run(fn: string, xs: (NDArray | Float32Array)[], m: number, f32Out = false): (Float64Array | Float32Array)[] {
     return run(fn, m * this.work >= shareFrom("conv_forward"), (ctx) => {
       const { arena } = ctx;
       const { offsets, size, over } = this.layout(m);
@@ -474,19 +478,22 @@ export class Plan {
       const ptr = (v: number) => base + offsets[v];
       xs.forEach((x, v) => this.write(arena, ptr(v), x));
       this.ops.forEach((op, i) => arena.scope(() => this.step(fn, ctx, m, i, op, ptr, over[i])));
-      return this.outputs.map((v) => this.read(arena, ptr(v), m, v));
+      return this.outputs.map((v) => this.read(arena, ptr(v), m, v, f32Out));
     });
   }
 
-  /** Value v of the batch in C order (the lanes past its channels left out), as float64. */
-  private read(arena: Arena, p: number, m: number, v: number): Float64Array {
+  /** Value v of the batch in C order (the lanes past its channels left out), as float64 or float32. */
+  private read(arena: Arena, p: number, m: number, v: number, f32Out: false): Float64Array;
+  private read(arena: Arena, p: number, m: number, v: number, f32Out: boolean): Float64Array | Float32Array;
+  private read(arena: Arena, p: number, m: number, v: number, f32Out: boolean): Float64Array | Float32Array {
     const s = this.shapes[v];
     const c = s[s.length - 1];
     const cs = this.cs[v];
     const pixels = m * (sizeOf(s) / c);
     const src = this.view(arena, p, pixels * cs);
-    if (cs === c) return src instanceof Float64Array ? src.slice() : Float64Array.from(src);
-    const out = new Float64Array(pixels * c);
+    const Out = f32Out ? Float32Array : Float64Array;
+    if (cs === c) return src instanceof Out ? src.slice() : Out.from(src);
+    const out = new Out(pixels * c);
     for (let q = 0; q < pixels; q++) out.set(src.subarray(q * cs, q * cs + c), q * c);
     return out;
   }
@@ -496,11 +503,13 @@ export class Plan {
     return this.precision === "f64" ? arena.f64(ptr, n) : arena.f32(ptr, n);
   }
 
-  /** `a`'s elements in C order at `ptr`, in the plan's type (narrowed as they are copied for f32). */
-  private write(arena: Arena, ptr: number, a: NDArray): void {
+  /** `a`'s elements in C order at `ptr`, in the plan's type (converted as they are copied). */
+  private write(arena: Arena, ptr: number, a: NDArray | Float32Array): void {
+    if (a instanceof Float32Array) return this.view(arena, ptr, a.length).set(a);
     if (this.precision === "f64") return arena.write(ptr, a);
-    const data = a.isContiguous() ? a.data.subarray(a.offset, a.offset + a.size) : a.toFloat64Array();
-    arena.f32(ptr, a.size).set(data);
+    const dst = arena.f32(ptr, a.size);
+    if (a.isContiguous()) dst.set(a.data.subarray(a.offset, a.offset + a.size));
+    else copyStrided(a, dst, 0);
   }
 
   /** Scratch of `n` zeros of the plan's type. */
@@ -552,7 +561,7 @@ export class Plan {
     const n = pixels * xcs;
     if (op.viaOp) {
       // through the op, in inference mode: copied out and back in
-      const ins = op.inputs.map((v) => new NDArray(this.read(arena, ptr(v), m, v), [m, ...this.shapes[v]]));
+      const ins = op.inputs.map((v) => new NDArray(this.read(arena, ptr(v), m, v, false), [m, ...this.shapes[v]]));
       const p = Object.fromEntries([...l.params].map(([k, a]) => [k, a.array]));
       const [out] = l.kind.forward(s, ins, p, { training: false, seed: () => 0 });
       this.write(arena, y, out);

@@ -87,22 +87,37 @@ export class OnnxModel extends Model {
     return fromOnnx(fn, X, this.io.inputs[i], name, false);
   }
 
-  override predict(X: NDArray | Float32Array | Float64Array, options?: OnnxPredictOptions): NDArray {
+  override predict(
+    X: NDArray | Float32Array | Float64Array,
+    options: OnnxPredictOptions & { output: "Float32Array" },
+  ): Float32Array;
+  override predict(X: NDArray | Float32Array | Float64Array, options?: OnnxPredictOptions): NDArray;
+  override predict(X: NDArray | Float32Array | Float64Array, options?: OnnxPredictOptions): NDArray | Float32Array {
     return super.predict(X, options);
   }
 
   override predictAll(
     Xs: readonly (NDArray | Float32Array | Float64Array)[],
+    options: OnnxPredictOptions & { output: "Float32Array" },
+    fn?: string,
+  ): Float32Array[];
+  override predictAll(
+    Xs: readonly (NDArray | Float32Array | Float64Array)[],
+    options?: OnnxPredictOptions,
+    fn?: string,
+  ): NDArray[];
+  override predictAll(
+    Xs: readonly (NDArray | Float32Array | Float64Array)[],
     options?: OnnxPredictOptions,
     fn = "predictAll",
-  ): NDArray[] {
+  ): (NDArray | Float32Array)[] {
     const { nchw, rest } = layoutOption<PredictOptions>(fn, options);
     if (!nchw) return super.predictAll(Xs, rest, fn);
     if (!Array.isArray(Xs) || Xs.length !== this.io.inputs.length) {
       throw new TypeError(`${fn}: Xs expects ${this.io.inputs.length} arrays (one per input) but got ${describe(Xs)}`);
     }
     const name = (i: number) => (Xs.length === 1 ? "X" : `Xs[${i}]`);
-    const xs = Xs.map((X, i) => fromOnnx(fn, X, this.io.inputs[i], name(i)));
+    const xs = Xs.map((X, i) => fromOnnx(fn, X, this.io.inputs[i], name(i), true, true));
     return super.predictAll(xs, rest, fn).map((y, i) => toOnnx(fn, y, this.io.outputs[i]));
   }
 }

@@ -162,13 +162,60 @@ describe("compile() and the option", () => {
     expect(relToMax(after, m.predict(X))).toBeLessThan(1e-5);
   });
 
-  it("a Float32Array of whole examples goes in as it is", () => {
+  it("a Float32Array of whole examples goes in as it is, in batches, to either plan", () => {
     const m = sequential([4, 4, 2], [layers.conv2d({ filters: 3, size: 3 }), layers.flatten()]);
-    const X = randn(6, 2, 4, 4, 2);
+    const X = randn(6, 5, 4, 4, 2);
     const flat = Float32Array.from(X.data);
-    expect(Array.from(m.predict(flat, { precision: "f32" }).data)).toEqual(
-      Array.from(m.predict(new NDArray(Float64Array.from(flat), [2, 4, 4, 2]), { precision: "f32" }).data),
+    const widened = new NDArray(Float64Array.from(flat), [5, 4, 4, 2]);
+    for (const precision of ["f32", "f64"] as const) {
+      const whole = m.predict(widened, { precision });
+      // batches of 2 read the Float32Array through subarrays: the same bits as the widened NDArray
+      expect(Array.from(m.predict(flat, { precision, batchSize: 2 }).data)).toEqual(Array.from(whole.data));
+    }
+    expect(memory().arenaBytesInUse).toBe(0);
+  });
+
+  it("output: Float32Array gives the f32 plan's values as they are, in C order; an f64 plan's narrowed", () => {
+    const m = sequential([6, 6, 3], [layers.conv2d({ filters: 4, size: 3, pad: 1 }), layers.relu(), layers.flatten()]);
+    const X = randn(7, 3, 6, 6, 3);
+    for (const precision of ["f32", "f64"] as const) {
+      const nd = m.predict(X, { precision });
+      const f32 = m.predict(Float32Array.from(X.data), { precision, output: "Float32Array", batchSize: 2 });
+      expect(f32).toBeInstanceOf(Float32Array);
+      expect(f32.length).toBe(nd.size);
+      const fromX = m.predict(X, { precision, output: "Float32Array" });
+      expect(Array.from(fromX)).toEqual(Array.from(nd.data, Math.fround));
+      if (precision === "f32") expect(Array.from(f32)).toEqual(Array.from(nd.data));
+    }
+    // predictAll gives one Float32Array per output; engine "ops" narrows its float64 outputs
+    const x = input([6, 6, 3]);
+    const y = layers.conv2d({ filters: 2, size: 1 }).apply(x) as SymbolicTensor;
+    const two = model(x, [y, layers.flatten().apply(y) as SymbolicTensor]);
+    const outs = two.predictAll([X], { output: "Float32Array" });
+    expect(outs.map((o) => [o.constructor, o.length])).toEqual([
+      [Float32Array, 3 * 6 * 6 * 2],
+      [Float32Array, 3 * 72],
+    ]);
+    expect(Array.from(two.predictAll([X], { engine: "ops", output: "Float32Array" })[1])).toEqual(
+      Array.from(two.predictAll([X])[1].data, Math.fround),
     );
+  });
+
+  it("names a wrong output option, a Float32Array of part of an example and a non-finite float32 value", () => {
+    const m = sequential([2, 2, 1], [layers.flatten(), layers.dense({ units: 2 })]);
+    expect(() => m.predict(new Float32Array(4), { output: "float32" as never })).toThrow(
+      'predict: options.output expects "NDArray" or "Float32Array" but got string float32',
+    );
+    expect(() => m.predict(new Float32Array(6), { precision: "f32" })).toThrow(
+      "predict: X expects whole examples of 4 values ([2,2,1]) but got 6",
+    );
+    const bad = new Float32Array(8);
+    bad[6] = NaN;
+    expect(() => m.predict(bad, { precision: "f32", checkFinite: true })).toThrow(
+      "predict: X expects finite values but X[1,1,0,0] is NaN",
+    );
+    expect(memory().arenaBytesInUse).toBe(0);
+    expect(m.predict(new Float32Array(0), { output: "Float32Array" })).toEqual(new Float32Array(0));
   });
 });
 
