@@ -14,9 +14,12 @@ import { loadWorkloads } from "./workloads.js";
 import { markdown, type Results } from "./report.js";
 import { THREADS, oneThread } from "./measure.js";
 
-const only = process.argv[2]; // optional: "conv", "pool", "model" or "onnx"
+const only = process.argv[2]; // optional: "conv", "pool", "model", "onnx" or "f32"
 if (only === "onnx") {
   await import("./onnx.js");
+}
+if (only === "f32") {
+  await import("./f32.js");
 }
 const workloads = loadWorkloads();
 

@@ -11,8 +11,9 @@ const USAGE = `usage: convwasm [notebook]
        convwasm bench model.onnx [--batch N] [--threads 1,2] [--repeat N]
 
   notebook   replay every cell of the "Step by Step" notebook, numpy-exact, with ✓/✗ (default)
-  bench      time ops on this machine: ms (min and median), GFLOP/s, % of the f64x2 ceiling, the speed-up
-             on more threads. With no shape: the notebook's sizes and a few real layers.
+  bench      time ops on this machine: ms (min and median), GFLOP/s, % of the ceiling (f64x2; f32x4 for a
+             float32 plan), the speed-up on more threads. With no shape: the notebook's sizes and a few
+             real layers, and float32 plans of a 3×3 layer and of the digits network.
                convwasm bench conv 8x56x56x64 3x3x64x64 --stride 1 --pad same --threads 1,2 --backward
                convwasm bench pool 8x112x112x64 --f 2 --stride 2 --mode max
                convwasm bench digits           (the README's ConvNet: predict and one training step, batch 64)
@@ -22,6 +23,7 @@ const USAGE = `usage: convwasm [notebook]
     --stride S | HxW      --pad P | HxW | same | valid     --dilation D | HxW     --groups G
     --f F | HxW (pool)    --mode max|average (pool)        --backward (time the backward op too)
     --batch N (digits)    --threads 1,2,…                  --algorithm auto|direct|winograd[,…]
+    --precision f64|f32 (conv, digits: f32 times the forward by a one-layer model's float32 plan)
     --repeat N (samples per round, default 5)              --seconds S (per op, default 1)
     --json (records as JSON lines, for machines)`;
 

@@ -15,9 +15,15 @@ describe("convwasm bench: arguments", () => {
       "notebook",
       "notebook",
       "resnet56",
+      "resnet56",
       "signs",
       "dw56s2",
       "max2x2",
+      "digits",
+      "digits",
+    ]);
+    expect(STANDARD.filter((s) => "precision" in s && s.precision === "f32").map((s) => s.kind)).toEqual([
+      "conv",
       "digits",
     ]);
   });
@@ -48,6 +54,7 @@ describe("convwasm bench: arguments", () => {
           dilation: 1,
           groups: 1,
           backward: true,
+          precision: "f64",
         },
       ],
       options: { threads: [1, 2] },
@@ -78,12 +85,18 @@ describe("convwasm bench: arguments", () => {
         dilation: [2, 1],
         groups: 8,
         backward: false,
+        precision: "f64",
       },
     ]);
     expect(parseBenchArgs(["pool", "8x112x112x64", "--f", "2", "--stride", "2", "--mode", "max"]).specs).toEqual([
       { kind: "pool", name: "pool", A: [8, 112, 112, 64], f: 2, stride: 2, pad: 0, mode: "max", backward: false },
     ]);
-    expect(parseBenchArgs(["digits", "--batch", "1"]).specs).toEqual([{ kind: "digits", name: "digits", batch: 1 }]);
+    expect(parseBenchArgs(["digits", "--batch", "1"]).specs).toEqual([
+      { kind: "digits", name: "digits", batch: 1, precision: "f64" },
+    ]);
+    expect(parseBenchArgs(["digits", "--precision", "f32"]).specs).toEqual([
+      { kind: "digits", name: "digits", batch: 64, precision: "f32" },
+    ]);
     expect(parseBenchArgs(["conv", "1x4x4x3", "2x2x3x8", "--algorithm", "direct"]).specs).toHaveLength(1);
     expect(parseBenchArgs(["conv", "1x4x4x3", "3x3x3x8", "--algorithm", "direct,winograd"]).options.algorithms).toEqual(
       ["direct", "winograd"],
@@ -98,6 +111,9 @@ describe("convwasm bench: arguments", () => {
       [["--threads", "0,2"], "convwasm bench: --threads expects counts like 1,2 but got 0,2"],
       [["--seconds"], "convwasm bench: --seconds expects a value"],
       [["--fast", "1"], "convwasm bench: unknown option --fast"],
+      [["digits", "--precision", "f16"], "convwasm bench: --precision expects f64 or f32 but got f16"],
+      [["pool", "1x8x8x2", "--precision", "f32"], "convwasm bench: --precision f32 is for conv and digits"],
+      [["conv", "1x8x8x2", "3x3x2x2", "--precision", "f32", "--backward"], "no --backward, no --algorithm"],
       [
         ["--algorithm", "direct,fft"],
         "convwasm bench: --algorithm expects auto, direct or winograd (or a list like direct,winograd) but got direct,fft",
@@ -167,7 +183,25 @@ describe("bench(): records", () => {
     expect(text).toMatch(
       /^small conv_forward +1t +[\d.]+ (ms|µs) min, [\d.]+ (ms|µs) median +[\d.]+ GFLOP\/s +\d+% of ceiling/,
     );
-    expect(text).toMatch(/ceiling \(f64x2 multiply-add, one thread\): [\d.]+ GFLOP\/s/);
+    expect(text).toMatch(/ceiling \(multiply-add, one thread\): f64x2 [\d.]+ GFLOP\/s, f32x4 [\d.]+ GFLOP\/s/);
+  });
+
+  it("float32 plans: a conv layer and the digits network, each against the f32x4 line of the ceiling", async () => {
+    const records = await bench(
+      [
+        { kind: "conv", name: "c", A: [2, 12, 12, 8], W: [3, 3, 8, 16], stride: 2, pad: 1, precision: "f32" },
+        { kind: "digits", name: "d", batch: 2, precision: "f32" },
+      ],
+      { threads: [1], seconds: 0.05, rounds: 1, repeat: 2 },
+    );
+    expect(records.map((r) => `${r.name} ${r.op} ${r.precision}`)).toEqual(["c conv_forward f32", "d predict f32"]);
+    for (const r of records) {
+      expect(r.ceilingGflops).toBe(r.ceilings.f32);
+      expect(r.ceilings.f64).toBeGreaterThan(0);
+      expect(r.percentOfCeiling).toBeCloseTo((100 * r.gflops) / r.ceilings.f32, 6);
+    }
+    expect(records[0].gflop).toBeCloseTo((2 * 2 * 6 * 6 * 16 * 9 * 8) / 1e9, 12);
+    expect(formatRecords(records)).toMatch(/^c conv_forward \(f32 plan\) +1t /m);
   });
 });
 
