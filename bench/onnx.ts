@@ -13,20 +13,9 @@ import * as ortNode from "onnxruntime-node";
 import { NDArray, getThreads, init } from "convwasm";
 import { tuning } from "convwasm/internal";
 import { loadOnnx } from "convwasm/onnx";
-import { decodeModel, encodeModel } from "../src/onnx/proto.js";
-import { fill, onnxBytes, onnxFixture, relErr } from "../test/onnx-fixtures.js";
+import { fill, relErr, zoo } from "../test/onnx-fixtures.js";
 
 const ROUNDS = 5;
-
-/** A fixture's file (weights written back), its input declared [N, C, size, size]. */
-function zoo(name: string, precision: "f64" | "f32", size: number): { bytes: Uint8Array; shape: number[] } {
-  const f = onnxFixture(name);
-  const m = decodeModel(onnxBytes(f.files[precision].file));
-  const dims = m.graph!.input![0].type!.tensorType!.shape!.dim!;
-  if (name !== "digits") dims[2] = dims[3] = { dimValue: size };
-  for (const o of m.graph!.output!) o.type = { tensorType: { elemType: o.type!.tensorType!.elemType } };
-  return { bytes: encodeModel(m), shape: dims.slice(1).map((d) => Number(d.dimValue)) };
-}
 
 async function bestOf(fn: () => unknown | Promise<unknown>, calls: number): Promise<number> {
   let b = Infinity;

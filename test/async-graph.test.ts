@@ -90,3 +90,35 @@ describe("float32 plans through convwasm/async (issue 23)", () => {
     await made.dispose();
   });
 });
+
+describe("what a service watches (issue 24)", () => {
+  it("pending counts the requests open, onBatch hears every batch's examples, memory() the workers' WASM bytes", async () => {
+    const a = graph(A.layers, A.input);
+    const made = await A.model(a.x, a.y, { seed: 4, batching: { maxBatch: 4 } });
+    const sizes: number[] = [];
+    const off = made.onBatch((n) => sizes.push(n));
+    const bad = made.onBatch(() => {
+      throw new Error("a listener that throws is dropped");
+    });
+    expect(made.pending).toBe(0);
+    const X = randn(2, 6, 6, 6, 2);
+    const rows = (i: number) => new S.NDArray(X.data.slice(i * 72, (i + 1) * 72), [1, 6, 6, 2]);
+    const answers = Array.from({ length: 6 }, (_, i) => made.predict(rows(i)));
+    expect(made.pending).toBe(6);
+    await Promise.all(answers);
+    await made.predict(randn(3, 9, 6, 6, 2)); // alone: cut into batches of 4, 4 and 1
+    expect(made.pending).toBe(0);
+    expect(sizes.reduce((p, n) => p + n, 0)).toBe(6 + 9);
+    expect(sizes.slice(-3)).toEqual([4, 4, 1]);
+    off();
+    bad();
+    await made.predict(rows(0));
+    expect(sizes.reduce((p, n) => p + n, 0)).toBe(15);
+    expect(() => made.onBatch(1 as never)).toThrow("onBatch: listener expects a function but got number 1");
+    const m = A.memory();
+    expect(m.workers.length).toBe(2);
+    expect(m.workers.every((b) => b >= 8 << 20)).toBe(true); // each worker's arena, at least
+    expect(m.wasmBytes).toBe(m.workers[0] + m.workers[1]);
+    await made.dispose();
+  });
+});

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import protobuf from "protobufjs/light.js";
 import { ONNX_SCHEMA } from "../src/onnx/schema.js";
+import { decodeModel, encodeModel } from "../src/onnx/proto.js";
 import { NDArray } from "convwasm";
 
 const ModelProto = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType("onnx.ModelProto");
@@ -116,4 +117,14 @@ export function makeModel(
     },
   });
   return ModelProto.encode(m).finish();
+}
+
+/** A fixture's file (weights written back), its input declared [N, C, size, size] (the digits net's kept). */
+export function zoo(name: string, precision: "f64" | "f32", size: number): { bytes: Uint8Array; shape: number[] } {
+  const f = onnxFixture(name);
+  const m = decodeModel(onnxBytes(f.files[precision].file));
+  const dims = m.graph!.input![0].type!.tensorType!.shape!.dim!;
+  if (name !== "digits") dims[2] = dims[3] = { dimValue: size };
+  for (const o of m.graph!.output!) o.type = { tensorType: { elemType: o.type!.tensorType!.elemType } };
+  return { bytes: encodeModel(m), shape: dims.slice(1).map((d) => Number(d.dimValue)) };
 }

@@ -1,31 +1,40 @@
-// A node:http JSON service of the digits ConvNet, through convwasm/async: the event loop only parses
-// requests and hands images over; the network runs in worker threads, and concurrent requests are
-// micro-batched.
+// An image-classification service over node:http: a PNG or JPEG (or a raw float32 tensor, or JSON) in,
+// the top-k classes with labels and probabilities out. The model runs in convwasm/async's worker
+// threads, which batch concurrent requests; the event loop only reads bodies, decodes images and answers.
 //
-//   npm run example:server                # PORT=8080, weights from examples/digits/pretrained.npz
-//   curl -s localhost:8080/health
-//   curl -s -X POST localhost:8080/predict -d '{"image": [0, 0, …784 pixel values in 0..1]}'
+//   npm run example:server                               # the digits network, PORT=8080
+//   MODEL=squeezenet.onnx npm run example:server         # squeezenet.json beside it: preprocessing, labels
+//   curl -s --data-binary @digit.png -H 'content-type: image/png' localhost:8080/predict
 //
-// POST /predict {"image": 784 numbers, or 28 rows of 28} → {"class": 7, "probabilities": [10 numbers]}
-// GET /health → {"status": "ok", workers, threads}; GET /metrics → event-loop delay (ms) since the last
-// ?reset. A malformed body is a 400 whose error is the library's message; a body over 1 MB a 413; an
-// answer that is not finite (pixels so large the network overflows) a 422; a full queue a 503; a request
-// that waited longer than TIMEOUT_MS a 504. CHECK_FINITE=1 refuses non-finite pixels (1e999 parses as
-// Infinity). SIGTERM stops taking connections, answers the requests in flight (each with `Connection:
-// close`, so keep-alive clients go), then exits; after GRACE_MS (default 10 s) whatever is left is cut.
-import { readFileSync } from "node:fs";
+// POST /predict: image/png or image/jpeg (decoded, resized and normalised by the model's preprocessing),
+// application/octet-stream (little-endian float32 with an x-shape header, [m, ...input] or [...input]),
+// or JSON {"image": numbers in the model's layout}. Answers {"class", "label", "probability", "top": [k
+// of {class, label, probability}]} ({"results": [...]} for several examples; ?all=1 adds every class's
+// probability). GET /health (alive), GET /ready (200 once the model answered its first predict; 503
+// before and while closing), GET /metrics (Prometheus). Errors: 400 malformed body, 404, 405, 413 body
+// over MAX_BODY bytes, 415 unsupported type, 422 a body that does not fit the model or an output that is
+// not finite, 503 queue full, 504 no answer within TIMEOUT_MS. SIGTERM: stops taking connections,
+// answers the requests in flight (with `Connection: close`), exits; after GRACE_MS what is left is cut.
+//
+// node:http rather than Fastify: one route, bodies read as bytes, and the time goes to decoding and
+// inference, where a framework's faster routing and serialisation buy nothing; no dependency to keep.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { resolve } from "node:path";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import * as convwasm from "convwasm/async";
+import { HttpError, examplesOf } from "./input.js";
+import { metricsOf } from "./metrics.js";
+import { type Served, type ServeConfig, served } from "./served.js";
+
+export { HttpError } from "./input.js";
+export { served, type Served } from "./served.js";
 
 export interface ServiceOptions {
-  /** Refuse images holding NaN or ±Infinity (a 400) instead of answering NaN probabilities. */
+  /** Refuse inputs holding NaN or ±Infinity (a 400) instead of answering NaN probabilities. */
   checkFinite?: boolean;
   /** A request not answered within this many ms gets a 504. */
   timeoutMs?: number;
-  /** Largest request body, in bytes (a 413 past it). */
+  /** Largest request body, in bytes (a 413 past it; default 8 MiB). */
   maxBody?: number;
   /** close() waits this long for the requests in flight, then cuts the connections left (ms, default 10 s). */
   graceMs?: number;
@@ -34,22 +43,12 @@ export interface ServiceOptions {
 /** Past the limit, a body is read and dropped up to this many times the limit (so the client reads the 413), then cut. */
 const DRAIN_FACTOR = 16;
 
-/** The HTTP error for what a request got wrong or what the service could not do. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The body, up to `limit` bytes. A longer one gets a 413 once it has been read (and dropped), so that the
  * client, still sending, reads the answer instead of a reset; one that declares or sends more than
  * DRAIN_FACTOR times the limit gets it at once, and its connection is cut.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -62,70 +61,107 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
         req.destroy();
       } else if (size <= limit) chunks.push(c);
     });
-    req.on("end", () => (size > limit ? reject(tooLarge()) : resolve(Buffer.concat(chunks).toString("utf8"))));
+    req.on("end", () => (size > limit ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
     req.on("error", reject);
   });
 }
 
-/** The image of a request body as 784 float64 pixels (the library checks them; this only unpacks JSON). */
-function imageOf(body: string): Float64Array {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch (e) {
-    throw new HttpError(400, `the body is not JSON (${(e as Error).message})`);
-  }
-  const image = (parsed as { image?: unknown } | null)?.image;
-  const flat = Array.isArray(image) && image.every(Array.isArray) ? (image as unknown[][]).flat() : image;
-  if (!Array.isArray(flat)) throw new HttpError(400, 'the body expects {"image": [784 numbers]} (or 28 rows of 28)');
-  if (!flat.every((v) => typeof v === "number")) {
-    throw new HttpError(400, "image expects numbers only");
-  }
-  return Float64Array.from(flat as number[]);
-}
-
-function send(res: ServerResponse, status: number, body: unknown, close = false): void {
-  const text = JSON.stringify(body);
+function send(res: ServerResponse, status: number, body: unknown, close: boolean, type = "application/json"): void {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
   // (shutting down: answered, then the connection closes, so a keep-alive client cannot hold it open)
   if (close) res.setHeader("connection", "close");
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
-/** The service around a model: a node:http server (not yet listening) and a graceful close. */
-export function service(model: convwasm.AsyncSequential, options: ServiceOptions = {}) {
-  const { checkFinite = false, timeoutMs, maxBody = 1 << 20, graceMs = 10_000 } = options;
-  let closing = false;
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  delay.enable();
-  const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+/** Scores of one example as probabilities (softmax unless they already are), and the k best. */
+function answer(model: Served, scores: ArrayLike<number>, all: boolean) {
+  let p = Array.from(scores);
+  const sum = p.reduce((a, b) => a + b, 0);
+  const already = p.every((v) => v >= 0 && v <= 1) && Math.abs(sum - 1) < 1e-3;
+  if (model.softmax === true || (model.softmax === "auto" && !already)) {
+    const top = Math.max(...p);
+    const e = p.map((v) => Math.exp(v - top));
+    const z = e.reduce((a, b) => a + b, 0);
+    p = e.map((v) => v / z);
+  }
+  const order = p.map((_, i) => i).sort((a, b) => p[b] - p[a]);
+  const top = order.slice(0, model.topK).map((i) => ({ class: i, label: model.labels[i], probability: p[i] }));
+  return { ...top[0], top, ...(all ? { probabilities: p } : {}) };
+}
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** The service around a model: a node:http server (not yet listening), its readiness and a graceful close. */
+export function service(model: Served, options: ServiceOptions = {}) {
+  const { checkFinite = false, timeoutMs, maxBody = 8 << 20, graceMs = 10_000 } = options;
+  const classes = model.labels.length;
+  let closing = false;
+  let isReady = false;
+  const metrics = metricsOf(model);
+
+  // ready once the model answered a first predict (weights packed, workers warm)
+  const ready = model.predict(new Float32Array(model.input.shape.reduce((a, b) => a * b, 1)), 1, {}).then(
+    () => {
+      isReady = !closing;
+      metrics.ready.set(isReady ? 1 : 0);
+    },
+    (e: unknown) => {
+      // (never ready: /ready keeps answering 503 and says so in the log)
+      if (!closing) console.error(`the model's first predict failed: ${e instanceof Error ? e.message : String(e)}`);
+    },
+  );
+
+  async function handle(req: IncomingMessage, res: ServerResponse, route: { name: string }): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
+    route.name = url.pathname;
     if (req.method === "GET" && url.pathname === "/health") {
-      return send(res, 200, { status: "ok", ...(await convwasm.threading()) }, closing);
+      return send(res, 200, { status: "ok", model: model.name, ...(await convwasm.threading()) }, closing);
+    }
+    if (req.method === "GET" && url.pathname === "/ready") {
+      const status = isReady && !closing ? "ready" : closing ? "closing" : "starting";
+      return send(res, status === "ready" ? 200 : 503, { status }, closing);
     }
     if (req.method === "GET" && url.pathname === "/metrics") {
-      const body = {
-        eventLoopDelay: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
-      };
-      if (url.searchParams.has("reset")) delay.reset();
-      return send(res, 200, body, closing);
+      return send(res, 200, await metrics.registry.metrics(), closing, metrics.registry.contentType);
     }
-    if (url.pathname !== "/predict") throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    if (url.pathname !== "/predict") {
+      route.name = "other";
+      throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    }
     if (req.method !== "POST") throw new HttpError(405, "/predict expects POST");
-    // (the library checks the pixels: their number here, their values in predict)
-    const X = convwasm.array(imageOf(await readBody(req, maxBody)), [1, 28, 28, 1]);
-    const P = await model.predict(X, { checkFinite, timeout: timeoutMs });
-    const probabilities = Array.from(P.data.subarray(P.offset, P.offset + P.size));
-    if (!probabilities.every(Number.isFinite)) {
-      throw new HttpError(422, "the model's output is not finite for this image (its values overflow the network)");
+    const body = await readBody(req, maxBody);
+    const header = req.headers["x-shape"];
+    const { m, x } = examplesOf(
+      req.headers["content-type"],
+      body,
+      model.input,
+      model.pre,
+      Array.isArray(header) ? header[0] : header,
+    );
+    const y = await model.predict(x, m, { checkFinite, timeoutMs });
+    for (let i = 0; i < y.length; i++) {
+      if (!Number.isFinite(y[i])) {
+        throw new HttpError(422, "the model's output is not finite for this input (its values overflow the network)");
+      }
     }
-    send(res, 200, { class: probabilities.indexOf(Math.max(...probabilities)), probabilities }, closing);
+    const all = url.searchParams.get("all") === "1";
+    const results = Array.from({ length: m }, (_, i) =>
+      answer(
+        model,
+        Array.from({ length: classes }, (_, j) => y[i * classes + j]),
+        all,
+      ),
+    );
+    send(res, 200, m === 1 ? results[0] : { results }, closing);
   }
 
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
+    const t0 = process.hrtime.bigint();
+    const route = { name: "other" };
+    res.on("finish", () => {
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      metrics.latency.observe({ route: route.name, status: String(res.statusCode) }, seconds);
+    });
+    handle(req, res, route).catch((e: unknown) => {
       const status =
         e instanceof HttpError
           ? e.status
@@ -136,49 +172,63 @@ export function service(model: convwasm.AsyncSequential, options: ServiceOptions
               : e instanceof TypeError || e instanceof RangeError
                 ? 400
                 : 500;
+      metrics.refused.inc({ status: String(status) });
       if (!res.headersSent) send(res, status, { error: e instanceof Error ? e.message : String(e) }, closing);
     });
   });
 
   /**
    * Stops taking connections, answers the requests in flight (and any a kept-alive connection sends
-   * meanwhile) with `Connection: close`, then ends the workers; after `graceMs`, cuts what is left.
+   * meanwhile) with `Connection: close`, then ends the model; after `graceMs`, cuts what is left.
    */
   const close = () =>
     new Promise<void>((resolve) => {
       closing = true;
+      isReady = false;
+      metrics.ready.set(0);
       const cut = setTimeout(() => server.closeAllConnections(), graceMs);
       server.close(() => {
         clearTimeout(cut);
-        delay.disable();
-        convwasm.dispose();
-        resolve();
+        metrics.stop();
+        void model.close().then(resolve);
       });
       server.closeIdleConnections();
     });
-  return { server, close };
+  return { server, close, ready };
 }
 
-/** The digits model with the shipped weights (or those of WEIGHTS=path.npz). */
-export async function digitsModel(weights = process.env.WEIGHTS): Promise<convwasm.AsyncSequential> {
-  const model = await convwasm.sequential([28, 28, 1], convwasm.digitsLayers());
-  await model.load(readFileSync(weights ?? new URL("../digits/pretrained.npz", import.meta.url)));
-  return model;
+/** The service's settings from the environment (the README's table). */
+function fromEnv(env: NodeJS.ProcessEnv) {
+  const num = (k: string) => (env[k] === undefined ? undefined : Number(env[k]));
+  const overrides: ServeConfig = {
+    precision: env.PRECISION as ServeConfig["precision"],
+    topK: num("TOPK"),
+    labels: env.LABELS,
+  };
+  return {
+    model: env.MODEL,
+    config: env.PREPROCESS,
+    overrides,
+    workers: num("WORKERS"),
+    options: {
+      checkFinite: env.CHECK_FINITE === "1",
+      timeoutMs: num("TIMEOUT_MS"),
+      maxBody: num("MAX_BODY"),
+      graceMs: num("GRACE_MS"),
+    } satisfies ServiceOptions,
+  };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await convwasm.init();
-  const model = await digitsModel();
+  const env = fromEnv(process.env);
+  await convwasm.init({ workers: env.workers });
+  const model = await served({ model: env.model, config: env.config, overrides: env.overrides });
   const port = Number(process.env.PORT ?? 8080);
-  const { server, close } = service(model, {
-    checkFinite: process.env.CHECK_FINITE === "1",
-    timeoutMs: process.env.TIMEOUT_MS ? Number(process.env.TIMEOUT_MS) : undefined,
-    graceMs: process.env.GRACE_MS ? Number(process.env.GRACE_MS) : undefined,
-  });
+  const { server, close } = service(model, env.options);
   server.listen(port, () => {
     const address = server.address();
     const at = typeof address === "object" && address ? address.port : port;
-    console.log(`digits service on http://localhost:${at} (POST /predict, GET /health, GET /metrics)`);
+    console.log(`${model.name} on http://localhost:${at} (POST /predict, GET /health, /ready, /metrics)`);
   });
   process.once("SIGTERM", () => {
     console.log("SIGTERM: finishing the requests in flight");

@@ -109,13 +109,19 @@ function handle(msg: Request, post: Post): void {
     const returned = input.hand().returned;
     const name = e instanceof TypeError ? "TypeError" : e instanceof RangeError ? "RangeError" : "Error";
     post(
-      { type: "error", id: msg.id, error: { name, message: messageOf(e) }, returned },
+      {
+        type: "error",
+        id: msg.id,
+        error: { name, message: messageOf(e) },
+        returned,
+        wasmBytes: lib.memory().wasmBytes,
+      },
       returned.filter((b) => b !== null),
     );
     return;
   }
   const { buffers, returned, transfer } = input.hand();
-  post({ type: "done", id: msg.id, value, buffers, returned }, transfer);
+  post({ type: "done", id: msg.id, value, buffers, returned, wasmBytes: lib.memory().wasmBytes }, transfer);
 }
 
 async function start(msg: Request, post: Post): Promise<void> {
@@ -129,7 +135,7 @@ async function start(msg: Request, post: Post): Promise<void> {
       sharedWasm: sharedWasm as lib.WasmInput,
       algorithm: algorithm as lib.InitOptions["algorithm"],
     });
-    post({ type: "ready", ...lib.threading() });
+    post({ type: "ready", ...lib.threading(), wasmBytes: lib.memory().wasmBytes });
   } catch (e) {
     post({ type: "failed", error: { name: (e as Error)?.name ?? "Error", message: messageOf(e) } });
   }

@@ -19,7 +19,7 @@ export { readNpz, writeNpz } from "../io/npz.js";
 export type { LayerSpec, Init } from "../model/layers.js";
 export type { ConvHparameters, PoolHparameters, PoolMode } from "../core/shapes.js";
 export { shared } from "./endpoint.js";
-export { BusyError, TimeoutError, init, dispose, release, threading } from "./scheduler.js";
+export { BusyError, TimeoutError, init, dispose, release, threading, memory } from "./scheduler.js";
 export type { AsyncInitOptions } from "./scheduler.js";
 export { AsyncSequential, sequential, model } from "./model.js";
 export type { BatchingOptions, AsyncPredictOptions } from "./model.js";

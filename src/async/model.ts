@@ -118,6 +118,8 @@ export class AsyncSequential {
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** predict() requests accepted and not yet answered. */
   private open = 0;
+  /** onBatch()'s listeners. */
+  private readonly batchListeners = new Set<(examples: number) => void>();
   private dropped = false;
   /** Stops the fits running now, giving the reason they reject with (dispose() calls them). */
   private readonly stops = new Set<(reason: Error) => void>();
@@ -319,6 +321,34 @@ export class AsyncSequential {
     );
   }
 
+  /** predict() requests accepted and not yet answered (queued or running): the queue's depth. */
+  get pending(): number {
+    return this.open;
+  }
+
+  /**
+   * Calls `listener` with the examples of every predict() batch as it is sent to a worker (for metrics:
+   * how well requests are being batched). Returns a function that removes it. A listener that throws
+   * is removed; the batch runs regardless.
+   */
+  onBatch(listener: (examples: number) => void): () => void {
+    if (typeof listener !== "function") {
+      throw new TypeError(`onBatch: listener expects a function but got ${describe(listener)}`);
+    }
+    this.batchListeners.add(listener);
+    return () => void this.batchListeners.delete(listener);
+  }
+
+  private batched(examples: number): void {
+    for (const l of this.batchListeners) {
+      try {
+        l(examples);
+      } catch {
+        this.batchListeners.delete(l);
+      }
+    }
+  }
+
   /**
    * As Sequential.predict, micro-batched: requests arriving within `windowMs` of each other (up to
    * `maxBatch` examples) run as one batch and are split back, each the same bits as alone. Refused with
@@ -460,6 +490,7 @@ export class AsyncSequential {
       row += rows;
     }
     this.running += parts.length;
+    for (const p of parts) this.batched(p.shape[0]);
     f.run(parts);
   }
 
@@ -474,6 +505,7 @@ export class AsyncSequential {
     for (let i0 = 0; i0 < m; i0 += size) {
       const rows = Math.min(size, m - i0);
       const view = new NDArray(x.data, [rows, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]);
+      this.batched(rows);
       parts.push(this.predictOn(view, { batchSize: rows, precision }));
     }
     Promise.all(parts).then((Ps) => {

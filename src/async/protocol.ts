@@ -172,9 +172,23 @@ export type Request =
   | { type: "batch"; requests: Request[] };
 
 export type Reply =
-  | { type: "ready"; threads: number; reason: string }
+  | { type: "ready"; threads: number; reason: string; wasmBytes: number }
   | { type: "failed"; error: { name: string; message: string } }
-  | { type: "done"; id: number; value: Wire; buffers: ArrayBufferLike[]; returned: (ArrayBuffer | null)[] }
-  | { type: "error"; id: number; error: { name: string; message: string }; returned: (ArrayBuffer | null)[] }
+  // (wasmBytes: the worker's WASM memory after the call, for convwasm/async's memory())
+  | {
+      type: "done";
+      id: number;
+      value: Wire;
+      buffers: ArrayBufferLike[];
+      returned: (ArrayBuffer | null)[];
+      wasmBytes: number;
+    }
+  | {
+      type: "error";
+      id: number;
+      error: { name: string; message: string };
+      returned: (ArrayBuffer | null)[];
+      wasmBytes: number;
+    }
   | { type: "callback"; id: number; k: number; args: unknown[] }
   | { type: "batch"; replies: Reply[] };

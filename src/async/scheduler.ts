@@ -70,6 +70,8 @@ const PER_MESSAGE = 4;
 export class Runtime {
   /** Calls in flight on each worker. */
   private readonly busy: number[];
+  /** Each worker's WASM memory in bytes, as its last answer reported it. */
+  readonly wasmBytes: number[];
   /** An exclusive call is in flight: nothing else starts until it ends. */
   private alone = false;
   private readonly queue: Job[] = [];
@@ -90,12 +92,14 @@ export class Runtime {
 
   constructor(
     readonly workers: Endpoint[],
+    ready: { wasmBytes: number }[],
     readonly threads: { threads: number; reason: string },
     readonly maxQueue: number,
     readonly maxQueueBytes: number,
     private readonly launchOptions: LaunchOptions,
   ) {
     this.busy = workers.map(() => 0);
+    this.wasmBytes = ready.map((r) => r.wasmBytes);
     workers.forEach((w, i) => this.wire(w, i));
   }
 
@@ -131,6 +135,7 @@ export class Runtime {
       const old = [...this.workers];
       fresh.forEach((f, i) => {
         this.workers[i] = f.endpoint;
+        this.wasmBytes[i] = f.ready.wasmBytes;
         this.wire(f.endpoint, i);
       });
       for (const w of old) w.terminate();
@@ -226,6 +231,7 @@ export class Runtime {
     if (r.type === "batch") return r.replies.forEach((x) => this.reply(w, x));
     if (r.type === "callback") return this.inFlight.get(r.id)?.job.callback?.(r.k, r.args);
     if (r.type !== "done" && r.type !== "error") return;
+    this.wasmBytes[w] = r.wasmBytes;
     const job = this.end(r.id);
     try {
       job?.done(r);
@@ -275,37 +281,39 @@ async function launchAll(
   n: number,
   options: LaunchOptions,
   models: { create: Request & { type: "model" } }[] = [],
-): Promise<{ endpoint: Endpoint; ready: { threads: number; reason: string } }[]> {
+): Promise<{ endpoint: Endpoint; ready: { threads: number; reason: string; wasmBytes: number } }[]> {
   const workers: Endpoint[] = [];
   try {
     for (let i = 0; i < n; i++) workers.push(spawn());
     return await Promise.all(
       workers.map(
         (w, i) =>
-          new Promise<{ endpoint: Endpoint; ready: { threads: number; reason: string } }>((resolve, reject) => {
-            let ready: { threads: number; reason: string } | null = null;
-            let made = 0;
-            const off = w.onMessage((r) => {
-              if (r.type === "failed") reject(errorOf(r.error));
-              if (r.type === "ready") {
-                ready = r;
-                if (models.length === 0) resolve({ endpoint: w, ready });
-                else for (const m of models) w.post({ ...m.create, id: 0 });
-              }
-              if (r.type === "batch") r.replies.forEach((x) => x.type === "error" && reject(errorOf(x.error)));
-              if (r.type === "error") reject(errorOf(r.error));
-              if (r.type === "done" && ++made === models.length) {
-                off();
-                resolve({ endpoint: w, ready: ready! });
-              }
-            });
-            w.onExit((reason) => reject(new Error(`init: worker ${i + 1} of convwasm/async exited (${reason})`)));
-            const { arenaBytes, wasm, sharedWasm, algorithm } = options;
-            w.post({
-              type: "init",
-              options: { threads: i === 0 ? options.threads : 1, arenaBytes, wasm, sharedWasm, algorithm },
-            });
-          }),
+          new Promise<{ endpoint: Endpoint; ready: { threads: number; reason: string; wasmBytes: number } }>(
+            (resolve, reject) => {
+              let ready: { threads: number; reason: string; wasmBytes: number } | null = null;
+              let made = 0;
+              const off = w.onMessage((r) => {
+                if (r.type === "failed") reject(errorOf(r.error));
+                if (r.type === "ready") {
+                  ready = r;
+                  if (models.length === 0) resolve({ endpoint: w, ready });
+                  else for (const m of models) w.post({ ...m.create, id: 0 });
+                }
+                if (r.type === "batch") r.replies.forEach((x) => x.type === "error" && reject(errorOf(x.error)));
+                if (r.type === "error") reject(errorOf(r.error));
+                if (r.type === "done" && ++made === models.length) {
+                  off();
+                  resolve({ endpoint: w, ready: ready! });
+                }
+              });
+              w.onExit((reason) => reject(new Error(`init: worker ${i + 1} of convwasm/async exited (${reason})`)));
+              const { arenaBytes, wasm, sharedWasm, algorithm } = options;
+              w.post({
+                type: "init",
+                options: { threads: i === 0 ? options.threads : 1, arenaBytes, wasm, sharedWasm, algorithm },
+              });
+            },
+          ),
       ),
     );
   } catch (e) {
@@ -328,6 +336,7 @@ async function start(options: AsyncInitOptions): Promise<Runtime> {
   const ready = await launchAll(n, launch);
   return new Runtime(
     ready.map((r) => r.endpoint),
+    ready.map((r) => r.ready),
     { threads: ready[0].ready.threads, reason: ready[0].ready.reason },
     maxQueue,
     maxQueueBytes,
@@ -385,6 +394,15 @@ export async function release(): Promise<void> {
   const rt = runtime("release");
   recycler.clear();
   await rt.replaceWorkers();
+}
+
+/**
+ * The workers' WASM memory: each worker's bytes as its last answer reported them (their arenas are empty
+ * between calls), and their sum. 0 before init() and after dispose().
+ */
+export function memory(): { wasmBytes: number; workers: number[] } {
+  const workers = state.runtime ? [...state.runtime.wasmBytes] : [];
+  return { wasmBytes: workers.reduce((a, b) => a + b, 0), workers };
 }
 
 /** Workers, the first worker's threads and, in one line, how they run. */
