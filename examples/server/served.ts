@@ -104,20 +104,24 @@ function readLabels(path: string): string[] {
   return text.replace(/\r?\n$/, "").split(/\r?\n/);
 }
 
-/** The model of `options.model` in convwasm/async's workers (init() first), with its config. */
-export async function served(options: ServedOptions = {}): Promise<Served> {
+/** The config of `options.model`: the digits network's defaults, the JSON beside it, the overrides. */
+export function serveConfig(options: ServedOptions = {}): Omit<ServeConfig, "labels"> & { labels?: string[] } {
   const file = options.model;
-  const configPath =
-    options.config ??
-    (file && existsSync(file.slice(0, -extname(file).length) + ".json")
-      ? file.slice(0, -extname(file).length) + ".json"
-      : undefined);
+  const beside = file === undefined ? undefined : file.slice(0, -extname(file).length) + ".json";
+  const configPath = options.config ?? (beside !== undefined && existsSync(beside) ? beside : undefined);
   const config: ServeConfig = {
     ...(file === undefined || extname(file) === ".npz" ? DIGITS : {}),
     ...(configPath ? readConfig(configPath) : {}),
     ...Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined)),
   };
-  if (typeof config.labels === "string") config.labels = readLabels(resolve(config.labels));
+  const labels = typeof config.labels === "string" ? readLabels(resolve(config.labels)) : config.labels;
+  return { ...config, labels };
+}
+
+/** The model of `options.model` in convwasm/async's workers (init() first), with its config. */
+export async function served(options: ServedOptions = {}): Promise<Served> {
+  const file = options.model;
+  const config = serveConfig(options);
   const precision = config.precision ?? "f32";
   let model: convwasm.AsyncSequential;
   let input: InputSpec;
