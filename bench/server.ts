@@ -7,7 +7,6 @@
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -18,7 +17,6 @@ import { digits } from "../examples/digits/data.js";
 const SECONDS = Number(process.env.SECONDS ?? 6);
 const WORKERS = 2;
 const here = (p: string) => new URL(p, import.meta.url).pathname;
-const autocannon = createRequire(import.meta.url).resolve("autocannon/autocannon.js");
 const dir = mkdtempSync(join(tmpdir(), "convwasm-bench-server-"));
 
 // the models and their preprocessing, as a team would ship them
@@ -128,13 +126,16 @@ interface Row {
 async function load(url: string, body: string, concurrency: number, seconds: number) {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [autocannon, "-j", "-c", String(concurrency), "-d", String(seconds), "-m", "POST"].concat([
-      "-H",
-      "content-type=image/jpeg",
-      "-i",
-      join(dir, body),
+    [
+      "--import",
+      "tsx",
+      here("./server/load.ts"),
       `${url}/predict`,
-    ]),
+      join(dir, body),
+      "image/jpeg",
+      String(concurrency),
+      String(seconds),
+    ],
     { maxBuffer: 1 << 26 },
   );
   const r = JSON.parse(stdout) as {

@@ -62,7 +62,8 @@ beforeAll(async () => {
       labels: "labels.txt",
     }),
   );
-  const q = await start(await served({ model: file }), { maxBody: 1 << 20, timeoutMs: 20_000 });
+  // (its images decoded on the event loop: decoders 0)
+  const q = await start(await served({ model: file }), { maxBody: 1 << 20, timeoutMs: 20_000, decoders: 0 });
   await q.ready;
   squeezeBase = q.base;
 }, 120_000);

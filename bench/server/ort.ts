@@ -60,6 +60,7 @@ export async function ortServed(file: string, kind: "web" | "node", workers: num
   return {
     name: `${basename(file)} (onnxruntime-${kind})`,
     input: { shape, layout: "NCHW" },
+    imageLayout: "NCHW",
     pre: config,
     labels: config.labels ?? Array.from({ length: classes }, (_, i) => String(i)),
     softmax: config.softmax ?? "auto",

@@ -41,9 +41,22 @@ export interface InputSpec {
 
 export const SUPPORTED = "image/png, image/jpeg, application/octet-stream (float32, with x-shape) or application/json";
 
+/** Media types read as images (imageOf). */
+export const IMAGES = new Set(["image/png", "image/jpeg"]);
+
+/** The media type of a content-type header, lower case. */
+export const mediaOf = (type: string | undefined) => (type ?? "").split(";")[0].trim().toLowerCase();
+
+/** The spec with an image's shape in `layout` ([C, H, W] or [H, W, C]); vectors as they are. */
+export function inLayout(spec: InputSpec, layout: "NCHW" | "NHWC"): InputSpec {
+  if (spec.shape.length !== 3 || spec.layout === layout) return spec;
+  const [a, b, c] = spec.shape;
+  return { shape: layout === "NHWC" ? [b, c, a] : [c, a, b], layout };
+}
+
 /**
- * The body's examples: how many, and their values (m × the per-example size): float32 from an image or a
- * raw tensor, the numbers as sent (float64) from JSON.
+ * The examples of a body that is not an image: how many, and their values (m × the per-example size):
+ * float32 from a raw tensor, the numbers as sent (float64) from JSON.
  */
 export function examplesOf(
   type: string | undefined,
@@ -52,8 +65,7 @@ export function examplesOf(
   pre: Preprocessing,
   shapeHeader: string | undefined,
 ): { m: number; x: Float32Array | Float64Array } {
-  const media = (type ?? "").split(";")[0].trim().toLowerCase();
-  if (media === "image/png" || media === "image/jpeg") return { m: 1, x: imageOf(media, body, spec, pre) };
+  const media = mediaOf(type);
   if (media === "application/octet-stream") return rawOf(body, spec, shapeHeader);
   if (
     media === "" ||
@@ -95,7 +107,8 @@ function decode(media: string, body: Buffer): { width: number; height: number; d
   }
 }
 
-function imageOf(media: string, body: Buffer, spec: InputSpec, pre: Preprocessing): Float32Array {
+/** A PNG or JPEG body as one example of the model's input (decoded, resized, normalised). */
+export function imageOf(media: string, body: Buffer, spec: InputSpec, pre: Preprocessing): Float32Array {
   const { h, w, c } = geometry(spec);
   const img = decode(media, body);
   if (img.width === 0 || img.height === 0) throw new HttpError(400, "the image has no pixels");
@@ -105,37 +118,51 @@ function imageOf(media: string, body: Buffer, spec: InputSpec, pre: Preprocessin
   }
   const channels = pre.channels ?? (c === 1 ? "gray" : "RGB");
   const scale = pre.scale ?? 1 / 255;
-  const planes = channels === "gray" ? 1 : 3;
-  if (planes !== c) throw new HttpError(500, `the preprocessing's channels ${channels} do not fill the model's ${c}`);
-  // bilinear resize of each channel (pixel centres aligned, as PIL and torchvision's resize without antialias)
+  if ((channels === "gray" ? 1 : 3) !== c) {
+    throw new HttpError(500, `the preprocessing's channels ${channels} do not fill the model's ${c}`);
+  }
+  // the channels the model reads, as planes of floats (RGBA → gray by luma, or R, G, B in its order)
+  const [iw, ih] = [img.width, img.height];
   const src = img.data;
-  const value = (x: number, y: number, ch: number) => {
-    const o = (y * img.width + x) * 4;
-    if (channels === "gray") return 0.299 * src[o] + 0.587 * src[o + 1] + 0.114 * src[o + 2];
-    return src[o + (channels === "BGR" ? 2 - ch : ch)];
+  const planes = Array.from({ length: c }, () => new Float32Array(iw * ih));
+  for (let i = 0, o = 0; i < iw * ih; i++, o += 4) {
+    if (c === 1) planes[0][i] = 0.299 * src[o] + 0.587 * src[o + 1] + 0.114 * src[o + 2];
+    else for (let ch = 0; ch < 3; ch++) planes[ch][i] = src[o + (channels === "BGR" ? 2 - ch : ch)];
+  }
+  const invert = pre.invert === "auto" ? lightBorder(planes[0], iw, ih) : pre.invert === true;
+  // bilinear resize (pixel centres aligned, as PIL's and torchvision's resize without antialias): each
+  // output column's two source columns and weight, computed once
+  const axis = (n: number, size: number) => {
+    const lo = new Int32Array(n);
+    const hi = new Int32Array(n);
+    const t = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const f = Math.min(Math.max((i + 0.5) * (size / n) - 0.5, 0), size - 1);
+      lo[i] = Math.floor(f);
+      hi[i] = Math.min(lo[i] + 1, size - 1);
+      t[i] = f - lo[i];
+    }
+    return { lo, hi, t };
   };
-  const invert = pre.invert === "auto" ? lightBorder(img, value) : pre.invert === true;
-  const mean = pre.mean ?? [];
-  const std = pre.std ?? [];
+  const X = axis(w, iw);
+  const Y = axis(h, ih);
   const out = new Float32Array(h * w * c);
-  const sy = img.height / h;
-  const sx = img.width / w;
-  for (let y = 0; y < h; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), img.height - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, img.height - 1);
-    const dy = fy - y0;
-    for (let x = 0; x < w; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), img.width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, img.width - 1);
-      const dx = fx - x0;
-      for (let ch = 0; ch < c; ch++) {
-        const top = value(x0, y0, ch) * (1 - dx) + value(x1, y0, ch) * dx;
-        const bottom = value(x0, y1, ch) * (1 - dx) + value(x1, y1, ch) * dx;
-        let v = (top * (1 - dy) + bottom * dy) * scale;
-        if (invert) v = 1 - v;
-        v = (v - (mean[ch] ?? 0)) / (std[ch] ?? 1);
+  for (let ch = 0; ch < c; ch++) {
+    const p = planes[ch];
+    const m = pre.mean?.[ch] ?? 0;
+    const s = pre.std?.[ch] ?? 1;
+    // v → ((invert ? 1 - v·scale : v·scale) − mean) / std, as a·v + b
+    const a = (invert ? -scale : scale) / s;
+    const b = ((invert ? 1 : 0) - m) / s;
+    for (let y = 0; y < h; y++) {
+      const r0 = Y.lo[y] * iw;
+      const r1 = Y.hi[y] * iw;
+      const dy = Y.t[y];
+      for (let x = 0; x < w; x++) {
+        const [x0, x1, dx] = [X.lo[x], X.hi[x], X.t[x]];
+        const top = p[r0 + x0] + (p[r0 + x1] - p[r0 + x0]) * dx;
+        const bottom = p[r1 + x0] + (p[r1 + x1] - p[r1 + x0]) * dx;
+        const v = a * (top + (bottom - top) * dy) + b;
         out[spec.layout === "NCHW" ? (ch * h + y) * w + x : (y * w + x) * c + ch] = v;
       }
     }
@@ -143,22 +170,12 @@ function imageOf(media: string, body: Buffer, spec: InputSpec, pre: Preprocessin
   return out;
 }
 
-/** Is the image's border light on average (dark ink on paper)? */
-function lightBorder(
-  img: { width: number; height: number },
-  value: (x: number, y: number, ch: number) => number,
-): boolean {
+/** Is the image's border light on average (dark ink on paper)? `p`: its first channel, 0..255. */
+function lightBorder(p: Float32Array, w: number, h: number): boolean {
   let sum = 0;
-  let n = 0;
-  for (let x = 0; x < img.width; x++) {
-    sum += value(x, 0, 0) + value(x, img.height - 1, 0);
-    n += 2;
-  }
-  for (let y = 0; y < img.height; y++) {
-    sum += value(0, y, 0) + value(img.width - 1, y, 0);
-    n += 2;
-  }
-  return sum / n > 127.5;
+  for (let x = 0; x < w; x++) sum += p[x] + p[(h - 1) * w + x];
+  for (let y = 0; y < h; y++) sum += p[y * w] + p[y * w + w - 1];
+  return sum / (2 * (w + h)) > 127.5;
 }
 
 /** Little-endian float32 values, shaped by the x-shape header: [m, ...shape] or the shape of one example. */

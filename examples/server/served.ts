@@ -10,7 +10,10 @@ import type { InputSpec, Preprocessing } from "./input.js";
 export interface Served {
   /** What the service says it serves (the file's name). */
   name: string;
+  /** What a request's raw tensor or JSON holds (ONNX's layout for an ONNX model: NCHW images). */
   input: InputSpec;
+  /** The layout predict takes decoded images in at least cost (convwasm: NHWC, its own: no transposes). */
+  imageLayout: "NCHW" | "NHWC";
   pre: Preprocessing;
   /** One label per class (the class's index when there is no labels file). */
   labels: string[];
@@ -22,7 +25,7 @@ export interface Served {
   predict(
     x: Float32Array | Float64Array,
     m: number,
-    o: { timeoutMs?: number; checkFinite?: boolean },
+    o: { timeoutMs?: number; checkFinite?: boolean; layout?: "NCHW" | "NHWC" },
   ): Promise<ArrayLike<number>>;
   /** Requests queued or running. */
   pending(): number;
@@ -151,12 +154,16 @@ export async function served(options: ServedOptions = {}): Promise<Served> {
   return {
     name: file ? basename(file) : "digits (examples/digits/pretrained.npz)",
     input,
+    imageLayout: "NHWC",
     pre: config,
     labels,
     softmax: config.softmax ?? "auto",
     topK,
     async predict(x, m, o) {
-      const y = await model.predict(x, { timeout: o.timeoutMs, checkFinite: o.checkFinite });
+      const options = { timeout: o.timeoutMs, checkFinite: o.checkFinite };
+      const y = await (model instanceof convwasm.AsyncOnnxModel
+        ? model.predict(x, { ...options, layout: o.layout ?? "NCHW" })
+        : model.predict(x, options));
       return y.data.subarray(y.offset, y.offset + m * classes);
     },
     pending: () => model.pending,

@@ -22,7 +22,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as convwasm from "convwasm/async";
-import { HttpError, examplesOf } from "./input.js";
+import { HttpError, IMAGES, examplesOf, imageOf, inLayout, mediaOf } from "./input.js";
+import { ImagePool } from "./images.js";
 import { metricsOf } from "./metrics.js";
 import { type Served, type ServeConfig, served } from "./served.js";
 
@@ -38,6 +39,8 @@ export interface ServiceOptions {
   maxBody?: number;
   /** close() waits this long for the requests in flight, then cuts the connections left (ms, default 10 s). */
   graceMs?: number;
+  /** Worker threads decoding images off the event loop (default 1; 0 decodes on it). */
+  decoders?: number;
 }
 
 /** Past the limit, a body is read and dropped up to this many times the limit (so the client reads the 413), then cut. */
@@ -92,7 +95,9 @@ function answer(model: Served, scores: ArrayLike<number>, all: boolean) {
 
 /** The service around a model: a node:http server (not yet listening), its readiness and a graceful close. */
 export function service(model: Served, options: ServiceOptions = {}) {
-  const { checkFinite = false, timeoutMs, maxBody = 8 << 20, graceMs = 10_000 } = options;
+  const { checkFinite = false, timeoutMs, maxBody = 8 << 20, graceMs = 10_000, decoders = 1 } = options;
+  const images = decoders > 0 ? new ImagePool(decoders) : null;
+  const imageSpec = inLayout(model.input, model.imageLayout);
   const classes = model.labels.length;
   let closing = false;
   let isReady = false;
@@ -130,14 +135,22 @@ export function service(model: Served, options: ServiceOptions = {}) {
     if (req.method !== "POST") throw new HttpError(405, "/predict expects POST");
     const body = await readBody(req, maxBody);
     const header = req.headers["x-shape"];
-    const { m, x } = examplesOf(
-      req.headers["content-type"],
-      body,
-      model.input,
-      model.pre,
-      Array.isArray(header) ? header[0] : header,
-    );
-    const y = await model.predict(x, m, { checkFinite, timeoutMs });
+    const type = req.headers["content-type"];
+    const media = mediaOf(type);
+    // (an image is decoded straight into the layout the model takes at least cost)
+    const { m, x, layout } = IMAGES.has(media)
+      ? {
+          m: 1,
+          x: images
+            ? await images.decode(media, body, imageSpec, model.pre)
+            : imageOf(media, body, imageSpec, model.pre),
+          layout: imageSpec.layout,
+        }
+      : {
+          ...examplesOf(type, body, model.input, model.pre, Array.isArray(header) ? header[0] : header),
+          layout: model.input.layout,
+        };
+    const y = await model.predict(x, m, { checkFinite, timeoutMs, layout });
     for (let i = 0; i < y.length; i++) {
       if (!Number.isFinite(y[i])) {
         throw new HttpError(422, "the model's output is not finite for this input (its values overflow the network)");
@@ -190,7 +203,7 @@ export function service(model: Served, options: ServiceOptions = {}) {
       server.close(() => {
         clearTimeout(cut);
         metrics.stop();
-        void model.close().then(resolve);
+        void Promise.all([model.close(), images?.close()]).then(() => resolve());
       });
       server.closeIdleConnections();
     });
@@ -215,6 +228,7 @@ function fromEnv(env: NodeJS.ProcessEnv) {
       timeoutMs: num("TIMEOUT_MS"),
       maxBody: num("MAX_BODY"),
       graceMs: num("GRACE_MS"),
+      decoders: num("DECODERS"),
     } satisfies ServiceOptions,
   };
 }

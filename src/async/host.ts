@@ -20,7 +20,13 @@ function modelCall(m: ModelRequest, args: unknown[]): unknown {
     // sequential(inputShape, layers, options) or model(): (graph, options)
     const model =
       args.length === 2
-        ? new Model("model", args[0] as GraphDescription, (args[1] as { seed?: number }).seed)
+        ? new Model(
+            "model",
+            args[0] as GraphDescription,
+            (args[1] as { seed?: number }).seed,
+            undefined,
+            (args[1] as { random?: boolean }).random !== false,
+          )
         : new Sequential(...(args as ConstructorParameters<typeof Sequential>));
     models.set(m.model, model);
     const { inputShape, outputShape, work } = model;

@@ -1,12 +1,12 @@
 // convwasm/async's models: sequential() and model() made in every worker, predict() micro-batched
 // across the workers, writes (fit, setWeights, load) run on the first worker and copied to the others.
 import type * as Sync from "../index.js";
-import { NDArray, assertFinite, copyStrided, describe, sizeOf } from "../core/ndarray.js";
+import { NDArray, assertFinite, assertFiniteValues, copyStrided, describe, sizeOf } from "../core/ndarray.js";
 import { checkInteger } from "../core/shapes.js";
-import { examples } from "../model/layers.js";
+import { examples, examplesIn } from "../model/layers.js";
 import { checkPrecision, compiledPrecision } from "../model/model.js";
 import { SymbolicTensor, describeGraph, type GraphDescription } from "../graph/graph.js";
-import { lent, yieldToLoop } from "./wire.js";
+import { lent, recycler, yieldToLoop } from "./wire.js";
 import { type ModelMethod, type Request, type Weights } from "./protocol.js";
 import { BusyError, TimeoutError, type Runtime, type Route, runtime, send } from "./scheduler.js";
 import { cores, shared } from "./endpoint.js";
@@ -377,12 +377,18 @@ export class AsyncSequential {
       }
       const precision = checkPrecision(fn, p ?? this.precision);
       const timeout = checkMs(fn, "options.timeout", asked, false, true);
-      const x = examples(fn, X, this.inputShape, true);
-      if (checkFinite === true) assertFinite(fn, "X", x);
+      // (flat examples are copied straight into the batch: never widened into an array of their own,
+      // whose fresh pages would cost the event loop ~3 ms a MB)
+      const flat = X instanceof Float32Array || X instanceof Float64Array;
+      const x = flat ? X : examples(fn, X, this.inputShape, true);
+      const m = x instanceof NDArray ? x.shape[0] : examplesIn(fn, x, this.inputShape);
+      if (checkFinite === true) {
+        if (x instanceof NDArray) assertFinite(fn, "X", x);
+        else assertFiniteValues(fn, "X", x, [m, ...this.inputShape]);
+      }
       if (this.open >= this.batching.maxQueue) {
         throw new BusyError(`${fn}: the model's queue is full (${this.open} requests open); wait for some to finish`);
       }
-      const m = x.shape[0];
       const req: Pending = { m, resolve, reject, timer: null, settled: false };
       this.open++;
       const settle = (f: () => void) => {
@@ -415,7 +421,16 @@ export class AsyncSequential {
       if (full || (this.filling && this.filling.precision !== precision)) this.flush();
       const per = sizeOf(this.inputShape);
       const f = (this.filling ??= this.newBatch(per, precision));
-      copyStrided(x, f.data, f.n * per);
+      // (the batch's buffer grows as requests join, by doubling: a lone request's batch is its own size,
+      // so its buffer is one of the recycler's, not fresh pages of maxBatch examples)
+      if ((f.n + m) * per > f.data.length) {
+        const grown = lent(Math.max((f.n + m) * per, 2 * f.data.length));
+        grown.set(f.data.subarray(0, f.n * per));
+        if (f.data.length > 0) recycler.give(f.data.buffer as ArrayBuffer);
+        f.data = grown;
+      }
+      if (x instanceof NDArray) copyStrided(x, f.data, f.n * per);
+      else f.data.set(x, f.n * per);
       f.requests.push(req);
       f.n += m;
       if (f.n === this.batching.maxBatch) this.flush();
@@ -436,7 +451,7 @@ export class AsyncSequential {
   private newBatch(per: number, precision: Sync.Precision): Filling {
     let run!: (parts: NDArray[]) => void;
     const given = new Promise<NDArray[]>((r) => (run = r));
-    const f: Filling = { precision, data: lent(this.batching.maxBatch * per), requests: [], n: 0, run };
+    const f: Filling = { precision, data: new Float64Array(0), requests: [], n: 0, run };
     const answered = () => {
       // a worker is free: the requests that gathered meanwhile go now
       this.running--;
@@ -494,17 +509,26 @@ export class AsyncSequential {
     f.run(parts);
   }
 
-  private predictOn(x: NDArray, options: Sync.PredictOptions = {}): Promise<NDArray> {
+  private predictOn(x: NDArray | Float32Array | Float64Array, options: Sync.PredictOptions = {}): Promise<NDArray> {
     return this.read(() => this.call("predict", [x, options]) as Promise<NDArray>);
   }
 
   /** A request of many examples: its rows in batches of `size`, side by side on the workers, put together. */
-  private runAlone(req: Pending, x: NDArray, size: number, precision: Sync.Precision): void {
-    const m = x.shape[0];
+  private runAlone(
+    req: Pending,
+    x: NDArray | Float32Array | Float64Array,
+    size: number,
+    precision: Sync.Precision,
+  ): void {
+    const m = req.m;
+    const per = sizeOf(this.inputShape);
     const parts: Promise<NDArray>[] = [];
     for (let i0 = 0; i0 < m; i0 += size) {
       const rows = Math.min(size, m - i0);
-      const view = new NDArray(x.data, [rows, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]);
+      const view =
+        x instanceof NDArray
+          ? new NDArray(x.data, [rows, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0])
+          : x.subarray(i0 * per, (i0 + rows) * per);
       this.batched(rows);
       parts.push(this.predictOn(view, { batchSize: rows, precision }));
     }
@@ -595,8 +619,10 @@ export function fromGraph<M extends AsyncSequential>(
   graph: GraphDescription,
   options: { seed?: number; batching?: BatchingOptions },
   make: (...args: Made) => M,
+  /** false: no weights drawn (they are set next, as an import's). */
+  random = true,
 ): Promise<M> {
-  return create(fn, graph.inputs[0], [graph], ["graph"], options, true, make);
+  return create(fn, graph.inputs[0], [graph], ["graph"], options, true, make, random);
 }
 
 /** Makes a model in every worker from `args` (a graph's description keeps every key of its specs). */
@@ -608,6 +634,7 @@ async function create<M extends AsyncSequential = AsyncSequential>(
   options: { seed?: number; batching?: BatchingOptions },
   graph: boolean,
   make: (...args: Made) => M = (...args: Made) => new AsyncSequential(...args) as M,
+  random = true,
 ): Promise<M> {
   const rt = runtime(fn);
   if (options === null || typeof options !== "object") {
@@ -637,7 +664,7 @@ async function create<M extends AsyncSequential = AsyncSequential>(
       send(
         fn,
         [...names, "options"],
-        [...args, { seed }],
+        [...args, random ? { seed } : { seed, random }],
         (_w, rid, o) =>
           (create = {
             type: "model",

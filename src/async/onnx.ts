@@ -93,7 +93,9 @@ export async function loadOnnx(
       `${fn}: convwasm/async runs models of one input and one output, but this one has ${imported.inputs.length} and ${imported.outputs.length}`,
     );
   }
-  const m = await fromGraph(fn, imported.graph, { seed, batching }, (...args) => new AsyncOnnxModel(...args));
+  // (no weights drawn for the import's own layers: they are set next; a head's new layers are drawn)
+  const random = head !== undefined;
+  const m = await fromGraph(fn, imported.graph, { seed, batching }, (...args) => new AsyncOnnxModel(...args), random);
   m.io = {
     inputs: imported.inputs,
     outputs: head ? [ioOf("head", m.outputShape)] : imported.outputs,

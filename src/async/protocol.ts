@@ -100,6 +100,8 @@ export const OPTION_KEYS: ReadonlySet<string> = new Set([
     "stop",
     "engine",
     "precision",
+    // (a model made for an import: its weights come next, so none are drawn)
+    "random",
   ],
   ...[
     "kind",

@@ -1,0 +1,96 @@
+// Images decoded off the event loop: worker threads running input.ts's imageOf, so that a JPEG's
+// milliseconds of decoding and resizing never delay the answers of other requests (the event loop only
+// moves bytes). A worker that dies (a crafted image, out of memory) fails its requests with a 500 and is
+// replaced.
+import { Worker, parentPort, workerData } from "node:worker_threads";
+import { HttpError, imageOf, type InputSpec, type Preprocessing } from "./input.js";
+
+interface Job {
+  id: number;
+  media: string;
+  body: ArrayBuffer;
+  spec: InputSpec;
+  pre: Preprocessing;
+}
+type Done = { id: number; x: Float32Array } | { id: number; error: { status: number; message: string } };
+
+// (the worker starts from this file, through tsx: the service may run under tsx or inside vitest)
+const BOOT = `const { workerData } = require("node:worker_threads");
+import(workerData.tsx).then((m) => {
+  m.register();
+  return import(workerData.self);
+});`;
+const ROLE = "convwasm-example-image-decoder";
+
+export class ImagePool {
+  private readonly workers: {
+    worker: Worker;
+    calls: Map<number, { resolve: (x: Float32Array) => void; reject: (e: Error) => void }>;
+  }[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(n: number) {
+    for (let i = 0; i < n; i++) this.workers.push(this.spawn());
+  }
+
+  private spawn() {
+    const worker = new Worker(BOOT, {
+      eval: true,
+      workerData: { role: ROLE, tsx: import.meta.resolve("tsx/esm/api"), self: import.meta.url },
+    });
+    const entry = {
+      worker,
+      calls: new Map<number, { resolve: (x: Float32Array) => void; reject: (e: Error) => void }>(),
+    };
+    worker.on("message", (d: Done) => {
+      const c = entry.calls.get(d.id);
+      entry.calls.delete(d.id);
+      if ("error" in d) c?.reject(new HttpError(d.error.status, d.error.message));
+      else c?.resolve(d.x);
+    });
+    const died = (why: string) => {
+      for (const c of entry.calls.values()) c.reject(new HttpError(500, `the image decoder stopped (${why})`));
+      entry.calls.clear();
+      const i = this.workers.indexOf(entry);
+      if (i >= 0 && !this.closed) this.workers[i] = this.spawn();
+    };
+    worker.on("error", (e) => died(e.message));
+    worker.on("exit", (code) => died(`exit code ${code}`));
+    worker.unref(); // (an idle decoder never keeps the process alive)
+    return entry;
+  }
+
+  /** The image as one example of the model's input, decoded on the least busy worker. */
+  decode(media: string, body: Buffer, spec: InputSpec, pre: Preprocessing): Promise<Float32Array> {
+    const w = this.workers.reduce((a, b) => (b.calls.size < a.calls.size ? b : a));
+    const id = this.nextId++;
+    const bytes = new Uint8Array(body).buffer; // (a copy of its own, moved to the worker)
+    return new Promise((resolve, reject) => {
+      w.calls.set(id, { resolve, reject });
+      const job: Job = { id, media, body: bytes, spec, pre };
+      w.worker.postMessage(job, [bytes]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}
+
+// (in a decoder only: this file is imported by other threads too, whose ports are not ours)
+if (parentPort && (workerData as { role?: string } | null)?.role === ROLE) {
+  const port = parentPort;
+  port.on("message", (job: Job) => {
+    let done: Done;
+    try {
+      const x = imageOf(job.media, Buffer.from(job.body), job.spec, job.pre);
+      done = { id: job.id, x };
+    } catch (e) {
+      const status = e instanceof HttpError ? e.status : 400;
+      done = { id: job.id, error: { status, message: e instanceof Error ? e.message : String(e) } };
+    }
+    port.postMessage(done, "x" in done ? [done.x.buffer as ArrayBuffer] : []);
+  });
+}
