@@ -102,6 +102,24 @@ function drawn(i: number): { rgba: Buffer; label: number } {
   return { rgba, label: test.y[i] };
 }
 
+/** A PNG or JPEG whose header declares a huge image (its signature, then the header alone). */
+function bomb(kind: "png" | "jpeg"): Buffer {
+  if (kind === "png") {
+    const b = Buffer.alloc(33);
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(b);
+    b.writeUInt32BE(13, 8);
+    b.write("IHDR", 12);
+    b.writeUInt32BE(100_000, 16);
+    b.writeUInt32BE(100_000, 20);
+    return b;
+  }
+  // SOI, then SOF0: length 17, precision 8, height and width (set below), 3 components
+  const b = Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0, 17, 8, 0, 0, 0, 0, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+  b.writeUInt16BE(65000, 7);
+  b.writeUInt16BE(65000, 9);
+  return b;
+}
+
 const png = (rgba: Buffer, w: number, h: number) => {
   const p = new PNG({ width: w, height: h });
   rgba.copy(p.data);
@@ -175,6 +193,9 @@ describe("examples/server: the digits network", () => {
       [Buffer.from("GIF89a"), "image/gif", {}, 415, /^the body's type image\/gif is not one this service reads/],
       [Buffer.from("not a png"), "image/png", {}, 400, /^the body is not a readable PNG image/],
       [Buffer.from([0xff, 0xd8, 0xff, 0x00]), "image/jpeg", {}, 400, /^the body is not a readable JPEG image/],
+      // headers declaring billions of pixels: refused before a byte is decoded
+      [bomb("png"), "image/png", {}, 413, /^the PNG image is 100000×100000, more than 50 megapixels$/],
+      [bomb("jpeg"), "image/jpeg", {}, 413, /^the JPEG image is 65000×65000, more than 50 megapixels$/],
       [Buffer.alloc(784 * 4), "application/octet-stream", {}, 400, /^a raw tensor expects an x-shape header/],
       [
         Buffer.alloc(784 * 4),

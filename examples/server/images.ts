@@ -82,15 +82,20 @@ export class ImagePool {
 // (in a decoder only: this file is imported by other threads too, whose ports are not ours)
 if (parentPort && (workerData as { role?: string } | null)?.role === ROLE) {
   const port = parentPort;
-  port.on("message", (job: Job) => {
+  // (a decoder that failed this many times starts afresh: a WebAssembly decoder's memory is not
+  // guaranteed back after an error)
+  let failures = 0;
+  port.on("message", async (job: Job) => {
     let done: Done;
     try {
-      const x = imageOf(job.media, Buffer.from(job.body), job.spec, job.pre);
+      const x = await imageOf(job.media, Buffer.from(job.body), job.spec, job.pre);
       done = { id: job.id, x };
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 400;
       done = { id: job.id, error: { status, message: e instanceof Error ? e.message : String(e) } };
+      failures++;
     }
     port.postMessage(done, "x" in done ? [done.x.buffer as ArrayBuffer] : []);
+    if (failures >= 256) process.exit(0);
   });
 }

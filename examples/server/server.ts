@@ -141,9 +141,9 @@ export function service(model: Served, options: ServiceOptions = {}) {
     const { m, x, layout } = IMAGES.has(media)
       ? {
           m: 1,
-          x: images
-            ? await images.decode(media, body, imageSpec, model.pre)
-            : imageOf(media, body, imageSpec, model.pre),
+          x: await (images
+            ? images.decode(media, body, imageSpec, model.pre)
+            : imageOf(media, body, imageSpec, model.pre)),
           layout: imageSpec.layout,
         }
       : {
