@@ -149,7 +149,14 @@ async function decode(media: string, body: Buffer): Promise<{ width: number; hei
 }
 
 /** A PNG or JPEG body as one example of the model's input (decoded, resized, normalised). */
-export async function imageOf(media: string, body: Buffer, spec: InputSpec, pre: Preprocessing): Promise<Float32Array> {
+export async function imageOf(
+  media: string,
+  body: Buffer,
+  spec: InputSpec,
+  pre: Preprocessing,
+  /** Where to write it, when it has the right length (a recycled buffer). */
+  into?: Float32Array,
+): Promise<Float32Array> {
   const { h, w, c } = geometry(spec);
   const img = await decode(media, body);
   if (img.width === 0 || img.height === 0) throw new HttpError(400, "the image has no pixels");
@@ -166,9 +173,14 @@ export async function imageOf(media: string, body: Buffer, spec: InputSpec, pre:
   const [iw, ih] = [img.width, img.height];
   const src = img.data;
   const planes = Array.from({ length: c }, () => new Float32Array(iw * ih));
-  for (let i = 0, o = 0; i < iw * ih; i++, o += 4) {
-    if (c === 1) planes[0][i] = 0.299 * src[o] + 0.587 * src[o + 1] + 0.114 * src[o + 2];
-    else for (let ch = 0; ch < 3; ch++) planes[ch][i] = src[o + (channels === "BGR" ? 2 - ch : ch)];
+  if (c === 1) {
+    const g = planes[0];
+    for (let i = 0, o = 0; i < iw * ih; i++, o += 4) g[i] = 0.299 * src[o] + 0.587 * src[o + 1] + 0.114 * src[o + 2];
+  } else {
+    for (let ch = 0; ch < 3; ch++) {
+      const [q, from] = [planes[ch], channels === "BGR" ? 2 - ch : ch];
+      for (let i = 0, o = from; i < iw * ih; i++, o += 4) q[i] = src[o];
+    }
   }
   const invert = pre.invert === "auto" ? lightBorder(planes[0], iw, ih) : pre.invert === true;
   // bilinear resize (pixel centres aligned, as PIL's and torchvision's resize without antialias): each
@@ -187,7 +199,10 @@ export async function imageOf(media: string, body: Buffer, spec: InputSpec, pre:
   };
   const X = axis(w, iw);
   const Y = axis(h, ih);
-  const out = new Float32Array(h * w * c);
+  const out = into?.length === h * w * c ? into : new Float32Array(h * w * c);
+  // where output (y, x) of channel ch goes: ch·chStep + (y·w + x)·pixStep
+  const [chStep, pixStep] = spec.layout === "NCHW" ? [h * w, 1] : [1, c];
+  const { lo: xlo, hi: xhi, t: xt } = X;
   for (let ch = 0; ch < c; ch++) {
     const p = planes[ch];
     const m = pre.mean?.[ch] ?? 0;
@@ -199,12 +214,14 @@ export async function imageOf(media: string, body: Buffer, spec: InputSpec, pre:
       const r0 = Y.lo[y] * iw;
       const r1 = Y.hi[y] * iw;
       const dy = Y.t[y];
-      for (let x = 0; x < w; x++) {
-        const [x0, x1, dx] = [X.lo[x], X.hi[x], X.t[x]];
+      let o = ch * chStep + y * w * pixStep;
+      for (let x = 0; x < w; x++, o += pixStep) {
+        const x0 = xlo[x];
+        const x1 = xhi[x];
+        const dx = xt[x];
         const top = p[r0 + x0] + (p[r0 + x1] - p[r0 + x0]) * dx;
         const bottom = p[r1 + x0] + (p[r1 + x1] - p[r1 + x0]) * dx;
-        const v = a * (top + (bottom - top) * dy) + b;
-        out[spec.layout === "NCHW" ? (ch * h + y) * w + x : (y * w + x) * c + ch] = v;
+        out[o] = a * (top + (bottom - top) * dy) + b;
       }
     }
   }

@@ -21,7 +21,10 @@ export interface Served {
   softmax: boolean | "auto";
   /** Classes answered, best first. */
   topK: number;
-  /** The outputs of m examples (m × classes values), through the model's batching. */
+  /**
+   * The outputs of m examples (m × classes values), through the model's batching. `x` is copied before
+   * it returns (the caller may reuse it at once).
+   */
   predict(
     x: Float32Array | Float64Array,
     m: number,

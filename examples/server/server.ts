@@ -138,6 +138,7 @@ export function service(model: Served, options: ServiceOptions = {}) {
     const type = req.headers["content-type"];
     const media = mediaOf(type);
     // (an image is decoded straight into the layout the model takes at least cost)
+    const decoded = images !== null && IMAGES.has(media);
     const { m, x, layout } = IMAGES.has(media)
       ? {
           m: 1,
@@ -150,7 +151,10 @@ export function service(model: Served, options: ServiceOptions = {}) {
           ...examplesOf(type, body, model.input, model.pre, Array.isArray(header) ? header[0] : header),
           layout: model.input.layout,
         };
-    const y = await model.predict(x, m, { checkFinite, timeoutMs, layout });
+    const answered = model.predict(x, m, { checkFinite, timeoutMs, layout });
+    // (predict took its copy before returning: the decoder may write the next image into this buffer)
+    if (decoded) images.recycle(x as Float32Array);
+    const y = await answered;
     for (let i = 0; i < y.length; i++) {
       if (!Number.isFinite(y[i])) {
         throw new HttpError(422, "the model's output is not finite for this input (its values overflow the network)");
@@ -223,6 +227,7 @@ function fromEnv(env: NodeJS.ProcessEnv) {
     config: env.PREPROCESS,
     overrides,
     workers: num("WORKERS"),
+    threads: num("THREADS"),
     options: {
       checkFinite: env.CHECK_FINITE === "1",
       timeoutMs: num("TIMEOUT_MS"),
@@ -235,7 +240,9 @@ function fromEnv(env: NodeJS.ProcessEnv) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const env = fromEnv(process.env);
-  await convwasm.init({ workers: env.workers });
+  // (one thread per worker by default: batches spread over the workers, and a pool's threads would only
+  // take cores from them)
+  await convwasm.init({ workers: env.workers, threads: env.threads ?? 1 });
   const model = await served({ model: env.model, config: env.config, overrides: env.overrides });
   const port = Number(process.env.PORT ?? 8080);
   const { server, close } = service(model, env.options);
