@@ -109,8 +109,15 @@ async function start(s: Server, body: string) {
   return { url, firstMs, stop };
 }
 
-const lagP99 = async (url: string) =>
-  Number(/^nodejs_eventloop_lag_p99_seconds ([\d.e-]+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]) * 1e3;
+/** The server's event-loop delay p99 since the last scrape (ms) and its resident memory (MB), from /metrics. */
+async function scrape(url: string): Promise<{ lag: number; rssMb: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} ([\\d.e+-]+)$`, "m").exec(text)![1]);
+  return {
+    lag: value("nodejs_eventloop_lag_p99_seconds") * 1e3,
+    rssMb: value("process_resident_memory_bytes") / 2 ** 20,
+  };
+}
 
 interface Row {
   model: string;
@@ -120,6 +127,7 @@ interface Row {
   p50: number;
   p99: number;
   eventLoopP99: number;
+  rssMb: number;
   errors: number;
 }
 
@@ -158,9 +166,10 @@ for (const [model, file, body, concurrencies, precisions] of [
     if (model.startsWith("squeezenet")) cold.push({ server: s.name, ms: firstMs });
     await load(url, body, 16, 2); // warm-up
     for (const concurrency of concurrencies) {
-      await lagP99(url); // (a scrape resets the lag histogram)
+      await scrape(url); // (a scrape resets the lag histogram)
       const r = await load(url, body, concurrency, SECONDS);
-      const row: Row = { model, server: s.name, concurrency, ...r, eventLoopP99: await lagP99(url) };
+      const { lag, rssMb } = await scrape(url);
+      const row: Row = { model, server: s.name, concurrency, ...r, eventLoopP99: lag, rssMb };
       process.stderr.write(`${JSON.stringify(row)}\n`);
       rows.push(row);
     }
@@ -187,11 +196,11 @@ const ours16 = row(sq, "convwasm/async f32", 16);
 const web16 = row(sq, "onnxruntime-web", 16);
 const coldOf = (name: string) => cold.find((c) => c.server === name)!.ms;
 const table = [
-  "| model | server | concurrency | requests/s | latency p50 / p99 ms | event-loop p99 ms | errors |",
-  "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+  "| model | server | concurrency | requests/s | latency p50 / p99 ms | event-loop p99 ms | RSS MB | errors |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map(
     (r) =>
-      `| ${r.model} | ${r.server} | ${r.concurrency} | ${f(r.rps)} | ${f(r.p50)} / ${f(r.p99)} | ${f(r.eventLoopP99, 2)} | ${r.errors} |`,
+      `| ${r.model} | ${r.server} | ${r.concurrency} | ${f(r.rps)} | ${f(r.p50)} / ${f(r.p99)} | ${f(r.eventLoopP99, 2)} | ${f(r.rssMb, 0)} | ${r.errors} |`,
   ),
   "",
   "Cold start (a fresh process: import, init, load squeezenet1_1 224×224, its first request answered; best of 3): " +
@@ -217,7 +226,9 @@ const section =
   `examples/server (node:http, convwasm/async: ${WORKERS} workers, micro-batched) beside the same service code over ` +
   `onnxruntime-web (wasm, ${WORKERS} worker threads of one thread each, a request per run) and onnxruntime-node ` +
   "(native, for reference), each in a process of its own; the load from autocannon in another " +
-  `(${SECONDS} s a row after a 2 s warm-up, keep-alive connections, JPEG bodies decoded and resized by the service). ` +
+  `(${SECONDS} s a row after a 2 s warm-up, keep-alive connections). Every server decodes and resizes the JPEG ` +
+  "bodies in one decoder thread (mozjpeg in WebAssembly). Event-loop p99 and RSS (the whole process: workers, " +
+  "decoder, every WASM memory) come from each server's own /metrics after the row. " +
   `The models are the ONNX fixtures' (random weights), float32 files. ${new Date().toISOString().slice(0, 10)}.\n\n` +
   `${table}\n<!-- server:end -->`;
 writeFileSync(
