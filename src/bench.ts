@@ -2,7 +2,7 @@
 // op runs on its shape beside the machine's f64x2 ceiling (the probe bench/ceiling/index.ts, built with
 // the library's flags and embedded in the package), interleaved round by round, on each thread count
 // asked; every record gives the minimum and median time, the spread, GFLOP/s and % of the ceiling.
-import { NDArray, fmtShape } from "./core/ndarray.js";
+import { F64_BYTES, NDArray, fmtShape } from "./core/ndarray.js";
 import { RandomState } from "./core/random.js";
 import type { ConvHparameters, Padding, PoolHparameters, PoolMode } from "./core/shapes.js";
 import { conv_backward, conv_forward } from "./ops/conv.js";
@@ -135,12 +135,12 @@ export async function ceilingProbe(precision: Precision = "f64"): Promise<() => 
     // f64 operands (2 rows of a, n rows of 8 of b), then f32 ones (2 rows, n rows of 16): 1e-3 each, no
     // denormals (the f64 bytes read as f32 would hold some)
     const a = e.heap_base();
-    const b = a + 2 * CEILING.n * 8;
+    const b = a + 2 * CEILING.n * F64_BYTES;
     const a32 = b + CEILING.n * 64;
     const b32 = a32 + 2 * CEILING.n * 4;
     const need = b32 + CEILING.n * 64;
     if (need > e.memory.buffer.byteLength) e.memory.grow(Math.ceil((need - e.memory.buffer.byteLength) / 65536));
-    new Float64Array(e.memory.buffer, a, (a32 - a) / 8).fill(1e-3);
+    new Float64Array(e.memory.buffer, a, (a32 - a) / F64_BYTES).fill(1e-3);
     new Float32Array(e.memory.buffer, a32, (need - a32) / 4).fill(1e-3);
     probes = {
       f64: () => e.ceiling(a, b, CEILING.n, CEILING.reps),

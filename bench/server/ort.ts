@@ -51,7 +51,9 @@ export async function ortServed(file: string, kind: "web" | "node", workers: num
   } else {
     const session = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: workers });
     run = async (x, m) => {
-      const out = await session.run({ [session.inputNames[0]]: new ortNode.Tensor("float32", x, [m, ...shape]) });
+      // (a copy: the service may reuse x once predict returned, and run reads it later)
+      const input = new ortNode.Tensor("float32", x.slice(), [m, ...shape]);
+      const out = await session.run({ [session.inputNames[0]]: input });
       return out[session.outputNames[0]].data as Float32Array;
     };
     close = () => session.release();

@@ -1,6 +1,6 @@
 // A worker of convwasm/async as the calling thread sees it: started from the bundled host's source (a
 // Node worker_thread or a Web Worker), posted to, listened to; and the cores the platform reports.
-import { NDArray, copyStrided, messageOf, snapshot } from "../core/ndarray.js";
+import { NDArray, copyStrided, messageOf, snapshot, F64_BYTES } from "../core/ndarray.js";
 import { hostSource } from "./source.js";
 import { type Reply, type Request } from "./protocol.js";
 
@@ -83,7 +83,7 @@ export function shared(x: NDArray): NDArray {
   const v = snapshot("shared", "x", x);
   const data =
     typeof SharedArrayBuffer === "function" && cores().isolated
-      ? new Float64Array(new SharedArrayBuffer(v.size * 8))
+      ? new Float64Array(new SharedArrayBuffer(v.size * F64_BYTES))
       : new Float64Array(v.size);
   copyStrided(v, data, 0);
   return new NDArray(data, v.shape);

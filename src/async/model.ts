@@ -1,7 +1,15 @@
 // convwasm/async's models: sequential() and model() made in every worker, predict() micro-batched
 // across the workers, writes (fit, setWeights, load) run on the first worker and copied to the others.
 import type * as Sync from "../index.js";
-import { NDArray, assertFinite, assertFiniteValues, copyStrided, describe, sizeOf } from "../core/ndarray.js";
+import {
+  NDArray,
+  assertFinite,
+  assertFiniteValues,
+  copyStrided,
+  describe,
+  sizeOf,
+  F64_BYTES,
+} from "../core/ndarray.js";
 import { checkInteger } from "../core/shapes.js";
 import { examples, examplesIn } from "../model/layers.js";
 import { checkPrecision, compiledPrecision } from "../model/model.js";
@@ -651,10 +659,10 @@ async function create<M extends AsyncSequential = AsyncSequential>(
     maxQueue: checkInteger(fn, "options.batching.maxQueue", b.maxQueue ?? 1024, 1),
   };
   const per = Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d > 0) ? sizeOf(shape) : 1;
-  if (cfg.maxBatch * per * 8 > MAX_BATCH_BYTES) {
+  if (cfg.maxBatch * per * F64_BYTES > MAX_BATCH_BYTES) {
     throw new RangeError(
       `${fn}: options.batching.maxBatch expects batches of at most ${MAX_BATCH_BYTES} bytes but ${cfg.maxBatch} ` +
-        `examples of ${per} values make ${cfg.maxBatch * per * 8}`,
+        `examples of ${per} values make ${cfg.maxBatch * per * F64_BYTES}`,
     );
   }
   const id = nextModel++;

@@ -4,7 +4,7 @@
 // in slices between which the calling thread's event loop runs, and that copy is transferred (moved, not
 // copied). Views keep their shapes, strides and offsets, and arrays sharing a buffer still share one in
 // the worker, so the ops' own checks (an out overlapping an input) see what the caller passed.
-import { NDArray, describe, extent, indexOf, messageOf, snapshot } from "../core/ndarray.js";
+import { NDArray, describe, extent, indexOf, messageOf, snapshot, F64_BYTES } from "../core/ndarray.js";
 import type { Optimizer, OptimizerConfig } from "../model/optimizers.js";
 
 const TYPED = { Float64Array, Float32Array, Uint8Array, Int32Array } as const;
@@ -48,7 +48,7 @@ const MAX_VALUES = 1 << 20;
 export const isShared = (b: ArrayBufferLike): boolean =>
   typeof SharedArrayBuffer === "function" && b instanceof SharedArrayBuffer;
 
-const f64Over = (b: ArrayBufferLike) => new Float64Array(b, 0, Math.floor(b.byteLength / 8));
+const f64Over = (b: ArrayBufferLike) => new Float64Array(b, 0, Math.floor(b.byteLength / F64_BYTES));
 
 /** Lets the event loop run (a macrotask: timers and I/O get their turn). */
 export function yieldToLoop(): Promise<void> {
@@ -152,7 +152,7 @@ const own = new WeakSet<ArrayBufferLike>();
 
 /** A Float64Array of n elements over a recycled buffer of the library's own (its contents are garbage). */
 export function lent(n: number): Float64Array {
-  const b = recycler.take(n * 8);
+  const b = recycler.take(n * F64_BYTES);
   own.add(b);
   return new Float64Array(b, 0, n);
 }
@@ -275,16 +275,16 @@ export class Outgoing {
     const v = snapshot(this.fn, path, x);
     const base = v.data.byteOffset;
     const [lo, hi] = v.size === 0 ? [v.offset, v.offset - 1] : extent(v.shape, v.strides, v.offset);
-    const region = this.region(v.data.buffer, base + lo * 8, base + hi * 8 + 8, path);
+    const region = this.region(v.data.buffer, base + lo * F64_BYTES, base + hi * F64_BYTES + F64_BYTES, path);
     const wire = { $nd: this.arrays.length, buffer: region, shape: [...v.shape], strides: [...v.strides], offset: 0 };
-    this.placements.push({ start: base + v.offset * 8, region, place: (b) => (wire.offset = b / 8) });
+    this.placements.push({ start: base + v.offset * F64_BYTES, region, place: (b) => (wire.offset = b / F64_BYTES) });
     this.arrays.push({ given: x, view: v, wire });
     return wire;
   }
 
   private typed(name: TypedName, t: Typed, path: string): Wire {
     const start = t.byteOffset;
-    const region = this.region(t.buffer, start - (start % 8), start + t.byteLength, path);
+    const region = this.region(t.buffer, start - (start % F64_BYTES), start + t.byteLength, path);
     const wire = { $typed: name, buffer: region, byteOffset: 0, length: t.length };
     this.placements.push({ start, region, place: (b) => (wire.byteOffset = b) });
     return wire;
@@ -358,7 +358,7 @@ export class Outgoing {
       // a view of an argument's buffer: the same elements of the caller's own buffer
       const r = this.regions[w.buffer];
       if (r.source.byteLength < r.hi) throw this.gone(r, "before the answer arrived");
-      const data = new Float64Array(r.source, r.lo, Math.floor((r.hi - r.lo) / 8));
+      const data = new Float64Array(r.source, r.lo, Math.floor((r.hi - r.lo) / F64_BYTES));
       return new NDArray(data, w.shape, w.strides, w.offset);
     }
     if ("$new" in w) return new NDArray(f64Over(buffers[w.buffer]), w.shape, w.strides, w.offset);
@@ -410,7 +410,7 @@ export class Incoming {
       const k = this.arrays.indexOf(value);
       if (k >= 0) return { $arg: k };
       const view = { shape: [...value.shape], strides: [...value.strides] };
-      const offset = value.data.byteOffset / 8 + value.offset;
+      const offset = value.data.byteOffset / F64_BYTES + value.offset;
       const i = this.buffers.indexOf(value.data.buffer);
       if (i >= 0) return { $in: true, buffer: i, offset, ...view };
       return { $new: true, buffer: this.freshIndex(value.data.buffer), offset, ...view };

@@ -3,6 +3,9 @@
 import { cStrides, fmtShape, sizeOf } from "./layout.js";
 import { formatArray } from "./print.js";
 
+/** Bytes of a float64 element: the library's arrays, its arena's f64 values and its file formats' doubles. */
+export const F64_BYTES = Float64Array.BYTES_PER_ELEMENT;
+
 export { cStrides, fmtShape, sizeOf, spanOf } from "./layout.js";
 
 /** Nested number arrays, as numpy's array([[1, 2], [3, 4]]). */
@@ -436,7 +439,7 @@ export function allocate(
 /** An array's elements as a byte range of its buffer (first to last element reached). */
 function byteRange(a: NDArray): [number, number] {
   const [lo, hi] = extent(a.shape, a.strides, a.offset);
-  return [a.data.byteOffset + lo * 8, a.data.byteOffset + hi * 8 + 8];
+  return [a.data.byteOffset + lo * F64_BYTES, a.data.byteOffset + hi * F64_BYTES + F64_BYTES];
 }
 
 /**

@@ -3,7 +3,7 @@
 // hostile input: every member's declared size is checked (against a ceiling, and against the shapes a
 // caller expects) before anything is inflated, and the .npy header is parsed as the Python literal it is.
 import { unzipSync, zipSync } from "fflate";
-import { NDArray, describe, fmtShape, messageOf, snapshot } from "../core/ndarray.js";
+import { NDArray, describe, fmtShape, messageOf, snapshot, F64_BYTES } from "../core/ndarray.js";
 import { half } from "../core/float16.js";
 
 /** .npy version 1.0 of a float64 C-order array: magic, header dict padded to 64 bytes, little-endian data. */
@@ -11,12 +11,12 @@ function npy(a: NDArray): Uint8Array {
   const shape = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(", ")})`;
   let header = `{'descr': '<f8', 'fortran_order': False, 'shape': ${shape}, }`;
   header += " ".repeat(64 - ((10 + header.length + 1) % 64)) + "\n";
-  const out = new Uint8Array(10 + header.length + a.size * 8);
+  const out = new Uint8Array(10 + header.length + a.size * F64_BYTES);
   out.set([0x93, ...Array.from("NUMPY", (ch) => ch.charCodeAt(0)), 1, 0]);
   new DataView(out.buffer).setUint16(8, header.length, true);
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
   const data = new DataView(out.buffer, 10 + header.length);
-  a.toFloat64Array().forEach((v, i) => data.setFloat64(i * 8, v, true));
+  a.toFloat64Array().forEach((v, i) => data.setFloat64(i * F64_BYTES, v, true));
   return out;
 }
 
@@ -154,7 +154,7 @@ function npyHeader(bytes: Uint8Array, bad: (why: string) => Error): NpyHeader {
     if (!Number.isSafeInteger(s) || s < 0) throw bad(`shape (${shape.join(", ")}): a dimension is not a size`);
     n *= s;
   }
-  if (!Number.isSafeInteger(n * 8)) throw bad(`shape (${shape.join(", ")}) overflows`);
+  if (!Number.isSafeInteger(n * F64_BYTES)) throw bad(`shape (${shape.join(", ")}) overflows`);
   return { start: pre + length, little: d[1] !== ">", size: Number(d[2]), fortran, shape, n };
 }
 
@@ -248,7 +248,7 @@ export function parseNpz(fn: string, bytes: unknown, options: ReadNpzOptions = {
         if (expect && !shape) {
           throw bad(`is not one of the arrays expected (${[...expect.keys()].join(", ") || "none"})`);
         }
-        if (shape && originalSize > MAX_PREAMBLE + shape.reduce((p, d) => p * d, 1) * 8) {
+        if (shape && originalSize > MAX_PREAMBLE + shape.reduce((p, d) => p * d, 1) * F64_BYTES) {
           throw bad(`declares ${originalSize} bytes, more than an array of shape ${fmtShape(shape)} needs`);
         }
         total += originalSize;

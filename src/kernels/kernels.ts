@@ -12,7 +12,10 @@ export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
 export type Precision = "f64" | "f32";
 
 /** Bytes of one element. */
-export const ELEMENT_BYTES: Record<Precision, number> = { f64: 8, f32: 4 };
+export const ELEMENT_BYTES: Record<Precision, number> = {
+  f64: Float64Array.BYTES_PER_ELEMENT,
+  f32: Float32Array.BYTES_PER_ELEMENT,
+};
 
 /** Channels of a micro-kernel's block (4 v128 registers): 8 f64, 16 f32. */
 export const BLOCK: Record<Precision, number> = { f64: 8, f32: 16 };

@@ -3,7 +3,7 @@
 // and how they start, and its forward (training or inference) and backward through the functional ops.
 // The model's builder, executor and autodiff (model.ts) know no kind by name but through this table; an
 // unknown kind is an error that names it.
-import { NDArray, describe, fmtShape, sizeOf } from "../core/ndarray.js";
+import { NDArray, describe, fmtShape, sizeOf, F64_BYTES } from "../core/ndarray.js";
 import { checkInteger, convArgs, pair, poolArgs, type PoolHparameters } from "../core/shapes.js";
 import { conv_backward, conv_forward, type ConvCache } from "../ops/conv.js";
 import { pool_backward, pool_forward, type PoolCache } from "../ops/pool.js";
@@ -360,7 +360,7 @@ const zeroPadding2d: KindDef<Spec<"zeroPadding2d">> = {
     const out = new Float64Array(sizeOf(shape));
     run("zeroPadding2d", false, ({ kernels, arena }) => {
       const p = arena.copyIn("zeroPadding2d", "X", x);
-      const y = arena.alloc("zeroPadding2d", "the padded images", out.length * 8);
+      const y = arena.alloc("zeroPadding2d", "the padded images", out.length * F64_BYTES);
       padImages(kernels, { ptr: p, strides: [h * w * c, w * c, c, 1], h, w, c }, { top, bottom, left, right }, y, m);
       out.set(arena.f64(y, out.length));
     });

@@ -8,7 +8,7 @@
 // reused once its last reader has run; an elementwise layer writes over its input when that input dies
 // there), packed weights made once until the weights change, the outputs copied out once. Every layer
 // kind has a kernel path here; a kind added without one runs through its op (copied out and back in).
-import { NDArray, copyStrided, sizeOf } from "../core/ndarray.js";
+import { NDArray, copyStrided, sizeOf, F64_BYTES } from "../core/ndarray.js";
 import { convArgs, poolArgs } from "../core/shapes.js";
 import { padImages } from "../ops/pad.js";
 import { divisors } from "../ops/pool.js";
@@ -778,12 +778,12 @@ export class Plan {
               c: xcs,
               shift: 0,
               s1: sums,
-              s2: sums + xcs * 8,
+              s2: sums + xcs * F64_BYTES,
             });
             const r = arena.f64(sums, xc);
             out(j).set(r.map((t) => t / per));
           } else {
-            const args = { x: xi, pixels: per, c: xcs, y: sums, arg: sums + xcs * 8 };
+            const args = { x: xi, pixels: per, c: xcs, y: sums, arg: sums + xcs * F64_BYTES };
             runKernel(kernels, kernelFor("channel_max", prec), args);
             out(j).set(arena.f64(sums, xc));
           }

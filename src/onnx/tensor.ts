@@ -3,6 +3,7 @@
 // here, which every operation carries and which only a reshape's leading dimension may hold.
 import { DT, type TensorProto } from "./proto.js";
 import { half } from "../core/float16.js";
+import { F64_BYTES } from "../core/ndarray.js";
 
 export interface Tensor {
   shape: number[];
@@ -79,11 +80,11 @@ export function readTensor(where: string, t: TensorProto): Tensor {
         type === DT.FLOAT
           ? v.getFloat32(i * 4, true)
           : type === DT.DOUBLE
-            ? v.getFloat64(i * 8, true)
+            ? v.getFloat64(i * F64_BYTES, true)
             : type === DT.FLOAT16
               ? half(v.getUint16(i * 2, true))
               : type === DT.INT64
-                ? Number(v.getBigInt64(i * 8, true))
+                ? Number(v.getBigInt64(i * BigInt64Array.BYTES_PER_ELEMENT, true))
                 : type === DT.INT32
                   ? v.getInt32(i * 4, true)
                   : type === DT.INT8

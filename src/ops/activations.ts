@@ -2,7 +2,7 @@
 // hard_sigmoid, hard_swish, swish. validate -> copy in -> assembly/elementwise.ts -> copy out. Any shape,
 // any view. Each forward returns [A, cache] with cache = [Z, a, b] (Z and the activation's two numbers),
 // each backward takes (dA, cache), as relu does.
-import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.js";
+import { NDArray, Result, describe, fmtShape, snapshot, F64_BYTES } from "../core/ndarray.js";
 import { cacheItems } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
@@ -101,7 +101,7 @@ function forward(fn: string, name: ActivationName, Z: NDArray, options: unknown)
   // elementwise and memory-bound: on the calling thread
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
-    const y = arena.alloc(fn, "A", n * 8);
+    const y = arena.alloc(fn, "A", n * F64_BYTES);
     runKernel(kernels, "act_forward", { kind: ACTIVATIONS[name], x, y, i0: 0, i1: n, a, b });
     out.set(arena.f64(y, n));
   });
@@ -126,7 +126,7 @@ function backward(fn: string, name: ActivationName, dA: NDArray, cache: unknown,
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
     const dy = arena.copyIn(fn, "dA", da);
-    const dx = arena.alloc(fn, "dZ", n * 8);
+    const dx = arena.alloc(fn, "dZ", n * F64_BYTES);
     runKernel(kernels, "act_backward", { kind: ACTIVATIONS[name], x, dy, dx, i0: 0, i1: n, a, b });
     out.set(arena.f64(dx, n));
   });

@@ -1,6 +1,6 @@
 // batch_norm, batch_norm_backward: validate -> copy in -> assembly/elementwise.ts (per-channel moments,
 // dot products and affine maps) -> copy out. Channels last: X is [..., c], any rank ≥ 2, any view.
-import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.js";
+import { NDArray, Result, describe, fmtShape, snapshot, F64_BYTES } from "../core/ndarray.js";
 import { cacheItems } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
@@ -92,7 +92,7 @@ export function batch_norm(
     arena.f64(add, c).set(bet);
     const sc = arena.f64(scale, c);
     for (let ch = 0; ch < c; ch++) sc[ch] = gam[ch] / Math.sqrt(sigma2[ch] + epsilon);
-    const y = arena.alloc(fn, "Y", x.size * 8);
+    const y = arena.alloc(fn, "Y", x.size * F64_BYTES);
     runKernel(kernels, "channel_affine", { x: xp, pixels, c, sub: mean, scale, add, y });
     data.set(arena.f64(y, x.size));
   });
@@ -151,7 +151,7 @@ export function batch_norm_backward(
       bv[ch] = (dots[ch] * invstd * invstd) / pixels;
       kv[ch] = sums[ch] / pixels;
     }
-    const dx = arena.alloc(fn, "dX", x.size * 8);
+    const dx = arena.alloc(fn, "dX", x.size * F64_BYTES);
     // (in inference dX reads only dY: an infinite X must not make 0 · ∞ there)
     if (training) runKernel(kernels, "channel_affine2", { dy: g, x: xp, pixels, c, a, b, shift: m, k, dx });
     else runKernel(kernels, "channel_affine", { x: g, pixels, c, sub: 0, scale: a, add: 0, y: dx });

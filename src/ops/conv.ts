@@ -1,5 +1,5 @@
 // conv_single_step, conv_forward, conv_backward: validate -> copy in -> assembly/conv.ts -> copy out.
-import { NDArray, Result, describe, fmtShape, outs, pairwiseSum, snapshot } from "../core/ndarray.js";
+import { NDArray, Result, describe, fmtShape, outs, pairwiseSum, snapshot, F64_BYTES } from "../core/ndarray.js";
 import {
   type Algorithm,
   ConvArgs,
@@ -111,7 +111,7 @@ function groupOf(W: NDArray, j: number, groups: number): NDArray {
 }
 
 /** The pointer `ptr` advanced by `n` float64 elements. */
-const plus = (ptr: number, n: number) => ptr + n * 8;
+const plus = (ptr: number, n: number) => ptr + n * F64_BYTES;
 
 /** Places A_prev zero-padded in the plan's input layout in the arena in one go (small calls). */
 function placePadded(
@@ -124,13 +124,13 @@ function placePadded(
   const { m, h, w, c, top, bottom, left, right, hp, wp } = g;
   if (!layout.plain) {
     const n = m * hp * wp * layout.width;
-    const xp = arena.alloc(fn, "A_prev padded", n * 8);
+    const xp = arena.alloc(fn, "A_prev padded", n * F64_BYTES);
     new PaddedRows(arena.f64(xp, n), A_prev, g, layout).ensure(m * hp);
     return xp;
   }
   if (hp === h && wp === w && A_prev.isContiguous()) return arena.copyIn(fn, "A_prev", A_prev);
   const x = arena.copyInStrided(fn, "A_prev", A_prev);
-  const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * 8);
+  const xp = arena.alloc(fn, "A_prev padded", m * hp * wp * c * F64_BYTES);
   padImages(kernels, { ptr: x.ptr, strides: x.strides, h, w, c }, { top, bottom, left, right }, xp, m);
   return xp;
 }
@@ -179,7 +179,7 @@ function forwardKernels(fn: string, { arena, kernels }: Context, args: ConvArgs,
   }
   const [cg, kg, kg8] = [c / groups, k / groups, width / groups];
   const taps = fh * fw * cg;
-  const wpk = arena.alloc(fn, "W packed", groups * taps * kg8 * 8);
+  const wpk = arena.alloc(fn, "W packed", groups * taps * kg8 * F64_BYTES);
   arena.scope(() => {
     for (let j = 0; j < groups; j++) {
       const wj = arena.copyIn(fn, "W", groupOf(args.W, j, groups));
@@ -243,7 +243,7 @@ export function conv_forward(
   const out = res.data;
   if (tile !== null) {
     run(fn, macs >= shareFrom(plan.kernels.forward), (ctx) => {
-      const z = ctx.arena.alloc(fn, "Z", rows * nW * output.width * 8);
+      const z = ctx.arena.alloc(fn, "Z", rows * nW * output.width * F64_BYTES);
       winogradConv(fn, ctx, args.A_prev, args.W, false, args.b.toFloat64Array(), forwardShape(g), z, macs, tile);
       copyPixelsOut(ctx.arena.f64(z, rows * nW * output.width), out, output, 0, rows * nW);
     });
@@ -251,11 +251,11 @@ export function conv_forward(
   }
   run(fn, macs >= shareFrom(plan.kernels.forward), (ctx) => {
     const { arena } = ctx;
-    const z = arena.alloc(fn, "Z", rows * nW * output.width * 8);
+    const z = arena.alloc(fn, "Z", rows * nW * output.width * F64_BYTES);
     const streamed = ctx.pool !== null || macs >= 2 * minWork(plan.kernels.forward);
     // a small call (never shared out): one block copy and one kernel call (per group) beat placing rows
     const xp = streamed
-      ? arena.alloc(fn, "A_prev padded", m * hp * wp * input.width * 8)
+      ? arena.alloc(fn, "A_prev padded", m * hp * wp * input.width * F64_BYTES)
       : placePadded(fn, ctx, args.A_prev, g, input);
     const tasks = forwardKernels(fn, ctx, args, plan, xp, z);
     const padded = streamed ? new PaddedRows(arena.f64(xp, m * hp * wp * input.width), args.A_prev, g, input) : null;
@@ -370,7 +370,7 @@ function backwardKernels(
   const cg = c / groups;
   const { runs, run } = runsOf(args.g);
   const packed = fh * runs * blocks8(run) * kg;
-  const wt = arena.alloc(fn, "W packed", groups * packed * 8);
+  const wt = arena.alloc(fn, "W packed", groups * packed * F64_BYTES);
   arena.scope(() => {
     for (let j = 0; j < groups; j++) {
       const wj = arena.copyIn(fn, "W", groupOf(args.W, j, groups));
@@ -480,7 +480,7 @@ export function conv_backward(
       db.set(arena.f64(gb, k));
       winogradFilterGradient(fn, ctx, args.A_prev, forwardShape(g), dz, kp, dW, macs);
       const ci = blocks8(c);
-      const za = arena.alloc(fn, "dA_prev", m * h * width * ci * 8);
+      const za = arena.alloc(fn, "dA_prev", m * h * width * ci * F64_BYTES);
       winogradConv(fn, ctx, dz4, args.W, true, new Float64Array(c), backwardShape(g), za, macs, tile);
       copyPixelsOut(arena.f64(za, m * h * width * ci), dA, Layout.grouped(c, 1, ci), 0, m * h * width);
     });
@@ -520,14 +520,14 @@ export function conv_backward(
       if (output.plain) dz = arena.copyIn(fn, "dZ", dz4);
       else if (output.slot.every((s, o) => s === o)) dz = arena.copyInWidened(fn, "dZ", dz4, output.width);
       else {
-        dz = arena.alloc(fn, "dZ", rows * nW * output.width * 8);
+        dz = arena.alloc(fn, "dZ", rows * nW * output.width * F64_BYTES);
         new LaidRows(arena.f64(dz, rows * nW * output.width), dz4, output).ensure(rows);
       }
     } else {
-      xp = arena.alloc(fn, "A_prev padded", n * 8);
-      dz = arena.alloc(fn, "dZ", rows * nW * output.width * 8);
+      xp = arena.alloc(fn, "A_prev padded", n * F64_BYTES);
+      dz = arena.alloc(fn, "dZ", rows * nW * output.width * F64_BYTES);
     }
-    const dxp = arena.alloc(fn, "dA_prev padded", n * 8);
+    const dxp = arena.alloc(fn, "dA_prev padded", n * F64_BYTES);
     const kernels = backwardKernels(fn, ctx, args, plan, { xp, dz, dxp });
     if (streamed) {
       const padded = new PaddedRows(arena.f64(xp, n), args.A_prev, g, input);

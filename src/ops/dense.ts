@@ -3,7 +3,7 @@
 // micro-kernels: Z = X·W + b as conv_forward (2 rows of X × 8 columns of W in registers), dX = dZ·Wᵀ as
 // conv_backward_input, dWᵀ = dZᵀ·X as conv_forward again (dZ's columns as pixels, X as filters) and db as
 // conv_backward_bias. The batch is laid out as R rows of P pixels, so that rows can be shared out to threads.
-import { NDArray, Result, describe, fmtShape, outs, sizeOf, snapshot } from "../core/ndarray.js";
+import { NDArray, Result, describe, fmtShape, outs, sizeOf, snapshot, F64_BYTES } from "../core/ndarray.js";
 import { cacheItems, checkArray } from "../core/shapes.js";
 import { type Task, blocks8, gemmTask, runKernel, task } from "../kernels/kernels.js";
 import { guided, run, shareFrom, streamTasks } from "../runtime/schedule.js";
@@ -66,11 +66,11 @@ export function dense_forward(
     const xp = arena.zeros(fn, "X", R * P * n);
     arena.write(xp, x);
     const wc = arena.copyIn(fn, "W", w);
-    const wpk = arena.alloc(fn, "W packed", n * k8 * 8);
+    const wpk = arena.alloc(fn, "W packed", n * k8 * F64_BYTES);
     runKernel(kernels, "conv_pack_filters", { w: wc, taps: n, k, k8, out: wpk });
     const b8 = arena.zeros(fn, "b", k8);
     arena.f64(b8, k).set(bias.toFloat64Array());
-    const z = arena.alloc(fn, "Z", R * P * k8 * 8);
+    const z = arena.alloc(fn, "Z", R * P * k8 * F64_BYTES);
     const parts = guided(ctx, macs, "conv_forward", R);
     const zv = () => arena.f64(z, R * P * k8);
     streamTasks(
@@ -125,7 +125,7 @@ export function dense_backward(
     const gv = arena.f64(g, R * P * k8);
     for (let p = 0; p < m; p++) gv.set(dzv.subarray(p * k, p * k + k), p * k8);
     const wc = arena.copyIn(fn, "W", w);
-    const wt = arena.alloc(fn, "W packed", blocks8(n) * k * 8);
+    const wt = arena.alloc(fn, "W packed", blocks8(n) * k * F64_BYTES);
     runKernel(kernels, "conv_pack_filters_t", { w: wc, fh: 1, fw: 1, c: n, cg: n, dilW: 1, k, out: wt });
     const dxp = arena.zeros(fn, "dX", R * P * n);
     const gb = arena.zeros(fn, "db", k8);
@@ -138,10 +138,10 @@ export function dense_backward(
     const gtv = arena.f64(gt, K * P * m);
     for (let p = 0; p < m; p++) for (let o = 0; o < k; o++) gtv[o * m + p] = dzv[p * k + o];
     const xc = arena.copyIn(fn, "X", x);
-    const xpk = arena.alloc(fn, "X packed", m * n8 * 8);
+    const xpk = arena.alloc(fn, "X packed", m * n8 * F64_BYTES);
     runKernel(kernels, "conv_pack_filters", { w: xc, taps: m, k: n, k8: n8, out: xpk });
     const zero = arena.zeros(fn, "no bias", n8);
-    const gw = arena.alloc(fn, "dW transposed", K * P * n8 * 8);
+    const gw = arena.alloc(fn, "dW transposed", K * P * n8 * F64_BYTES);
     // dX and dWᵀ by rows (each task writes its own rows), db as one task
     const tasks: Task[] = [
       ...guided(ctx, macs, "conv_backward_input", R).map(([r0, r1]) =>

@@ -1,5 +1,5 @@
 // dropout, dropout_backward: a seeded mask, then an elementwise product in assembly/elementwise.ts.
-import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.js";
+import { NDArray, Result, describe, fmtShape, snapshot, F64_BYTES } from "../core/ndarray.js";
 import { RandomState } from "../core/random.js";
 import { checkInteger } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
@@ -15,7 +15,7 @@ function product(fn: string, a: NDArray, b: NDArray, out: unknown): NDArray {
   const n = a.size;
   run(fn, false, ({ kernels, arena }) => {
     const [pa, pb] = [arena.copyIn(fn, "X", a), arena.copyIn(fn, "mask", b)];
-    const y = arena.alloc(fn, "the result", n * 8);
+    const y = arena.alloc(fn, "the result", n * F64_BYTES);
     runKernel(kernels, "mul_forward", { a: pa, b: pb, y, i0: 0, i1: n });
     data.set(arena.f64(y, n));
   });

@@ -1,7 +1,7 @@
 // The ops that join branches of a network: add (ResNet's shortcut), concat (SqueezeNet's and Inception's
 // channels), multiply (squeeze-and-excitation's channel gates) and global pooling (the head of ResNet and
 // MobileNet). Sums and products run in assembly/elementwise.ts; concat and its gradient are copies.
-import { NDArray, Result, describe, fmtShape, snapshot } from "../core/ndarray.js";
+import { NDArray, Result, describe, fmtShape, snapshot, F64_BYTES } from "../core/ndarray.js";
 import { cacheItems, checkArray } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
@@ -29,7 +29,7 @@ export function add(A: NDArray, B: NDArray, options: Out = {}): NDArray {
   const n = a.size;
   run(fn, false, ({ kernels, arena }) => {
     const [pa, pb] = [arena.copyIn(fn, "A", a), arena.copyIn(fn, "B", b)];
-    const y = arena.alloc(fn, "the sum", n * 8);
+    const y = arena.alloc(fn, "the sum", n * F64_BYTES);
     runKernel(kernels, "add_forward", { a: pa, b: pb, y, i0: 0, i1: n });
     data.set(arena.f64(y, n));
   });
@@ -125,10 +125,18 @@ export function multiply(X: NDArray, S: NDArray, options: Out = {}): [NDArray, M
   run(fn, false, ({ kernels, arena }) => {
     const px = arena.copyIn(fn, "X", x);
     const ps = arena.copyIn(fn, "S", s);
-    const y = arena.alloc(fn, "the product", x.size * 8);
+    const y = arena.alloc(fn, "the product", x.size * F64_BYTES);
     const per = h * w * c;
     for (let i = 0; i < m; i++) {
-      const args = { x: px + i * per * 8, pixels: h * w, c, sub: 0, scale: ps + i * c * 8, add: 0, y: y + i * per * 8 };
+      const args = {
+        x: px + i * per * F64_BYTES,
+        pixels: h * w,
+        c,
+        sub: 0,
+        scale: ps + i * c * F64_BYTES,
+        add: 0,
+        y: y + i * per * F64_BYTES,
+      };
       runKernel(kernels, "channel_affine", args);
     }
     data.set(arena.f64(y, x.size));
@@ -153,19 +161,19 @@ export function multiply_backward(dY: NDArray, cache: MultiplyCache): [NDArray, 
   const ds = new Float64Array(m * c);
   run(fn, false, ({ kernels, arena }) => {
     const [px, ps, pg] = [arena.copyIn(fn, "X", x), arena.copyIn(fn, "S", s), arena.copyIn(fn, "dY", dy)];
-    const y = arena.alloc(fn, "dX", x.size * 8);
+    const y = arena.alloc(fn, "dX", x.size * F64_BYTES);
     const sums = arena.zeros(fn, "dS", 2 * m * c);
     const per = h * w * c;
     for (let i = 0; i < m; i++) {
-      const [xi, gi] = [px + i * per * 8, pg + i * per * 8];
+      const [xi, gi] = [px + i * per * F64_BYTES, pg + i * per * F64_BYTES];
       runKernel(kernels, "channel_affine", {
         x: gi,
         pixels: h * w,
         c,
         sub: 0,
-        scale: ps + i * c * 8,
+        scale: ps + i * c * F64_BYTES,
         add: 0,
-        y: y + i * per * 8,
+        y: y + i * per * F64_BYTES,
       });
       runKernel(kernels, "channel_dots", {
         x: xi,
@@ -173,8 +181,8 @@ export function multiply_backward(dY: NDArray, cache: MultiplyCache): [NDArray, 
         pixels: h * w,
         c,
         shift: 0,
-        sdy: sums + (m + i) * c * 8,
-        sdyx: sums + i * c * 8,
+        sdy: sums + (m + i) * c * F64_BYTES,
+        sdyx: sums + i * c * F64_BYTES,
       });
     }
     dx.set(arena.f64(y, x.size));
@@ -194,12 +202,12 @@ export function global_avg_pool(A: NDArray): [NDArray, number[]] {
     const sums = arena.zeros(fn, "the sums", 2 * m * c);
     for (let i = 0; i < m; i++) {
       const args = {
-        x: x + i * h * w * c * 8,
+        x: x + i * h * w * c * F64_BYTES,
         pixels: h * w,
         c,
         shift: 0,
-        s1: sums + i * c * 8,
-        s2: sums + (m + i) * c * 8,
+        s1: sums + i * c * F64_BYTES,
+        s2: sums + (m + i) * c * F64_BYTES,
       };
       runKernel(kernels, "channel_moments", args);
     }
@@ -225,12 +233,17 @@ export function global_avg_pool_backward(dY: NDArray, cache: number[]): NDArray 
   const out = new Float64Array(m * h * w * c);
   const g = dy.toFloat64Array();
   run(fn, false, ({ kernels, arena }) => {
-    const v = arena.alloc(fn, "dY", m * c * 8);
+    const v = arena.alloc(fn, "dY", m * c * F64_BYTES);
     const vv = arena.f64(v, m * c);
     for (let j = 0; j < m * c; j++) vv[j] = g[j] / (h * w);
-    const y = arena.alloc(fn, "dA", out.length * 8);
+    const y = arena.alloc(fn, "dA", out.length * F64_BYTES);
     for (let i = 0; i < m; i++) {
-      runKernel(kernels, "channel_fill", { v: v + i * c * 8, pixels: h * w, c, y: y + i * h * w * c * 8 });
+      runKernel(kernels, "channel_fill", {
+        v: v + i * c * F64_BYTES,
+        pixels: h * w,
+        c,
+        y: y + i * h * w * c * F64_BYTES,
+      });
     }
     out.set(arena.f64(y, out.length));
   });
@@ -254,13 +267,19 @@ function maxima(fn: string, a: NDArray): { y: Float64Array; arg: Float64Array } 
   if (h * w === 0) throw new RangeError(`${fn}: A expects at least one pixel but got shape ${fmtShape(a.shape)}`);
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "A", a);
-    const py = arena.alloc(fn, "the maxima", 2 * m * c * 8);
+    const py = arena.alloc(fn, "the maxima", 2 * m * c * F64_BYTES);
     for (let i = 0; i < m; i++) {
-      const args = { x: x + i * h * w * c * 8, pixels: h * w, c, y: py + i * c * 8, arg: py + (m + i) * c * 8 };
+      const args = {
+        x: x + i * h * w * c * F64_BYTES,
+        pixels: h * w,
+        c,
+        y: py + i * c * F64_BYTES,
+        arg: py + (m + i) * c * F64_BYTES,
+      };
       runKernel(kernels, "channel_max", args);
     }
     y.set(arena.f64(py, m * c));
-    arg.set(arena.f64(py + m * c * 8, m * c));
+    arg.set(arena.f64(py + m * c * F64_BYTES, m * c));
   });
   return { y, arg };
 }

@@ -1,5 +1,5 @@
 // zero_pad: validate -> copy in -> assembly/pad.ts -> copy out.
-import { NDArray, Result } from "../core/ndarray.js";
+import { NDArray, Result, F64_BYTES } from "../core/ndarray.js";
 import { checkArray, checkInteger } from "../core/shapes.js";
 import { type Kernels, type Precision, kernelFor, runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
@@ -61,7 +61,7 @@ export function zero_pad(X: NDArray, pad: number, options: { out?: NDArray } = {
   // a copy with a border: memory-bound, so on the calling thread
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyInStrided(fn, "X", x4);
-    const xp = arena.alloc(fn, "X_pad", n * 8);
+    const xp = arena.alloc(fn, "X_pad", n * F64_BYTES);
     padImages(
       kernels,
       { ptr: x.ptr, strides: x.strides, h, w, c },

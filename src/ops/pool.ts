@@ -1,6 +1,6 @@
 // pool_forward, pool_backward, create_mask_from_window, distribute_value:
 // validate -> copy in -> assembly/pool.ts -> copy out.
-import { NDArray, Result, allocate, describe, fmtShape, snapshot } from "../core/ndarray.js";
+import { NDArray, Result, allocate, describe, fmtShape, snapshot, F64_BYTES } from "../core/ndarray.js";
 import {
   PoolGeometry,
   PoolHparameters,
@@ -44,7 +44,7 @@ interface Band {
 
 /** Output rows per band, how many bands there are, and band j (of every image's, in order; made one at a time: m may be huge). */
 function bands({ m, wp, c, fh, sh, nH }: PoolGeometry): { rowsOut: number; count: number; band: (j: number) => Band } {
-  const rowsOut = Math.max(1, Math.min(nH, Math.floor((BAND_BYTES / (wp * c * 8) - fh) / sh) + 1));
+  const rowsOut = Math.max(1, Math.min(nH, Math.floor((BAND_BYTES / (wp * c * F64_BYTES) - fh) / sh) + 1));
   const perImage = Math.ceil(nH / rowsOut);
   const band = (j: number): Band => {
     const i = Math.floor(j / perImage);
@@ -89,7 +89,7 @@ function placeBand(
   if (planar(A, g)) {
     // the planes go to scratch just past the band (allocated twice its size), then into it as NHWC
     const n = rows * g.w;
-    const planes = ptr + n * g.c * 8;
+    const planes = ptr + n * g.c * F64_BYTES;
     const v = arena.f64(planes, n * g.c);
     const [s0, s1, , s3] = A.strides;
     for (let ch = 0; ch < g.c; ch++) {
@@ -112,7 +112,7 @@ function placeBand(
     }
     v.fill(fill, at, at + left * c);
     v.fill(fill, at + (left + w) * c, at + row);
-    arena.write(ptr + (at + left * c) * 8, rowsOf(A, i, r, 1));
+    arena.write(ptr + (at + left * c) * F64_BYTES, rowsOf(A, i, r, 1));
   }
 }
 
@@ -131,10 +131,10 @@ export function divisors(
       const start = o * s - lead;
       return countPad ? Math.min(start + f, n + trail) - start : Math.min(start + f, n) - Math.max(start, 0);
     });
-  const divH = arena.alloc(fn, "divisors", (nH + nW) * 8);
+  const divH = arena.alloc(fn, "divisors", (nH + nW) * F64_BYTES);
   arena.f64(divH, nH).set(axis(h, fh, sh, top, bottom, nH));
-  arena.f64(divH + nH * 8, nW).set(axis(w, fw, sw, left, right, nW));
-  return { divH, divW: divH + nH * 8 };
+  arena.f64(divH + nH * F64_BYTES, nW).set(axis(w, fw, sw, left, right, nW));
+  return { divH, divW: divH + nH * F64_BYTES };
 }
 
 /**
@@ -156,14 +156,14 @@ export function pool_forward(
   const out = res.data;
   run(fn, false, ({ kernels, arena }) => {
     const { rowsOut, count, band } = bands(g);
-    const x = arena.alloc(fn, "A_prev band", ((rowsOut - 1) * sh + fh) * wp * c * 8 * (planar(A, g) ? 2 : 1));
-    const y = arena.alloc(fn, "A band", rowsOut * nW * c * 8);
+    const x = arena.alloc(fn, "A_prev band", ((rowsOut - 1) * sh + fh) * wp * c * F64_BYTES * (planar(A, g) ? 2 : 1));
+    const y = arena.alloc(fn, "A band", rowsOut * nW * c * F64_BYTES);
     const { divH, divW } = max ? { divH: 0, divW: 0 } : divisors(fn, arena, g);
     for (let j = 0; j < count; j++) {
       const { i, oh0, oh1, r0, rows } = band(j);
       placeBand(kernels, arena, x, A, g, i, r0, rows, max ? -Infinity : 0);
       // (one set of arguments for both kernels: the max kernel reads no divisors)
-      const [sx0, sx1, nH1, at] = [rows * wp * c, wp * c, oh1 - oh0, divH + oh0 * 8];
+      const [sx0, sx1, nH1, at] = [rows * wp * c, wp * c, oh1 - oh0, divH + oh0 * F64_BYTES];
       const args = { x, sx0, sx1, sx2: c, sx3: 1, c, fh, fw, sh, sw, y, nH: nH1, nW, i0: 0, i1: 1, divH: at, divW };
       runKernel(kernels, max ? "pool_forward_max" : "pool_forward_average", args);
       out.set(arena.f64(y, (oh1 - oh0) * nW * c), (i * nH + oh0) * nW * c);
@@ -195,9 +195,9 @@ export function pool_backward(
   run(fn, false, ({ kernels, arena }) => {
     const { rowsOut, count, band } = bands(g);
     const bandRows = (rowsOut - 1) * sh + fh;
-    const x = max ? arena.alloc(fn, "A_prev band", bandRows * row * 8 * (planar(A, g) ? 2 : 1)) : 0;
-    const dy = arena.alloc(fn, "dA band", rowsOut * nW * c * 8);
-    const dx = arena.alloc(fn, "dA_prev band", bandRows * row * 8);
+    const x = max ? arena.alloc(fn, "A_prev band", bandRows * row * F64_BYTES * (planar(A, g) ? 2 : 1)) : 0;
+    const dy = arena.alloc(fn, "dA band", rowsOut * nW * c * F64_BYTES);
+    const dx = arena.alloc(fn, "dA_prev band", bandRows * row * F64_BYTES);
     const { divH, divW } = max ? { divH: 0, divW: 0 } : divisors(fn, arena, g);
     // when windows overlap (f > stride) a band's last rows also belong to the next band: they are
     // carried to the start of the next band's buffer instead of being written out
@@ -205,7 +205,7 @@ export function pool_backward(
     for (let j = 0; j < count; j++) {
       const { i, oh0, oh1, r0, rows } = band(j);
       if (oh0 === 0) carried = 0;
-      arena.f64(dx + carried * row * 8, (rows - carried) * row).fill(0);
+      arena.f64(dx + carried * row * F64_BYTES, (rows - carried) * row).fill(0);
       arena.write(dy, rowsOf(dA4, i, oh0, oh1 - oh0));
       if (max) {
         placeBand(kernels, arena, x, A, g, i, r0, rows, -Infinity);
@@ -244,7 +244,7 @@ export function pool_backward(
           dx,
           i0: 0,
           i1: 1,
-          divH: divH + oh0 * 8,
+          divH: divH + oh0 * F64_BYTES,
           divW,
         });
       }

@@ -1,5 +1,5 @@
 // relu, relu_backward: validate -> copy in -> assembly/relu.ts -> copy out. Any shape, any view.
-import { NDArray, Result, fmtShape, snapshot } from "../core/ndarray.js";
+import { NDArray, Result, fmtShape, snapshot, F64_BYTES } from "../core/ndarray.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
 import { defineOps } from "./registry.js";
@@ -17,7 +17,7 @@ export function relu(Z: NDArray, options: { out?: NDArray } = {}): [NDArray, Rel
   // elementwise and memory-bound: on the calling thread
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
-    const y = arena.alloc(fn, "A", n * 8);
+    const y = arena.alloc(fn, "A", n * F64_BYTES);
     runKernel(kernels, "relu_forward", { x, y, i0: 0, i1: n });
     out.set(arena.f64(y, n));
   });
@@ -40,7 +40,7 @@ export function relu_backward(dA: NDArray, cache: ReluCache, options: { out?: ND
   run(fn, false, ({ kernels, arena }) => {
     const g = arena.copyIn(fn, "dA", da);
     const x = arena.copyIn(fn, "Z", z);
-    const y = arena.alloc(fn, "dZ", n * 8);
+    const y = arena.alloc(fn, "dZ", n * F64_BYTES);
     runKernel(kernels, "relu_backward", { da: g, z: x, dz: y, i0: 0, i1: n });
     out.set(arena.f64(y, n));
   });

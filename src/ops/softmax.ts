@@ -1,5 +1,5 @@
 // softmax, softmax_cross_entropy: validate -> copy in -> assembly/softmax.ts -> copy out.
-import { NDArray, Result, allocate, describe, fmtShape, pairwiseSum, snapshot } from "../core/ndarray.js";
+import { NDArray, Result, allocate, describe, fmtShape, pairwiseSum, snapshot, F64_BYTES } from "../core/ndarray.js";
 import { checkArray } from "../core/shapes.js";
 import { runKernel } from "../kernels/kernels.js";
 import { run } from "../runtime/schedule.js";
@@ -18,7 +18,7 @@ export function softmax(Z: NDArray, options: { out?: NDArray } = {}): NDArray {
   const out = res.data;
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
-    const y = arena.alloc(fn, "the result", n * 8);
+    const y = arena.alloc(fn, "the result", n * F64_BYTES);
     runKernel(kernels, "softmax_forward", { z: x, k, y, r0: 0, r1: n / k });
     out.set(arena.f64(y, n));
   });
@@ -69,10 +69,10 @@ export function softmax_cross_entropy(
   const losses = allocate(fn, "the losses", m);
   run(fn, false, ({ kernels, arena }) => {
     const x = arena.copyIn(fn, "Z", z);
-    const tp = arena.alloc(fn, "Y", m * k * 8);
+    const tp = arena.alloc(fn, "Y", m * k * F64_BYTES);
     arena.f64(tp, m * k).set(t);
-    const loss = arena.alloc(fn, "the losses", m * 8);
-    const dz = arena.alloc(fn, "dZ", m * k * 8);
+    const loss = arena.alloc(fn, "the losses", m * F64_BYTES);
+    const dz = arena.alloc(fn, "dZ", m * k * F64_BYTES);
     runKernel(kernels, "softmax_cross_entropy", { z: x, t: tp, k, scale: 1 / m, loss, dz, r0: 0, r1: m });
     out.set(arena.f64(dz, m * k));
     losses.set(arena.f64(loss, m));

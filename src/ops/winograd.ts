@@ -21,6 +21,7 @@ import { type Context, guided, runTasks, taskCount } from "../runtime/schedule.j
 import { ranges } from "../runtime/pool.js";
 import { state } from "../runtime/runtime.js";
 import { type ArenaImages, padImages } from "./pad.js";
+import { F64_BYTES } from "../core/ndarray.js";
 
 /** The shape of one Winograd convolution: input [m,h,w,c] padded per side, output [m,nH,nW,k]. */
 export interface WinogradShape {
@@ -153,7 +154,7 @@ export function winogradFilters(
   const k8 = blocks8(k);
   return arena.scope(() => {
     const pk = arena.zeros(fn, "U packed", points * c * k8);
-    const wc = arena.alloc(fn, "W", 9 * c * k * 8);
+    const wc = arena.alloc(fn, "W", 9 * c * k * F64_BYTES);
     arena.f64(wc, 9 * c * k).set(w);
     runKernel(kernels, "winograd_filter", { w: wc, cin: c, kout: k, k8, tile, u: pk });
     return arena.f64(pk, points * c * k8).slice();
@@ -298,12 +299,12 @@ export function winogradFilterGradient(
   const images = { ptr: xc.ptr, strides: xc.strides, h: s.h, w: s.w, c };
   const { xp, hp, wp, th, tw, count, row, gemmRows, tiles } = tiled(fn, ctx, images, s, 2);
   const k8 = blocks8(k);
-  const v = arena.alloc(fn, "V", 16 * tiles * c * 8);
-  const u = arena.alloc(fn, "U", 16 * tiles * kp * 8);
+  const v = arena.alloc(fn, "V", 16 * tiles * c * F64_BYTES);
+  const u = arena.alloc(fn, "U", 16 * tiles * kp * F64_BYTES);
   // the tiles past the last are read by the reduction: zeros (the transforms write every other one)
   for (let xi = 0; xi < 16; xi++) {
-    arena.f64(v + (xi * tiles + count) * c * 8, (tiles - count) * c).fill(0);
-    arena.f64(u + (xi * tiles + count) * kp * 8, (tiles - count) * kp).fill(0);
+    arena.f64(v + (xi * tiles + count) * c * F64_BYTES, (tiles - count) * c).fill(0);
+    arena.f64(u + (xi * tiles + count) * kp * F64_BYTES, (tiles - count) * kp).fill(0);
   }
   const M = arena.zeros(fn, "M", 16 * c * k8);
   const parts = guided(ctx, work, "conv_backward_filter", m * th);
@@ -319,7 +320,7 @@ export function winogradFilterGradient(
       // dW of a 1×1 convolution: the tiles' inputs against their gradients, summed over the tiles
       sums.push(
         task("conv_backward_filter", {
-          xp: v + xi * tiles * c * 8,
+          xp: v + xi * tiles * c * F64_BYTES,
           hp: gemmRows,
           wp: row,
           c,
@@ -331,11 +332,11 @@ export function winogradFilterGradient(
           k8,
           sh: 1,
           sw: 1,
-          dz: u + xi * tiles * kp * 8,
+          dz: u + xi * tiles * kp * F64_BYTES,
           kp,
           nH: gemmRows,
           nW: row,
-          gw: M + xi * c * k8 * 8,
+          gw: M + xi * c * k8 * F64_BYTES,
           r0: 0,
           r1: gemmRows,
           u0,

@@ -1,6 +1,6 @@
 // The one arena in WASM linear memory, owned by the TypeScript side: a bump allocator reset after every
 // call. Views are made fresh on every access, never kept across a possible memory.grow (they detach).
-import { NDArray, copyStrided, cStrides, spanOf } from "../core/ndarray.js";
+import { NDArray, copyStrided, cStrides, spanOf, F64_BYTES } from "../core/ndarray.js";
 
 const PAGE = 65536;
 /** What a WASM32 memory can address: 65536 pages of 64 KiB. */
@@ -103,14 +103,14 @@ export class Arena {
 
   /** Scratch of `n` float64 zeros. */
   zeros(fn: string, what: string, n: number): number {
-    const ptr = this.alloc(fn, what, n * 8);
+    const ptr = this.alloc(fn, what, n * F64_BYTES);
     this.f64(ptr, n).fill(0);
     return ptr;
   }
 
   /** Copies `a` into the arena in C order; kernels that need contiguous data take this. */
   copyIn(fn: string, what: string, a: NDArray): number {
-    const ptr = this.alloc(fn, what, a.size * 8);
+    const ptr = this.alloc(fn, what, a.size * F64_BYTES);
     this.write(ptr, a);
     return ptr;
   }
@@ -144,7 +144,7 @@ export class Arena {
     if (a.isContiguous() || !nonNegative || span > 2 * a.size) {
       return { ptr: this.copyIn(fn, what, a), strides: cStrides(a.shape) };
     }
-    const ptr = this.alloc(fn, what, span * 8);
+    const ptr = this.alloc(fn, what, span * F64_BYTES);
     this.f64(ptr, span).set(a.data.subarray(a.offset, a.offset + span));
     return { ptr, strides: [...a.strides] };
   }

@@ -4,6 +4,7 @@
 import { workerSource } from "./binary.js";
 import { KERNEL_NAMES, Kernels, Task, call } from "../kernels/kernels.js";
 import type { StartMessage } from "./worker.js";
+import { F64_BYTES } from "../core/ndarray.js";
 
 const L = {
   GEN: 0, // bumped for every job; idle workers sleep on it
@@ -21,7 +22,7 @@ const L = {
 };
 /** Tasks in one job: the claim word has 16 bits of index, and 0xffff means "closed". */
 const MAX_TASKS = 0xfff0;
-const CONTROL_BYTES = (L.TASKS + L.ROWS * L.TASK_WORDS) * 8;
+const CONTROL_BYTES = (L.TASKS + L.ROWS * L.TASK_WORDS) * F64_BYTES;
 /** A claim word whose index is past any job: nothing can be claimed while a job is being written. */
 const CLOSED = 0xffff;
 
