@@ -15,6 +15,7 @@ import { zoo } from "../test/onnx-fixtures.js";
 import { digits } from "../examples/digits/data.js";
 
 const SECONDS = Number(process.env.SECONDS ?? 6);
+const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const WORKERS = 2;
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "convwasm-bench-server-"));
@@ -157,23 +158,29 @@ async function load(url: string, body: string, concurrency: number, seconds: num
 
 const rows: Row[] = [];
 const cold: { server: string; ms: number }[] = [];
-for (const [model, file, body, concurrencies, precisions] of [
-  ["squeezenet1_1 224×224", squeezenet, "photo.jpg", [1, 16, 64], ["f32", "f64"]],
-  ["digits 28×28", digitsOnnx, "digit.jpg", [1, 16], ["f32"]],
-] as const) {
-  for (const s of servers(file, [...precisions])) {
-    const { url, firstMs, stop } = await start(s, body);
-    if (model.startsWith("squeezenet")) cold.push({ server: s.name, ms: firstMs });
-    await load(url, body, 16, 2); // warm-up
-    for (const concurrency of concurrencies) {
-      await scrape(url); // (a scrape resets the lag histogram)
-      const r = await load(url, body, concurrency, SECONDS);
-      const { lag, rssMb } = await scrape(url);
-      const row: Row = { model, server: s.name, concurrency, ...r, eventLoopP99: lag, rssMb };
-      process.stderr.write(`${JSON.stringify(row)}\n`);
-      rows.push(row);
+// (the VMs are noisy: every server runs each row in two rounds, alternating; the round with more
+// requests/s is kept)
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [model, file, body, concurrencies, precisions] of [
+    ["squeezenet1_1 224×224", squeezenet, "photo.jpg", [1, 16, 64], ["f32", "f64"]],
+    ["digits 28×28", digitsOnnx, "digit.jpg", [1, 16], ["f32"]],
+  ] as const) {
+    for (const s of servers(file, [...precisions])) {
+      const { url, firstMs, stop } = await start(s, body);
+      if (model.startsWith("squeezenet") && round === 0) cold.push({ server: s.name, ms: firstMs });
+      await load(url, body, 16, 2); // warm-up
+      for (const concurrency of concurrencies) {
+        await scrape(url); // (a scrape resets the lag histogram)
+        const r = await load(url, body, concurrency, SECONDS);
+        const { lag, rssMb } = await scrape(url);
+        const row: Row = { model, server: s.name, concurrency, ...r, eventLoopP99: lag, rssMb };
+        process.stderr.write(`${JSON.stringify(row)}\n`);
+        const i = rows.findIndex((o) => o.model === model && o.server === s.name && o.concurrency === concurrency);
+        if (i < 0) rows.push(row);
+        else if (rows[i].rps < row.rps) rows[i] = row;
+      }
+      await stop();
     }
-    await stop();
   }
 }
 // cold starts: two more fresh processes each, best of three
@@ -226,7 +233,8 @@ const section =
   `examples/server (node:http, convwasm/async: ${WORKERS} workers, micro-batched) beside the same service code over ` +
   `onnxruntime-web (wasm, ${WORKERS} worker threads of one thread each, a request per run) and onnxruntime-node ` +
   "(native, for reference), each in a process of its own; the load from autocannon in another " +
-  `(${SECONDS} s a row after a 2 s warm-up, keep-alive connections). Every server decodes and resizes the JPEG ` +
+  `(${SECONDS} s a row after a 2 s warm-up, keep-alive connections; ${ROUNDS} rounds, the servers alternating, ` +
+  "each row from its round with more requests/s). Every server decodes and resizes the JPEG " +
   "bodies in one decoder thread (mozjpeg in WebAssembly). Event-loop p99 and RSS (the whole process: workers, " +
   "decoder, every WASM memory) come from each server's own /metrics after the row. " +
   `The models are the ONNX fixtures' (random weights), float32 files. ${new Date().toISOString().slice(0, 10)}.\n\n` +

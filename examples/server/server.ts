@@ -227,6 +227,7 @@ function fromEnv(env: NodeJS.ProcessEnv) {
     config: env.PREPROCESS,
     overrides,
     workers: num("WORKERS"),
+    maxBatch: num("MAX_BATCH"),
     threads: num("THREADS"),
     options: {
       checkFinite: env.CHECK_FINITE === "1",
@@ -243,7 +244,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   // (one thread per worker by default: batches spread over the workers, and a pool's threads would only
   // take cores from them)
   await convwasm.init({ workers: env.workers, threads: env.threads ?? 1 });
-  const model = await served({ model: env.model, config: env.config, overrides: env.overrides });
+  const batching = env.maxBatch === undefined ? undefined : { maxBatch: env.maxBatch };
+  const model = await served({ model: env.model, config: env.config, overrides: env.overrides, batching });
   const port = Number(process.env.PORT ?? 8080);
   const { server, close } = service(model, env.options);
   server.listen(port, () => {
