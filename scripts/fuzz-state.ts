@@ -23,7 +23,9 @@ import * as lib from "../dist/index.js";
 import * as A from "../dist/async/index.js";
 import * as O from "../dist/onnx/index.js";
 import { decodeModel, encodeModel, type ModelProto } from "../dist/onnx/proto.js";
-import { service } from "../examples/server/server.js";
+import { served, service } from "../examples/server/server.js";
+import jpeg from "jpeg-js";
+import { PNG } from "pngjs";
 import { arg, seconds, seed } from "./fuzz-args.js";
 
 type NDArray = lib.NDArray;
@@ -93,7 +95,7 @@ const FORTRAN = ["False", "True", "1", "0", "'True'", "None", "Fals"];
 const DIM = ["3", "4", "0", "-3", "3L", "3e0", "nan", "1" + "0".repeat(20), "(3,)", "'3'", "2**40", "+4"];
 
 /** A header dict text from a grammar of what numpy reads and what it does not. */
-function headerText(r: () => number, shape: number[]): string {
+function headerText(r: () => number, shape: readonly number[]): string {
   const dims = r() < 0.5 ? shape.map(String) : Array.from({ length: Math.floor(r() * 4) }, () => pick(r, DIM));
   const tuple = dims.length === 1 && r() < 0.8 ? `(${dims[0]},)` : `(${dims.join(", ")})`;
   const entries = [
@@ -568,14 +570,44 @@ async function asyncCase(s: number): Promise<void> {
 
 // ---- the server ------------------------------------------------------------------------------------
 
-const STATUSES = new Set([200, 400, 404, 405, 413, 422, 503, 504]);
+const STATUSES = new Set([200, 400, 404, 405, 413, 415, 422, 503, 504]);
+
+/** A real PNG and JPEG of a 28×28 picture, for the fuzzer to cut and flip. */
+const PICTURES = (() => {
+  const rgba = Buffer.alloc(28 * 28 * 4, 255);
+  const png = new PNG({ width: 28, height: 28 });
+  rgba.copy(png.data);
+  return {
+    "image/png": new Uint8Array(PNG.sync.write(png)),
+    "image/jpeg": new Uint8Array(jpeg.encode({ data: rgba, width: 28, height: 28 }, 80).data),
+  };
+})();
 
 async function serverCase(s: number, base: string): Promise<void> {
   const r = rngOf(s);
   counts.server++;
   current = `server case ${s}`;
+  const TYPES = [
+    "image/png",
+    "image/jpeg",
+    "application/octet-stream",
+    "application/json",
+    "image/gif",
+    "text/plain; charset=utf-8",
+  ];
   const bodies = (): string | Uint8Array => {
-    switch (pick(r, ["good", "json", "bytes", "big", "nested", "numbers"] as const)) {
+    switch (pick(r, ["good", "json", "bytes", "big", "nested", "numbers", "picture", "cut", "flipped"] as const)) {
+      case "picture":
+        return PICTURES[pick(r, ["image/png", "image/jpeg"] as const)];
+      case "cut": {
+        const p = PICTURES[pick(r, ["image/png", "image/jpeg"] as const)];
+        return p.subarray(0, Math.floor(r() * p.length));
+      }
+      case "flipped": {
+        const p = PICTURES[pick(r, ["image/png", "image/jpeg"] as const)].slice();
+        for (let i = 0; i < 1 + r() * 8; i++) p[Math.floor(r() * p.length)] = Math.floor(r() * 256);
+        return p;
+      }
       case "good":
         return JSON.stringify({ image: Array.from({ length: 784 }, () => r()) });
       case "json":
@@ -594,9 +626,14 @@ async function serverCase(s: number, base: string): Promise<void> {
     const method = r() < 0.85 ? "POST" : pick(r, ["GET", "PUT", "DELETE"]);
     const path = r() < 0.9 ? "/predict" : pick(r, ["/", "/nowhere", "/predict?x=1", "/health"]);
     try {
+      const headers: Record<string, string> = {};
+      if (r() < 0.7) headers["content-type"] = pick(r, TYPES);
+      if (r() < 0.3)
+        headers["x-shape"] = pick(r, ["28,28,1", "1,28,28,1", "2,28,28,1", "0,28,28,1", "a,b", "28,28", "-1,28,28,1"]);
       const res = await fetch(`${base}${path}`, {
         method,
-        body: method === "GET" ? undefined : bodies(),
+        headers,
+        body: method === "GET" ? undefined : ((b) => (typeof b === "string" ? b : new Uint8Array(b)))(bodies()),
         signal: AbortSignal.timeout(20_000),
       });
       const text = await res.text();
@@ -618,8 +655,7 @@ async function serverCase(s: number, base: string): Promise<void> {
 
 await lib.init({ threads: 1 });
 await A.init({ workers: 2, threads: 2, maxQueueBytes: 8 << 20 });
-const serving = await A.sequential([28, 28, 1], lib.digitsLayers());
-const svc = service(serving, { checkFinite: seed % 2 === 0, timeoutMs: 5000 });
+const svc = service(await served(), { checkFinite: seed % 2 === 0, timeoutMs: 5000, maxBody: 1 << 20 });
 await new Promise<void>((res) => svc.server.listen(0, "127.0.0.1", res));
 const base = `http://127.0.0.1:${(svc.server.address() as AddressInfo).port}`;
 console.log(
