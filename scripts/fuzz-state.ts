@@ -637,7 +637,7 @@ async function serverCase(s: number, base: string): Promise<void> {
         signal: AbortSignal.timeout(20_000),
       });
       const text = await res.text();
-      if (!STATUSES.has(res.status)) finding(`server answered ${res.status}`);
+      if (!STATUSES.has(res.status)) finding(`server answered ${res.status}: ${text.slice(0, 120)}`);
       if (res.status !== 200) {
         const error = (JSON.parse(text) as { error?: unknown }).error;
         if (typeof error !== "string" || error.length === 0) finding(`server's ${res.status} has no message`);

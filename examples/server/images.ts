@@ -14,7 +14,11 @@ interface Job {
   spec: InputSpec;
   pre: Preprocessing;
 }
-type Done = { id: number; x: Float32Array } | { id: number; error: { status: number; message: string } };
+type Done =
+  | { id: number; x: Float32Array }
+  | { id: number; error: { status: number; message: string } }
+  /** The decoder asks to be replaced (after many failures): it answers what it was sent, then ends. */
+  | { retire: true };
 
 // (the worker starts from this file, through tsx: the service may run under tsx or inside vitest)
 const BOOT = `const { workerData } = require("node:worker_threads");
@@ -23,6 +27,8 @@ import(workerData.tsx).then((m) => {
   return import(workerData.self);
 });`;
 const ROLE = "convwasm-example-image-decoder";
+/** Far longer than any image within the 50-megapixel limit should take a decoder. */
+const DEADLINE_MS = 10_000;
 
 export class ImagePool {
   private readonly workers: {
@@ -45,12 +51,22 @@ export class ImagePool {
     const entry = {
       worker,
       calls: new Map<number, { resolve: (x: Float32Array) => void; reject: (e: Error) => void }>(),
+      retired: false,
+    };
+    const retire = () => {
+      // (out of the pool at once: no new job reaches it; it ends once it answered those it has)
+      entry.retired = true;
+      const i = this.workers.indexOf(entry);
+      if (i >= 0 && !this.closed) this.workers[i] = this.spawn();
+      if (entry.calls.size === 0) void worker.terminate();
     };
     worker.on("message", (d: Done) => {
+      if ("retire" in d) return retire();
       const c = entry.calls.get(d.id);
       entry.calls.delete(d.id);
       if ("error" in d) c?.reject(new HttpError(d.error.status, d.error.message));
       else c?.resolve(d.x);
+      if (entry.retired && entry.calls.size === 0) void worker.terminate();
     });
     const died = (why: string) => {
       for (const c of entry.calls.values()) c.reject(new HttpError(500, `the image decoder stopped (${why})`));
@@ -81,7 +97,15 @@ export class ImagePool {
     const id = this.nextId++;
     const bytes = new Uint8Array(body).buffer; // (a copy of its own, moved to the worker)
     return new Promise((resolve, reject) => {
-      w.calls.set(id, { resolve, reject });
+      // (a watchdog: a decoder stuck on an image is ended, failing its images, and replaced)
+      const stuck = setTimeout(() => void w.worker.terminate(), DEADLINE_MS);
+      const settle =
+        <T>(f: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(stuck);
+          f(v);
+        };
+      w.calls.set(id, { resolve: settle(resolve), reject: settle(reject) });
       const job: Job = { id, media, body: bytes, spec, pre };
       w.worker.postMessage(job, [bytes]);
     });
@@ -122,6 +146,6 @@ if (parentPort && (workerData as { role?: string } | null)?.role === ROLE) {
       failures++;
     }
     port.postMessage(done, "x" in done ? [done.x.buffer as ArrayBuffer] : []);
-    if (failures >= 256) process.exit(0);
+    if (failures === 256) port.postMessage({ retire: true } satisfies Done);
   });
 }

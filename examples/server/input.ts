@@ -117,6 +117,7 @@ function declaredSize(media: string, b: Buffer): [number, number] | null {
   return null;
 }
 
+let jpegModule: Promise<WebAssembly.Module> | null = null;
 let jpegReady: Promise<void> | null = null;
 
 /** RGBA pixels of a PNG or JPEG. */
@@ -130,10 +131,11 @@ async function decode(media: string, body: Buffer): Promise<{ width: number; hei
     if (media === "image/png") return PNG.sync.read(body);
     jpegReady ??= (async () => {
       const wasm = new URL("./codec/dec/mozjpeg_dec.wasm", import.meta.resolve("@jsquash/jpeg/decode.js"));
-      // (libjpeg's warnings, "Premature end of JPEG file", are its error's message: not printed)
-      // (init takes the compiled module first, though its declaration omits it)
+      jpegModule ??= WebAssembly.compile(readFileSync(wasm));
+      // (init takes the compiled module first, though its declaration omits it; libjpeg's warnings,
+      // "Premature end of JPEG file", are its error's message: not printed)
       const init = initJpeg as unknown as (module: WebAssembly.Module, overrides: object) => Promise<void>;
-      await init(await WebAssembly.compile(readFileSync(wasm)), { print: () => {}, printErr: () => {} });
+      await init(await jpegModule, { print: () => {}, printErr: () => {} });
     })();
     await jpegReady;
     const bytes = body.buffer.slice(body.byteOffset, body.byteOffset + body.length) as ArrayBuffer;
@@ -144,6 +146,9 @@ async function decode(media: string, body: Buffer): Promise<{ width: number; hei
       data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length),
     };
   } catch (e) {
+    // (a fresh decoder for the next image: after some failed decodes, mozjpeg's instance hung on the
+    // next one; instantiating the compiled module again costs ~1 ms)
+    if (kind === "JPEG") jpegReady = null;
     throw new HttpError(400, `the body is not a readable ${kind} image (${(e as Error).message})`);
   }
 }
