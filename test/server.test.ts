@@ -343,13 +343,23 @@ describe("examples/server: an ONNX model (squeezenet1_1) with a preprocessing fi
     await svc.close();
   });
 
-  it("refuses a config with keys it does not know, and labels that do not match the classes", async () => {
+  it("refuses a config with keys it does not know or values that do not fit the model, naming them", async () => {
     const file = join(temp, "odd.onnx");
     writeFileSync(file, zoo("squeezenet1_1", "f32", 64).bytes);
     writeFileSync(join(temp, "odd.json"), JSON.stringify({ sise: [64, 64] }));
     await expect(served({ model: file })).rejects.toThrow(/has keys this service does not know: sise/);
-    writeFileSync(join(temp, "odd.json"), JSON.stringify({ labels: ["a", "b"] }));
-    await expect(served({ model: file })).rejects.toThrow("the labels name 2 classes but the model answers 1000");
+    for (const [config, message] of [
+      [{ labels: ["a", "b"] }, "odd.onnx: the labels name 2 classes but the model answers 1000"],
+      [{ size: [224, 224] }, "odd.onnx: size expects the model's input size [64, 64] but got [224,224]"],
+      [{ channels: "gray" }, "odd.onnx: channels gray do not fill the model's 3 input channels"],
+      [{ mean: [0.5] }, "odd.onnx: mean expects 3 numbers (one per channel) but got [0.5]"],
+      [{ std: [1, 0, 1] }, "odd.onnx: std expects no zero"],
+      [{ topK: 0 }, "odd.onnx: topK expects an integer >= 1 but got 0"],
+      [{ invert: "yes" }, 'odd.onnx: invert expects true, false or "auto" but got "yes"'],
+    ] as const) {
+      writeFileSync(join(temp, "odd.json"), JSON.stringify(config));
+      await expect(served({ model: file }), message).rejects.toThrow(message);
+    }
   });
 });
 

@@ -106,8 +106,62 @@ function readConfig(path: string): ServeConfig {
 
 function readLabels(path: string): string[] {
   const text = readFileSync(path, "utf8");
-  if (path.endsWith(".json")) return JSON.parse(text) as string[];
-  return text.replace(/\r?\n$/, "").split(/\r?\n/);
+  if (!path.endsWith(".json")) return text.replace(/\r?\n$/, "").split(/\r?\n/);
+  const labels: unknown = JSON.parse(text);
+  if (!Array.isArray(labels) || !labels.every((l) => typeof l === "string")) {
+    throw new Error(`the labels file ${path} expects a JSON array of strings`);
+  }
+  return labels;
+}
+
+/**
+ * What is wrong with the config for a model of `input` and `classes` classes, or null: each field's type
+ * and range, and an image size and channel count that are the model's (checked at start, not per request).
+ */
+function configError(
+  c: Omit<ServeConfig, "labels"> & { labels?: string[] },
+  input: InputSpec,
+  classes: number,
+): string | null {
+  const image = input.shape.length === 3;
+  const [h, w, ch] = !image
+    ? [0, 0, 0]
+    : input.layout === "NCHW"
+      ? [input.shape[1], input.shape[2], input.shape[0]]
+      : input.shape;
+  const numbers = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => Number.isFinite(x));
+  if (c.size !== undefined && (!numbers(c.size, 2) || c.size[0] !== h || c.size[1] !== w)) {
+    return `size expects the model's input size [${h}, ${w}] but got ${JSON.stringify(c.size)}`;
+  }
+  if (c.channels !== undefined && !["RGB", "BGR", "gray"].includes(c.channels)) {
+    return `channels expects "RGB", "BGR" or "gray" but got ${JSON.stringify(c.channels)}`;
+  }
+  if (image && (c.channels === "gray" ? 1 : c.channels === undefined ? ch : 3) !== ch) {
+    return `channels ${c.channels} do not fill the model's ${ch} input channels`;
+  }
+  if (c.scale !== undefined && !Number.isFinite(c.scale))
+    return `scale expects a number but got ${JSON.stringify(c.scale)}`;
+  for (const k of ["mean", "std"] as const) {
+    if (c[k] !== undefined && !numbers(c[k], ch))
+      return `${k} expects ${ch} numbers (one per channel) but got ${JSON.stringify(c[k])}`;
+  }
+  if (c.std?.some((s) => s === 0)) return "std expects no zero";
+  if (c.invert !== undefined && c.invert !== true && c.invert !== false && c.invert !== "auto") {
+    return `invert expects true, false or "auto" but got ${JSON.stringify(c.invert)}`;
+  }
+  if (c.softmax !== undefined && c.softmax !== true && c.softmax !== false && c.softmax !== "auto") {
+    return `softmax expects true, false or "auto" but got ${JSON.stringify(c.softmax)}`;
+  }
+  if (c.topK !== undefined && !(Number.isSafeInteger(c.topK) && c.topK >= 1)) {
+    return `topK expects an integer >= 1 but got ${JSON.stringify(c.topK)}`;
+  }
+  if (c.precision !== undefined && c.precision !== "f64" && c.precision !== "f32") {
+    return `precision expects "f64" or "f32" but got ${JSON.stringify(c.precision)}`;
+  }
+  if (c.labels !== undefined && c.labels.length !== classes) {
+    return `the labels name ${c.labels.length} classes but the model answers ${classes}`;
+  }
+  return null;
 }
 
 /** The config of `options.model`: the digits network's defaults, the JSON beside it, the overrides. */
@@ -138,7 +192,10 @@ export async function served(options: ServedOptions = {}): Promise<Served> {
     // (predict takes ONNX's layout: NCHW images)
     input = { shape: onnx.io.inputs[0].shape, layout: "NCHW" };
     const out = onnx.io.outputs[0].shape;
-    if (out.length !== 1) throw new Error(`${basename(file)}: its output [${out}] is not a vector of class scores`);
+    if (out.length !== 1) {
+      await onnx.dispose();
+      throw new Error(`${basename(file)}: its output [${out}] is not a vector of class scores`);
+    }
     classes = out[0];
   } else if (file === undefined || extname(file) === ".npz") {
     model = await convwasm.sequential([28, 28, 1], convwasm.digitsLayers(), { batching: options.batching });
@@ -149,10 +206,12 @@ export async function served(options: ServedOptions = {}): Promise<Served> {
   } else {
     throw new Error(`MODEL expects an .onnx file or an .npz of the digits network's weights but got ${file}`);
   }
-  const labels = config.labels ?? Array.from({ length: classes }, (_, i) => String(i));
-  if (labels.length !== classes) {
-    throw new Error(`the labels name ${labels.length} classes but the model answers ${classes}`);
+  const wrong = configError(config, input, classes);
+  if (wrong !== null) {
+    await model.dispose();
+    throw new Error(`${file ? basename(file) : "the digits network"}: ${wrong}`);
   }
+  const labels = config.labels ?? Array.from({ length: classes }, (_, i) => String(i));
   const topK = Math.min(classes, config.topK ?? 5);
   return {
     name: file ? basename(file) : "digits (examples/digits/pretrained.npz)",

@@ -1,6 +1,7 @@
 // An image-classification service over node:http: a PNG or JPEG (or a raw float32 tensor, or JSON) in,
 // the top-k classes with labels and probabilities out. The model runs in convwasm/async's worker
-// threads, which batch concurrent requests; the event loop only reads bodies, decodes images and answers.
+// threads, which batch concurrent requests, and images are decoded in a thread of their own: the event
+// loop only reads bodies and answers.
 //
 //   npm run example:server                               # the digits network, PORT=8080
 //   MODEL=squeezenet.onnx npm run example:server         # squeezenet.json beside it: preprocessing, labels
