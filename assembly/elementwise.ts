@@ -70,7 +70,7 @@ function addForward<T>(a: usize, b: usize, y: usize, i0: i32, i1: i32): void {
   let i = i0;
   for (; i + lanes<T>() <= i1; i += lanes<T>())
     v128.store(atT<T>(y, i), vadd<T>(v128.load(atT<T>(a, i)), v128.load(atT<T>(b, i))));
-  if (i < i1) store<T>(atT<T>(y, i), load<T>(atT<T>(a, i)) + load<T>(atT<T>(b, i)));
+  for (; i < i1; i++) store<T>(atT<T>(y, i), load<T>(atT<T>(a, i)) + load<T>(atT<T>(b, i)));
 }
 
 export function add_forward(a: usize, b: usize, y: usize, i0: i32, i1: i32): void {

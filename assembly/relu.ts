@@ -4,14 +4,14 @@ import { at, atT, lanes, vmax, vsplat } from "./mem";
 const ZERO2 = f64x2.splat(0);
 
 /**
- * y[i] = max(0, x[i]) for elements i0..i1 (np.maximum(0, Z): NaN stays NaN, −0 gives +0). i0 and i1
- * even except at the end of the array.
+ * y[i] = max(0, x[i]) for elements i0..i1 (np.maximum(0, Z): NaN stays NaN, −0 gives +0).
  */
 function reluForward<T>(x: usize, y: usize, i0: i32, i1: i32): void {
   let i = i0;
   for (; i + lanes<T>() <= i1; i += lanes<T>())
     v128.store(atT<T>(y, i), vmax<T>(v128.load(atT<T>(x, i)), vsplat<T>(0)));
-  if (i < i1) store<T>(atT<T>(y, i), max<T>(load<T>(atT<T>(x, i)), 0));
+  // (the tail: up to lanes − 1 elements, 3 in f32)
+  for (; i < i1; i++) store<T>(atT<T>(y, i), max<T>(load<T>(atT<T>(x, i)), 0));
 }
 
 export function relu_forward(x: usize, y: usize, i0: i32, i1: i32): void {
