@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Worker } from "node:worker_threads";
 import * as ortNode from "onnxruntime-node";
-import { serveConfig, type Served } from "../../examples/server/served.js";
+import { configError, serveConfig, type Served } from "../../examples/server/served.js";
 import { HttpError } from "../../examples/server/input.js";
 
 export async function ortServed(file: string, kind: "web" | "node", workers: number): Promise<Served> {
@@ -15,6 +15,10 @@ export async function ortServed(file: string, kind: "web" | "node", workers: num
   const [h, w] = config.size!;
   const shape = [config.channels === "gray" ? 1 : 3, h, w];
   const per = shape.reduce((a, b) => a * b, 1);
+  const classes = config.labels?.length ?? 1000;
+  // (the same check of the JSON as the convwasm service's, at start)
+  const wrong = configError(config, { shape, layout: "NCHW" }, classes);
+  if (wrong !== null) throw new Error(`${basename(file)}: ${wrong}`);
   const bytes = readFileSync(file);
   let pending = 0;
   const listeners = new Set<(n: number) => void>();
@@ -58,7 +62,6 @@ export async function ortServed(file: string, kind: "web" | "node", workers: num
     };
     close = () => session.release();
   }
-  const classes = config.labels?.length ?? 1000;
   return {
     name: `${basename(file)} (onnxruntime-${kind})`,
     input: { shape, layout: "NCHW" },

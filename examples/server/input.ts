@@ -83,15 +83,22 @@ export function examplesOf(
 const per = (spec: InputSpec) => spec.shape.reduce((a, b) => a * b, 1);
 
 /** An image's height, width, channels and where each lies in the model's input. */
+/** An image input's height, width and channels, whichever its layout; null for a vector input. */
+export function imageSize(spec: InputSpec): { h: number; w: number; c: number } | null {
+  if (spec.shape.length !== 3) return null;
+  const [h, w, c] = spec.layout === "NCHW" ? [spec.shape[1], spec.shape[2], spec.shape[0]] : spec.shape;
+  return { h, w, c };
+}
+
 function geometry(spec: InputSpec): { h: number; w: number; c: number } {
-  if (spec.shape.length !== 3) {
+  const size = imageSize(spec);
+  if (size === null) {
     throw new HttpError(
       415,
       `the model takes vectors of ${spec.shape[0]} values, not images: send raw tensors or JSON`,
     );
   }
-  const [h, w, c] = spec.layout === "NCHW" ? [spec.shape[1], spec.shape[2], spec.shape[0]] : spec.shape;
-  return { h, w, c };
+  return size;
 }
 
 /** Larger images are refused before anything is decoded (a crafted header cannot make a decoder allocate gigabytes). */
@@ -165,15 +172,9 @@ export async function imageOf(
   const { h, w, c } = geometry(spec);
   const img = await decode(media, body);
   if (img.width === 0 || img.height === 0) throw new HttpError(400, "the image has no pixels");
-  const [th, tw] = pre.size ?? [h, w];
-  if (th !== h || tw !== w) {
-    throw new HttpError(500, `the preprocessing's size ${th}×${tw} is not the model's input ${h}×${w}`);
-  }
+  // (size and channels are the model's: served.ts's configError saw to it at start)
   const channels = pre.channels ?? (c === 1 ? "gray" : "RGB");
   const scale = pre.scale ?? 1 / 255;
-  if ((channels === "gray" ? 1 : 3) !== c) {
-    throw new HttpError(500, `the preprocessing's channels ${channels} do not fill the model's ${c}`);
-  }
   // the channels the model reads, as planes of floats (RGBA → gray by luma, or R, G, B in its order)
   const [iw, ih] = [img.width, img.height];
   const src = img.data;

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, extname, resolve } from "node:path";
 import * as convwasm from "convwasm/async";
-import type { InputSpec, Preprocessing } from "./input.js";
+import { imageSize, type InputSpec, type Preprocessing } from "./input.js";
 
 export interface Served {
   /** What the service says it serves (the file's name). */
@@ -118,17 +118,14 @@ function readLabels(path: string): string[] {
  * What is wrong with the config for a model of `input` and `classes` classes, or null: each field's type
  * and range, and an image size and channel count that are the model's (checked at start, not per request).
  */
-function configError(
+export function configError(
   c: Omit<ServeConfig, "labels"> & { labels?: string[] },
   input: InputSpec,
   classes: number,
 ): string | null {
-  const image = input.shape.length === 3;
-  const [h, w, ch] = !image
-    ? [0, 0, 0]
-    : input.layout === "NCHW"
-      ? [input.shape[1], input.shape[2], input.shape[0]]
-      : input.shape;
+  const size = imageSize(input);
+  const image = size !== null;
+  const { h, w, c: ch } = size ?? { h: 0, w: 0, c: 0 };
   const numbers = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => Number.isFinite(x));
   if (c.size !== undefined && (!numbers(c.size, 2) || c.size[0] !== h || c.size[1] !== w)) {
     return `size expects the model's input size [${h}, ${w}] but got ${JSON.stringify(c.size)}`;
