@@ -28,7 +28,7 @@ export function decode(values: Encoded, shape: number[]): NDArray {
  * array's (sums that cancel to near zero carry the rounding of their larger terms). Same shape, and
  * NaN / ±Inf exactly where expected.
  */
-export function expectClose(actual: NDArray, expected: NDArray, rtol = 1e-10): void {
+export function expectClose(actual: NDArray, expected: NDArray, rtol = 1e-10, atol = 0): void {
   expect(actual.shape).toEqual(expected.shape);
   const a = actual.toFloat64Array();
   const e = expected.toFloat64Array();
@@ -39,7 +39,7 @@ export function expectClose(actual: NDArray, expected: NDArray, rtol = 1e-10): v
       if (!Object.is(a[i], e[i])) expect.fail(`element ${i}: got ${a[i]}, expected ${e[i]}`);
       continue;
     }
-    const tol = rtol * Math.max(Math.abs(e[i]), scale);
+    const tol = Math.max(rtol * Math.max(Math.abs(e[i]), scale), atol);
     if (!(Math.abs(a[i] - e[i]) <= tol)) expect.fail(`element ${i}: got ${a[i]}, expected ${e[i]} (tolerance ${tol})`);
   }
 }
