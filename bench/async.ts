@@ -1,7 +1,11 @@
-// npm run bench:async: convwasm/async under 64 concurrent calls, against the same 64 calls one after
-// another on one thread (the synchronous API): time (best of 10 rounds, interleaved), and how late a
-// 1 ms interval timer on the calling thread fires meanwhile (p99 and worst over all rounds).
+// npm run bench:async: what a call through convwasm/async costs. (1) 64 concurrent calls against the
+// same 64 one after another on one thread with the synchronous API, both keeping their 64 results as a
+// caller would: time (best of 10 rounds, interleaved), and how late a 1 ms interval timer on the calling
+// thread fires meanwhile (p99 and worst over all rounds). (2) One call at a time, each awaited (a server at concurrency 1): a tiny op's round
+// trip, and the digits network's predict against the synchronous one (best of 20 interleaved blocks of
+// 100 calls). Targets from issue 24, checked at the end.
 import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import * as A from "convwasm/async";
 import * as S from "convwasm";
 
@@ -25,33 +29,27 @@ const signs = () => [
 ];
 const model = S.sequential([64, 64, 3], signs());
 const batched = await A.sequential([64, 64, 3], signs());
-const unbatched = await A.sequential([64, 64, 3], signs(), { batching: { maxBatch: 1 } });
 const images = Array.from({ length: CALLS }, () => rs.randn(1, 64, 64, 3));
-const W = rs.randn(3, 3, 16, 16);
-const b = rs.randn(16);
-const maps = Array.from({ length: CALLS }, () => rs.randn(1, 32, 32, 16));
-const sharedMaps = maps.map((x) => A.shared(x));
-const hp = { stride: 1, pad: 1 };
+
+/** 64 conv_forward calls of one geometry, from plain NDArrays (issue 24's two shapes). */
+function convCase(x: number[], w: number[], pad: number): [string, () => unknown, () => Promise<unknown>] {
+  const W = rs.randn(...w);
+  const b = rs.randn(w[3]);
+  const xs = Array.from({ length: CALLS }, () => rs.randn(...x));
+  const hp = { stride: 1, pad };
+  return [
+    `conv_forward [${x.join(",")}] * ${w.join("×")}`,
+    () => xs.map((a) => S.conv_forward(a, W, b, hp)),
+    () => Promise.all(xs.map((a) => A.conv_forward(a, W, b, hp))),
+  ];
+}
 
 const cases: [string, () => unknown, () => Promise<unknown>][] = [
+  convCase([1, 64, 64, 3], [4, 4, 3, 8], 2),
+  convCase([1, 56, 56, 64], [3, 3, 64, 64], 1),
   [
-    "conv_forward [1,32,32,16] 3×3×16",
-    () => maps.forEach((x) => S.conv_forward(x, W, b, hp)),
-    () => Promise.all(maps.map((x) => A.conv_forward(x, W, b, hp))),
-  ],
-  [
-    "the same, inputs in shared memory (convwasm/async's shared())",
-    () => maps.forEach((x) => S.conv_forward(x, W, b, hp)),
-    () => Promise.all(sharedMaps.map((x) => A.conv_forward(x, W, b, hp))),
-  ],
-  [
-    "SIGNS predict, 1 image, unbatched",
-    () => images.forEach((x) => model.predict(x)),
-    () => Promise.all(images.map((x) => unbatched.predict(x))),
-  ],
-  [
-    "SIGNS predict, 1 image, micro-batched",
-    () => images.forEach((x) => model.predict(x)),
+    "SIGNS predict, 1 image each, micro-batched",
+    () => images.map((x) => model.predict(x)),
     () => Promise.all(images.map((x) => batched.predict(x))),
   ],
 ];
@@ -75,6 +73,7 @@ const lines = [
   "| calls | sequential, 1 thread (ms) | concurrent, convwasm/async (ms) | speed-up | timer lateness p99 / worst (ms) |",
   "|---|---|---|---|---|",
 ];
+const checks: string[] = [];
 const print = (line: string) => {
   lines.push(line);
   console.log(line);
@@ -101,18 +100,85 @@ for (const [name, sequential, concurrent] of cases) {
       while (performance.now() < until) await concurrent();
     })
   ).sort((x, y) => x - y);
+  const p99 = pct(late, 0.99);
   print(
-    `| ${name} | ${seq.toFixed(2)} | ${con.toFixed(2)} | ${(seq / con).toFixed(2)}× | ${pct(late, 0.99).toFixed(2)} / ${late[late.length - 1].toFixed(2)} |`,
+    `| ${name} | ${seq.toFixed(2)} | ${con.toFixed(2)} | ${(seq / con).toFixed(2)}× | ${p99.toFixed(2)} / ${late[late.length - 1].toFixed(2)} |`,
   );
+  if (name.startsWith("conv_forward")) {
+    const ok = seq / con >= 1.4 && p99 <= 3;
+    checks.push(
+      `- ${ok ? "✓" : "✗"} 64 concurrent ${name}: ${(seq / con).toFixed(2)}× the sequential calls' speed (target ≥ 1.4×), ` +
+        `timer lateness p99 ${p99.toFixed(2)} ms (target ≤ 3 ms)`,
+    );
+  }
+}
+
+// ---- one call at a time ------------------------------------------------------------------------------
+
+const BLOCK = 100;
+const BLOCKS = 20;
+/** Best of BLOCKS interleaved blocks: mean µs a call, each block of BLOCK calls. */
+async function oneAtATime(sync: () => unknown, async_: () => Promise<unknown>): Promise<[number, number]> {
+  let [s, a] = [Infinity, Infinity];
+  for (let r = 0; r < BLOCKS; r++) {
+    let t0 = performance.now();
+    for (let i = 0; i < BLOCK; i++) sync();
+    s = Math.min(s, ((performance.now() - t0) * 1000) / BLOCK);
+    t0 = performance.now();
+    for (let i = 0; i < BLOCK; i++) await async_();
+    a = Math.min(a, ((performance.now() - t0) * 1000) / BLOCK);
+  }
+  return [s, a];
+}
+const tiny = S.zeros([1, 1, 1, 1]);
+const digits = S.sequential([28, 28, 1], S.digitsLayers(), { seed: 1 });
+const asyncDigits = await A.sequential([28, 28, 1], S.digitsLayers(), { seed: 1 });
+const digit = rs.randn(1, 28, 28, 1);
+const single = [
+  "| call, awaited one at a time | synchronous, 1 thread (µs) | convwasm/async (µs) | difference (µs) |",
+  "|---|---|---|---|",
+];
+const rows: [string, () => unknown, () => Promise<unknown>, (s: number, a: number) => string][] = [
+  [
+    "relu of one value (a tiny op's round trip)",
+    () => S.relu(tiny),
+    () => A.relu(tiny),
+    (_s, a) => `${a <= 30 ? "✓" : "✗"} a tiny op's round trip: ${a.toFixed(1)} µs (target ≤ 30 µs)`,
+  ],
+  ...(["f64", "f32"] as const).map(
+    (precision): [string, () => unknown, () => Promise<unknown>, (s: number, a: number) => string] => [
+      `the digits network's predict, 1 image, ${precision}`,
+      () => digits.predict(digit, { precision }),
+      () => asyncDigits.predict(digit, { precision }),
+      (s, a) =>
+        `${a - s <= 100 ? "✓" : "✗"} the digits network at concurrency 1, ${precision}: ${(a - s).toFixed(0)} µs ` +
+        `slower than the synchronous predict (${a.toFixed(0)} against ${s.toFixed(0)} µs; target ≤ 100 µs)`,
+    ],
+  ),
+];
+console.log();
+single.forEach((l) => console.log(l));
+for (const [name, sync, async_, check] of rows) {
+  await oneAtATime(sync, async_); // (warm-up: the kinds' times known, the plans made)
+  const [s, a] = await oneAtATime(sync, async_);
+  const line = `| ${name} | ${s.toFixed(1)} | ${a.toFixed(1)} | ${(a - s).toFixed(1)} |`;
+  single.push(line);
+  console.log(line);
+  checks.push(`- ${check(s, a)}`);
 }
 A.dispose();
+console.log(`\n${checks.join("\n")}`);
+
 const md = new URL("../BENCHMARKS.md", import.meta.url);
 const section =
-  "<!-- async:start -->\n## convwasm/async: 64 concurrent calls (npm run bench:async)\n\n" +
-  `64 calls at once through convwasm/async (${(await import("node:os")).availableParallelism()} cores, 2 workers) beside ` +
-  "the same 64 one after another on one thread with the synchronous API: best of 10 rounds, interleaved; the " +
-  "lateness of a 1 ms interval timer on the calling thread over 2 s of back-to-back rounds. " +
-  `${new Date().toISOString().slice(0, 10)}.\n\n${lines.join("\n")}\n<!-- async:end -->`;
+  "<!-- async:start -->\n## convwasm/async: the cost of a call (npm run bench:async)\n\n" +
+  `${CALLS} calls at once through convwasm/async (${availableParallelism()} cores, 2 workers) beside ` +
+  "the same calls one after another on one thread with the synchronous API, from plain NDArrays: best of " +
+  `${ROUNDS} rounds, interleaved; the lateness of a 1 ms interval timer on the calling thread over 2 s of ` +
+  `back-to-back rounds. ${new Date().toISOString().slice(0, 10)}.\n\n${lines.join("\n")}\n\n` +
+  `Then one call at a time, each awaited before the next (a server at concurrency 1): the mean of a block of ` +
+  `${BLOCK} calls, best of ${BLOCKS} blocks, the two interleaved.\n\n${single.join("\n")}\n\n` +
+  `${checks.join("\n")}\n<!-- async:end -->`;
 const text = readFileSync(md, "utf8");
 writeFileSync(
   md,

@@ -117,7 +117,8 @@ const copier = new Copier();
 class Recycler {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private bytes = 0;
-  constructor(private readonly limit: number) {}
+  /** Most bytes of spare buffers kept (init() sets it to maxQueueBytes). */
+  limit = 64 << 20;
 
   take(n: number): ArrayBuffer {
     const size = n <= 4096 ? 4096 : 2 ** Math.ceil(Math.log2(n));
@@ -144,8 +145,7 @@ class Recycler {
     this.bytes += size;
   }
 }
-/** At most 64 MiB of spare buffers kept. */
-export const recycler = new Recycler(64 << 20);
+export const recycler = new Recycler();
 
 /** Buffers the library filled itself (a predict batch): moved to the worker as they are, no copy. */
 const own = new WeakSet<ArrayBufferLike>();
