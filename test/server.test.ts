@@ -146,21 +146,6 @@ describe("examples/server: the digits network", () => {
     }
   });
 
-  it("decodes an image alone on the event loop, and several at once in the decoder thread, to the same answer", async () => {
-    const bodies = Array.from({ length: 10 }, (_, d) => {
-      const { rgba } = drawn(test.y.indexOf(d));
-      return [png(rgba, 112, 112), jpg(rgba, 112, 112)] as const;
-    }).flat();
-    const alone = [];
-    for (const [k, body] of bodies.entries())
-      alone.push(await post(digitsBase, body, k % 2 ? "image/jpeg" : "image/png"));
-    const together = await Promise.all(
-      bodies.map((body, k) => post(digitsBase, body, k % 2 ? "image/jpeg" : "image/png")),
-    );
-    expect(together.map((a) => a.status)).toEqual(bodies.map(() => 200));
-    expect(together.map((a) => a.json.probability)).toEqual(alone.map((a) => a.json.probability));
-  });
-
   it("answers JSON with the synchronous f32 plan's probabilities (flat or 28 rows), concurrently", async () => {
     const image = Array.from(test.X.data.subarray(0, 784));
     const expected = Array.from(sync.predict(S.array(image, [1, 28, 28, 1]), { precision: "f32" }).data);

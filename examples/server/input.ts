@@ -105,7 +105,7 @@ function geometry(spec: InputSpec): { h: number; w: number; c: number } {
 const MAX_PIXELS = 50e6;
 
 /** The width and height a PNG's IHDR or a JPEG's frame header declares, or null when there is none. */
-export function declaredSize(media: string, b: Buffer): [number, number] | null {
+function declaredSize(media: string, b: Buffer): [number, number] | null {
   if (media === "image/png") return b.length >= 24 ? [b.readUInt32BE(16), b.readUInt32BE(20)] : null;
   for (let p = 2; p + 9 < b.length;) {
     if (b[p] !== 0xff) return null;

@@ -1,7 +1,7 @@
 // An image-classification service over node:http: a PNG or JPEG (or a raw float32 tensor, or JSON) in,
 // the top-k classes with labels and probabilities out. The model runs in convwasm/async's worker
 // threads, which batch concurrent requests, and images are decoded in a thread of their own: the event
-// loop only reads bodies and answers (a small image arriving alone is decoded on it: see INLINE_PIXELS).
+// loop only reads bodies and answers.
 //
 //   npm run example:server                               # the digits network, PORT=8080
 //   MODEL=squeezenet.onnx npm run example:server         # squeezenet.json beside it: preprocessing, labels
@@ -23,7 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as convwasm from "convwasm/async";
-import { HttpError, IMAGES, declaredSize, examplesOf, imageOf, inLayout, mediaOf } from "./input.js";
+import { HttpError, IMAGES, examplesOf, imageOf, inLayout, mediaOf } from "./input.js";
 import { ImagePool } from "./images.js";
 import { metricsOf } from "./metrics.js";
 import { type Served, type ServeConfig, served } from "./served.js";
@@ -43,14 +43,6 @@ export interface ServiceOptions {
   /** Worker threads decoding images off the event loop (default 1; 0 decodes on it). */
   decoders?: number;
 }
-
-/**
- * An image of at most this many pixels, when it is the only request being handled, is decoded on the
- * event loop: a 112×112 JPEG takes ~0.2 ms, and the decoder thread's round trip ~0.1 ms more (two
- * messages, two wake-ups), which is 8% of a digit's answer at concurrency 1. Under load, or larger, the
- * decoder thread decodes it.
- */
-const INLINE_PIXELS = 128 * 128;
 
 /** Past the limit, a body is read and dropped up to this many times the limit (so the client reads the 413), then cut. */
 const DRAIN_FACTOR = 16;
@@ -106,14 +98,6 @@ function answer(model: Served, scores: ArrayLike<number>, all: boolean) {
 export function service(model: Served, options: ServiceOptions = {}) {
   const { checkFinite = false, timeoutMs, maxBody = 8 << 20, graceMs = 10_000, decoders = 1 } = options;
   const images = decoders > 0 ? new ImagePool(decoders) : null;
-  /** Requests to /predict being handled; an image decoded on the event loop is written here the next time. */
-  let active = 0;
-  let inlineSpare: Float32Array | undefined;
-  const takeSpare = () => {
-    const x = inlineSpare;
-    inlineSpare = undefined;
-    return x;
-  };
   const imageSpec = inLayout(model.input, model.imageLayout);
   const classes = model.labels.length;
   let closing = false;
@@ -150,29 +134,18 @@ export function service(model: Served, options: ServiceOptions = {}) {
       throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
     }
     if (req.method !== "POST") throw new HttpError(405, "/predict expects POST");
-    active++;
-    try {
-      await predict(req, res, url);
-    } finally {
-      active--;
-    }
-  }
-
-  async function predict(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const body = await readBody(req, maxBody);
     const header = req.headers["x-shape"];
     const type = req.headers["content-type"];
     const media = mediaOf(type);
     // (an image is decoded straight into the layout the model takes at least cost)
-    const size = IMAGES.has(media) ? declaredSize(media, body) : null;
-    const alone = active === 1 && size !== null && size[0] * size[1] <= INLINE_PIXELS;
-    const decoded = images !== null && IMAGES.has(media) && !alone;
+    const decoded = images !== null && IMAGES.has(media);
     const { m, x, layout } = IMAGES.has(media)
       ? {
           m: 1,
-          x: await (decoded
+          x: await (images
             ? images.decode(media, body, imageSpec, model.pre)
-            : imageOf(media, body, imageSpec, model.pre, takeSpare())),
+            : imageOf(media, body, imageSpec, model.pre)),
           layout: imageSpec.layout,
         }
       : {
@@ -182,7 +155,6 @@ export function service(model: Served, options: ServiceOptions = {}) {
     const answered = model.predict(x, m, { checkFinite, timeoutMs, layout });
     // (predict took its copy before returning: the decoder may write the next image into this buffer)
     if (decoded) images.recycle(x as Float32Array);
-    else if (IMAGES.has(media)) inlineSpare = x as Float32Array;
     const y = await answered;
     for (let i = 0; i < y.length; i++) {
       if (!Number.isFinite(y[i])) {
