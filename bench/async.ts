@@ -146,43 +146,38 @@ const tiny = S.zeros([1, 1, 1, 1]);
 const digits = S.sequential([28, 28, 1], S.digitsLayers(), { seed: 1 });
 const digit = rs.randn(1, 28, 28, 1);
 const single = [
-  "| call, awaited one at a time | waitMs | synchronous, 1 thread (µs) | convwasm/async (µs) | difference (µs) |",
-  "|---|---|---|---|---|",
+  "| call, awaited one at a time | synchronous, 1 thread (µs) | convwasm/async (µs) | difference (µs) |",
+  "|---|---|---|---|",
 ];
 console.log();
 single.forEach((l) => console.log(l));
-// each under no polling, the default (0.1 ms: tiny calls), and 1 ms (a sub-millisecond predict too)
-for (const waitMs of [0, 0.1, 1]) {
-  A.dispose();
-  await A.init({ waitMs });
-  const asyncDigits = await A.sequential([28, 28, 1], S.digitsLayers(), { seed: 1 });
-  const rows: [string, () => unknown, () => Promise<unknown>, (s: number, a: number) => string][] = [
-    [
-      "relu of one value (a tiny op's round trip)",
-      () => S.relu(tiny),
-      () => A.relu(tiny),
-      (_s, a) => `${a <= 30 ? "✓" : "✗"} a tiny op's round trip, waitMs ${waitMs}: ${a.toFixed(1)} µs (target ≤ 30 µs)`,
+const asyncDigits = await A.sequential([28, 28, 1], S.digitsLayers(), { seed: 1 });
+const rows: [string, () => unknown, () => Promise<unknown>, (s: number, a: number) => string][] = [
+  [
+    "relu of one value (a tiny op's round trip)",
+    () => S.relu(tiny),
+    () => A.relu(tiny),
+    (_s, a) => `${a <= 30 ? "✓" : "✗"} a tiny op's round trip: ${a.toFixed(1)} µs (target ≤ 30 µs)`,
+  ],
+  ...(["f64", "f32"] as const).map(
+    (precision): [string, () => unknown, () => Promise<unknown>, (s: number, a: number) => string] => [
+      `the digits network's predict, 1 image, ${precision}`,
+      () => digits.predict(digit, { precision }),
+      () => asyncDigits.predict(digit, { precision }),
+      (s, a) =>
+        `${a - s <= 100 ? "✓" : "✗"} the digits network at concurrency 1, ${precision}: ` +
+        `${(a - s).toFixed(0)} µs slower than the synchronous predict (${a.toFixed(0)} against ${s.toFixed(0)} µs; ` +
+        "target ≤ 100 µs)",
     ],
-    ...(["f64", "f32"] as const).map(
-      (precision): [string, () => unknown, () => Promise<unknown>, (s: number, a: number) => string] => [
-        `the digits network's predict, 1 image, ${precision}`,
-        () => digits.predict(digit, { precision }),
-        () => asyncDigits.predict(digit, { precision }),
-        (s, a) =>
-          `${a - s <= 100 ? "✓" : "✗"} the digits network at concurrency 1, ${precision}, waitMs ${waitMs}: ` +
-          `${(a - s).toFixed(0)} µs slower than the synchronous predict (${a.toFixed(0)} against ${s.toFixed(0)} µs; ` +
-          "target ≤ 100 µs)",
-      ],
-    ),
-  ];
-  for (const [name, sync, async_, check] of rows) {
-    await oneAtATime(sync, async_); // (warm-up: the kinds' times known, the plans made)
-    const [s, a] = await oneAtATime(sync, async_);
-    const line = `| ${name} | ${waitMs} | ${s.toFixed(1)} | ${a.toFixed(1)} | ${(a - s).toFixed(1)} |`;
-    single.push(line);
-    console.log(line);
-    checks.push(`- ${check(s, a)}`);
-  }
+  ),
+];
+for (const [name, sync, async_, check] of rows) {
+  await oneAtATime(sync, async_); // (warm-up: the plans made)
+  const [s, a] = await oneAtATime(sync, async_);
+  const line = `| ${name} | ${s.toFixed(1)} | ${a.toFixed(1)} | ${(a - s).toFixed(1)} |`;
+  single.push(line);
+  console.log(line);
+  checks.push(`- ${check(s, a)}`);
 }
 A.dispose();
 console.log(`\n${checks.join("\n")}`);

@@ -250,33 +250,4 @@ describe("starting and stopping (issue 20, polish)", () => {
     await expect(slow).rejects.toThrow(/^conv_forward: convwasm\/async was disposed/);
     await A.init({ workers: 2, threads: 2 });
   });
-
-  it("a quick call's answer is polled for (waitMs) or comes as an event: the same bits; waitMs in range", async () => {
-    const X = randn(32, 1, 6, 6, 2);
-    const W = randn(33, 3, 3, 2, 3);
-    const b = randn(34, 3);
-    const expected = S.conv_forward(X, W, b, hp)[0];
-    const m = S.sequential([6, 6, 1], small(), { seed: 3 });
-    const Xm = randn(35, 1, 6, 6, 1);
-    const P = m.predict(Xm);
-    for (const waitMs of [0, 1, 1000]) {
-      A.dispose();
-      await A.init({ workers: 2, threads: 2, waitMs });
-      const am = await A.sequential([6, 6, 1], small(), { seed: 3 });
-      // awaited one at a time (polled for once the kind's time is known); then side by side (never polled)
-      for (let i = 0; i < 20; i++) {
-        expectIdentical((await A.conv_forward(X, W, b, hp))[0], expected);
-        expectIdentical(await am.predict(Xm), P);
-      }
-      const side = await Promise.all(Array.from({ length: 8 }, () => A.conv_forward(X, W, b, hp)));
-      for (const [Z] of side) expectIdentical(Z, expected);
-    }
-    A.dispose();
-    for (const bad of [-1, 1001, Number.NaN, "1"]) {
-      await expect(A.init({ waitMs: bad as number })).rejects.toThrow(
-        /^init: waitMs expects a number of milliseconds in \[0, 1000\] but got /,
-      );
-    }
-    await A.init({ workers: 2, threads: 2 });
-  });
 });

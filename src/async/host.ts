@@ -7,7 +7,7 @@ import { Model, Sequential, type FitOptions, type GraphDescription, type Labels 
 import { type Optimizer, optimizerOf } from "../model/optimizers.js";
 import { state } from "../runtime/runtime.js";
 import { Incoming, type Wire } from "./wire.js";
-import { BELL_IN, BELL_OUT, OP_NAMES, type ModelRequest, type Reply, type Request } from "./protocol.js";
+import { OP_NAMES, type ModelRequest, type Reply, type Request } from "./protocol.js";
 
 type Post = (reply: Reply, transfer?: ArrayBuffer[]) => void;
 
@@ -147,22 +147,20 @@ async function start(msg: Request, post: Post): Promise<void> {
   }
 }
 
-/**
- * Wires the handlers to this worker's channel. Node: the calling thread's MessageChannel and doorbell
- * (endpoint.ts); once ready, the worker sleeps in Atomics.wait on the doorbell and reads its port
- * synchronously, never through its event loop (nothing else runs in it: the pool's threads meet in
- * shared memory). A Web Worker: its global scope's messages.
- */
+/** Wires the handlers to this worker's port (Node's worker_threads, or a Web Worker's global scope). */
 function main(): void {
   const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
   const wt = proc?.getBuiltinModule?.("node:worker_threads") as
     | {
-        workerData: { port: NodePort; bell: Int32Array } | null;
-        receiveMessageOnPort(port: NodePort): { message: unknown } | undefined;
+        parentPort: {
+          on(e: "message", f: (m: Request) => void): void;
+          postMessage(m: unknown, t?: ArrayBuffer[]): void;
+        };
       }
     | undefined;
-  const channel = wt?.workerData;
-  if (wt && channel) {
+  let post: Post;
+  let listen: (f: (m: Request) => void) => void;
+  if (wt?.parentPort) {
     // below the calling thread's priority (Linux: this thread alone, and the pool threads it starts):
     // the event loop that hands out the calls gets a core the moment it wakes, however busy these are
     try {
@@ -170,40 +168,18 @@ function main(): void {
     } catch {
       // not allowed here: the workers keep the calling thread's priority
     }
-    const { port, bell } = channel;
-    const post: Post = (r, t) => {
-      port.postMessage(r, t);
-      // (the calling thread polls this count, never sleeps on it)
-      Atomics.add(bell, BELL_OUT, 1);
+    const port = wt.parentPort;
+    post = (r, t) => port.postMessage(r, t);
+    listen = (f) => port.on("message", f);
+  } else {
+    const scope = globalThis as unknown as {
+      postMessage(m: unknown, t?: ArrayBuffer[]): void;
+      onmessage: ((e: { data: Request }) => void) | null;
     };
-    const serve = () => {
-      for (let seen = 0; ;) {
-        Atomics.wait(bell, BELL_IN, seen);
-        seen = Atomics.load(bell, BELL_IN);
-        for (let got = wt.receiveMessageOnPort(port); got; got = wt.receiveMessageOnPort(port)) {
-          handle(got.message as Request, post);
-        }
-      }
-    };
-    const first = (m: unknown) => {
-      port.off("message", first);
-      void start(m as Request, post).then(serve);
-    };
-    port.on("message", first);
-    return;
+    post = (r, t) => scope.postMessage(r, t ?? []);
+    listen = (f) => (scope.onmessage = (e) => f(e.data));
   }
-  const scope = globalThis as unknown as {
-    postMessage(m: unknown, t?: ArrayBuffer[]): void;
-    onmessage: ((e: { data: Request }) => void) | null;
-  };
-  const post: Post = (r, t) => scope.postMessage(r, t ?? []);
-  scope.onmessage = (e) => (e.data.type === "init" ? void start(e.data, post) : handle(e.data, post));
+  listen((m) => (m.type === "init" ? void start(m, post) : handle(m, post)));
 }
-
-type NodePort = {
-  on(e: "message", f: (m: unknown) => void): void;
-  off(e: "message", f: (m: unknown) => void): void;
-  postMessage(m: unknown, t?: ArrayBuffer[]): void;
-};
 
 main();

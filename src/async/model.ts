@@ -164,7 +164,7 @@ export class AsyncSequential {
       METHOD_ARGS[method],
       args,
       (_w, id, o) => ({ type: "model", id, model: this.id, method, args: o.args, buffers: o.buffers, pool: o.pool }),
-      { kind: `model ${this.id} `, ...route },
+      route,
       (w) => {
         // bring worker w's copy up to date before it reads
         if (this.versions[w] === this.version) return null;

@@ -173,15 +173,6 @@ export type Request =
   /** Requests started together, run in order; their answers come back together. */
   | { type: "batch"; requests: Request[] };
 
-/**
- * The doorbell of a Node worker's channel: [0] counts the messages posted to the worker, [1] those it
- * posted back. The worker sleeps in Atomics.wait on [0] and reads its port synchronously; the calling
- * thread may poll [1] for a quick answer (endpoint.ts's wait()). A message then costs neither side a turn
- * of its event loop, which is most of a round trip's ~40 µs on these VMs (the message itself is ~3 µs).
- */
-export const BELL_IN = 0;
-export const BELL_OUT = 1;
-
 export type Reply =
   | { type: "ready"; threads: number; reason: string; wasmBytes: number }
   | { type: "failed"; error: { name: string; message: string } }

@@ -46,22 +46,11 @@ export interface AsyncInitOptions {
    * fresh pages cost ~3.4 ms a MB to touch here, reused ones nothing.
    */
   maxQueueBytes?: number;
-  /**
-   * Node on two cores or more: how long (ms) the calling thread may poll for the answers of the calls in
-   * flight when they are on one worker, nothing else is queued, and the last calls like them took no
-   * longer (default 0.1: tiny calls; 0: never). Such an answer costs no turn of the calling thread's event
-   * loop nor its wake-up (15-70 µs here); the event loop waits meanwhile, at most this long, and the
-   * calling thread keeps a core busy, which a worker may need when other processes want the cores too (a
-   * service at concurrency 1 on 2 cores answered no faster with 1 ms, and with a longer tail).
-   */
-  waitMs?: number;
 }
 
 /** A call on its way to a worker: who may run it, and what to post once one is chosen. */
 export interface Job {
   fn: string;
-  /** Calls of one kind (op or model method, and shapes) take about as long: wait() goes by the last. */
-  kind: string;
   /** Runs alone on the first worker, which may share it out to its pool. */
   exclusive: boolean;
   eligible(w: number): boolean;
@@ -89,9 +78,7 @@ export class Runtime {
   private alone = false;
   private readonly queue: Job[] = [];
   private nextId = 1;
-  private readonly inFlight = new Map<number, { job: Job; worker: number; t0: number }>();
-  /** How long (ms, post to answer) the last call of each kind took. */
-  private readonly took = new Map<string, number>();
+  private readonly inFlight = new Map<number, { job: Job; worker: number }>();
   /** Calls accepted and not yet posted (encoding, copying or queued). */
   waiting = 0;
   /** Bytes copied for the calls accepted and not yet answered. */
@@ -111,7 +98,6 @@ export class Runtime {
     readonly threads: { threads: number; reason: string },
     readonly maxQueue: number,
     readonly maxQueueBytes: number,
-    private readonly waitMs: number,
     private readonly launchOptions: LaunchOptions,
   ) {
     this.busy = workers.map(() => 0);
@@ -209,24 +195,6 @@ export class Runtime {
       if (++box.calls === PER_MESSAGE) this.post(w, box);
     }
     outbox.forEach((box, w) => this.post(w, box));
-    this.waitIfQuick();
-  }
-
-  /**
-   * Polls for the answers when every call in flight is on one worker, nothing else is queued, and the
-   * last calls of their kinds took no longer than waitMs (answers handled as they arrive).
-   */
-  private waitIfQuick(): void {
-    if (this.waitMs <= 0 || this.queue.length > 0 || this.inFlight.size === 0) return;
-    let w = -1;
-    for (const f of this.inFlight.values()) {
-      if (w >= 0 && f.worker !== w) return;
-      w = f.worker;
-      // (a call that may share out to a pool would lose the core polled on)
-      if (f.job.exclusive || (this.workers.length === 1 && this.threads.threads > 1)) return;
-      if (!((this.took.get(f.job.kind) ?? Infinity) <= this.waitMs)) return;
-    }
-    this.workers[w].wait(this.waitMs, () => this.busy[w] === 0 || this.broken !== null);
   }
 
   private post(w: number, box: { requests: Request[]; transfer: ArrayBuffer[]; calls: number }): void {
@@ -238,7 +206,7 @@ export class Runtime {
   private begin(job: Job, w: number): { requests: Request[]; transfer: ArrayBuffer[] } | null {
     const id = this.nextId++;
     this.busy[w]++;
-    this.inFlight.set(id, { job, worker: w, t0: performance.now() });
+    this.inFlight.set(id, { job, worker: w });
     this.waiting--;
     this.workers[w].hold(true);
     try {
@@ -254,9 +222,6 @@ export class Runtime {
     const f = this.inFlight.get(id);
     if (!f) return null;
     this.inFlight.delete(id);
-    // (kinds are shapes: a caller of many shapes must not grow this without bound)
-    if (this.took.size >= 256 && !this.took.has(f.job.kind)) this.took.clear();
-    this.took.set(f.job.kind, performance.now() - f.t0);
     if (--this.busy[f.worker] === 0) this.workers[f.worker].hold(false);
     if (f.job.exclusive) this.alone = false;
     if (this.inFlight.size === 0) for (const f of this.idlers.splice(0)) f();
@@ -368,10 +333,6 @@ async function start(options: AsyncInitOptions): Promise<Runtime> {
   const threads = checkInteger(fn, "threads", options.threads ?? Math.max(1, Math.min(8, here.cores)), 1);
   const maxQueue = checkInteger(fn, "maxQueue", options.maxQueue ?? 4096, 1);
   const maxQueueBytes = checkInteger(fn, "maxQueueBytes", options.maxQueueBytes ?? 256 * 2 ** 20, 0);
-  const waitMs = options.waitMs ?? 0.1;
-  if (typeof waitMs !== "number" || !(waitMs >= 0 && waitMs <= 1000)) {
-    throw new RangeError(`${fn}: waitMs expects a number of milliseconds in [0, 1000] but got ${describe(waitMs)}`);
-  }
   const { arenaBytes, wasm, sharedWasm, algorithm } = options;
   const launch: LaunchOptions = { threads, arenaBytes, wasm, sharedWasm, algorithm };
   const ready = await launchAll(n, launch);
@@ -382,7 +343,6 @@ async function start(options: AsyncInitOptions): Promise<Runtime> {
     { threads: ready[0].ready.threads, reason: ready[0].ready.reason },
     maxQueue,
     maxQueueBytes,
-    waitMs,
     launch,
   );
 }
@@ -537,7 +497,6 @@ export function send(
         const exclusive = route.exclusive === true || (rt.workers.length > 1 && work >= POOL_FROM);
         rt.submit({
           fn,
-          kind: `${route.kind ?? ""}${fn} ${out.shapes.join(" ")}`,
           exclusive,
           eligible: route.eligible ?? (() => true),
           start: (w, id) => {
@@ -587,8 +546,6 @@ export function send(
 }
 
 export interface Route {
-  /** Tells calls apart whose arguments have the same shapes (a model's number). */
-  kind?: string;
   /** Runs alone on the first worker (its pool may share it out). */
   exclusive?: boolean;
   eligible?: (w: number) => boolean;
