@@ -55,7 +55,7 @@ export function conv_pack_filters(w: usize, taps: i32, k: i32, k8: i32, out: usi
  * [m,nH,nW,kp] (k8 channels written per pixel, those past k computed as zeros and cropped by the caller).
  * conv_forward runs it on f64, conv_forward_f32 on f32 (k8 a multiple of 16 then).
  */
-function convForward<T>(
+export function convForward<T>(
   xp: usize,
   hp: i32,
   wp: i32,
@@ -87,18 +87,18 @@ function convForward<T>(
   const rowStep = bytesT<T>(dilH * wp * c);
   const pix = bytesT<T>(kp);
   // output row r is row r % nH of image r / nH; each is computed alone, so any split of the range agrees
-  for (let r = r0; r < r1; r++) {
-    const i = r / nH;
-    const oh = r - i * nH;
-    const xrow = atT<T>(xp, (i * hp + oh * sh) * wp * c);
-    const zrow = z + <usize>((i * nH + oh) * nW) * pix;
-    for (let kb = 0; kb < k8; kb += block<T>()) {
-      const wblk = atT<T>(wpk, kb * taps);
-      const bias = atT<T>(b8, kb);
-      const b0 = v128.load(bias);
-      const b1 = v128.load(bias, 16);
-      const b2 = v128.load(bias, 32);
-      const b3 = v128.load(bias, 48);
+  for (let kb = 0; kb < k8; kb += block<T>()) {
+    const wblk = atT<T>(wpk, kb * taps);
+    const bias = atT<T>(b8, kb);
+    const b0 = v128.load(bias);
+    const b1 = v128.load(bias, 16);
+    const b2 = v128.load(bias, 32);
+    const b3 = v128.load(bias, 48);
+    for (let r = r0; r < r1; r++) {
+      const i = r / nH;
+      const oh = r - i * nH;
+      const xrow = atT<T>(xp, (i * hp + oh * sh) * wp * c);
+      const zrow = z + <usize>((i * nH + oh) * nW) * pix;
       for (let ow = 0; ow < nW; ow += 2) {
         // the second pixel of the pair; a row's odd last pixel is paired with itself and stored once
         const two = ow + 1 < nW;

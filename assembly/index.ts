@@ -33,6 +33,7 @@ export {
   winograd_dz,
 } from "./winograd";
 export { winograd4_input, winograd4_output } from "./winograd4";
+export { winograd25_conv, winograd25_conv_f32 } from "./winograd25";
 export { relu_forward, relu_forward_f32, relu_backward } from "./relu";
 export { softmax_forward, softmax_forward_f32, softmax_cross_entropy } from "./softmax";
 export {
@@ -62,5 +63,5 @@ export function heap_base(): usize {
 
 /** Bumped whenever a kernel's arguments change (src/kernels/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
-  return 14;
+  return 15;
 }

@@ -213,7 +213,7 @@ function cases(spec: BenchSpec, algorithms: Algorithm[]): Case[] {
         gflop: (2 * macs) / 1e9,
         run: () => conv_forward(A, W, b, hp, o),
       });
-      if (dZ) {
+      if (dZ && (algorithm !== "winograd" || winogradFits(g, true))) {
         out.push({
           name,
           op: "conv_backward",

@@ -124,11 +124,12 @@ describe("convwasm bench: arguments", () => {
 });
 
 describe("bench(): records", () => {
-  it("a 3×3 stride-1 layer with each algorithm (Winograd's GFLOP/s counted as the direct loops' work); a 5×5 one without Winograd", async () => {
+  it("a 3×3 stride-1 layer with each algorithm (Winograd's GFLOP/s counted as the direct loops' work); a 5×5 one with Winograd forward only; a strided one without", async () => {
     const records = await bench(
       [
         { kind: "conv", name: "3x3", A: [1, 16, 16, 32], W: [3, 3, 32, 32], stride: 1, pad: 1, backward: true },
-        { kind: "conv", name: "5x5", A: [1, 12, 12, 4], W: [5, 5, 4, 4], stride: 1, pad: 2 },
+        { kind: "conv", name: "5x5", A: [1, 12, 12, 4], W: [5, 5, 4, 4], stride: 1, pad: 2, backward: true },
+        { kind: "conv", name: "s2", A: [1, 12, 12, 4], W: [3, 3, 4, 4], stride: 2, pad: 1 },
       ],
       { threads: [1], algorithms: ["direct", "winograd"], seconds: 0.05, rounds: 1, repeat: 2 },
     );
@@ -138,6 +139,9 @@ describe("bench(): records", () => {
       "3x3 conv_forward winograd",
       "3x3 conv_backward winograd",
       "5x5 conv_forward direct",
+      "5x5 conv_backward direct",
+      "5x5 conv_forward winograd",
+      "s2 conv_forward direct",
     ]);
     const [direct, , winograd] = records;
     expect(winograd.gflop).toBe(direct.gflop);

@@ -3,7 +3,7 @@
 // `Kernels` type, the warm-up, the loader's check of a module and the pool's dispatch all derive from it.
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 14;
+export const ABI_VERSION = 15;
 
 /** Channels rounded up to the kernels' blocks of 8 (one micro-kernel's width: 4 f64x2 registers). */
 export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
@@ -204,6 +204,15 @@ const F64 = {
       [s.z, G.k8, G.k8, s.b, 2, 2, 4, s.y, 7, 7, 0, 2, 1],
     ],
   },
+  winograd25_conv: {
+    args: ["xp", "hp", "wp", "c", "th", "tw", "u", "k8", "b8", "z", "nH", "nW", "relu", "scratch", "chunk", "r0", "r1"],
+    // a 5×5 output from the 11×11×5 padded scratch image (6×6 tiles two apart: three tile rows, the last
+    // partial; 5 channels: the scalar tail), two tile rows a chunk
+    warm: (s) => [
+      [s.xp, G.hp, G.wp, G.c, 3, 3, s.wpk, G.k8, s.b, s.y, 5, 5, 0, s.z, 2, 0, 3],
+      [s.xp, G.hp, G.wp, G.c, 3, 3, s.wpk, G.k8, s.b, s.y, 5, 5, 1, s.z, 2, 0, 3],
+    ],
+  },
   relu_backward: {
     args: ["da", "z", "dz", "i0", "i1"],
     warm: (s) => [[s.x, s.z, s.y, 0, 101]],
@@ -298,6 +307,7 @@ const F32 = {
   copy_channels_f32: { ...F64.copy_channels, type: "f32" },
   winograd_input_f32: { ...F64.winograd_input, type: "f32" },
   winograd_output_f32: { ...F64.winograd_output, type: "f32" },
+  winograd25_conv_f32: { ...F64.winograd25_conv, type: "f32" },
 } as const satisfies Record<string, Spec>;
 
 export const KERNELS = { ...F64, ...F32 };
@@ -363,6 +373,7 @@ const BUILDERS: { readonly [K in KernelName]: (a: ArgsOf<K>) => Task } = {
   winograd_dz: (a) => ["winograd_dz", a.dz, a.kp, a.k8, a.nH, a.nW, a.th, a.tw, a.tiles, a.u, a.r0, a.r1],
   winograd4_input: (a) => ["winograd4_input", a.xp, a.hp, a.wp, a.c, a.th, a.tw, a.tiles, a.v, a.r0, a.r1],
   winograd4_output: (a) => ["winograd4_output", a.mm, a.kp, a.k8, a.b8, a.th, a.tw, a.tiles, a.z, a.nH, a.nW, a.r0, a.r1, a.relu],
+  winograd25_conv: (a) => ["winograd25_conv", a.xp, a.hp, a.wp, a.c, a.th, a.tw, a.u, a.k8, a.b8, a.z, a.nH, a.nW, a.relu, a.scratch, a.chunk, a.r0, a.r1],
   relu_backward: (a) => ["relu_backward", a.da, a.z, a.dz, a.i0, a.i1],
   softmax_forward: (a) => ["softmax_forward", a.z, a.k, a.y, a.r0, a.r1],
   softmax_cross_entropy: (a) => ["softmax_cross_entropy", a.z, a.t, a.k, a.scale, a.loss, a.dz, a.r0, a.r1],
@@ -392,6 +403,7 @@ const BUILDERS: { readonly [K in KernelName]: (a: ArgsOf<K>) => Task } = {
   copy_channels_f32: (a) => ["copy_channels_f32", a.x, a.xs, a.c, a.y, a.ys, a.p0, a.p1],
   winograd_input_f32: (a) => ["winograd_input_f32", a.xp, a.hp, a.wp, a.c, a.th, a.tw, a.tiles, a.v, a.r0, a.r1],
   winograd_output_f32: (a) => ["winograd_output_f32", a.mm, a.kp, a.k8, a.b8, a.th, a.tw, a.tiles, a.z, a.nH, a.nW, a.r0, a.r1, a.relu],
+  winograd25_conv_f32: (a) => ["winograd25_conv_f32", a.xp, a.hp, a.wp, a.c, a.th, a.tw, a.u, a.k8, a.b8, a.z, a.nH, a.nW, a.relu, a.scratch, a.chunk, a.r0, a.r1],
 };
 
 /**

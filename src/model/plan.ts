@@ -428,15 +428,15 @@ export class Plan {
       // rows of W for the input as it lies in memory (cs ≥ n rows, zeros past n), in column blocks
       packs = [pack(w, 1, 1, W.shape[0], kOut, cs)];
     } else if (this.tileOf(i) !== 0) {
-      // [3, 3, cs, k] (input channels widened, zeros), then U = G g Gᵀ
-      const [, , c] = W.shape;
-      const wide = new Float64Array(9 * cs * kOut);
-      for (let t = 0; t < 9; t++)
+      // [f, f, cs, k] (input channels widened, zeros), then U = G g Gᵀ
+      const [f, , c] = W.shape as [3 | 5, number, number];
+      const wide = new Float64Array(f * f * cs * kOut);
+      for (let t = 0; t < f * f; t++)
         for (let ch = 0; ch < c; ch++)
           for (let o = 0; o < kOut; o++) wide[(t * cs + ch) * kOut + o] = w[(t * c + ch) * kOut + o] * scale[o];
       const tile = this.tileOf(i) as Tile;
-      const U = winogradFilters(fn, ctx, wide, cs, kOut, tile);
-      packs = [this.precision === "f32" ? winogradRepack(U, (tile + 2) ** 2, cs, kOut, B) : U];
+      const U = winogradFilters(fn, ctx, wide, cs, kOut, tile, f);
+      packs = [this.precision === "f32" ? winogradRepack(U, (tile + f - 1) ** 2, cs, kOut, B) : U];
     } else {
       const [fh, fw, c] = W.shape;
       packs = [pack(w, fh, fw, c, kOut, cs)];
@@ -457,7 +457,8 @@ export class Plan {
     const l = this.g.steps[op.step].layer;
     if (convMode(l, this.shapes[op.inputs[0]]) !== "dense") return 0;
     const g = convGeometry(l, this.shapes[op.inputs[0]]);
-    const tile = useWinograd("predict", undefined, { ...g, c: this.cs[op.inputs[0]] }, false, this.precision) ?? 0;
+    const tile =
+      useWinograd("predict", undefined, { ...g, c: this.cs[op.inputs[0]] }, false, this.precision, true) ?? 0;
     return this.precision === "f32" && tile !== 0 ? 2 : tile;
   }
 
@@ -587,8 +588,8 @@ export class Plan {
         const rows = m * nH;
         if (mode === "dense" && tile !== 0) {
           const images = { ptr: x, strides: [h * w * xcs, w * xcs, xcs, 1], h, w, c: xcs };
-          const shape = { m, h, w, c: xcs, k, top, left, nH, nW };
-          const work = m * nH * nW * blocks(k) * 9 * xcs;
+          const shape = { f: fh as 3 | 5, m, h, w, c: xcs, k, top, left, nH, nW };
+          const work = m * nH * nW * blocks(k) * fh * fw * xcs;
           // (the output transform fuses a ReLU alone: a residual or ReLU6 follows it, in place)
           const alone = act === 1 && res === 0 ? 1 : 0;
           winogradFromArena(fn, ctx, images, packs[0], bias, shape, y, work, tile as Tile, alone, prec);

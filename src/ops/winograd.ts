@@ -1,7 +1,8 @@
-// Winograd F(2×2, 3×3) for the 3×3 stride-1 convolutions (conv_forward, and conv_backward's dA_prev, a
-// 3×3 stride-1 convolution of dZ with the rotated filters): 2.25× fewer multiplications than the direct
-// loops. The transforms are assembly/winograd.ts; the 16 elementwise products are GEMMs on conv_forward's
-// packed-panel micro-kernel (1×1 convolutions over the tiles). Every task writes its own tiles, so the
+// Winograd F(2×2, 3×3) and F(4×4, 3×3) for the 3×3 stride-1 convolutions (conv_forward, and conv_backward's
+// dA_prev, a 3×3 stride-1 convolution of dZ with the rotated filters): 2.25× and 4× fewer multiplications
+// than the direct loops; F(2×2, 5×5) for the 5×5 ones forward (2.8× fewer). The transforms are
+// assembly/winograd*.ts; the elementwise products are GEMMs on conv_forward's packed-panel micro-kernel
+// (1×1 convolutions over the tiles). Every task writes its own tiles, so the
 // bits are the same on any number of threads; they differ from the direct loops' (another order of
 // summation, rounding ~1e-15 relative: test/ops/winograd.test.ts states the bound).
 import type { NDArray } from "../core/ndarray.js";
@@ -23,8 +24,9 @@ import { state } from "../runtime/runtime.js";
 import { type ArenaImages, padImages } from "./pad.js";
 import { F64_BYTES } from "../core/ndarray.js";
 
-/** The shape of one Winograd convolution: input [m,h,w,c] padded per side, output [m,nH,nW,k]. */
+/** The shape of one Winograd convolution: input [m,h,w,c] padded per side, output [m,nH,nW,k], f×f filters. */
 export interface WinogradShape {
+  f: 3 | 5;
   m: number;
   h: number;
   w: number;
@@ -39,7 +41,7 @@ export interface WinogradShape {
 /** Forward: the convolution itself. */
 export function forwardShape(g: ConvGeometry): WinogradShape {
   const { m, h, w, c, k, top, left, nH, nW } = g;
-  return { m, h, w, c, k, top, left, nH, nW };
+  return { f: g.fh === 5 ? 5 : 3, m, h, w, c, k, top, left, nH, nW };
 }
 
 /**
@@ -48,19 +50,20 @@ export function forwardShape(g: ConvGeometry): WinogradShape {
  */
 export function backwardShape(g: ConvGeometry): WinogradShape {
   const { m, h, w, c, k, top, left, nH, nW } = g;
-  return { m, h: nH, w: nW, c: k, k: c, top: 2 - top, left: 2 - left, nH: h, nW: w };
+  return { f: 3, m, h: nH, w: nW, c: k, k: c, top: 2 - top, left: 2 - left, nH: h, nW: w };
 }
 
-/** Winograd computes this convolution: 3×3, stride 1, dilation 1, one group (and, backward, pads ≤ 2). */
-export function winogradFits(g: ConvGeometry): boolean {
-  return fits(g, false) === null;
+/** Winograd computes this convolution: 3×3 (or forward 5×5), stride 1, dilation 1, one group (and, backward, pads ≤ 2). */
+export function winogradFits(g: ConvGeometry, backward = false): boolean {
+  return fits(g, backward) === null;
 }
 
 /** Why Winograd cannot compute this convolution, or null. */
 function fits(g: ConvGeometry, backward: boolean): string | null {
   const { fh, fw, sh, sw, dh, dw, groups, top, bottom, left, right } = g;
-  if (fh !== 3 || fw !== 3 || sh !== 1 || sw !== 1 || dh !== 1 || dw !== 1 || groups !== 1) {
-    return `a 3×3 convolution with stride 1, dilation 1 and one group, but this one is ${fh}×${fw}, stride ${sh}×${sw}, dilation ${dh}×${dw}, ${groups} group${groups > 1 ? "s" : ""}`;
+  const size = fh === fw && (fh === 3 || (fh === 5 && !backward));
+  if (!size || sh !== 1 || sw !== 1 || dh !== 1 || dw !== 1 || groups !== 1) {
+    return `a ${backward ? "3×3" : "3×3 or 5×5"} convolution with stride 1, dilation 1 and one group, but this one is ${fh}×${fw}, stride ${sh}×${sw}, dilation ${dh}×${dw}, ${groups} group${groups > 1 ? "s" : ""}`;
   }
   if (backward && Math.max(top, bottom, left, right) > 2) return "padding of at most 2 on each side for dA_prev";
   return null;
@@ -74,7 +77,13 @@ function fits(g: ConvGeometry, backward: boolean): string | null {
  * are mostly edge tiles, and the filters' transform is paid per call (8×8×128: 1.45× slower forward, 2×
  * backward).
  */
-function pays(s: WinogradShape, backward: boolean, precision: Precision): boolean {
+function pays(s: WinogradShape, backward: boolean, precision: Precision, cached: boolean): boolean {
+  // 5×5 forward (F(2×2, 5×5), 2.8× fewer products), with the filters' transform made once (a model's plan):
+  // from 8 input and 16 output channels, any output size; 0.5–0.75× the direct loops' time with 16–64
+  // channels (4×4 to 28×28 outputs, batch 1 to 64), 0.9–1.0× with 8 input channels; with fewer, or 8 output
+  // channels in float64, 1.15–2.4× slower. A call that transforms them itself (36 values from 25 per
+  // filter, in TypeScript) needs 2048 output pixels: 1×14×14×16→32 took 2.4× the direct time, 64×14×14 0.76×
+  if (s.f === 5) return s.c >= 8 && s.k >= 16 && (cached || s.m * s.nH * s.nW >= 2048);
   if (s.c < 32 || s.k < 32) return false;
   // (an f32 plan's F(2×2) also pays on 13×13: squeezenet1_1's last fire modules, 3×3 convs 9.0 ms against
   // 10.9 direct at batch 1)
@@ -91,6 +100,7 @@ export const winogradTuning = { tile: 0 as 0 | Tile };
  * output is smaller than two tiles of 4 each way, where F(2×2, 3×3) wastes less on edge tiles.
  */
 function tileOf(s: WinogradShape): Tile {
+  if (s.f === 5) return 2;
   if (winogradTuning.tile !== 0) return winogradTuning.tile;
   return s.nH >= 8 && s.nW >= 8 ? 4 : 2;
 }
@@ -98,7 +108,8 @@ function tileOf(s: WinogradShape): Tile {
 /**
  * The tile this call runs by Winograd with, or null for the direct loops: as asked (per call, else
  * init()'s choice, else "auto"); "auto" where it fits and measured faster; "winograd" asked of a call
- * where it does not fit is a RangeError (asked in init(), it applies where it fits).
+ * where it does not fit is a RangeError (asked in init(), it applies where it fits). `cached`: the
+ * caller transforms the filters once for many calls (a model's plan), which makes 5×5 pay sooner.
  */
 export function useWinograd(
   fn: string,
@@ -106,6 +117,7 @@ export function useWinograd(
   g: ConvGeometry,
   backward: boolean,
   precision: Precision = "f64",
+  cached = false,
 ): Tile | null {
   const perCall = asked !== undefined;
   const algorithm = perCall ? checkAlgorithm(fn, asked) : state.algorithm;
@@ -116,15 +128,15 @@ export function useWinograd(
     if (why !== null && perCall) throw new RangeError(`${fn}: options.algorithm "winograd" expects ${why}`);
     return why === null ? tileOf(shape) : null;
   }
-  return why === null && pays(shape, backward, precision) ? tileOf(shape) : null;
+  return why === null && pays(shape, backward, precision, cached) ? tileOf(shape) : null;
 }
 
-/** Output tile sizes: F(2×2, 3×3) and F(4×4, 3×3). */
+/** Output tile sizes: F(2×2, 3×3) and F(4×4, 3×3); F(2×2, 5×5). */
 export type Tile = 2 | 4;
 
 /**
- * W [3,3,C,K] as the filters of the convolution Winograd computes: itself forward; for dA_prev, rotated by
- * 180° with its channels swapped ([3,3,K,C]).
+ * W [f,f,C,K] as the filters of the convolution Winograd computes: itself forward; for dA_prev (3×3),
+ * rotated by 180° with its channels swapped ([3,3,K,C]).
  */
 function filtersOf(W: NDArray, rotated: boolean): Float64Array {
   const w = W.toFloat64Array();
@@ -149,7 +161,9 @@ export function winogradFilters(
   c: number,
   k: number,
   tile: Tile,
+  f: 3 | 5 = 3,
 ): Float64Array {
+  if (f === 5) return filters5(w, c, k);
   const points = (tile + 2) ** 2;
   const k8 = blocks8(k);
   return arena.scope(() => {
@@ -159,6 +173,48 @@ export function winogradFilters(
     runKernel(kernels, "winograd_filter", { w: wc, cin: c, kout: k, k8, tile, u: pk });
     return arena.f64(pk, points * c * k8).slice();
   });
+}
+
+/**
+ * F(2×2, 5×5)'s G: the rows of the points 0, −1, 1, −2, 2 (in Bᵀ's order: scaled so that Aᵀ and Bᵀ keep
+ * small integers) and ∞. Solved exactly by scripts/winograd25.py's construction; 1/6, 1/12, 1/24, 1/3
+ * and 2/3 round in float64.
+ */
+const G5 = [
+  [1 / 4, 0, 0, 0, 0],
+  [-1 / 6, -1 / 6, -1 / 6, -1 / 6, -1 / 6],
+  [-1 / 6, 1 / 6, -1 / 6, 1 / 6, -1 / 6],
+  [1 / 24, 1 / 12, 1 / 6, 1 / 3, 2 / 3],
+  [1 / 24, -1 / 12, 1 / 6, -1 / 3, 2 / 3],
+  [0, 0, 0, 0, 1],
+];
+
+/** U = G g Gᵀ of w [5,5,c,k] (C order), in float64, as winogradFilters' 36 panels [c][k8] (blocks of 8). */
+function filters5(w: Float64Array, c: number, k: number): Float64Array {
+  const k8 = blocks8(k);
+  const U = new Float64Array(36 * c * k8);
+  const g = new Float64Array(25);
+  const t = new Float64Array(30);
+  for (let ci = 0; ci < c; ci++) {
+    for (let ko = 0; ko < k; ko++) {
+      for (let tap = 0; tap < 25; tap++) g[tap] = w[(tap * c + ci) * k + ko];
+      // t = G g (6×5), then U = t Gᵀ (6×6)
+      for (let a = 0; a < 6; a++)
+        for (let x = 0; x < 5; x++) {
+          let sum = 0;
+          for (let y = 0; y < 5; y++) sum += G5[a][y] * g[y * 5 + x];
+          t[a * 5 + x] = sum;
+        }
+      const at = Math.floor(ko / 8) * c * 8 + ci * 8 + (ko % 8);
+      for (let a = 0; a < 6; a++)
+        for (let b = 0; b < 6; b++) {
+          let sum = 0;
+          for (let x = 0; x < 5; x++) sum += t[a * 5 + x] * G5[b][x];
+          U[(a * 6 + b) * c * k8 + at] = sum;
+        }
+    }
+  }
+  return U;
 }
 
 /**
@@ -178,7 +234,7 @@ export function winogradConv(
   tile: Tile,
 ): void {
   const { arena } = ctx;
-  const U = winogradFilters(fn, ctx, filtersOf(W, rotated), s.c, s.k, tile);
+  const U = winogradFilters(fn, ctx, filtersOf(W, rotated), s.c, s.k, tile, s.f);
   const xc = arena.copyInStrided(fn, "input", x);
   winogradFromArena(
     fn,
@@ -233,9 +289,10 @@ export function winogradFromArena(
   if (precision === "f32" && tile !== 2) throw new RangeError(`${fn}: f32 Winograd has tile 2 only`);
   const el = ELEMENT_BYTES[precision];
   const view = (p: number, n: number) => (precision === "f64" ? arena.f64(p, n) : arena.f32(p, n));
-  const points = (tile + 2) ** 2;
+  const points = (tile + s.f - 1) ** 2;
   const { xp, hp, wp, th, tw, row, gemmRows, tiles } = tiled(fn, ctx, x, s, tile, precision);
   const k8 = Math.ceil(k / BLOCK[precision]) * BLOCK[precision];
+  if (s.f === 5) return conv5(fn, ctx, { xp, hp, wp, th, tw }, U, bias, s, z, work, relu, precision, k8);
   const plane = c * k8;
   const pk = arena.alloc(fn, "U packed", U.length * el);
   view(pk, U.length).set(U);
@@ -263,6 +320,47 @@ export function winogradFromArena(
   }
   run(gemms);
   run(parts.map(([r0, r1]) => task(output, { mm, kp: k8, k8, b8, th, tw, tiles, z, nH, nW, r0, r1, relu })));
+}
+
+/** Bytes of a chunk's transforms and products that stay in cache (the L2 of a core, with room to spare). */
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * winogradFromArena for 5×5 filters: F(2×2, 5×5) in one kernel call per task, chunk by chunk of tile rows
+ * (each task its own scratch), so that the 36 points' transforms and products stay in cache.
+ */
+function conv5(
+  fn: string,
+  ctx: Context,
+  p: { xp: number; hp: number; wp: number; th: number; tw: number },
+  U: Float64Array | Float32Array,
+  bias: Float64Array | Float32Array,
+  s: WinogradShape,
+  z: number,
+  work: number,
+  relu: number,
+  precision: Precision,
+  k8: number,
+): void {
+  const { arena } = ctx;
+  const { c, nH, nW } = s;
+  const el = ELEMENT_BYTES[precision];
+  const view = (q: number, n: number) => (precision === "f64" ? arena.f64(q, n) : arena.f32(q, n));
+  const u = arena.alloc(fn, "U packed", U.length * el);
+  view(u, U.length).set(U);
+  const b8 = arena.alloc(fn, "b", k8 * el);
+  view(b8, k8).fill(0);
+  view(b8, bias.length).set(bias);
+  const rows = s.m * p.th;
+  const perRow = 36 * p.tw * (c + k8) * el;
+  const parts = guided(ctx, work, "conv_forward", rows);
+  const chunk = Math.max(1, Math.min(Math.floor(CHUNK_BYTES / perRow), ...parts.map(([r0, r1]) => r1 - r0)));
+  const each = k8 * el + chunk * perRow;
+  const scratch = arena.alloc(fn, "Winograd scratch", parts.length * each);
+  const name = kernelFor("winograd25_conv", precision);
+  // prettier-ignore
+  runTasks(fn, ctx, parts.map(([r0, r1], j) => task(name, { xp: p.xp, hp: p.hp, wp: p.wp, c, th: p.th, tw: p.tw, u, k8, b8,
+    z, nH, nW, relu, scratch: scratch + j * each, chunk, r0, r1 })));
 }
 
 /**
@@ -383,7 +481,7 @@ function tiled(
 ) {
   const { m, h, w, c, top, left, nH, nW } = s;
   const [th, tw] = [Math.ceil(nH / tile), Math.ceil(nW / tile)];
-  const [hp, wp] = [tile * th + 2, tile * tw + 2];
+  const [hp, wp] = [tile * th + s.f - 1, tile * tw + s.f - 1];
   const xp = arena.alloc(fn, "input padded", m * hp * wp * c * ELEMENT_BYTES[precision]);
   const pads = { top, bottom: hp - h - top, left, right: wp - w - left };
   padImages(kernels, { ptr: x.ptr, strides: x.strides, h, w, c }, pads, xp, m, precision);

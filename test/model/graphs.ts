@@ -29,6 +29,11 @@ export const BLOCKS: ((x: SymbolicTensor, s: Shape, r: number) => [SymbolicTenso
     return [layers.relu().apply(layers.batchNorm().apply(conv.apply(x))), [h, w, 3 + (r % 7)]];
   },
   (x, s) => [layers.add().apply([layers.batchNorm().apply(layers.conv2d({ filters: s[2], size: 1 }).apply(x)), x]), s],
+  // 5×5 'same' (a plan takes Winograd F(2×2, 5×5) for it from 8 input and 16 output channels)
+  (x, [h, w], r) => [
+    layers.conv2d({ filters: 16 + 3 * (r % 4), size: 5, pad: "same" }).apply(x),
+    [h, w, 16 + 3 * (r % 4)],
+  ],
   (x, s) => [
     layers.relu6().apply(layers.batchNorm().apply(layers.depthwiseConv2d({ size: 3, pad: 1, bias: false }).apply(x))),
     s,

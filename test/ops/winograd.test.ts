@@ -1,6 +1,6 @@
-// Winograd F(2×2, 3×3) and F(4×4, 3×3): accuracy against the direct loops and the float64 oracle (PyTorch
-// fixtures), with values scaled from 1e-3 to 1e3, on random shapes and the bench's layers; the same bits
-// on 1, 2 and 3 threads; dW and db untouched; "auto" choosing; the algorithm option checked.
+// Winograd F(2×2, 3×3), F(4×4, 3×3) and F(2×2, 5×5): accuracy against the direct loops and the float64
+// oracle (PyTorch fixtures), with values scaled from 1e-3 to 1e3, on random shapes and the bench's layers;
+// the same bits on 1, 2 and 3 threads; dW and db untouched; "auto" choosing; the algorithm option checked.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NDArray, RandomState, conv_backward, conv_forward, init, setThreads } from "convwasm";
 import { winogradTuning } from "convwasm/internal";
@@ -18,9 +18,11 @@ shareSmallCalls();
 /**
  * The stated bounds: max |Winograd − reference| / max |reference| (the error relative to the output's
  * magnitude, as the transforms' rounding grows with it). F(2×2, 3×3) uses exact coefficients (½); F(4×4,
- * 3×3) rounds 1/6, 1/12, 1/24 and sums up to 36 terms per output with weights up to 8.
+ * 3×3) rounds 1/6, 1/12, 1/24 and sums up to 36 terms per output with weights up to 8; F(2×2, 5×5) rounds
+ * 1/3 and 2/3 as well, on the same 36 points.
  */
 const BOUND = { 2: 1e-14, 4: 1e-13 } as const;
+const BOUND5 = 1e-13;
 
 function relError(a: NDArray, ref: NDArray): number {
   const [x, y] = [a.toFloat64Array(), ref.toFloat64Array()];
@@ -71,6 +73,30 @@ describe("Winograd convolution", () => {
     });
   }
 
+  it(`F(2×2, 5×5): within ${BOUND5} of the direct loops forward on random shapes, pads 0..3 and scales 1e-3..1e3; the backward pass stays direct`, () => {
+    let seed = 200;
+    for (const [m, h, w, c, k, pad] of [
+      [1, 5, 5, 1, 1, 2],
+      [2, 14, 14, 16, 32, 2],
+      [1, 9, 11, 5, 7, 0],
+      [3, 13, 8, 17, 9, 1],
+      [1, 7, 7, 3, 5, 3],
+      [2, 6, 10, 24, 40, 2],
+    ]) {
+      for (const scale of [1e-3, 1, 1e3]) {
+        const A = scaled(randn(seed++, m, h, w, c), scale);
+        const W = scaled(randn(seed++, 5, 5, c, k), scale);
+        const b = randn(seed++, k);
+        const hp = { stride: 1, pad };
+        const [Zd, cached] = conv_forward(A, W, b, hp, { algorithm: "direct" });
+        const [Zw, cachew] = conv_forward(A, W, b, hp, { algorithm: "winograd" });
+        expect(relError(Zw, Zd), `Z ${[m, h, w, c, k, pad]} × ${scale}`).toBeLessThan(BOUND5);
+        const dZ = randn(seed++, ...Zd.shape);
+        conv_backward(dZ, cachew).forEach((g, i) => expectIdentical(g, conv_backward(dZ, cached)[i]));
+      }
+    }
+  });
+
   it("within 1e-12 of PyTorch float64 (Z, dA_prev and dW, scales 1e-3..1e3), and of the direct loops on the bench's resnet56 and vgg32 layers", () => {
     interface Case {
       seed: number;
@@ -114,9 +140,33 @@ describe("Winograd convolution", () => {
     }
   });
 
+  it("F(2×2, 5×5): within 1e-12 of PyTorch float64 (Z, scales 1e-3..1e3)", () => {
+    interface Case {
+      seed: number;
+      shape: [number, number, number, number, number];
+      pad: number;
+      scale: number;
+      Z: number[];
+    }
+    const cases = fixture<Case[]>("winograd5.json");
+    expect(cases.length).toBe(12);
+    for (const { seed, shape, pad, scale, Z: z } of cases) {
+      const [m, h, w, c, k] = shape;
+      const rs = new RandomState(seed);
+      const A = scaled(rs.randn(m, h, w, c), scale);
+      const W = scaled(rs.randn(5, 5, c, k), scale);
+      const b = rs.randn(k);
+      const [Z] = conv_forward(A, W, b, { stride: 1, pad }, { algorithm: "winograd" });
+      expect(relError(Z, new NDArray(Float64Array.from(z), Z.shape)), `${shape} pad ${pad} × ${scale}`).toBeLessThan(
+        1e-12,
+      );
+    }
+  });
+
   it("gives the same bits on 1, 2 and 3 threads", async () => {
     const A = randn(50, 2, 20, 18, 32);
     const W = randn(51, 3, 3, 32, 40);
+    const W5 = randn(54, 5, 5, 32, 40);
     const b = randn(52, 40);
     const hp = { stride: 1, pad: 1 };
     const results: NDArray[][] = [];
@@ -124,7 +174,8 @@ describe("Winograd convolution", () => {
       await setThreads(threads);
       const [Z, cache] = conv_forward(A, W, b, hp, { algorithm: "winograd" });
       const [dA] = conv_backward(randn(53, ...Z.shape), cache, { algorithm: "winograd" });
-      results.push([Z, dA]);
+      const [Z5] = conv_forward(A, W5, b, { stride: 1, pad: 2 }, { algorithm: "winograd" });
+      results.push([Z, dA, Z5]);
     }
     for (const r of results.slice(1)) r.forEach((a, i) => expectIdentical(a, results[0][i]));
   });
@@ -146,6 +197,20 @@ describe("Winograd convolution", () => {
     // stride 2: direct
     const [s2] = conv_forward(A, W, b, { stride: 2, pad: 1 });
     expectIdentical(s2, conv_forward(A, W, b, { stride: 2, pad: 1 }, { algorithm: "direct" })[0]);
+    // 5×5: Winograd from 8 input and 16 output channels on 2048 output pixels (a call transforms its own
+    // filters); one 16×16 image, or 8 output channels: direct
+    const [A5, W5, b5] = [randn(66, 8, 16, 16, 8), randn(67, 5, 5, 8, 16), randn(68, 16)];
+    const same = { stride: 1, pad: 2 };
+    const [w5] = conv_forward(A5, W5, b5, same, { algorithm: "winograd" });
+    expect(w5.toFloat64Array()).not.toEqual(
+      conv_forward(A5, W5, b5, same, { algorithm: "direct" })[0].toFloat64Array(),
+    );
+    expectIdentical(conv_forward(A5, W5, b5, same)[0], w5);
+    const one = randn(69, 1, 16, 16, 8);
+    expectIdentical(conv_forward(one, W5, b5, same)[0], conv_forward(one, W5, b5, same, { algorithm: "direct" })[0]);
+    const W58 = randn(70, 5, 5, 8, 8);
+    const b58 = randn(71, 8);
+    expectIdentical(conv_forward(A5, W58, b58, same)[0], conv_forward(A5, W58, b58, same, { algorithm: "direct" })[0]);
   });
 
   it("refuses a bad algorithm, and Winograd asked of a layer it cannot compute, naming the op", async () => {
@@ -155,8 +220,12 @@ describe("Winograd convolution", () => {
     expect(() => conv_forward(A, W5, b, { stride: 1, pad: 2 }, { algorithm: "fft" as never })).toThrow(
       'conv_forward: options.algorithm expects "auto", "direct" or "winograd" but got string fft',
     );
-    expect(() => conv_forward(A, W5, b, { stride: 1, pad: 2 }, { algorithm: "winograd" })).toThrow(
-      'conv_forward: options.algorithm "winograd" expects a 3×3 convolution with stride 1, dilation 1 and one group, but this one is 5×5, stride 1×1, dilation 1×1, 1 group',
+    expect(() => conv_forward(A, W5, b, { stride: 2, pad: 2 }, { algorithm: "winograd" })).toThrow(
+      'conv_forward: options.algorithm "winograd" expects a 3×3 or 5×5 convolution with stride 1, dilation 1 and one group, but this one is 5×5, stride 2×2, dilation 1×1, 1 group',
+    );
+    const [, cache5] = conv_forward(A, W5, b, { stride: 1, pad: 2 }, { algorithm: "winograd" });
+    expect(() => conv_backward(randn(75, 1, 6, 6, 2), cache5, { algorithm: "winograd" })).toThrow(
+      'conv_backward: options.algorithm "winograd" expects a 3×3 convolution with stride 1, dilation 1 and one group, but this one is 5×5, stride 1×1, dilation 1×1, 1 group',
     );
     const W3 = randn(73, 3, 3, 2, 2);
     const [, cache] = conv_forward(A, W3, b, { stride: 1, pad: 3 });
