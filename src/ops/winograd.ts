@@ -85,9 +85,10 @@ function pays(s: WinogradShape, backward: boolean, precision: Precision, cached:
   // filter, in TypeScript) needs 2048 output pixels: 1×14×14×16→32 took 2.4× the direct time, 64×14×14 0.76×
   if (s.f === 5) return s.c >= 8 && s.k >= 16 && (cached || s.m * s.nH * s.nW >= 2048);
   if (s.c < 32 || s.k < 32) return false;
-  // (an f32 plan's F(2×2) also pays on 13×13: squeezenet1_1's last fire modules, 3×3 convs 9.0 ms against
-  // 10.9 direct at batch 1)
-  const least = precision === "f32" ? 12 : 14;
+  // (with the filters' transform made once, it also pays on 13×13: squeezenet1_1's last fire modules at
+  // batch 1, 3×3 convs 9.0 ms against 10.9 direct in float32; in float64 64→256 1.48 against 2.36 ms and
+  // 48→192 0.85 against 1.34. A call transforming its own filters there: 1.2× slower)
+  const least = cached || precision === "f32" ? 12 : 14;
   if (!backward) return s.nH >= least && s.nW >= least;
   return s.nH >= 16 && s.nW >= 16 && s.m * s.nH * s.nW >= 768;
 }
@@ -97,12 +98,16 @@ export const winogradTuning = { tile: 0 as 0 | Tile };
 
 /**
  * The tile for a shape: F(4×4, 3×3) (4× fewer products, measured fastest on every bench layer) unless the
- * output is smaller than two tiles of 4 each way, where F(2×2, 3×3) wastes less on edge tiles.
+ * output is smaller than two tiles of 4 each way, or below 16 where tiles of 4 overhang it more than tiles
+ * of 2 (13 or 14: 16 rows computed against 14). There F(2×2, 3×3) wastes less on edge tiles: as a plan's
+ * layer (float64, one image) 13×13×64→256 took 1.81 ms against 2.01 by F(4×4), 14×14×256→256 6.15 against
+ * 7.12; 15×15 and 16×16 0.76–0.88× by F(4×4).
  */
 function tileOf(s: WinogradShape): Tile {
   if (s.f === 5) return 2;
   if (winogradTuning.tile !== 0) return winogradTuning.tile;
-  return s.nH >= 8 && s.nW >= 8 ? 4 : 2;
+  const overhangs = (n: number) => n < 16 && Math.ceil(n / 4) * 4 > Math.ceil(n / 2) * 2;
+  return s.nH >= 8 && s.nW >= 8 && !overhangs(s.nH) && !overhangs(s.nW) ? 4 : 2;
 }
 
 /**
