@@ -23,6 +23,7 @@ export {
   pool_backward_max,
   pool_backward_average,
   transpose_planes,
+  transpose_planes_f32,
 } from "./pool";
 export {
   winograd_filter,
@@ -63,5 +64,5 @@ export function heap_base(): usize {
 
 /** Bumped whenever a kernel's arguments change (src/kernels/kernels.ts ABI_VERSION must match). */
 export function abi_version(): i32 {
-  return 15;
+  return 16;
 }

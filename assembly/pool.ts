@@ -402,24 +402,33 @@ export function pool_backward_average(
  * dst[p*c + ch] = src[ch*n + p] for p < n, ch < c: c planes of n elements (an NCHW band) to n pixels of
  * c channels (NHWC), in tiles of 8 pixels so that reads stay sequential.
  */
-export function transpose_planes(src: usize, c: i32, n: i32, dst: usize): void {
+function transposePlanes<T>(src: usize, c: i32, n: i32, dst: usize): void {
+  const e = sizeof<T>();
+  const step = bytesT<T>(c);
   let p0 = 0;
   for (; p0 + 8 <= n; p0 += 8) {
     for (let ch = 0; ch < c; ch++) {
-      const s = at(src, ch * n + p0);
-      const d = at(dst, p0 * c + ch);
-      const step = bytes(c);
-      store<f64>(d, load<f64>(s));
-      store<f64>(d + step, load<f64>(s, 8));
-      store<f64>(d + 2 * step, load<f64>(s, 16));
-      store<f64>(d + 3 * step, load<f64>(s, 24));
-      store<f64>(d + 4 * step, load<f64>(s, 32));
-      store<f64>(d + 5 * step, load<f64>(s, 40));
-      store<f64>(d + 6 * step, load<f64>(s, 48));
-      store<f64>(d + 7 * step, load<f64>(s, 56));
+      const s = atT<T>(src, ch * n + p0);
+      const d = atT<T>(dst, p0 * c + ch);
+      store<T>(d, load<T>(s));
+      store<T>(d + step, load<T>(s + e));
+      store<T>(d + 2 * step, load<T>(s + 2 * e));
+      store<T>(d + 3 * step, load<T>(s + 3 * e));
+      store<T>(d + 4 * step, load<T>(s + 4 * e));
+      store<T>(d + 5 * step, load<T>(s + 5 * e));
+      store<T>(d + 6 * step, load<T>(s + 6 * e));
+      store<T>(d + 7 * step, load<T>(s + 7 * e));
     }
   }
   for (let p = p0; p < n; p++) {
-    for (let ch = 0; ch < c; ch++) store<f64>(at(dst, p * c + ch), load<f64>(at(src, ch * n + p)));
+    for (let ch = 0; ch < c; ch++) store<T>(atT<T>(dst, p * c + ch), load<T>(atT<T>(src, ch * n + p)));
   }
+}
+
+export function transpose_planes(src: usize, c: i32, n: i32, dst: usize): void {
+  transposePlanes<f64>(src, c, n, dst);
+}
+
+export function transpose_planes_f32(src: usize, c: i32, n: i32, dst: usize): void {
+  transposePlanes<f32>(src, c, n, dst);
 }

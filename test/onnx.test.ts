@@ -213,6 +213,21 @@ describe("loadOnnx: the model it makes", () => {
     const nchw = m.predict(x);
     const nhwc = m.predict(x.transpose(0, 2, 3, 1), { layout: "NHWC" });
     expect(Array.from(nhwc.toFloat64Array())).toEqual(Array.from(nchw.toFloat64Array()));
+    // (NCHW images reach the plan as a view of their planes, turned in WASM: the same numbers as a
+    // contiguous NHWC copy, in both precisions, and from an NCHW input that is itself a strided view)
+    const [n, c, h, w] = x.shape;
+    const copied = new NDArray(x.transpose(0, 2, 3, 1).toFloat64Array(), [n, h, w, c]);
+    const two = new NDArray(new Float64Array(2 * x.size), [n, c, h, 2 * w]);
+    const strided = new NDArray(two.data, x.shape, [c * h * 2 * w, h * 2 * w, 2 * w, 2]);
+    x.toFloat64Array().forEach((v, i) => {
+      const [ii, ch, y, xx] = [Math.floor(i / (c * h * w)), Math.floor(i / (h * w)) % c, Math.floor(i / w) % h, i % w];
+      two.data[((ii * c + ch) * h + y) * 2 * w + 2 * xx] = v;
+    });
+    for (const precision of ["f64", "f32"] as const) {
+      const want = Array.from(m.predict(copied, { layout: "NHWC", precision }).toFloat64Array());
+      expect(Array.from(m.predict(x, { precision }).toFloat64Array())).toEqual(want);
+      expect(Array.from(m.predict(strided, { precision }).toFloat64Array())).toEqual(want);
+    }
     expect(m.inputShape).toEqual([70, 70, 3]);
     expect(m.onnxInputShapes).toEqual([[3, 70, 70]]);
     expect(m.inputNames).toEqual(["input"]);

@@ -3,7 +3,7 @@
 // `Kernels` type, the warm-up, the loader's check of a module and the pool's dispatch all derive from it.
 
 /** The ABI version assembly/index.ts exports as abi_version(); a module with another one is refused. */
-export const ABI_VERSION = 15;
+export const ABI_VERSION = 16;
 
 /** Channels rounded up to the kernels' blocks of 8 (one micro-kernel's width: 4 f64x2 registers). */
 export const blocks8 = (k: number) => Math.ceil(k / 8) * 8;
@@ -308,6 +308,7 @@ const F32 = {
   winograd_input_f32: { ...F64.winograd_input, type: "f32" },
   winograd_output_f32: { ...F64.winograd_output, type: "f32" },
   winograd25_conv_f32: { ...F64.winograd25_conv, type: "f32" },
+  transpose_planes_f32: { ...F64.transpose_planes, type: "f32" },
 } as const satisfies Record<string, Spec>;
 
 export const KERNELS = { ...F64, ...F32 };
@@ -403,6 +404,7 @@ const BUILDERS: { readonly [K in KernelName]: (a: ArgsOf<K>) => Task } = {
   copy_channels_f32: (a) => ["copy_channels_f32", a.x, a.xs, a.c, a.y, a.ys, a.p0, a.p1],
   winograd_input_f32: (a) => ["winograd_input_f32", a.xp, a.hp, a.wp, a.c, a.th, a.tw, a.tiles, a.v, a.r0, a.r1],
   winograd_output_f32: (a) => ["winograd_output_f32", a.mm, a.kp, a.k8, a.b8, a.th, a.tw, a.tiles, a.z, a.nH, a.nW, a.r0, a.r1, a.relu],
+  transpose_planes_f32: (a) => ["transpose_planes_f32", a.src, a.c, a.n, a.dst],
   winograd25_conv_f32: (a) => ["winograd25_conv_f32", a.xp, a.hp, a.wp, a.c, a.th, a.tw, a.u, a.k8, a.b8, a.z, a.nH, a.nW, a.relu, a.scratch, a.chunk, a.r0, a.r1],
 };
 

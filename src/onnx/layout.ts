@@ -34,8 +34,9 @@ export function ioOf(name: string, shape: readonly number[]): IoLayout {
 }
 
 /**
- * Examples given in ONNX's layout (checked against its per-example shape) as the library's. A flat
- * Float32Array stays float32 (`keepF32`: the model's plan takes it as it is).
+ * Examples given in ONNX's layout (checked against its per-example shape) as the library's. For a model's
+ * plan (`keepF32`), a flat Float32Array stays float32, and images are a view of their NCHW planes as NHWC,
+ * which the plan turns in WASM as it copies them in.
  */
 export function fromOnnx(
   fn: string,
@@ -55,12 +56,16 @@ export function fromOnnx(fn: string, X: unknown, io: IoLayout, name = "X", flat 
     toNhwc(X, 0, [c * h * w, h * w, w, 1], [m, c, h, w], out);
     return out;
   }
-  return toInternal(fn, examples(fn, X, io.shape, flat, name), io);
+  return toInternal(fn, examples(fn, X, io.shape, flat, name), io, keepF32);
 }
 
-/** Examples in ONNX's layout [m, C, H, W] as the library's [m, H, W, C] (vectors as they are). */
-export function toInternal(fn: string, x: NDArray, io: IoLayout): NDArray {
+/**
+ * Examples in ONNX's layout [m, C, H, W] as the library's [m, H, W, C] (vectors as they are): a copy, or
+ * with `view` a transposed view of the same data.
+ */
+export function toInternal(fn: string, x: NDArray, io: IoLayout, view = false): NDArray {
   if (io.layout === "vector") return x;
+  if (view) return x.transpose(0, 2, 3, 1);
   const [m, c, h, w] = x.shape;
   const out = allocate(fn, "the input in NHWC", x.size);
   toNhwc(x.data, x.offset, x.strides, x.shape, out);
