@@ -494,21 +494,35 @@ export function mismatch(exports: Record<string, unknown>): string | null {
 /** Rounds of every kernel on scratch data; V8 tiers each up well within this (see bench/firstcall). */
 const ROUNDS = 24;
 
-/** Runs every kernel's warm-up calls ROUNDS times on zero-filled scratch. */
-export async function warmUp(
-  k: Kernels,
-  // (the arena's two methods it uses: the table sits below the runtime that owns the arena)
-  arena: { scope<T>(body: () => T): T; zeros(fn: string, what: string, n: number): number },
-): Promise<void> {
+/** The arena's two methods the warm-up uses (the table sits below the runtime that owns the arena). */
+type Scratchpad = { scope<T>(body: () => T): T; zeros(fn: string, what: string, n: number): number };
+
+/** One round of the warm-up calls of the kernels of `precision` (every kernel when undefined). */
+function warmRound(k: Kernels, arena: Scratchpad, precision: Precision | undefined): void {
+  arena.scope(() => {
+    const buf = () => arena.zeros("init", "warm-up", SCRATCH_ELEMENTS);
+    const s: Scratch = { x: buf(), xp: buf(), w: buf(), wpk: buf(), b: buf(), z: buf(), y: buf() };
+    for (const name of KERNEL_NAMES) {
+      const spec = KERNELS[name] as Spec;
+      if (precision !== undefined && (spec.type ?? "f64") !== precision) continue;
+      for (const args of spec.warm(s)) (k[name] as (...a: number[]) => void)(...args);
+    }
+  });
+}
+
+/** Runs the warm-up calls of the kernels of `precision` (all when undefined) ROUNDS times on zero-filled scratch. */
+export async function warmUp(k: Kernels, arena: Scratchpad, precision?: Precision): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
-    arena.scope(() => {
-      const buf = () => arena.zeros("init", "warm-up", SCRATCH_ELEMENTS);
-      const s: Scratch = { x: buf(), xp: buf(), w: buf(), wpk: buf(), b: buf(), z: buf(), y: buf() };
-      for (const name of KERNEL_NAMES) {
-        for (const args of (KERNELS[name] as Spec).warm(s)) (k[name] as (...a: number[]) => void)(...args);
-      }
-    });
+    warmRound(k, arena, precision);
     // let V8's background compiler publish the optimised code
     if (round % 6 === 5) await new Promise((resolve) => setTimeout(resolve, 0));
   }
+}
+
+/**
+ * The same, without waiting (a synchronous call's first use of the float32 kernels): the optimised code
+ * arrives from the background compiler a little later instead of before the call.
+ */
+export function warmUpNow(k: Kernels, arena: Scratchpad, precision: Precision): void {
+  for (let round = 0; round < ROUNDS; round++) warmRound(k, arena, precision);
 }

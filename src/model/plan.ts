@@ -29,6 +29,12 @@ import type { Arena } from "../runtime/arena.js";
 import { ACTIVATION_OF, type KindDef, type ParamSpec, convHp, fake, poolHp } from "./kinds.js";
 import type { LayerSpec } from "./layers.js";
 
+/**
+ * `a`'s elements in C order to read: its own data where contiguous (a model's weights: copying them took
+ * 28 ms of squeezenet1_1's first predict, fresh memory costing its first touch here), else a copy.
+ */
+const values = (a: NDArray) => (a.isContiguous() ? a.data.subarray(a.offset, a.offset + a.size) : a.toFloat64Array());
+
 /** A batch of images [m, h, w, c] whose channels are planes: each image's c·h·w elements contiguous as NCHW. */
 function planes(a: NDArray): boolean {
   if (a.ndim !== 4) return false;
@@ -374,15 +380,15 @@ export class Plan {
     const l = this.g.steps[op.step].layer;
     const separable = l.spec.kind === "separableConv2d";
     const W = l.params.get(separable ? "pointwise_W" : "W")!.array;
-    const b = l.params.get("b")?.array.toFloat64Array();
+    const b = l.params.get("b")?.array;
     const kOut = W.shape[W.ndim - 1];
     // per output channel: scale (γ/σ) and bias ((b − μ)·γ/σ + β), from a folded BatchNorm
     const scale = new Float64Array(kOut).fill(1);
     const bias = new Float64Array(kOut);
-    if (b) bias.set(b);
+    if (b) bias.set(values(b));
     if (op.bn >= 0) {
       const bn = this.g.steps[op.bn].layer;
-      const p = (n: string) => bn.params.get(n)!.array.toFloat64Array();
+      const p = (n: string) => values(bn.params.get(n)!.array);
       const [gamma, beta, mean, variance] = [p("gamma"), p("beta"), p("moving_mean"), p("moving_variance")];
       const eps = (bn.spec as { epsilon?: number }).epsilon ?? 1e-5;
       for (let o = 0; o < kOut; o++) {
@@ -391,12 +397,12 @@ export class Plan {
       }
     }
     const k8 = blocks(kOut);
-    const w = W.toFloat64Array();
+    const w = values(W);
     const cs = this.cs[op.inputs[0]];
     const mode = convMode(l, this.shapes[op.inputs[0]]);
     /** Each channel's filter [taps][width], widened: the depthwise kernels' layout. */
     const widened = (a: NDArray, width: number, sc: Float64Array | null) => {
-      const v = a.toFloat64Array();
+      const v = values(a);
       const k = a.shape[3];
       const taps = a.shape[0] * a.shape[1];
       const out = new Float64Array(taps * width);
@@ -480,15 +486,20 @@ export class Plan {
    * else); each output in C order as float64, or as float32 when `f32Out`.
    */
   run(fn: string, xs: (NDArray | Float32Array)[], m: number, f32Out = false): (Float64Array | Float32Array)[] {
-    return run(fn, m * this.work >= shareFrom("conv_forward"), (ctx) => {
-      const { arena } = ctx;
-      const { offsets, size, over } = this.layout(m);
-      const base = arena.alloc(fn, "the values", size);
-      const ptr = (v: number) => base + offsets[v];
-      xs.forEach((x, v) => this.write(ctx, ptr(v), x));
-      this.ops.forEach((op, i) => arena.scope(() => this.step(fn, ctx, m, i, op, ptr, over[i])));
-      return this.outputs.map((v) => this.read(arena, ptr(v), m, v, f32Out));
-    });
+    return run(
+      fn,
+      m * this.work >= shareFrom("conv_forward"),
+      (ctx) => {
+        const { arena } = ctx;
+        const { offsets, size, over } = this.layout(m);
+        const base = arena.alloc(fn, "the values", size);
+        const ptr = (v: number) => base + offsets[v];
+        xs.forEach((x, v) => this.write(ctx, ptr(v), x));
+        this.ops.forEach((op, i) => arena.scope(() => this.step(fn, ctx, m, i, op, ptr, over[i])));
+        return this.outputs.map((v) => this.read(arena, ptr(v), m, v, f32Out));
+      },
+      this.precision,
+    );
   }
 
   /** Value v of the batch in C order (the lanes past its channels left out), as float64 or float32. */
@@ -700,7 +711,7 @@ export class Plan {
         if (!over && y !== x) view(y, n).set(view(x, n));
         return;
       case "batchNorm": {
-        const p = (name: string) => l.params.get(name)!.array.toFloat64Array();
+        const p = (name: string) => values(l.params.get(name)!.array);
         const eps = s.epsilon ?? 1e-5;
         const [gamma, beta, mean, variance] = [p("gamma"), p("beta"), p("moving_mean"), p("moving_variance")];
         const v = this.zeros(arena, fn, "per-channel values", 3 * xcs);

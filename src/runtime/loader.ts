@@ -57,17 +57,20 @@ function decodeBase64(b64: string): Uint8Array {
 async function compile(what: string, source: WasmInput): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   try {
-    if (typeof (source as PromiseLike<Response>).then === "function" || source instanceof Response) {
+    const shared = typeof SharedArrayBuffer !== "undefined" && source instanceof SharedArrayBuffer;
+    if (source instanceof ArrayBuffer || ArrayBuffer.isView(source) || shared) {
       // compiled asynchronously: browsers forbid large synchronous compiles on the main thread
-      return await WebAssembly.compileStreaming(source as Response | PromiseLike<Response>);
+      return await WebAssembly.compile(source as BufferSource);
     }
-    return await WebAssembly.compile(source as BufferSource);
+    // a Response or a promise of one, compiled as it streams in. (Node's global Response is not touched
+    // before this: reading it loads Node's fetch implementation, 25-30 ms of a cold start.)
+    return await WebAssembly.compileStreaming(source as Response | PromiseLike<Response>);
   } catch (e) {
     throw new TypeError(`init: ${what} expects a WebAssembly module but could not compile it (${String(e)})`);
   }
 }
 
-/** Instantiates `module` (after checking it is a convwasm build) and reserves its arena. */
+/** Instantiates `module` (after checking it is a convwasm build) and reserves `arenaBytes` of its arena. */
 async function instantiateSide(
   what: string,
   module: WebAssembly.Module,
@@ -107,8 +110,13 @@ async function load(options: InitOptions): Promise<void> {
   if (importsMemory(singleModule)) {
     throw new TypeError("init: wasm expects the one-thread module (convwasm.wasm) but got one importing its memory");
   }
-  const single = { ...(await instantiateSide("wasm", singleModule, {}, arenaBytes)), module: singleModule };
-  await warmUp(single.kernels, single.arena);
+  const single = {
+    ...(await instantiateSide("wasm", singleModule, {}, arenaBytes)),
+    module: singleModule,
+    warmF32: false,
+  };
+  // (the float32 kernels on their first use: schedule.ts's run; 20-25 ms of a cold start that needs none)
+  await warmUp(single.kernels, single.arena, "f64");
   let shared: Runtime["shared"] = null;
   let reason = where.reason;
   let memory: WebAssembly.Memory | null = null;
@@ -127,8 +135,9 @@ async function load(options: InitOptions): Promise<void> {
         "init: sharedWasm expects the shared-memory module (convwasm-shared.wasm) but got one with its own memory",
       );
     }
-    const side = await instantiateSide("sharedWasm", module, { env: { memory } }, arenaBytes);
-    // (its warm-up waits for a pool: startPool)
+    // (its arena is reserved and its kernels warmed up when a pool starts: startPool; one thread never
+    // uses them, and touching 8 MiB costs ~27 ms here)
+    const side = await instantiateSide("sharedWasm", module, { env: { memory } }, 0);
     shared = { ...side, module, memory, spawn: where.spawn, warm: false };
   }
   if (shared && threads === 1) {
@@ -164,12 +173,12 @@ export function release(): Promise<void> {
   const rt = wasm("release");
   const next = state.switching.then(async () => {
     const m = rt.single.module;
-    rt.single = { ...(await instantiateSide("wasm", m, {}, rt.arenaBytes)), module: m };
+    rt.single = { ...(await instantiateSide("wasm", m, {}, rt.arenaBytes)), module: m, warmF32: rt.single.warmF32 };
     if (rt.shared) {
       const threads = rt.pool?.size ?? 1;
       stopPool(rt);
       const memory = sharedMemory();
-      const side = await instantiateSide("sharedWasm", rt.shared.module, { env: { memory } }, rt.arenaBytes);
+      const side = await instantiateSide("sharedWasm", rt.shared.module, { env: { memory } }, 0);
       rt.shared = { ...rt.shared, ...side, memory };
       if (threads > 1) await startPool(rt, threads);
     }

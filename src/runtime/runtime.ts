@@ -12,8 +12,11 @@ export interface Side {
 }
 
 export interface Runtime {
-  /** The one-thread build on its own plain memory: every call that runs on the calling thread alone. */
-  single: Side & { module: WebAssembly.Module };
+  /**
+   * The one-thread build on its own plain memory: every call that runs on the calling thread alone. init()
+   * warms up its float64 kernels; its float32 ones (inference plans only) are warmed on their first use.
+   */
+  single: Side & { module: WebAssembly.Module; warmF32: boolean };
   /**
    * The shared-memory build (when threads are possible here): calls shared out to the pool. Kept apart
    * because V8 copies into shared memory 2-4× slower than into plain memory.
@@ -32,7 +35,7 @@ export interface Runtime {
   reason: string;
   /** Why fewer threads run than were asked for (more than the cores), or null. */
   capped: string | null;
-  /** The arena reserved (and touched) up front in each memory. */
+  /** The arena reserved (and touched) up front: by init() in the one-thread memory, in the shared one as a pool starts. */
   arenaBytes: number;
 }
 
@@ -87,6 +90,8 @@ export function capThreads(fn: string, asked: number, cores: number): { threads:
 
 export async function startPool(rt: Runtime, threads: number): Promise<void> {
   const { module, memory, spawn, kernels } = rt.shared!;
+  // (touching pages a previous pool touched already costs little: a memset)
+  rt.shared!.arena.reserve("setThreads", rt.arenaBytes);
   if (!rt.shared!.warm) {
     await warmUp(kernels, rt.shared!.arena);
     rt.shared!.warm = true;

@@ -1,6 +1,6 @@
 // Scheduling: what each call computes with (the calling thread alone on plain memory, or the pool over
 // shared memory), how many tasks to cut it into, and running those tasks with clean failure.
-import { KERNELS, KernelName, Task, call } from "../kernels/kernels.js";
+import { KERNELS, KernelName, type Precision, Task, call, warmUpNow } from "../kernels/kernels.js";
 import type { Pool } from "./pool.js";
 import { Side, state, stopPool, wasm } from "./runtime.js";
 
@@ -37,13 +37,18 @@ export function minWork(kernel: KernelName): number {
  * either way the arithmetic, and so every bit of the result, is the same. The call runs inside an arena
  * scope, so that everything it placed is released whether it returns or throws. A call entered from
  * inside another (from a callback) runs on the calling thread alone, never on the pool the outer call
- * may be using, and a dispose() asked for inside a call happens when the outermost call ends.
+ * may be using, and a dispose() asked for inside a call happens when the outermost call ends. `precision`:
+ * the kernels' element type (the first float32 call on the calling thread warms its float32 kernels).
  */
-export function run<T>(fn: string, share: boolean, body: (ctx: Context) => T): T {
+export function run<T>(fn: string, share: boolean, body: (ctx: Context) => T, precision: Precision = "f64"): T {
   const rt = wasm(fn);
   const pooled = rt.pool !== null && rt.shared !== null && state.depth === 0 && share && state.shareOut;
   // (a pool broken since the last call refuses the job, and streamTasks turns that into the error)
   const side = pooled ? rt.shared! : rt.single;
+  if (precision === "f32" && !pooled && !rt.single.warmF32) {
+    warmUpNow(rt.single.kernels, rt.single.arena, "f32");
+    rt.single.warmF32 = true;
+  }
   const ctx: Context = { kernels: side.kernels, arena: side.arena, pool: pooled ? rt.pool : null };
   state.depth++;
   try {
