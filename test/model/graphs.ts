@@ -49,6 +49,13 @@ export const BLOCKS: ((x: SymbolicTensor, s: Shape, r: number) => [SymbolicTenso
   ],
   (x, [h, w], r) => [layers.separableConv2d({ filters: 5 + (r % 4), size: 3, pad: 1 }).apply(x), [h, w, 5 + (r % 4)]],
   (x, [h, w, c]) => [layers.concat().apply([x, layers.sigmoid().apply(x)]), [h, w, 2 * c]],
+  // a fire module's end: convs that a plan lets write into the concat (whole blocks of channels), or not
+  (x, [h, w], r) => {
+    const k = [32, 5, 16][r % 3];
+    const a = layers.conv2d({ filters: 16, size: 1 }).apply(x);
+    const b = layers.relu().apply(layers.conv2d({ filters: k, size: 3, pad: 1 }).apply(x));
+    return [layers.concat().apply(r % 2 ? [a, b] : [b, a]), [h, w, 16 + k]];
+  },
   (x, s) => {
     const gate = layers.sigmoid().apply(layers.dense({ units: s[2] }).apply(layers.globalAvgPool().apply(x)));
     return [layers.multiply().apply([x, gate]), s];
