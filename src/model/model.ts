@@ -826,9 +826,14 @@ export class Model {
       const i1 = Math.min(m, i0 + batchSize);
       const parts = xs.map((x) => x.batch(i0, i1));
       if (engine === "plan") {
-        this.plan(precision)
-          .run(fn, parts, i1 - i0, f32Out)
-          .forEach((r, j) => outs[j].data.set(r, i0 * outs[j].per));
+        const into = outs.map((o) => o.data);
+        this.plan(precision).run(
+          fn,
+          parts,
+          i1 - i0,
+          into,
+          outs.map((o) => i0 * o.per),
+        );
       } else {
         const { values } = this.forward(parts as NDArray[], false);
         this.outputs.forEach((v, j) => outs[j].data.set(values[v]!.toFloat64Array(), i0 * outs[j].per));

@@ -528,16 +528,20 @@ export class Plan {
   }
 
   /**
-   * The outputs for one batch of `xs` (one array per input, [m, ...shape]), each as C-order values
-   * [m, ...outputShape]. `share`: whether the batch is worth the thread pool.
-   */
-  /**
-   * The outputs for a batch: each input an array of its examples or their values in C order (a
+   * The outputs for a batch of m: each input an array of its examples or their values in C order (a
    * Float32Array is copied in as it is, narrowed or widened to the plan's type on the way and nowhere
-   * else); each output in C order as float64, or as float32 when `f32Out`.
+   * else); output j's values in C order written into `into[j]` (float64 or float32) from element `at[j]`,
+   * converted as they are copied (no array of their own: a conv layer's 2 MB output, allocated fresh and
+   * copied again, cost down16's f32 plan more than its kernel in a profile).
    */
-  run(fn: string, xs: (NDArray | Float32Array)[], m: number, f32Out = false): (Float64Array | Float32Array)[] {
-    return run(
+  run(
+    fn: string,
+    xs: (NDArray | Float32Array)[],
+    m: number,
+    into: readonly (Float64Array | Float32Array)[],
+    at: readonly number[],
+  ): void {
+    run(
       fn,
       m * this.work >= shareFrom("conv_forward"),
       (ctx) => {
@@ -547,26 +551,21 @@ export class Plan {
         const ptr = (v: number) => base + offsets[v];
         xs.forEach((x, v) => this.write(ctx, ptr(v), x));
         this.ops.forEach((op, i) => arena.scope(() => this.step(fn, ctx, m, i, op, ptr, over[i])));
-        return this.outputs.map((v) => this.read(arena, ptr(v), m, v, f32Out));
+        this.outputs.forEach((v, j) => this.read(arena, ptr(v), m, v, into[j], at[j]));
       },
       this.precision,
     );
   }
 
-  /** Value v of the batch in C order (the lanes past its channels left out), as float64 or float32. */
-  private read(arena: Arena, p: number, m: number, v: number, f32Out: false): Float64Array;
-  private read(arena: Arena, p: number, m: number, v: number, f32Out: boolean): Float64Array | Float32Array;
-  private read(arena: Arena, p: number, m: number, v: number, f32Out: boolean): Float64Array | Float32Array {
+  /** Value v of the batch in C order (the lanes past its channels left out) into `out` from `at`. */
+  private read(arena: Arena, p: number, m: number, v: number, out: Float64Array | Float32Array, at = 0): void {
     const s = this.shapes[v];
     const c = s[s.length - 1];
     const cs = this.cs[v];
     const pixels = m * (sizeOf(s) / c);
     const src = this.view(arena, p, pixels * cs);
-    const Out = f32Out ? Float32Array : Float64Array;
-    if (cs === c) return src instanceof Out ? src.slice() : Out.from(src);
-    const out = new Out(pixels * c);
-    for (let q = 0; q < pixels; q++) out.set(src.subarray(q * cs, q * cs + c), q * c);
-    return out;
+    if (cs === c) return out.set(src, at);
+    for (let q = 0; q < pixels; q++) out.set(src.subarray(q * cs, q * cs + c), at + q * c);
   }
 
   /** `n` elements of the plan's type at `ptr` (a fresh view: valid until the next alloc). */
@@ -650,7 +649,11 @@ export class Plan {
     const n = pixels * xcs;
     if (op.viaOp) {
       // through the op, in inference mode: copied out and back in
-      const ins = op.inputs.map((v) => new NDArray(this.read(arena, ptr(v), m, v, false), [m, ...this.shapes[v]]));
+      const ins = op.inputs.map((v) => {
+        const a = new NDArray(new Float64Array(m * sizeOf(this.shapes[v])), [m, ...this.shapes[v]]);
+        this.read(arena, ptr(v), m, v, a.data);
+        return a;
+      });
       const p = Object.fromEntries([...l.params].map(([k, a]) => [k, a.array]));
       const [out] = l.kind.forward(s, ins, p, { training: false, seed: () => 0 });
       this.write(ctx, y, out);
