@@ -178,6 +178,11 @@ export class Plan {
    * by value, the concat's output value and the channel where the part starts.
    */
   private readonly into = new Map<number, { value: number; at: number }>();
+  /**
+   * Model inputs read only by a direct conv that pads them: copied in straight to the padded layout (the
+   * conv's [hp, wp] with zeros around), which saves the conv a copy of its own.
+   */
+  private readonly paddedIn = new Map<number, { hp: number; wp: number; top: number; left: number }>();
   /** Multiply-adds of one example (for sharing a batch out to threads). */
   readonly work: number;
   /** Bytes of an element of every value, packed weight and vector: 8 (f64) or 4 (f32). */
@@ -305,6 +310,22 @@ export class Plan {
     this.cs = cs;
     this.work = work;
     this.placeConcatParts();
+    this.padInputs();
+  }
+
+  /** Finds paddedIn's inputs. */
+  private padInputs(): void {
+    const readers = new Map<number, number[]>();
+    this.ops.forEach((op, i) => op.inputs.forEach((v) => readers.set(v, [...(readers.get(v) ?? []), i])));
+    for (let v = 0; v < this.inputs; v++) {
+      const r = readers.get(v) ?? [];
+      const op = r.length === 1 ? this.ops[r[0]] : null;
+      if (!op || op.step < 0 || op.viaOp || op.inputs[0] !== v || this.outputs.includes(v)) continue;
+      const l = this.g.steps[op.step].layer;
+      if (l.spec.kind !== "conv2d" || convMode(l, this.shapes[v]) !== "dense" || this.tileOf(r[0]) !== 0) continue;
+      const { hp, wp, h, w, top, left } = convGeometry(l, this.shapes[v]);
+      if (hp !== h || wp !== w) this.paddedIn.set(v, { hp, wp, top, left });
+    }
   }
 
   /**
@@ -360,7 +381,9 @@ export class Plan {
   /** Bytes of a value for m examples. */
   private bytes(v: number, m: number): number {
     const s = this.shapes[v];
-    return Math.ceil((m * (sizeOf(s) / s[s.length - 1]) * this.cs[v] * this.el) / 64) * 64;
+    const p = this.paddedIn.get(v);
+    const pixels = p ? p.hp * p.wp : sizeOf(s) / s[s.length - 1];
+    return Math.ceil((m * pixels * this.cs[v] * this.el) / 64) * 64;
   }
 
   /**
@@ -549,7 +572,7 @@ export class Plan {
         const { offsets, size, over } = this.layout(m);
         const base = arena.alloc(fn, "the values", size);
         const ptr = (v: number) => base + offsets[v];
-        xs.forEach((x, v) => this.write(ctx, ptr(v), x));
+        xs.forEach((x, v) => (this.paddedIn.has(v) ? this.writePadded(ctx, ptr(v), x, v) : this.write(ctx, ptr(v), x)));
         this.ops.forEach((op, i) => arena.scope(() => this.step(fn, ctx, m, i, op, ptr, over[i])));
         this.outputs.forEach((v, j) => this.read(arena, ptr(v), m, v, into[j], at[j]));
       },
@@ -598,6 +621,35 @@ export class Plan {
     const dst = arena.f32(ptr, a.size);
     if (a.isContiguous()) dst.set(a.data.subarray(a.offset, a.offset + a.size));
     else copyStrided(a, dst, 0);
+  }
+
+  /**
+   * Input v (in paddedIn) in its conv's padded layout at `ptr`: zeros, and each image row copied into place
+   * from a contiguous array (converted on the way); other arrays through write() and the pad kernel.
+   */
+  private writePadded(ctx: Context, ptr: number, a: NDArray | Float32Array, v: number): void {
+    const { arena, kernels } = ctx;
+    const { hp, wp, top, left } = this.paddedIn.get(v)!;
+    const [h, w, c] = this.shapes[v];
+    const m = a instanceof Float32Array ? a.length / (h * w * c) : a.shape[0];
+    if (!(a instanceof Float32Array) && !a.isContiguous()) {
+      return arena.scope(() => {
+        const src = arena.alloc("predict", "the input", m * h * w * c * this.el);
+        this.write(ctx, src, a);
+        const images = { ptr: src, strides: [h * w * c, w * c, c, 1], h, w, c };
+        const pads = { top, bottom: hp - h - top, left, right: wp - w - left };
+        padImages(kernels, images, pads, ptr, m, this.precision);
+      });
+    }
+    const data = a instanceof Float32Array ? a : a.data.subarray(a.offset, a.offset + a.size);
+    const dst = this.view(arena, ptr, m * hp * wp * c);
+    dst.fill(0);
+    const row = w * c;
+    for (let i = 0; i < m; i++)
+      for (let y = 0; y < h; y++) {
+        const from = (i * h + y) * row;
+        dst.set(data.subarray(from, from + row), ((i * hp + top + y) * wp + left) * c);
+      }
   }
 
   /** Scratch of `n` zeros of the plan's type. */
@@ -671,6 +723,8 @@ export class Plan {
         /** Images [m, h, w, width] at `src` (pixel stride `width`) zero-padded as the conv needs. */
         const padded = (src: number, width: number) => {
           if (hp === h && wp === w) return src;
+          // (an input copied in padded already: paddedIn)
+          if (op.inputs[0] < this.inputs && this.paddedIn.has(op.inputs[0])) return src;
           const xp = arena.alloc(fn, "padded", m * hp * wp * width * el);
           const images = { ptr: src, strides: [h * w * width, w * width, width, 1], h, w, c: width };
           padImages(kernels, images, { top, bottom, left, right }, xp, m, prec);

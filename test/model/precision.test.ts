@@ -244,6 +244,7 @@ describe("memory", () => {
       .exec(m.summary())!
       .map(Number);
     expect(f64).toBeGreaterThan(0);
-    expect(f32).toBe(f64 / 2);
+    // (to the summary's 0.1 KiB: with the input's slot padded for its conv, 72.5 KiB halves to 36.25)
+    expect(Math.abs(f32 - f64 / 2)).toBeLessThanOrEqual(0.05 + 1e-9);
   });
 });
