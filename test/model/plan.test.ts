@@ -4,7 +4,7 @@
 // of every layer kind, channel counts off the 8-wide blocks, shortcuts, shared layers, several outputs.
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { init, input, layers, memory, model, sequential, setThreads, type SymbolicTensor } from "convwasm";
+import { NDArray, init, input, layers, memory, model, sequential, setThreads, type SymbolicTensor } from "convwasm";
 import { expectClose, randn } from "../helpers.js";
 import { blockList, randomModel, randomStatistics } from "./graphs.js";
 
@@ -43,6 +43,23 @@ describe("the plan agrees with every layer run through its op", () => {
     randomStatistics(m, 3);
     const X = randn(9, 4, 5, 5, 3);
     expectClose(m.predict(X), m.predict(X, { engine: "ops" }), 1e-12);
+  });
+
+  it("an input copied in straight to its conv's padding: from an NDArray, a strided view and a Float32Array, in both precisions", () => {
+    const m = sequential([6, 5, 3], [layers.conv2d({ filters: 4, size: 3, stride: 2, pad: [2, 1] }), layers.relu()]);
+    const X = randn(10, 3, 6, 5, 3);
+    const wide = new NDArray(new Float64Array(2 * X.size), [3, 6, 5, 6]);
+    const view = new NDArray(wide.data, [3, 6, 5, 3], [180, 30, 6, 2], 1);
+    X.toFloat64Array().forEach((v, i) => (wide.data[1 + 2 * i] = v));
+    const want = m.predict(X, { engine: "ops" });
+    expectClose(m.predict(X), want, 1e-12);
+    expectClose(m.predict(view), want, 1e-12);
+    const x32 = Float32Array.from(X.toFloat64Array());
+    const f32 = m.predict(X, { precision: "f32" });
+    expectClose(f32, want, 1e-5);
+    expect(Array.from(m.predict(view, { precision: "f32" }).data)).toEqual(Array.from(f32.data));
+    expect(Array.from(m.predict(x32, { precision: "f32" }).data)).toEqual(Array.from(f32.data));
+    expect(memory().arenaBytesInUse).toBe(0);
   });
 });
 
