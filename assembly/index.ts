@@ -33,8 +33,8 @@ export {
   winograd_output_f32,
   winograd_dz,
 } from "./winograd";
-export { winograd4_input, winograd4_output } from "./winograd4";
-export { winograd25_conv, winograd25_conv_f32 } from "./winograd25";
+export { winograd4_output } from "./winograd4";
+export { winograd4_input, winograd25_conv, winograd25_conv_f32 } from "./winograd25";
 export { relu_forward, relu_forward_f32, relu_backward } from "./relu";
 export { softmax_forward, softmax_forward_f32, softmax_cross_entropy } from "./softmax";
 export {

@@ -3,17 +3,21 @@
 // micro-kernel. The points of F(4×4, 3×3) (0, ±1, ±2, ∞):
 //   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
 //   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 1]
+// The input transform is F(4×4, 3×3)'s as well (tiles four outputs apart there): winograd4_input.
 // Tile (i, ty, tx) is in tile row r = i·th + ty; a call covers tile rows r0..r1, so calls write disjoint
 // outputs. Unlike the 3×3 kernels, which run each stage over the whole batch, this one keeps a chunk's
 // transforms and products in cache (at the digits network's 5×5 layer, batch 64: 14 MB of them).
 import { convForward } from "./conv";
 import { atT, lanes, vadd, vmax, vmul, vsplat, vsub } from "./mem";
 
+/** Bᵀ, row by row (static data: the scalar tail's coefficients). */
+const BT: StaticArray<f64> = [4, 0, -5, 0, 1, 0, 0, -4, -4, 1, 1, 0, 0, 4, -4, -1, 1, 0, 0, -2, -1, 2, 1, 0, 0, 2, -1, -2, 1, 0, 0, 4, 0, -5, 0, 1];
+
 /**
- * V[ξ][t][c] = (Bᵀ d B)[ξ] from the padded input xp [m][hp][wp][c] (hp ≥ 2·th + 4, wp ≥ 2·tw + 4) for
- * tile rows r0..r1, tile t = (r − r0)·tw + tx at v + (ξ·tiles + t)·c.
+ * V[ξ][t][c] = (Bᵀ d B)[ξ] of the 6×6 tiles `step` apart in the padded input xp [m][hp][wp][c] (hp ≥
+ * step·th + 6 − step, wp likewise) for tile rows r0..r1, tile t = (r − first)·tw + tx at v + (ξ·tiles + t)·c.
  */
-function input<T>(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, tiles: i32, v: usize, r0: i32, r1: i32): void {
+function input<T>(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, tiles: i32, v: usize, r0: i32, r1: i32, step: i32, first: i32): void {
   const rs = <usize>(wp * c) * sizeof<T>();
   const cs = <usize>c * sizeof<T>();
   const pl = <usize>tiles * <usize>c * sizeof<T>();
@@ -24,8 +28,8 @@ function input<T>(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, tiles: 
     const img = r / th;
     const ty = r - img * th;
     for (let tx = 0; tx < tw; tx++) {
-      const src = atT<T>(xp, (img * hp + 2 * ty) * wp * c + 2 * tx * c);
-      const dst = atT<T>(v, ((r - r0) * tw + tx) * c);
+      const src = atT<T>(xp, (img * hp + step * ty) * wp * c + step * tx * c);
+      const dst = atT<T>(v, ((r - first) * tw + tx) * c);
       let ch = 0;
       for (; ch + lanes<T>() <= c; ch += lanes<T>()) {
         const p = src + <usize>ch * sizeof<T>();
@@ -110,89 +114,37 @@ function input<T>(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, tiles: 
         v128.store(q + 35 * pl, vsub<T>(vadd<T>(vmul<T>(t51, C4), t55), vmul<T>(t53, C5)));
       }
       for (; ch < c; ch++) {
+        // the last channels past whole vectors: the same transform looped, as d B then Bᵀ (d B) (it seldom
+        // runs: a plan's channels fill vectors; unrolled, it doubled the module's Winograd code)
         const p = src + <usize>ch * sizeof<T>();
         const q = dst + <usize>ch * sizeof<T>();
-        const d00 = load<T>(p + 0 * rs + 0 * cs); const d01 = load<T>(p + 0 * rs + 1 * cs); const d02 = load<T>(p + 0 * rs + 2 * cs); const d03 = load<T>(p + 0 * rs + 3 * cs); const d04 = load<T>(p + 0 * rs + 4 * cs); const d05 = load<T>(p + 0 * rs + 5 * cs);
-        const d10 = load<T>(p + 1 * rs + 0 * cs); const d11 = load<T>(p + 1 * rs + 1 * cs); const d12 = load<T>(p + 1 * rs + 2 * cs); const d13 = load<T>(p + 1 * rs + 3 * cs); const d14 = load<T>(p + 1 * rs + 4 * cs); const d15 = load<T>(p + 1 * rs + 5 * cs);
-        const d20 = load<T>(p + 2 * rs + 0 * cs); const d21 = load<T>(p + 2 * rs + 1 * cs); const d22 = load<T>(p + 2 * rs + 2 * cs); const d23 = load<T>(p + 2 * rs + 3 * cs); const d24 = load<T>(p + 2 * rs + 4 * cs); const d25 = load<T>(p + 2 * rs + 5 * cs);
-        const d30 = load<T>(p + 3 * rs + 0 * cs); const d31 = load<T>(p + 3 * rs + 1 * cs); const d32 = load<T>(p + 3 * rs + 2 * cs); const d33 = load<T>(p + 3 * rs + 3 * cs); const d34 = load<T>(p + 3 * rs + 4 * cs); const d35 = load<T>(p + 3 * rs + 5 * cs);
-        const d40 = load<T>(p + 4 * rs + 0 * cs); const d41 = load<T>(p + 4 * rs + 1 * cs); const d42 = load<T>(p + 4 * rs + 2 * cs); const d43 = load<T>(p + 4 * rs + 3 * cs); const d44 = load<T>(p + 4 * rs + 4 * cs); const d45 = load<T>(p + 4 * rs + 5 * cs);
-        const d50 = load<T>(p + 5 * rs + 0 * cs); const d51 = load<T>(p + 5 * rs + 1 * cs); const d52 = load<T>(p + 5 * rs + 2 * cs); const d53 = load<T>(p + 5 * rs + 3 * cs); const d54 = load<T>(p + 5 * rs + 4 * cs); const d55 = load<T>(p + 5 * rs + 5 * cs);
-        const t00 = <T>4 * d00 + d40 - <T>5 * d20;
-        const t01 = <T>4 * d01 + d41 - <T>5 * d21;
-        const t02 = <T>4 * d02 + d42 - <T>5 * d22;
-        const t03 = <T>4 * d03 + d43 - <T>5 * d23;
-        const t04 = <T>4 * d04 + d44 - <T>5 * d24;
-        const t05 = <T>4 * d05 + d45 - <T>5 * d25;
-        const t10 = d30 + d40 - <T>4 * d10 - <T>4 * d20;
-        const t11 = d31 + d41 - <T>4 * d11 - <T>4 * d21;
-        const t12 = d32 + d42 - <T>4 * d12 - <T>4 * d22;
-        const t13 = d33 + d43 - <T>4 * d13 - <T>4 * d23;
-        const t14 = d34 + d44 - <T>4 * d14 - <T>4 * d24;
-        const t15 = d35 + d45 - <T>4 * d15 - <T>4 * d25;
-        const t20 = <T>4 * d10 + d40 - <T>4 * d20 - d30;
-        const t21 = <T>4 * d11 + d41 - <T>4 * d21 - d31;
-        const t22 = <T>4 * d12 + d42 - <T>4 * d22 - d32;
-        const t23 = <T>4 * d13 + d43 - <T>4 * d23 - d33;
-        const t24 = <T>4 * d14 + d44 - <T>4 * d24 - d34;
-        const t25 = <T>4 * d15 + d45 - <T>4 * d25 - d35;
-        const t30 = <T>2 * d30 + d40 - <T>2 * d10 - d20;
-        const t31 = <T>2 * d31 + d41 - <T>2 * d11 - d21;
-        const t32 = <T>2 * d32 + d42 - <T>2 * d12 - d22;
-        const t33 = <T>2 * d33 + d43 - <T>2 * d13 - d23;
-        const t34 = <T>2 * d34 + d44 - <T>2 * d14 - d24;
-        const t35 = <T>2 * d35 + d45 - <T>2 * d15 - d25;
-        const t40 = <T>2 * d10 + d40 - d20 - <T>2 * d30;
-        const t41 = <T>2 * d11 + d41 - d21 - <T>2 * d31;
-        const t42 = <T>2 * d12 + d42 - d22 - <T>2 * d32;
-        const t43 = <T>2 * d13 + d43 - d23 - <T>2 * d33;
-        const t44 = <T>2 * d14 + d44 - d24 - <T>2 * d34;
-        const t45 = <T>2 * d15 + d45 - d25 - <T>2 * d35;
-        const t50 = <T>4 * d10 + d50 - <T>5 * d30;
-        const t51 = <T>4 * d11 + d51 - <T>5 * d31;
-        const t52 = <T>4 * d12 + d52 - <T>5 * d32;
-        const t53 = <T>4 * d13 + d53 - <T>5 * d33;
-        const t54 = <T>4 * d14 + d54 - <T>5 * d34;
-        const t55 = <T>4 * d15 + d55 - <T>5 * d35;
-        store<T>(q + 0 * pl, <T>4 * t00 + t04 - <T>5 * t02);
-        store<T>(q + 1 * pl, t03 + t04 - <T>4 * t01 - <T>4 * t02);
-        store<T>(q + 2 * pl, <T>4 * t01 + t04 - <T>4 * t02 - t03);
-        store<T>(q + 3 * pl, <T>2 * t03 + t04 - <T>2 * t01 - t02);
-        store<T>(q + 4 * pl, <T>2 * t01 + t04 - t02 - <T>2 * t03);
-        store<T>(q + 5 * pl, <T>4 * t01 + t05 - <T>5 * t03);
-        store<T>(q + 6 * pl, <T>4 * t10 + t14 - <T>5 * t12);
-        store<T>(q + 7 * pl, t13 + t14 - <T>4 * t11 - <T>4 * t12);
-        store<T>(q + 8 * pl, <T>4 * t11 + t14 - <T>4 * t12 - t13);
-        store<T>(q + 9 * pl, <T>2 * t13 + t14 - <T>2 * t11 - t12);
-        store<T>(q + 10 * pl, <T>2 * t11 + t14 - t12 - <T>2 * t13);
-        store<T>(q + 11 * pl, <T>4 * t11 + t15 - <T>5 * t13);
-        store<T>(q + 12 * pl, <T>4 * t20 + t24 - <T>5 * t22);
-        store<T>(q + 13 * pl, t23 + t24 - <T>4 * t21 - <T>4 * t22);
-        store<T>(q + 14 * pl, <T>4 * t21 + t24 - <T>4 * t22 - t23);
-        store<T>(q + 15 * pl, <T>2 * t23 + t24 - <T>2 * t21 - t22);
-        store<T>(q + 16 * pl, <T>2 * t21 + t24 - t22 - <T>2 * t23);
-        store<T>(q + 17 * pl, <T>4 * t21 + t25 - <T>5 * t23);
-        store<T>(q + 18 * pl, <T>4 * t30 + t34 - <T>5 * t32);
-        store<T>(q + 19 * pl, t33 + t34 - <T>4 * t31 - <T>4 * t32);
-        store<T>(q + 20 * pl, <T>4 * t31 + t34 - <T>4 * t32 - t33);
-        store<T>(q + 21 * pl, <T>2 * t33 + t34 - <T>2 * t31 - t32);
-        store<T>(q + 22 * pl, <T>2 * t31 + t34 - t32 - <T>2 * t33);
-        store<T>(q + 23 * pl, <T>4 * t31 + t35 - <T>5 * t33);
-        store<T>(q + 24 * pl, <T>4 * t40 + t44 - <T>5 * t42);
-        store<T>(q + 25 * pl, t43 + t44 - <T>4 * t41 - <T>4 * t42);
-        store<T>(q + 26 * pl, <T>4 * t41 + t44 - <T>4 * t42 - t43);
-        store<T>(q + 27 * pl, <T>2 * t43 + t44 - <T>2 * t41 - t42);
-        store<T>(q + 28 * pl, <T>2 * t41 + t44 - t42 - <T>2 * t43);
-        store<T>(q + 29 * pl, <T>4 * t41 + t45 - <T>5 * t43);
-        store<T>(q + 30 * pl, <T>4 * t50 + t54 - <T>5 * t52);
-        store<T>(q + 31 * pl, t53 + t54 - <T>4 * t51 - <T>4 * t52);
-        store<T>(q + 32 * pl, <T>4 * t51 + t54 - <T>4 * t52 - t53);
-        store<T>(q + 33 * pl, <T>2 * t53 + t54 - <T>2 * t51 - t52);
-        store<T>(q + 34 * pl, <T>2 * t51 + t54 - t52 - <T>2 * t53);
-        store<T>(q + 35 * pl, <T>4 * t51 + t55 - <T>5 * t53);
+        for (let i = 0; i < 6; i++) {
+          for (let j = 0; j < 6; j++) {
+            let sum: T = <T>0;
+            for (let k = 0; k < 6; k++) {
+              const bik = unchecked(BT[i * 6 + k]);
+              if (bik == 0) continue;
+              let row: T = <T>0;
+              for (let l = 0; l < 6; l++) {
+                const bjl = unchecked(BT[j * 6 + l]);
+                if (bjl != 0) row += <T>bjl * load<T>(p + <usize>k * rs + <usize>l * cs);
+              }
+              sum += <T>bik * row;
+            }
+            store<T>(q + <usize>(i * 6 + j) * pl, sum);
+          }
+        }
       }
     }
   }
+}
+
+/**
+ * F(4×4, 3×3)'s input transform: V[ξ][tile][c] (tile = r·tw + tx over the batch) of the 6×6 tiles four
+ * apart in xp (hp ≥ 4·th + 2, wp ≥ 4·tw + 2) at v + (ξ·tiles + tile)·c, for tile rows r0..r1.
+ */
+export function winograd4_input(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, tiles: i32, v: usize, r0: i32, r1: i32): void {
+  input<f64>(xp, hp, wp, c, th, tw, tiles, v, r0, r1, 4, 0);
 }
 
 /**
@@ -270,7 +222,7 @@ function conv<T>(xp: usize, hp: i32, wp: i32, c: i32, th: i32, tw: i32, u: usize
   for (let a = r0; a < r1; a += chunk) {
     const b = min(a + chunk, r1);
     const tiles = (b - a) * tw;
-    input<T>(xp, hp, wp, c, th, tw, tiles, v, a, b);
+    input<T>(xp, hp, wp, c, th, tw, tiles, v, a, b, 2, a);
     for (let xi = 0; xi < 36; xi++) {
       const x = atT<T>(v, xi * tiles * c);
       const y = atT<T>(mm, xi * tiles * k8);
