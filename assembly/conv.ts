@@ -89,11 +89,9 @@ export function convForward<T>(
   // output row r is row r % nH of image r / nH; each is computed alone, so any split of the range agrees
   for (let kb = 0; kb < k8; kb += block<T>()) {
     const wblk = atT<T>(wpk, kb * taps);
+    // (the bias is loaded where it is added: four vectors kept across the tap loops would leave its eight
+    // accumulators, six operands and a product too few of the 16 registers)
     const bias = atT<T>(b8, kb);
-    const b0 = v128.load(bias);
-    const b1 = v128.load(bias, 16);
-    const b2 = v128.load(bias, 32);
-    const b3 = v128.load(bias, 48);
     for (let r = r0; r < r1; r++) {
       const i = r / nH;
       const oh = r - i * nH;
@@ -172,6 +170,10 @@ export function convForward<T>(
         }
         const z0 = atT<T>(zrow + <usize>ow * pix, kb);
         const r = res ? res + (z0 - z) : 0;
+        const b0 = v128.load(bias);
+        const b1 = v128.load(bias, 16);
+        const b2 = v128.load(bias, 32);
+        const b3 = v128.load(bias, 48);
         storeBlockAct<T>(z0, c00, c01, c02, c03, b0, b1, b2, b3, act, r);
         if (two) storeBlockAct<T>(z0 + pix, c10, c11, c12, c13, b0, b1, b2, b3, act, r ? r + pix : 0);
       }
