@@ -181,9 +181,10 @@ export function winogradFilters(
 }
 
 /**
- * F(2×2, 5×5)'s G: the rows of the points 0, −1, 1, −2, 2 (in Bᵀ's order: scaled so that Aᵀ and Bᵀ keep
- * small integers) and ∞. Solved exactly by scripts/winograd25.py's construction; 1/6, 1/12, 1/24, 1/3
- * and 2/3 round in float64.
+ * F(2×2, 5×5)'s G: row i holds the powers 0..4 of point i (0, 1, −1, 2, −2 in Bᵀ's order, then ∞), scaled
+ * as F(4×4, 3×3)'s G is so that Aᵀ and Bᵀ keep small integers: the solution of Aᵀ[(G g) ⊙ (Bᵀ d)] = the
+ * two-output correlation, exact in rationals (test/ops/winograd.test.ts checks the results against the
+ * direct loops and PyTorch). 1/6, 1/12, 1/24, 1/3 and 2/3 round in float64.
  */
 const G5 = [
   [1 / 4, 0, 0, 0, 0],
