@@ -150,9 +150,10 @@ async function load(options: InitOptions): Promise<void> {
 }
 
 /**
- * Compiles and instantiates the WASM module, warms every kernel up to V8's optimised tier, reserves
- * the arena and starts the worker threads; call (and await) once before any op. Idempotent: later calls
- * return the first one's promise.
+ * Compiles and instantiates the WASM module, warms its float64 kernels up to V8's optimised tier (the
+ * float32 ones, which only inference plans use, on their first use), reserves the arena and starts the
+ * worker threads; call (and await) once before any op. Idempotent: later calls return the first one's
+ * promise.
  */
 export function init(options: InitOptions = {}): Promise<void> {
   if (state.runtime) return Promise.resolve();
