@@ -309,14 +309,15 @@ export class Plan {
     this.outputs = outputs.map(at);
     this.cs = cs;
     this.work = work;
-    this.placeConcatParts();
-    this.padInputs();
+    // (the ops reading each value, once per input they take it as: the steps' readers above, after fusion)
+    const opReaders = new Map<number, number[]>();
+    this.ops.forEach((op, i) => op.inputs.forEach((v) => opReaders.set(v, [...(opReaders.get(v) ?? []), i])));
+    this.placeConcatParts(opReaders);
+    this.padInputs(opReaders);
   }
 
-  /** Finds paddedIn's inputs. */
-  private padInputs(): void {
-    const readers = new Map<number, number[]>();
-    this.ops.forEach((op, i) => op.inputs.forEach((v) => readers.set(v, [...(readers.get(v) ?? []), i])));
+  /** Finds paddedIn's inputs (`readers`: the ops reading each value). */
+  private padInputs(readers: Map<number, number[]>): void {
     for (let v = 0; v < this.inputs; v++) {
       const r = readers.get(v) ?? [];
       const op = r.length === 1 ? this.ops[r[0]] : null;
@@ -334,10 +335,8 @@ export class Plan {
    * modules copied 1.3 ms a predict. A part qualifies when its channels fill whole blocks (the kernel
    * writes a block's every channel), it adds no residual (read at its own stride) and is no output.
    */
-  private placeConcatParts(): void {
+  private placeConcatParts(readers: Map<number, number[]>): void {
     const producer = new Map(this.ops.map((op, i) => [op.output, i]));
-    const reads = new Map<number, number>();
-    for (const op of this.ops) for (const v of op.inputs) reads.set(v, (reads.get(v) ?? 0) + 1);
     this.ops.forEach((op) => {
       if (op.step < 0 || op.viaOp || this.g.steps[op.step].layer.spec.kind !== "concat") return;
       let at = 0;
@@ -353,7 +352,7 @@ export class Plan {
           !p.viaOp &&
           !p.res &&
           l.spec.kind === "conv2d" &&
-          reads.get(v) === 1 &&
+          readers.get(v)?.length === 1 &&
           !this.outputs.includes(v) &&
           this.cs[v] === c &&
           convMode(l, this.shapes[p.inputs[0]]) === "dense" &&

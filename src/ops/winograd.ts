@@ -298,13 +298,13 @@ export function winogradFromArena(
   const points = (tile + s.f - 1) ** 2;
   const { xp, hp, wp, th, tw, row, gemmRows, tiles } = tiled(fn, ctx, x, s, tile, precision);
   const k8 = Math.ceil(k / BLOCK[precision]) * BLOCK[precision];
-  if (s.f === 5) return conv5(fn, ctx, { xp, hp, wp, th, tw }, U, bias, s, z, work, relu, precision, k8);
-  const plane = c * k8;
   const pk = arena.alloc(fn, "U packed", U.length * el);
   view(pk, U.length).set(U);
   const b8 = arena.alloc(fn, "b", k8 * el);
   view(b8, k8).fill(0);
   view(b8, bias.length).set(bias);
+  if (s.f === 5) return conv5(fn, ctx, { xp, hp, wp, th, tw, u: pk, b8, k8 }, s, z, work, relu, precision);
+  const plane = c * k8;
   const none = arena.alloc(fn, "no bias", k8 * el);
   view(none, k8).fill(0);
   const v = arena.alloc(fn, "V", points * tiles * c * el);
@@ -332,31 +332,24 @@ export function winogradFromArena(
 const CHUNK_BYTES = 256 * 1024;
 
 /**
- * winogradFromArena for 5×5 filters: F(2×2, 5×5) in one kernel call per task, chunk by chunk of tile rows
- * (each task its own scratch), so that the 36 points' transforms and products stay in cache.
+ * winogradFromArena for 5×5 filters, the padded input, filters' transform (u) and bias (b8) placed:
+ * F(2×2, 5×5) in one kernel call per task, chunk by chunk of tile rows (each task its own scratch), so that
+ * the 36 points' transforms and products stay in cache.
  */
 function conv5(
   fn: string,
   ctx: Context,
-  p: { xp: number; hp: number; wp: number; th: number; tw: number },
-  U: Float64Array | Float32Array,
-  bias: Float64Array | Float32Array,
+  p: { xp: number; hp: number; wp: number; th: number; tw: number; u: number; b8: number; k8: number },
   s: WinogradShape,
   z: number,
   work: number,
   relu: number,
   precision: Precision,
-  k8: number,
 ): void {
   const { arena } = ctx;
   const { c, nH, nW } = s;
+  const { u, b8, k8 } = p;
   const el = ELEMENT_BYTES[precision];
-  const view = (q: number, n: number) => (precision === "f64" ? arena.f64(q, n) : arena.f32(q, n));
-  const u = arena.alloc(fn, "U packed", U.length * el);
-  view(u, U.length).set(U);
-  const b8 = arena.alloc(fn, "b", k8 * el);
-  view(b8, k8).fill(0);
-  view(b8, bias.length).set(bias);
   const rows = s.m * p.th;
   const perRow = 36 * p.tw * (c + k8) * el;
   const parts = guided(ctx, work, "conv_forward", rows);
