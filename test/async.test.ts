@@ -277,6 +277,36 @@ describe("convwasm/async models", () => {
     await model.dispose();
   });
 
+  it("answers a batch's requests one per turn of the event loop, each with its own bits", async () => {
+    const sync = S.sequential([28, 28, 1], specs(), { seed: 4 });
+    const model = await A.sequential([28, 28, 1], specs(), { seed: 4, batching: { maxBatch: 8 } });
+    const X = randn(36, 8, 28, 28, 1);
+    // (a turn counter: each setImmediate queued from one runs in the next turn of the loop)
+    let turn = 0;
+    let counting = true;
+    const tick = () => {
+      turn++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const turns: number[] = [];
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        model.predict(new S.NDArray(X.data, [1, 28, 28, 1], undefined, i * 784)).then((P) => {
+          turns.push(turn);
+          return P;
+        }),
+      ),
+    );
+    counting = false;
+    answers.forEach((P, i) =>
+      expectIdentical(P, sync.predict(new S.NDArray(X.data, [1, 28, 28, 1], undefined, i * 784))),
+    );
+    // 8 requests in at most one batch a worker: delivered all at once, they would share 2 turns
+    expect(new Set(turns).size).toBeGreaterThanOrEqual(4);
+    await model.dispose();
+  });
+
   it("trains with the synchronous model's bits, reports epochs on the calling thread, and predicts with the new weights", async () => {
     const sync = S.sequential([28, 28, 1], specs(), { seed: 4 });
     const model = await A.sequential([28, 28, 1], specs(), { seed: 4 });

@@ -82,6 +82,8 @@ const METHOD_ARGS: Record<ModelMethod, readonly string[]> = {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The largest buffer a predict() batch gathers in (maxBatch examples). */
 const MAX_BATCH_BYTES = 2 ** 30;
+/** Most bytes a batch that waits for a worker reserves before its requests come (it grows past it). */
+const GATHER_BYTES = 2 ** 25;
 
 /**
  * A duration option in ms: up to 2³¹ − 1 (timers clamp longer ones to 1 ms), above 0 unless `zero`;
@@ -430,11 +432,15 @@ export class AsyncSequential {
       const per = sizeOf(this.inputShape);
       const f = (this.filling ??= this.newBatch(per, precision));
       // (the batch's buffer grows as requests join, by doubling: a lone request's batch is its own size,
-      // so its buffer is one of the recycler's, not fresh pages of maxBatch examples)
+      // so its buffer is one of the recycler's, not fresh pages of maxBatch examples. A batch that will
+      // wait for a worker gathers many: it starts with room for them (up to GATHER_BYTES), since each
+      // doubling copies what it holds on this thread, megabytes at once for images)
       if ((f.n + m) * per > f.data.length) {
-        const grown = lent(Math.max((f.n + m) * per, 2 * f.data.length));
+        const waits = this.running >= this.rt.workers.length;
+        const room = waits ? Math.min(this.batching.maxBatch, Math.floor(GATHER_BYTES / F64_BYTES / per)) * per : 0;
+        const grown = lent(Math.max((f.n + m) * per, 2 * f.data.length, room));
         grown.set(f.data.subarray(0, f.n * per));
-        if (f.data.length > 0) recycler.give(f.data.buffer as ArrayBuffer);
+        if (f.data.length > 0) recycler.give(f.data.buffer);
         f.data = grown;
       }
       if (x instanceof NDArray) copyStrided(x, f.data, f.n * per);
@@ -474,11 +480,18 @@ export class AsyncSequential {
         const size = sizeOf(this.outputShape);
         const P = Ps.length === 1 ? Ps[0].data : Float64Array.from(Ps.flatMap((p) => Array.from(p.data)));
         let row = 0;
-        for (const r of f.requests) {
+        const parts = f.requests.map((r) => {
           const part = new NDArray(P.slice(row * size, (row + r.m) * size), [r.m, ...this.outputShape]);
           row += r.m;
-          r.resolve(part);
-        }
+          return part;
+        });
+        // one answer per turn of the event loop: what each caller does with its answer (a server's
+        // response) then runs between timers and I/O, not a whole batch's worth in one block
+        const deliver = (i: number): void => {
+          f.requests[i].resolve(parts[i]);
+          if (i + 1 < parts.length) void yieldToLoop().then(() => deliver(i + 1));
+        };
+        deliver(0);
       },
       (e: unknown) => f.requests.forEach((r) => r.reject(e)),
     );

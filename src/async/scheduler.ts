@@ -42,8 +42,9 @@ export interface AsyncInitOptions {
   /**
    * Bytes of arguments copied for calls not yet answered before new calls are refused with a BusyError
    * (default 256 MiB; a call is always taken when nothing else is in flight). Shared memory is not counted.
-   * As many bytes of the copies' buffers are kept for later calls once answered (release() drops them):
-   * fresh pages cost ~3.4 ms a MB to touch here, reused ones nothing.
+   * As many bytes of the copies' buffers are kept for later calls once answered, and as many of the
+   * batches predict() gathers (release() drops both): fresh pages cost ~3.4 ms a MB to touch here,
+   * reused ones nothing.
    */
   maxQueueBytes?: number;
 }
@@ -510,6 +511,7 @@ export function send(
             return { requests: first ? [first, req] : [req], transfer };
           },
           done: (r) => {
+            out.giveBack();
             if (r.type === "error") {
               for (const b of r.returned) if (b) recycler.give(b);
               return reject(callbackError ?? errorOf(r.error));

@@ -113,21 +113,26 @@ class Copier {
 }
 const copier = new Copier();
 
-/** ArrayBuffers that came back from the workers, reused so the calling thread rarely touches fresh memory. */
-class Recycler {
-  private readonly free = new Map<number, ArrayBuffer[]>();
+/**
+ * ArrayBuffers that came back from the workers, reused so the calling thread rarely touches fresh
+ * memory; and the library's own batch buffers, shared memory where there is some (`lent`).
+ */
+class Recycler<B extends ArrayBufferLike> {
+  private readonly free = new Map<number, B[]>();
   private bytes = 0;
   /** Most bytes of spare buffers kept (init() sets it to maxQueueBytes). */
   limit = 64 << 20;
 
-  take(n: number): ArrayBuffer {
+  constructor(private readonly make: (bytes: number) => B) {}
+
+  take(n: number): B {
     const size = n <= 4096 ? 4096 : 2 ** Math.ceil(Math.log2(n));
     const b = this.free.get(size)?.pop();
     if (b) {
       this.bytes -= size;
       return b;
     }
-    return new ArrayBuffer(size);
+    return this.make(size);
   }
 
   /** Drops every spare buffer (convwasm/async's release()). */
@@ -136,7 +141,7 @@ class Recycler {
     this.bytes = 0;
   }
 
-  give(b: ArrayBuffer): void {
+  give(b: B): void {
     const size = b.byteLength;
     if (size < 4096 || (size & (size - 1)) !== 0 || this.bytes + size > this.limit) return;
     const list = this.free.get(size) ?? [];
@@ -145,14 +150,38 @@ class Recycler {
     this.bytes += size;
   }
 }
-export const recycler = new Recycler();
+const copies = new Recycler((n) => new ArrayBuffer(n));
+/**
+ * Batch buffers in shared memory: lent to a worker by reference and taken back when it answers. A
+ * buffer moved (transferred) back to this thread counts as new external memory here until a full
+ * collection finds its old wrapper, so megabytes of batches moving to and fro made V8 run a full GC of
+ * the calling thread every few batches (5-20 ms pauses of a server's event loop).
+ */
+const batches = typeof SharedArrayBuffer === "function" ? new Recycler((n) => new SharedArrayBuffer(n)) : null;
 
-/** Buffers the library filled itself (a predict batch): moved to the worker as they are, no copy. */
+/** The spare buffers of both kinds. */
+export const recycler = {
+  set limit(bytes: number) {
+    copies.limit = bytes;
+    if (batches) batches.limit = bytes;
+  },
+  clear(): void {
+    copies.clear();
+    batches?.clear();
+  },
+  /** Gives back a buffer of either kind (a shared one is only ever the library's own). */
+  give(b: ArrayBufferLike): void {
+    if (isShared(b)) batches?.give(b as SharedArrayBuffer);
+    else copies.give(b as ArrayBuffer);
+  },
+};
+
+/** Buffers the library filled itself (a predict batch): sent to the worker as they are, no copy. */
 const own = new WeakSet<ArrayBufferLike>();
 
 /** A Float64Array of n elements over a recycled buffer of the library's own (its contents are garbage). */
 export function lent(n: number): Float64Array {
-  const b = recycler.take(n * F64_BYTES);
+  const b = (batches ?? copies).take(n * F64_BYTES);
   own.add(b);
   return new Float64Array(b, 0, n);
 }
@@ -299,16 +328,18 @@ export class Outgoing {
     for (const r of this.regions) {
       if (isShared(r.source) || own.has(r.source)) {
         [r.lo, r.hi, r.sent] = [0, r.source.byteLength, r.source];
-        if (own.delete(r.source)) transfer.push(r.source as ArrayBuffer);
+        if (!own.delete(r.source)) continue;
+        if (isShared(r.source)) this.lentShared.push(r.source as SharedArrayBuffer);
+        else transfer.push(r.source as ArrayBuffer);
         continue;
       }
       const n = Math.max(0, r.hi - r.lo);
-      const copy = recycler.take(n);
+      const copy = copies.take(n);
       // (a copy left half-filled is never sent: the call fails, and the buffer goes back as garbage)
       await copier
         .copy(r.source, r.lo, n, new Uint8Array(copy), () => this.gone(r, "while it was copied to a worker"))
         .catch((e: unknown) => {
-          recycler.give(copy);
+          copies.give(copy);
           throw e;
         });
       r.sent = copy;
@@ -316,6 +347,14 @@ export class Outgoing {
     }
     for (const p of this.placements) p.place(p.start - this.regions[p.region].lo);
     return { buffers: this.regions.map((r) => r.sent!), transfer };
+  }
+
+  /** The library's own shared buffers this call lent: free again once the worker has answered. */
+  private readonly lentShared: SharedArrayBuffer[] = [];
+
+  /** Takes back the shared buffers lent (the worker answered, done or failed: it reads them no more). */
+  giveBack(): void {
+    for (const b of this.lentShared.splice(0)) recycler.give(b);
   }
 
   /**
