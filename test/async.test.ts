@@ -277,6 +277,21 @@ describe("convwasm/async models", () => {
     await model.dispose();
   });
 
+  it("batches float32 requests in float32 (flat or NDArray, split over the workers) with the synchronous float32 bits", async () => {
+    const sync = S.sequential([28, 28, 1], specs(), { seed: 5 });
+    const model = await A.sequential([28, 28, 1], specs(), { seed: 5, batching: { maxBatch: 8 } });
+    const X = randn(37, 12, 28, 28, 1);
+    const one = (i: number) => new S.NDArray(X.data, [1, 28, 28, 1], undefined, i * 784);
+    const flat = (i: number) => new Float32Array(X.data.subarray(i * 784, (i + 1) * 784));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => model.predict(i % 2 === 0 ? flat(i) : one(i), { precision: "f32" })),
+    );
+    answers.forEach((P, i) => expectIdentical(P, sync.predict(i % 2 === 0 ? flat(i) : one(i), { precision: "f32" })));
+    // a float64 request after them is a batch of its own, in float64
+    expectIdentical(await model.predict(one(3)), sync.predict(one(3)));
+    await model.dispose();
+  });
+
   it("answers a batch's requests one per turn of the event loop, each with its own bits", async () => {
     const sync = S.sequential([28, 28, 1], specs(), { seed: 4 });
     const model = await A.sequential([28, 28, 1], specs(), { seed: 4, batching: { maxBatch: 8 } });

@@ -58,10 +58,11 @@ interface Pending {
 interface Filling {
   /** The precision its requests asked for (requests of another precision start another batch). */
   precision: Sync.Precision;
-  data: Float64Array;
+  /** float32 for a float32 plan: the plan reads it as it is, and a Float32Array request is copied, not widened. */
+  data: Float64Array | Float32Array;
   requests: Pending[];
   n: number;
-  run: (parts: NDArray[]) => void;
+  run: (parts: (NDArray | Float32Array)[]) => void;
 }
 
 let nextModel = 1;
@@ -438,7 +439,7 @@ export class AsyncSequential {
       if ((f.n + m) * per > f.data.length) {
         const waits = this.running >= this.rt.workers.length;
         const room = waits ? Math.min(this.batching.maxBatch, Math.floor(GATHER_BYTES / F64_BYTES / per)) * per : 0;
-        const grown = lent(Math.max((f.n + m) * per, 2 * f.data.length, room));
+        const grown = lent(Math.max((f.n + m) * per, 2 * f.data.length, room), f.precision === "f32");
         grown.set(f.data.subarray(0, f.n * per));
         if (f.data.length > 0) recycler.give(f.data.buffer);
         f.data = grown;
@@ -463,9 +464,10 @@ export class AsyncSequential {
   }
 
   private newBatch(per: number, precision: Sync.Precision): Filling {
-    let run!: (parts: NDArray[]) => void;
-    const given = new Promise<NDArray[]>((r) => (run = r));
-    const f: Filling = { precision, data: new Float64Array(0), requests: [], n: 0, run };
+    let run!: Filling["run"];
+    const given = new Promise<(NDArray | Float32Array)[]>((r) => (run = r));
+    const data = precision === "f32" ? new Float32Array(0) : new Float64Array(0);
+    const f: Filling = { precision, data, requests: [], n: 0, run };
     const answered = () => {
       // a worker is free: the requests that gathered meanwhile go now
       this.running--;
@@ -510,7 +512,8 @@ export class AsyncSequential {
     if (!f) return;
     const per = sizeOf(this.inputShape);
     const k = Math.max(1, Math.min(f.requests.length, this.rt.workers.length - this.running));
-    const parts: NDArray[] = [];
+    const parts: (NDArray | Float32Array)[] = [];
+    const sizes: number[] = [];
     for (let j = 0, r = 0, row = 0; j < k; j++) {
       // requests r.. whose rows make about the j-th k-th of the batch
       let rows = 0;
@@ -520,13 +523,17 @@ export class AsyncSequential {
       if (j === k - 1) while (r < f.requests.length) rows += f.requests[r++].m;
       if (rows === 0) continue;
       // the first part keeps the batch's buffer (moved to its worker); the others are copied out of it
-      const data = j === 0 ? f.data : lent(rows * per);
+      const data = j === 0 ? f.data : lent(rows * per, f.data instanceof Float32Array);
       if (j > 0) data.set(f.data.subarray(row * per, (row + rows) * per));
-      parts.push(new NDArray(data, [rows, ...this.inputShape]));
+      // (float32 goes as flat examples, which predict takes as they are)
+      parts.push(
+        data instanceof Float32Array ? data.subarray(0, rows * per) : new NDArray(data, [rows, ...this.inputShape]),
+      );
+      sizes.push(rows);
       row += rows;
     }
     this.running += parts.length;
-    for (const p of parts) this.batched(p.shape[0]);
+    for (const rows of sizes) this.batched(rows);
     f.run(parts);
   }
 

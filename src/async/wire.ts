@@ -179,11 +179,16 @@ export const recycler = {
 /** Buffers the library filled itself (a predict batch): sent to the worker as they are, no copy. */
 const own = new WeakSet<ArrayBufferLike>();
 
-/** A Float64Array of n elements over a recycled buffer of the library's own (its contents are garbage). */
-export function lent(n: number): Float64Array {
-  const b = (batches ?? copies).take(n * F64_BYTES);
+/**
+ * An array of n elements (float64, or float32 where `f32`) over a recycled buffer of the library's own
+ * (its contents are garbage).
+ */
+export function lent(n: number): Float64Array;
+export function lent(n: number, f32: boolean): Float64Array | Float32Array;
+export function lent(n: number, f32 = false): Float64Array | Float32Array {
+  const b: ArrayBufferLike = (batches ?? copies).take(n * (f32 ? 4 : F64_BYTES));
   own.add(b);
-  return new Float64Array(b, 0, n);
+  return f32 ? new Float32Array(b, 0, n) : new Float64Array(b, 0, n);
 }
 
 function read(fn: string, o: object, key: string | number, path: string): unknown {
