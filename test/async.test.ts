@@ -292,6 +292,25 @@ describe("convwasm/async models", () => {
     await model.dispose();
   });
 
+  it("takes its copy of X before predict returns, however many examples: the caller may reuse X at once", async () => {
+    const sync = S.sequential([28, 28, 1], specs(), { seed: 6 });
+    const model = await A.sequential([28, 28, 1], specs(), { seed: 6, batching: { maxBatch: 4 } });
+    const X = randn(38, 10, 28, 28, 1);
+    const expected = sync.predict(X);
+    const flat = new Float32Array(X.data);
+    const expectedFlat = sync.predict(flat, { precision: "f32" });
+    // 10 examples: cut into batches of 4 on the workers; X overwritten, and the flat one's buffer
+    // moved away, as soon as predict returns
+    const copy = new S.NDArray(X.data.slice(), X.shape);
+    const p = model.predict(copy);
+    copy.data.fill(Number.NaN);
+    const q = model.predict(flat, { precision: "f32" });
+    structuredClone(flat.buffer, { transfer: [flat.buffer] });
+    expectIdentical(await p, expected);
+    expectIdentical(await q, expectedFlat);
+    await model.dispose();
+  });
+
   it("answers a batch's requests one per turn of the event loop, each with its own bits", async () => {
     const sync = S.sequential([28, 28, 1], specs(), { seed: 4 });
     const model = await A.sequential([28, 28, 1], specs(), { seed: 4, batching: { maxBatch: 8 } });

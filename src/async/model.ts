@@ -553,12 +553,15 @@ export class AsyncSequential {
     const parts: Promise<NDArray>[] = [];
     for (let i0 = 0; i0 < m; i0 += size) {
       const rows = Math.min(size, m - i0);
-      const view =
-        x instanceof NDArray
-          ? new NDArray(x.data, [rows, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0])
-          : x.subarray(i0 * per, (i0 + rows) * per);
+      // copied now, as a batch's requests are: the caller may reuse X as soon as predict returns
+      // (a server hands a decoded image's buffer back to its decoder then)
+      const part = lent(rows * per, precision === "f32");
+      if (x instanceof NDArray) {
+        copyStrided(new NDArray(x.data, [rows, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]), part, 0);
+      } else part.set(x.subarray(i0 * per, (i0 + rows) * per));
       this.batched(rows);
-      parts.push(this.predictOn(view, { batchSize: rows, precision }));
+      const input = part instanceof Float32Array ? part : new NDArray(part, [rows, ...this.inputShape]);
+      parts.push(this.predictOn(input, { batchSize: rows, precision }));
     }
     Promise.all(parts).then((Ps) => {
       if (Ps.length === 1) return req.resolve(Ps[0]);
