@@ -155,9 +155,14 @@ const copies = new Recycler((n) => new ArrayBuffer(n));
  * Batch buffers in shared memory: lent to a worker by reference and taken back when it answers. A
  * buffer moved (transferred) back to this thread counts as new external memory here until a full
  * collection finds its old wrapper, so megabytes of batches moving to and fro made V8 run a full GC of
- * the calling thread every few batches (5-20 ms pauses of a server's event loop).
+ * the calling thread every few batches (5-20 ms pauses of a server's event loop). Not in a page that
+ * is not cross-origin isolated, which cannot post shared memory.
  */
-const batches = typeof SharedArrayBuffer === "function" ? new Recycler((n) => new SharedArrayBuffer(n)) : null;
+const batches =
+  typeof SharedArrayBuffer === "function" &&
+  (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false
+    ? new Recycler((n) => new SharedArrayBuffer(n))
+    : null;
 
 /** The spare buffers of both kinds. */
 export const recycler = {
