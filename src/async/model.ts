@@ -431,14 +431,15 @@ export class AsyncSequential {
       const full = this.filling && this.filling.n + m > this.batching.maxBatch;
       if (full || (this.filling && this.filling.precision !== precision)) this.flush();
       const per = sizeOf(this.inputShape);
-      const f = (this.filling ??= this.newBatch(per, precision));
+      const f = (this.filling ??= this.newBatch(precision));
       // (the batch's buffer grows as requests join, by doubling: a lone request's batch is its own size,
       // so its buffer is one of the recycler's, not fresh pages of maxBatch examples. A batch that will
       // wait for a worker gathers many: it starts with room for them (up to GATHER_BYTES), since each
       // doubling copies what it holds on this thread, megabytes at once for images)
       if ((f.n + m) * per > f.data.length) {
         const waits = this.running >= this.rt.workers.length;
-        const room = waits ? Math.min(this.batching.maxBatch, Math.floor(GATHER_BYTES / F64_BYTES / per)) * per : 0;
+        const bytes = f.precision === "f32" ? 4 : F64_BYTES;
+        const room = waits ? Math.min(this.batching.maxBatch, Math.floor(GATHER_BYTES / bytes / per)) * per : 0;
         const grown = lent(Math.max((f.n + m) * per, 2 * f.data.length, room), f.precision === "f32");
         grown.set(f.data.subarray(0, f.n * per));
         if (f.data.length > 0) recycler.give(f.data.buffer);
@@ -463,7 +464,7 @@ export class AsyncSequential {
     });
   }
 
-  private newBatch(per: number, precision: Sync.Precision): Filling {
+  private newBatch(precision: Sync.Precision): Filling {
     let run!: Filling["run"];
     const given = new Promise<(NDArray | Float32Array)[]>((r) => (run = r));
     const data = precision === "f32" ? new Float32Array(0) : new Float64Array(0);
@@ -522,7 +523,7 @@ export class AsyncSequential {
       }
       if (j === k - 1) while (r < f.requests.length) rows += f.requests[r++].m;
       if (rows === 0) continue;
-      // the first part keeps the batch's buffer (moved to its worker); the others are copied out of it
+      // the first part keeps the batch's buffer (lent to its worker); the others are copied out of it
       const data = j === 0 ? f.data : lent(rows * per, f.data instanceof Float32Array);
       if (j > 0) data.set(f.data.subarray(row * per, (row + rows) * per));
       // (float32 goes as flat examples, which predict takes as they are)
