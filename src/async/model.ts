@@ -438,9 +438,10 @@ export class AsyncSequential {
       // doubling copies what it holds on this thread, megabytes at once for images)
       if ((f.n + m) * per > f.data.length) {
         const waits = this.running >= this.rt.workers.length;
-        const bytes = f.precision === "f32" ? 4 : F64_BYTES;
-        const room = waits ? Math.min(this.batching.maxBatch, Math.floor(GATHER_BYTES / bytes / per)) * per : 0;
-        const grown = lent(Math.max((f.n + m) * per, 2 * f.data.length, room), f.precision === "f32");
+        const room = waits
+          ? Math.min(this.batching.maxBatch, Math.floor(GATHER_BYTES / f.data.BYTES_PER_ELEMENT / per)) * per
+          : 0;
+        const grown = lent(Math.max((f.n + m) * per, 2 * f.data.length, room), f.data instanceof Float32Array);
         grown.set(f.data.subarray(0, f.n * per));
         if (f.data.length > 0) recycler.give(f.data.buffer);
         f.data = grown;
