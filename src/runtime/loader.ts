@@ -1,7 +1,7 @@
 // Loads and instantiates the two builds of the WASM module once (Node and browsers), checks that they
 // are builds this code can drive, warms them up and starts the pool; gives memory back on request.
 // @assemblyscript/loader is used here only: instantiation and turning `abort` into thrown Errors.
-import { instantiate } from "@assemblyscript/loader";
+import { instantiate, instantiateSync } from "@assemblyscript/loader";
 import { checkAlgorithm, checkInteger } from "../core/shapes.js";
 import { Arena } from "./arena.js";
 import { wasmBase64 } from "./binary.js";
@@ -70,6 +70,9 @@ async function compile(what: string, source: WasmInput): Promise<WebAssembly.Mod
   }
 }
 
+const inNode =
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === "string";
+
 /** Instantiates `module` (after checking it is a convwasm build) and reserves `arenaBytes` of its arena. */
 async function instantiateSide(
   what: string,
@@ -77,7 +80,12 @@ async function instantiateSide(
   imports: WebAssembly.Imports,
   arenaBytes: number,
 ): Promise<Side> {
-  const { exports, instance } = await instantiate<Record<string, unknown>>(module, imports);
+  // (the loader's async instantiate first asks whether its argument is a Response, and in Node reading the
+  // global Response loads Node's fetch implementation: 20-25 ms of a cold start. Browsers have Response
+  // built in, and may refuse a large synchronous instantiation on their main thread.)
+  const { exports, instance } = inNode
+    ? instantiateSync<Record<string, unknown>>(module, imports)
+    : await instantiate<Record<string, unknown>>(module, imports);
   // (arity is read from the raw exports: the loader's wrappers do not keep it)
   const wrong = mismatch(instance.exports);
   if (wrong !== null) throw new TypeError(`init: ${what} expects a build of this version of convwasm, but ${wrong}`);

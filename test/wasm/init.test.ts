@@ -1,4 +1,5 @@
 // init(): a clear error before it, a retry after a failed load, its options. (Its own file: a fresh module.)
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { init, memory, conv_forward, pool_forward } from "convwasm";
@@ -37,5 +38,22 @@ describe("init()", () => {
     const [Z] = conv_forward(randn(1, 2, 5, 5, 3), randn(2, 3, 3, 3, 4), randn(3, 1, 1, 1, 4), { stride: 1, pad: 1 });
     expect(Z.shape).toEqual([2, 5, 5, 4]);
     await init(); // idempotent: already initialised
+  });
+
+  it("a fresh Node process's import, init and first op never load Node's fetch (25-30 ms of a cold start)", () => {
+    const script = `
+      import { init, conv_forward, RandomState } from "convwasm";
+      import "convwasm/onnx";
+      await init({ threads: 2 });
+      const r = new RandomState(1);
+      conv_forward(r.randn(1, 8, 8, 3), r.randn(3, 3, 3, 4), r.randn(1, 1, 1, 4), { stride: 1, pad: 1 });
+      console.log(process.moduleLoadList.filter((m) => /undici|fetch/.test(m)).join(",") || "none");
+    `;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(run.stderr).toBe("");
+    expect(run.stdout.trim()).toBe("none");
   });
 });
