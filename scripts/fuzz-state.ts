@@ -3,7 +3,7 @@
 // - npz: .npz files mutated from a model's own (headers from a grammar of Python literals numpy would or
 //   would not read, versions, header lengths, truncated or padded data, flipped and truncated zip bytes);
 // - model: a sequence of setWeights/load/fit/predict/weights() calls with wrong names, shapes, hostile
-//   arrays, bad options, throwing callbacks and aborted signals;
+//   arrays, bad options, throwing callbacks and aborted signals; dispose() mid-fit or between calls;
 // - async: concurrent convwasm/async calls whose buffers are transferred away or shrunk mid-call, with
 //   outs, release() replacing the workers meanwhile, and an async model's reads and failing writes,
 //   fits stopped by callbacks or dispose();
@@ -380,8 +380,36 @@ function modelCase(s: number): void {
   const y = [0, 1, 3];
   for (let step = 0; step < 6; step++) {
     const before = m.save();
-    const what = pick(r, ["setWeights", "fit", "predict", "weights", "load"] as const);
+    const what = pick(r, ["setWeights", "fit", "predict", "weights", "load", "dispose"] as const);
     current = `model case ${s} step ${step} ${what}`;
+    if (what === "dispose") {
+      // disposed by a callback mid-fit, or between calls: from then on every method refuses by name
+      try {
+        m.fit(X, y, { epochs: 2, batchSize: 1, onBatch: () => void (r() < 0.3 && m.dispose()) });
+      } catch (e) {
+        if (!(e instanceof Error) || e.message !== "fit: the model was disposed during training")
+          finding(`a fit disposed by its callback threw ${String(e)}`);
+      }
+      m.dispose();
+      const calls: [string, () => unknown][] = [
+        ["predict", () => m.predict(hostileArray(r, X) as NDArray)],
+        ["fit", () => m.fit(X, y)],
+        ["setWeights", () => m.setWeights({})],
+        ["weights", () => m.weights()],
+        ["save", () => m.save()],
+        ["summary", () => m.summary()],
+      ];
+      for (const [name, call] of calls) {
+        try {
+          call();
+          finding(`${name} on a disposed model did not throw`);
+        } catch (e) {
+          if (!(e instanceof Error) || e.message !== `${name}: this model was disposed`)
+            finding(`${name} on a disposed model threw ${String(e)}`);
+        }
+      }
+      return;
+    }
     let failed = false;
     try {
       if (what === "setWeights") {

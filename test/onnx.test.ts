@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { NDArray, adam, digitsLayers, init, input, layers, model, sequential, type SymbolicTensor } from "convwasm";
-import { loadOnnx } from "convwasm/onnx";
+import { loadOnnx, toOnnx } from "convwasm/onnx";
 import { attr, doubles, fill, makeModel, onnxBytes, onnxFixture, onnxInput, relErr } from "./onnx-fixtures.js";
 import { fixture } from "./helpers.js";
 
@@ -206,6 +206,19 @@ describe("loadOnnx: what it cannot run is a clear error, and nothing is made", (
 });
 
 describe("loadOnnx: the model it makes", () => {
+  it("is disposed as a built model: predict, fit and toOnnx refused by name afterwards", () => {
+    const f = onnxFixture("digits");
+    const m = loadOnnx(onnxBytes(f.files.f64.file));
+    const x = onnxInput(f);
+    m.predict(x);
+    m.dispose();
+    expect(m.disposed).toBe(true);
+    expect(() => m.predict(x)).toThrow("predict: this model was disposed");
+    expect(() => m.fit(x, [0, 1])).toThrow("fit: this model was disposed");
+    expect(() => m.evaluate(x, [0, 1])).toThrow("evaluate: this model was disposed");
+    expect(() => toOnnx(m)).toThrow("toOnnx: the model was disposed");
+  });
+
   it("takes and gives NCHW, or the library's NHWC with { layout: 'NHWC' }, the same numbers", () => {
     const f = onnxFixture("squeezenet1_1");
     const m = loadOnnx(onnxBytes(f.files.f64.file));

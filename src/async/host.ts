@@ -66,6 +66,7 @@ function modelCall(m: ModelRequest, args: unknown[]): unknown {
     case "weights":
       return { weights: model.weights() };
     case "drop":
+      model.dispose();
       models.delete(m.model);
       return null;
   }

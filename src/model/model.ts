@@ -321,6 +321,7 @@ export class Model {
   private precision: Precision = "f64";
   /** The graph as plain data (what convwasm/async sends its workers to make the same model). */
   readonly description: GraphDescription;
+  private gone = false;
 
   constructor(
     fn: string,
@@ -344,6 +345,28 @@ export class Model {
     this.plans.set("f64", new Plan(this.planGraph));
   }
 
+  /** Whether dispose() was called (every method then throws). */
+  get disposed(): boolean {
+    return this.gone;
+  }
+
+  /**
+   * Frees what the model holds, its parameters and its plans' packed weights, now rather than when the
+   * model is unreachable; every later call throws, naming itself. Called during fit (from onBatch or
+   * onEpoch) it stops the training after that callback, and fit throws. Idempotent.
+   */
+  dispose(): void {
+    this.gone = true;
+    this.plans.clear();
+    const none = new NDArray(new Float64Array(0), [0]);
+    for (const l of this.all) for (const p of l.params.values()) p.array = none;
+  }
+
+  /** Throws once dispose() was called: at a call's start, and again after reading its arguments (a getter may dispose). */
+  protected live(fn: string): void {
+    if (this.gone) throw new Error(`${fn}: this model was disposed`);
+  }
+
   /** The plan of `precision`, made once. */
   private plan(precision: Precision = "f64"): Plan {
     let p = this.plans.get(precision);
@@ -362,12 +385,14 @@ export class Model {
    */
   compile(options: CompileOptions): this {
     const fn = "compile";
+    this.live(fn);
     this.precision = compiledPrecision(fn, options, this.precision);
     return this;
   }
 
   /** Multiply-adds of one example through the conv and dense layers (what predict() costs per example). */
   get work(): number {
+    this.live("work");
     return this.plan().work;
   }
 
@@ -382,6 +407,7 @@ export class Model {
     inputs: number;
     outputs: number[];
   } {
+    this.live("graph");
     return {
       nodes: this.steps.map((s) => ({
         layer: s.layer.name,
@@ -425,6 +451,7 @@ export class Model {
    * "batchNorm/moving_mean", …). Changing a copy changes nothing in the model: setWeights() does.
    */
   weights(): Record<string, NDArray> {
+    this.live("weights");
     const out: Record<string, NDArray> = {};
     for (const [name, a] of this.parameters()) out[name] = new NDArray(a.data.slice(), a.shape);
     return out;
@@ -440,7 +467,9 @@ export class Model {
 
   /** Checks `arrays` against the parameters (all of them when `whole`), then copies them in, all at once. */
   private replace(fn: string, arrays: unknown, whole: boolean): void {
+    this.live(fn);
     const given = optionsOf<Record<string, unknown>>(fn, arrays, "arrays");
+    this.live(fn);
     const mine = this.parameters();
     const names = () => [...mine.keys()].join(", ");
     if (whole) {
@@ -458,6 +487,7 @@ export class Model {
       }
       updates.push([target, v.toFloat64Array()]);
     }
+    this.live(fn);
     for (const [target, data] of updates) target.data.set(data);
     this.invalidate();
   }
@@ -467,6 +497,7 @@ export class Model {
    * arrays, which nothing else holds; shapes checked as setWeights does). A copy costs its first touch.
    */
   protected adopt(fn: string, arrays: Record<string, NDArray>): void {
+    this.live(fn);
     const params = this.specs();
     for (const [name, a] of Object.entries(arrays)) {
       const p = params.get(name);
@@ -483,6 +514,7 @@ export class Model {
 
   /** The weights and state as the bytes of an .npz file (np.load gives the same names and arrays). */
   save(): Uint8Array {
+    this.live("save");
     return writeNpz(this.weights());
   }
 
@@ -491,12 +523,14 @@ export class Model {
    * every parameter and state array, nothing else; all or nothing. A member larger than its array is refused unread.
    */
   load(bytes: Uint8Array): void {
+    this.live("load");
     const expect = new Map([...this.parameters()].map(([k, a]) => [k, a.shape]));
     this.replace("load", parseNpz("load", bytes, { expect }), true);
   }
 
   /** A table like Keras's model.summary(): layers, output shapes, parameter counts (and, in a graph, inputs). */
   summary(): string {
+    this.live("summary");
     const names = this.inputShapes.map((_, i) => (this.inputShapes.length === 1 ? "input" : `input_${i}`));
     const valueName = (v: number) =>
       v < this.inputShapes.length ? names[v] : this.steps.find((s) => s.output === v)!.layer.name;
@@ -633,6 +667,7 @@ export class Model {
    */
   fit(X: NDArray, Y: Labels, fitOptions?: FitOptions): EpochLog[] {
     const fn = "fit";
+    this.live(fn);
     const options = optionsOf<FitOptions>(fn, fitOptions);
     this.lossStep(fn);
     const x = examples(fn, X, this.inputShape, false);
@@ -674,6 +709,7 @@ export class Model {
       oneHot(fn, vY, vx.shape[0], k, "options.validation[1]");
       validation = [vx, vY as Labels];
     }
+    this.live(fn);
     const history: EpochLog[] = [];
     const order = Int32Array.from({ length: m }, (_, i) => i);
     const batches = Math.ceil(m / batchSize);
@@ -701,6 +737,7 @@ export class Model {
         lossSum += r.loss * idx.length;
         correct += r.correct;
         options.onBatch?.(bi, batches, r.loss);
+        if (this.gone) throw new Error(`${fn}: the model was disposed during training`);
       }
       const seconds = (performance.now() - t0) / 1000;
       const log: EpochLog = {
@@ -718,6 +755,7 @@ export class Model {
       }
       history.push(log);
       options.onEpoch?.(log);
+      if (this.gone) throw new Error(`${fn}: the model was disposed during training`);
     }
     return history;
   }
@@ -725,6 +763,7 @@ export class Model {
   /** Loss (softmax cross-entropy of the predictions) and accuracy on X, Y. */
   evaluate(X: NDArray, Y: Labels): { loss: number; accuracy: number } {
     const fn = "evaluate";
+    this.live(fn);
     const P = Model.prototype.predictAll.call(this, [X], undefined, fn)[0];
     const [m, k] = P.shape;
     const y = oneHot(fn, Y, m, k).toFloat64Array();
@@ -751,6 +790,7 @@ export class Model {
   predict(X: NDArray | Float32Array | Float64Array, options?: PredictOptions): NDArray;
   predict(X: NDArray | Float32Array | Float64Array, options?: PredictOptions): NDArray | Float32Array {
     const fn = "predict";
+    this.live(fn);
     if (this.inputShapes.length !== 1 || this.outputs.length !== 1) {
       throw new RangeError(
         `${fn}: the model has ${this.inputShapes.length} inputs and ${this.outputs.length} outputs; predictAll() takes and gives a list`,
@@ -771,6 +811,7 @@ export class Model {
     options?: PredictOptions,
     fn = "predictAll",
   ): (NDArray | Float32Array)[] {
+    this.live(fn);
     const o = optionsOf<PredictOptions>(fn, options);
     const { batchSize = 256, checkFinite = false, engine = "plan", output = "NDArray" } = o;
     if (engine !== "plan" && engine !== "ops") {
@@ -815,6 +856,7 @@ export class Model {
       if (checkFinite) x.finite();
       if (x.m !== m) throw new RangeError(`${fn}: Xs[${i}] expects ${m} examples (as Xs[0]) but got ${x.m}`);
     });
+    this.live(fn);
     const f32Out = output === "Float32Array";
     const outs = this.outputShapes.map((s) => ({
       per: sizeOf(s),

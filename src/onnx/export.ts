@@ -27,6 +27,7 @@ const float = (name: string, f: number): AttributeProto => ({ name, type: 1, f }
  */
 export function toOnnx(model: Model, options?: ToOnnxOptions): Uint8Array {
   const fn = "toOnnx";
+  if (model?.disposed === true) throw new Error(`${fn}: the model was disposed`);
   if (options !== undefined && (options === null || typeof options !== "object")) {
     throw new TypeError(`${fn}: options expects an object but got ${describe(options)}`);
   }

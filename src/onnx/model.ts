@@ -62,12 +62,14 @@ export class OnnxModel extends Model {
 
   /** As Model.evaluate, X in ONNX's layout (NCHW images). */
   override evaluate(X: NDArray, Y: Labels): { loss: number; accuracy: number } {
+    this.live("evaluate");
     return super.evaluate(this.internal("evaluate", X, 0), Y);
   }
 
   /** As Model.fit, X (and options.validation's) in ONNX's layout (NCHW images). */
   override fit(X: NDArray, Y: Labels, options?: FitOptions): EpochLog[] {
     const fn = "fit";
+    this.live(fn);
     if (options === undefined || options === null || typeof options !== "object")
       return super.fit(this.internal(fn, X, 0), Y, options);
     let o: FitOptions;
@@ -111,6 +113,7 @@ export class OnnxModel extends Model {
     options?: OnnxPredictOptions,
     fn = "predictAll",
   ): (NDArray | Float32Array)[] {
+    this.live(fn);
     const { nchw, rest } = layoutOption<PredictOptions>(fn, options);
     if (!nchw) return super.predictAll(Xs, rest, fn);
     if (!Array.isArray(Xs) || Xs.length !== this.io.inputs.length) {

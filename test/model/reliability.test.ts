@@ -275,3 +275,57 @@ describe(".npz files are hostile input (issue 20, cases 7 and 11)", () => {
     expect(() => writeNpz({ a: [1, 2] as never })).toThrow("writeNpz: a expects an NDArray but got [1,2]");
   });
 });
+
+describe("dispose(): the model's memory freed at once, every later call refused by name", () => {
+  it("refuses every method after dispose(), leaves other models working, and is idempotent", () => {
+    const a = sequential([6, 6, 1], small(), { seed: 1 });
+    const b = sequential([6, 6, 1], small(), { seed: 1 });
+    const P = b.predict(X);
+    a.predict(X, { precision: "f32" }); // (a second plan, freed too)
+    expect(a.disposed).toBe(false);
+    a.dispose();
+    a.dispose();
+    expect(a.disposed).toBe(true);
+    const calls: [string, () => unknown][] = [
+      ["predict", () => a.predict(X)],
+      ["predictAll", () => a.predictAll([X])],
+      ["evaluate", () => a.evaluate(X, labels)],
+      ["fit", () => a.fit(X, labels)],
+      ["summary", () => a.summary()],
+      ["weights", () => a.weights()],
+      ["setWeights", () => a.setWeights({})],
+      ["save", () => a.save()],
+      ["load", () => a.load(b.save())],
+      ["compile", () => a.compile({ precision: "f32" })],
+      ["graph", () => a.graph()],
+      ["work", () => a.work],
+    ];
+    for (const [name, call] of calls) expect(call, name).toThrow(`${name}: this model was disposed`);
+    expectIdentical(b.predict(X), P);
+  });
+
+  it("stops fit when a callback disposes the model, and refuses a call whose argument disposed it", () => {
+    const m = sequential([6, 6, 1], small(), { seed: 1 });
+    let batches = 0;
+    const onBatch = () => {
+      batches++;
+      m.dispose();
+    };
+    expect(() => m.fit(X, labels, { epochs: 3, batchSize: 2, onBatch })).toThrow(
+      "fit: the model was disposed during training",
+    );
+    expect(batches).toBe(1);
+    const n = sequential([6, 6, 1], small(), { seed: 2 });
+    const o = sequential([6, 6, 1], small(), { seed: 2 });
+    expect(() => n.fit(X, labels, { epochs: 3, onEpoch: () => n.dispose() })).toThrow(
+      "fit: the model was disposed during training",
+    );
+    // a getter of setWeights's argument that disposes the model: refused after reading, nothing written
+    const W = o.weights();
+    const sneaky = Object.defineProperty({}, "conv2d/W", {
+      enumerable: true,
+      get: () => (o.dispose(), W["conv2d/W"]),
+    });
+    expect(() => o.setWeights(sneaky)).toThrow("setWeights: this model was disposed");
+  });
+});
