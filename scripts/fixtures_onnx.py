@@ -342,6 +342,59 @@ def hand_cases():
     node = helper.make_node("ReduceMean", ["input", "axes"], ["output"], keepdims=0)
     out["reduce_mean_opset18"] = (onnx_case([node], [i64("axes", [-1, 2])], s4, (2, 3), 18), s4, x4.mean((2, 3)))
     out["shape_arithmetic_reshape"] = (onnx_case(nodes, inits, shape, y.shape, 13), shape, y)
+    # the newer and older forms of the opsets: Split's num_outputs (18, uneven: the last part smaller)
+    s7 = (2, 7, 3, 3)
+    x7 = torch.tensor(fill("input", 126, -1.0, 1.0).reshape(s7))
+    nodes = [
+        helper.make_node("Split", ["input"], ["a", "b", "c"], axis=1, num_outputs=3),
+        helper.make_node("Concat", ["c", "a", "b"], ["output"], axis=1),
+    ]
+    out["split_num_outputs_opset18"] = (onnx_case(nodes, [], s7, s7, 18), s7, torch.cat([x7[:, 6:], x7[:, :3], x7[:, 3:6]], 1))
+    # pooling's dilations given as 1 (MaxPool; AveragePool has them from opset 19), at opsets 13, 19, 21
+    s6 = (2, 3, 7, 7)
+    x6 = torch.tensor(fill("input", 294, -1.0, 1.0).reshape(s6))
+    for op, opset, f in [("MaxPool", 13, F.max_pool2d), ("AveragePool", 19, F.avg_pool2d), ("MaxPool", 21, F.max_pool2d)]:
+        node = helper.make_node(op, ["input"], ["output"], kernel_shape=[3, 3], strides=[2, 2], dilations=[1, 1])
+        y = f(x6, 3, 2)
+        out[f"{op.lower()}_dilations_1_opset{opset}"] = (onnx_case([node], [], s6, y.shape, opset), s6, y)
+    # Softmax of opset 11 (axis 1 of a 2-D value by default) after a Flatten and a Gemm
+    W, b = rs.randn(4, 3), rs.randn(4)
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["input"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "W", "b"], ["z"], transB=1),
+        helper.make_node("Softmax", ["z"], ["output"]),
+    ]
+    dbl = lambda name, a: helper.make_tensor(name, TensorProto.DOUBLE, a.shape, a.reshape(-1))
+    y = torch.softmax(x6.mean((2, 3)) @ torch.tensor(W).T + torch.tensor(b), 1)
+    out["softmax_opset11"] = (onnx_case(nodes, [dbl("W", W), dbl("b", b)], s6, y.shape, 11), s6, y)
+    # Pad of opset 18 (pads and the value as inputs: a value other than 0 is refused by name); Clip of
+    # opset 13 with a max only
+    node = helper.make_node("Pad", ["input", "pads", "value"], ["output"], mode="constant")
+    y = F.pad(x6, (2, 1, 1, 2))
+    out["pad_opset18"] = (
+        onnx_case([node], [i64("pads", [0, 0, 1, 2, 0, 0, 2, 1]), dbl("value", np.array(0.0))], s6, y.shape, 18),
+        s6,
+        y,
+    )
+    node = helper.make_node("Clip", ["input", "", "max"], ["output"])
+    out["clip_max_only_opset13"] = (onnx_case([node], [dbl("max", np.array(0.5))], s6, s6, 13), s6, x6.clamp(max=0.5))
+    # a grouped, padded Conv and its BatchNormalization at opset 21
+    Wg, bg = rs.randn(6, 1, 3, 3), rs.randn(6)
+    stats = [rs.uniform(0.5, 1.5, 6), rs.uniform(-0.2, 0.2, 6), rs.uniform(-0.2, 0.2, 6), rs.uniform(0.5, 1.5, 6)]
+    nodes = [
+        helper.make_node("Conv", ["input", "W", "B"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=3),
+        helper.make_node("BatchNormalization", ["c", "scale", "bias", "mean", "var"], ["output"], epsilon=1e-3),
+    ]
+    c = F.conv2d(x6, torch.tensor(Wg), torch.tensor(bg), padding=1, groups=3)
+    sc, bi, mu, va = [torch.tensor(t)[None, :, None, None] for t in stats]
+    y = (c - mu) / torch.sqrt(va + 1e-3) * sc + bi
+    inits = [dbl("W", Wg), dbl("B", bg)] + [dbl(k, t) for k, t in zip(["scale", "bias", "mean", "var"], stats)]
+    out["conv_group_batchnorm_opset21"] = (onnx_case(nodes, inits, s6, y.shape, 21), s6, y)
+    # a graph whose output is its input: a Dropout alone (ratio and training_mode as inputs)
+    node = helper.make_node("Dropout", ["input", "ratio", "training"], ["output"])
+    training = helper.make_tensor("training", TensorProto.BOOL, [], [False])
+    out["dropout_alone_opset13"] = (onnx_case([node], [dbl("ratio", np.array(0.3)), training], s6, s6, 13), s6, x6)
     return out
 
 

@@ -157,6 +157,13 @@ describe("loadOnnx: what it cannot run is a clear error, and nothing is made", (
       [3, 4, 4],
     );
     expect(() => loadOnnx(pad)).toThrow(/node 0 Pad: mode reflect: only constant is supported/);
+    const filled = makeModel(
+      [{ opType: "Pad", input: ["input", "p", "v"], output: ["output"] }],
+      [{ name: "p", dims: [8], dataType: 7, int64Data: [0, 0, 1, 1, 0, 0, 1, 1] }, doubles("v", [], [0.25])],
+      [3, 4, 4],
+      18,
+    );
+    expect(() => loadOnnx(filled)).toThrow(/node 0 Pad: constant_value 0.25: only 0 is supported/);
     const other = makeModel([{ ...conv, output: ["output"], domain: "com.microsoft" }], [W], [3, 4, 4]);
     expect(() => loadOnnx(other)).toThrow(/node 0 Conv: its domain com.microsoft is not ONNX's/);
   });

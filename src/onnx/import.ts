@@ -434,8 +434,10 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
     if (!v || v.kind !== "live" || (v.shape.length > 0 && !Number.isNaN(v.shape[0]))) {
       throw new RangeError(`${FN}: output ${JSON.stringify(name)} expects a value computed from the inputs`);
     }
-    if (inputTensors.includes(v.t)) throw new RangeError(`${FN}: output ${JSON.stringify(name)} is an input`);
-    outputTensors.push(v.t);
+    // (an output that is an input as it came, as a graph of an Identity or Dropout alone: a layer that
+    // copies it, since a model's outputs are values its layers make)
+    const t = inputTensors.includes(v.t) ? layer(layers.dropout({ rate: 0 }), v, v.shape, v.layout).t : v.t;
+    outputTensors.push(t);
     outputs.push({ name, shape: v.shape.slice(1), layout: v.layout, perm: v.perm });
   }
   if (outputs.length === 0) throw new RangeError(`${FN}: the graph has no output`);
