@@ -391,6 +391,18 @@ def hand_cases():
     y = (c - mu) / torch.sqrt(va + 1e-3) * sc + bi
     inits = [dbl("W", Wg), dbl("B", bg)] + [dbl(k, t) for k, t in zip(["scale", "bias", "mean", "var"], stats)]
     out["conv_group_batchnorm_opset21"] = (onnx_case(nodes, inits, s6, y.shape, 21), s6, y)
+    # an image transposed to NHWC as the output, and transposed back before a conv
+    nodes = [helper.make_node("Transpose", ["input"], ["t"], perm=[0, 2, 3, 1]), helper.make_node("Relu", ["t"], ["output"])]
+    y = F.relu(x6.permute(0, 2, 3, 1))
+    out["transpose_nhwc_output"] = (onnx_case(nodes, [], s6, y.shape, 13), s6, y)
+    Wt = rs.randn(4, 3, 3, 3)
+    nodes = [
+        helper.make_node("Transpose", ["input"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("Transpose", ["t"], ["u"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["u", "W"], ["output"]),
+    ]
+    y = F.conv2d(x6, torch.tensor(Wt))
+    out["transpose_round_trip_conv"] = (onnx_case(nodes, [dbl("W", Wt)], s6, y.shape, 13), s6, y)
     # a graph whose output is its input: a Dropout alone (ratio and training_mode as inputs)
     node = helper.make_node("Dropout", ["input", "ratio", "training"], ["output"])
     training = helper.make_tensor("training", TensorProto.BOOL, [], [False])

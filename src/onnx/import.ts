@@ -436,9 +436,11 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
     }
     // (an output that is an input as it came, as a graph of an Identity or Dropout alone: a layer that
     // copies it, since a model's outputs are values its layers make)
+    if (v.view) throw new RangeError(`${FN}: output ${JSON.stringify(name)} is a 5-D view of an image, not supported`);
     const t = inputTensors.includes(v.t) ? layer(layers.dropout({ rate: 0 }), v, v.shape, v.layout).t : v.t;
     outputTensors.push(t);
-    outputs.push({ name, shape: v.shape.slice(1), layout: v.layout, perm: v.perm });
+    // (an image transposed to NHWC is the library's own order: given as it is, [N, H, W, C])
+    outputs.push({ name, shape: v.shape.slice(1), layout: v.nhwc ? "vector" : v.layout, perm: v.perm });
   }
   if (outputs.length === 0) throw new RangeError(`${FN}: the graph has no output`);
 
@@ -708,7 +710,7 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
           perm.join() === (x.nhwc ? "0,3,1,2" : "0,2,3,1")
         ) {
           const [n, a, b, c] = x.shape;
-          return [{ ...x, shape: [n, c, a, b], nhwc: !x.nhwc }];
+          return [{ ...x, shape: x.nhwc ? [n, c, a, b] : [n, b, c, a], nhwc: !x.nhwc }];
         }
         if (!x.view || perm.join() !== "0,2,1,3,4") {
           throw new Unsupported(`a transpose [${perm}] of ${fmt(x.shape)} is not supported (only a channel shuffle's)`);
