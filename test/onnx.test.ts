@@ -206,6 +206,17 @@ describe("loadOnnx: what it cannot run is a clear error, and nothing is made", (
     expect(() => loadOnnx(alone)).toThrow(/^loadOnnx: node 0 \(Conv\): expects 2 input\(s\) but has 1/);
     const missing = makeModel([{ opType: "Relu", input: ["nothing"], output: ["output"] }], [], [3, 4, 4]);
     expect(() => loadOnnx(missing)).toThrow(/reads "nothing", which no node, input or initializer makes/);
+    const unsorted = makeModel(
+      [
+        { opType: "Relu", input: ["c"], output: ["output"] },
+        { ...conv, output: ["c"] },
+      ],
+      [W],
+      [3, 4, 4],
+    );
+    expect(() => loadOnnx(unsorted)).toThrow(
+      /^loadOnnx: node 0 \(Relu\): reads "c", before the node that makes it \(ONNX lists nodes in topological order\)$/,
+    );
     // and the library goes on working
     const m = loadOnnx(good);
     expect(m.predict(new NDArray(new Float64Array(2 * 48).fill(1), [2, 3, 4, 4])).shape).toEqual([2, 2, 4, 4]);

@@ -463,7 +463,13 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
 
   function get(name: string | undefined, where: string): Value {
     const v = values.get(name ?? "");
-    if (!v) throw new RangeError(`${where}: reads ${JSON.stringify(name)}, which no node, input or initializer makes`);
+    if (!v) {
+      const later = maker.has(name ?? "")
+        ? ", before the node that makes it (ONNX lists nodes in topological order)"
+        : "";
+      if (later) throw new RangeError(`${where}: reads ${JSON.stringify(name)}${later}`);
+      throw new RangeError(`${where}: reads ${JSON.stringify(name)}, which no node, input or initializer makes`);
+    }
     return v;
   }
   function constant(name: string | undefined, what: string, where: string): Const {
