@@ -146,6 +146,22 @@ describe("examples/server: the digits network", () => {
     }
   });
 
+  it("reads a digit drawn on a transparent canvas (black ink, coverage in alpha) as the digit: over white", async () => {
+    const picked = Array.from({ length: 10 }, (_, d) => test.y.indexOf(d));
+    for (const i of picked) {
+      const { rgba, label } = drawn(i);
+      // (a canvas's toBlob("image/png"): transparent black where nothing was drawn, the ink's coverage in alpha)
+      const canvas = Buffer.alloc(rgba.length);
+      for (let p = 0; p < rgba.length; p += 4) canvas.set([0, 0, 0, 255 - rgba[p]], p);
+      const opaque = await post(digitsBase, png(rgba, 112, 112), "image/png", {}, "?all=1");
+      const { status, json } = await post(digitsBase, png(canvas, 112, 112), "image/png", {}, "?all=1");
+      expect(status).toBe(200);
+      expect([json.class, json.label], `a transparent PNG of a ${label}`).toEqual([label, String(label)]);
+      // (the same pixels as the opaque drawing, but for rounding: ink 255 - a over white is 255 - a)
+      json.probabilities!.forEach((p, k) => expect(p).toBeCloseTo(opaque.json.probabilities![k], 5));
+    }
+  });
+
   it("answers JSON with the synchronous f32 plan's probabilities (flat or 28 rows), concurrently", async () => {
     const image = Array.from(test.X.data.subarray(0, 784));
     const expected = Array.from(sync.predict(S.array(image, [1, 28, 28, 1]), { precision: "f32" }).data);

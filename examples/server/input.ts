@@ -175,17 +175,21 @@ export async function imageOf(
   // (size and channels are the model's: served.ts's configError saw to it at start)
   const channels = pre.channels ?? (c === 1 ? "gray" : "RGB");
   const scale = pre.scale ?? 1 / 255;
-  // the channels the model reads, as planes of floats (RGBA → gray by luma, or R, G, B in its order)
+  // the channels the model reads, as planes of floats (RGBA → gray by luma, or R, G, B in its order), a
+  // transparent pixel over white as a page shows it (a canvas's PNG: ink on transparent black, which
+  // read without its alpha is black on black); an opaque pixel's values as they are
   const [iw, ih] = [img.width, img.height];
   const src = img.data;
   const planes = Array.from({ length: c }, () => new Float32Array(iw * ih));
+  const over = (v: number, a: number) => (a === 255 ? v : (v * a) / 255 + (255 - a));
   if (c === 1) {
     const g = planes[0];
-    for (let i = 0, o = 0; i < iw * ih; i++, o += 4) g[i] = 0.299 * src[o] + 0.587 * src[o + 1] + 0.114 * src[o + 2];
+    for (let i = 0, o = 0; i < iw * ih; i++, o += 4)
+      g[i] = over(0.299 * src[o] + 0.587 * src[o + 1] + 0.114 * src[o + 2], src[o + 3]);
   } else {
     for (let ch = 0; ch < 3; ch++) {
       const [q, from] = [planes[ch], channels === "BGR" ? 2 - ch : ch];
-      for (let i = 0, o = from; i < iw * ih; i++, o += 4) q[i] = src[o];
+      for (let i = 0, o = from; i < iw * ih; i++, o += 4) q[i] = over(src[o], src[o - from + 3]);
     }
   }
   const invert = pre.invert === "auto" ? lightBorder(planes[0], iw, ih) : pre.invert === true;
