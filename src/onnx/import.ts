@@ -434,9 +434,9 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
     if (!v || v.kind !== "live" || (v.shape.length > 0 && !Number.isNaN(v.shape[0]))) {
       throw new RangeError(`${FN}: output ${JSON.stringify(name)} expects a value computed from the inputs`);
     }
+    if (v.view) throw new RangeError(`${FN}: output ${JSON.stringify(name)} is a 5-D view of an image, not supported`);
     // (an output that is an input as it came, as a graph of an Identity or Dropout alone: a layer that
     // copies it, since a model's outputs are values its layers make)
-    if (v.view) throw new RangeError(`${FN}: output ${JSON.stringify(name)} is a 5-D view of an image, not supported`);
     const t = inputTensors.includes(v.t) ? layer(layers.dropout({ rate: 0 }), v, v.shape, v.layout).t : v.t;
     outputTensors.push(t);
     // (an image transposed to NHWC is the library's own order: given as it is, [N, H, W, C])
@@ -464,11 +464,10 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
   function get(name: string | undefined, where: string): Value {
     const v = values.get(name ?? "");
     if (!v) {
-      const later = maker.has(name ?? "")
-        ? ", before the node that makes it (ONNX lists nodes in topological order)"
-        : "";
-      if (later) throw new RangeError(`${where}: reads ${JSON.stringify(name)}${later}`);
-      throw new RangeError(`${where}: reads ${JSON.stringify(name)}, which no node, input or initializer makes`);
+      const why = maker.has(name ?? "")
+        ? "before the node that makes it (ONNX lists nodes in topological order)"
+        : "which no node, input or initializer makes";
+      throw new RangeError(`${where}: reads ${JSON.stringify(name)}, ${why}`);
     }
     return v;
   }
