@@ -403,6 +403,14 @@ def hand_cases():
     ]
     y = F.conv2d(x6, torch.tensor(Wt))
     out["transpose_round_trip_conv"] = (onnx_case(nodes, [dbl("W", Wt)], s6, y.shape, 13), s6, y)
+    # x.view(-1, n) (a -1 that is the batch) before a MatMul, and a softmax over a flattened image
+    Wv = rs.randn(147, 4)
+    nodes = [helper.make_node("Reshape", ["input", "shape"], ["f"]), helper.make_node("MatMul", ["f", "W"], ["output"])]
+    y = x6.reshape(2, -1) @ torch.tensor(Wv)
+    out["reshape_minus1_batch_matmul"] = (onnx_case(nodes, [i64("shape", [-1, 147]), dbl("W", Wv)], s6, y.shape, 13), s6, y)
+    nodes = [helper.make_node("Flatten", ["input"], ["f"]), helper.make_node("Softmax", ["f"], ["output"])]
+    y = torch.softmax(x6.reshape(2, -1), 1)
+    out["flatten_softmax"] = (onnx_case(nodes, [], s6, y.shape, 13), s6, y)
     # a graph whose output is its input: a Dropout alone (ratio and training_mode as inputs)
     node = helper.make_node("Dropout", ["input", "ratio", "training"], ["output"])
     training = helper.make_tensor("training", TensorProto.BOOL, [], [False])

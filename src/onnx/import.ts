@@ -798,14 +798,16 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
         return [dense(node, op, at, where)];
       case "Softmax": {
         const x = live(node, where);
-        ordered(x, "softmax");
         const axis = axisOf(where, at.int("axis", opset >= 13 ? -1 : 1), x.shape.length);
         if (x.shape.length !== 2 || axis !== 1) {
           throw new Unsupported(
             `only a softmax over the features of [N, n] is supported, not axis ${axis} of ${fmt(x.shape)}`,
           );
         }
-        return [layer(layers.softmax(), x, x.shape, "vector")];
+        // (over all the features: a flattened image's, in the library's order, come out in the same order)
+        const y = layer(layers.softmax(), x, x.shape, "vector");
+        y.perm = x.perm;
+        return [y];
       }
       case "Pad": {
         const x = live(node, where);

@@ -241,9 +241,12 @@ export function reshapeTarget(where: string, from: readonly number[], target: re
   const batch = dims.some(Number.isNaN) && from.some(Number.isNaN);
   if (rest >= 0) {
     const known = dims.reduce((a, d, i) => (i === rest || (batch && Number.isNaN(d)) ? a : a * d), 1);
-    dims[rest] = (batch ? real([...from]) : sizeOfShape(from)) / known;
+    // (a -1 that takes the batch and nothing else, as x.view(-1, 400) exports: the batch)
+    const isBatch = !batch && from.some(Number.isNaN) && !dims.some(Number.isNaN) && known === real([...from]);
+    dims[rest] = isBatch ? NaN : (batch ? real([...from]) : sizeOfShape(from)) / known;
   }
-  const ok = batch ? real(dims) === real([...from]) : sizeOfShape(dims) === sizeOfShape(from);
+  const withBatch = dims.some(Number.isNaN) && from.some(Number.isNaN);
+  const ok = withBatch ? real(dims) === real([...from]) : sizeOfShape(dims) === sizeOfShape(from);
   if (!ok || dims.some((d) => d < 0 || (!Number.isInteger(d) && !Number.isNaN(d)))) {
     throw new RangeError(`${where}: cannot reshape [${from}] to [${target}]`);
   }
