@@ -760,7 +760,10 @@ export class Model {
     return history;
   }
 
-  /** Loss (softmax cross-entropy of the predictions) and accuracy on X, Y. */
+  /**
+   * Loss (softmax cross-entropy) and accuracy on X, Y: of the predictions where the model ends with
+   * softmax, else of the softmax of its outputs, taken as logits (as torchvision's classifiers give them).
+   */
   evaluate(X: NDArray, Y: Labels): { loss: number; accuracy: number } {
     const fn = "evaluate";
     this.live(fn);
@@ -769,10 +772,21 @@ export class Model {
     const y = oneHot(fn, Y, m, k).toFloat64Array();
     const p = P.toFloat64Array();
     const predicted = argmaxRows(P);
+    const probabilities = this.steps.find((s) => s.output === this.outputs[0])?.layer.spec.kind === "softmax";
     let loss = 0;
     let correct = 0;
     for (let i = 0; i < m; i++) {
-      for (let j = 0; j < k; j++) if (y[i * k + j] !== 0) loss -= y[i * k + j] * Math.log(p[i * k + j]);
+      const row = p.subarray(i * k, (i + 1) * k);
+      // -log softmax(z)_j = logsumexp(z) - z_j, the max taken out first
+      let lse = 0;
+      if (!probabilities) {
+        const max = row.reduce((a, v) => Math.max(a, v), -Infinity);
+        lse = max + Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0));
+      }
+      for (let j = 0; j < k; j++) {
+        const t = y[i * k + j];
+        if (t !== 0) loss += t * (probabilities ? -Math.log(row[j]) : lse - row[j]);
+      }
       if (y[i * k + predicted[i]] === 1) correct++;
     }
     return { loss: loss / m, accuracy: correct / m };

@@ -95,6 +95,41 @@ describe("predict() inside WASM memory", () => {
 });
 
 describe("training", () => {
+  it("evaluate() of a model ending in logits (no softmax) is the softmax cross-entropy of its outputs", () => {
+    const body = () => [
+      layers.conv2d({ filters: 3, size: 3 }),
+      layers.relu(),
+      layers.flatten(),
+      layers.dense({ units: 4 }),
+    ];
+    const logits = sequential([6, 6, 2], body(), { seed: 3 });
+    const probs = sequential([6, 6, 2], [...body(), layers.softmax()], { seed: 3 });
+    probs.setWeights(logits.weights());
+    const X = randn(7, 5, 6, 6, 2);
+    for (const Y of [
+      [0, 3, 1, 2, 3],
+      new NDArray(
+        new Float64Array(20).map((_, i) => (i % 4 === i % 5 ? 1 : 0)),
+        [5, 4],
+      ),
+    ]) {
+      const a = logits.evaluate(X, Y);
+      const b = probs.evaluate(X, Y);
+      expect(a.accuracy).toBe(b.accuracy);
+      expect(Math.abs(a.loss - b.loss) / b.loss).toBeLessThan(1e-13);
+      // (and from its definition: logsumexp of each row minus the labelled logit, averaged)
+      const Z = logits.predict(X).toFloat64Array();
+      if (Array.isArray(Y)) {
+        const want =
+          Y.reduce((s, c, i) => {
+            const row = Array.from(Z.subarray(i * 4, i * 4 + 4));
+            return s + Math.log(row.reduce((t, z) => t + Math.exp(z), 0)) - row[c];
+          }, 0) / Y.length;
+        expect(Math.abs(a.loss - want) / want).toBeLessThan(1e-13);
+      }
+    }
+  });
+
   it("three SGD steps (momentum 0.9) of the whole network agree with PyTorch float64: losses and weights to 1e-10", () => {
     const f = fixture<{ sgd: { seed: number; labels: number[]; losses: number[]; weights: Record<string, number[]> } }>(
       "layers.json",
