@@ -272,12 +272,46 @@ def mean_fixture():
     return out
 
 
+def dtypes_npz():
+    """numpy's own .npz of data as people save it (labels as int64, masks as bool, images as uint8, …) and
+    its values as float64 lists: readNpz reads every dtype here widened to float64."""
+    import io
+
+    arrays = {
+        "X": np.arange(6.0).reshape(2, 3),
+        "labels": np.array([3, 1, 4, -1], dtype=np.int64),
+        "pixels": np.array([[0, 128], [255, 7]], dtype=np.uint8),
+        "mask": np.array([True, False, True]),
+        "big_endian": np.array([1.5, -2.25], dtype=">f8"),
+        "i1": np.array([-128, 127], dtype=np.int8),
+        "i2": np.array([-32768, 5], dtype=np.int16),
+        "i4": np.array([-7, 2**31 - 1], dtype=np.int32),
+        "u2": np.array([65535], dtype=np.uint16),
+        "u4": np.array([2**32 - 1], dtype=np.uint32),
+        "u8": np.array([2**53 - 1], dtype=np.uint64),
+        "i4_big_endian": np.array([-2, 3], dtype=">i4"),
+        "fortran": np.asfortranarray(np.arange(6, dtype=np.int32).reshape(2, 3)),
+        "scalar": np.int64(42),
+    }
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with open(os.path.join(OUT, "dtypes.npz"), "wb") as f:
+        f.write(buf.getvalue())
+    return {k: {"shape": list(np.shape(a)), "values": [float(v) for v in np.asarray(a).reshape(-1)], "dtype": np.asarray(a).dtype.str} for k, a in arrays.items()}
+
+
 if __name__ == "__main__":
+    import sys
+
     os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:] == ["npz"]:
+        dump("dtypes.json", dtypes_npz())
+        sys.exit(0)
     dump("randn.json", randn_fixture())
     dump("notebook.json", notebook_fixture())
     dump("cases.json", cases_fixture())
     dump("print.json", print_fixture())
     dump("mean.json", mean_fixture())
     dump("nonfinite.json", nonfinite_fixture())
+    dump("dtypes.json", dtypes_npz())
     print("numpy", np.__version__)

@@ -116,7 +116,9 @@ interface NpyHeader {
   /** Bytes before the data. */
   start: number;
   little: boolean;
-  /** Bytes per element: 8, 4 or 2 (float64, float32, float16). */
+  /** The element type: float, signed or unsigned integer, bool (numpy's kind letters). */
+  kind: "f" | "i" | "u" | "b";
+  /** Bytes per element. */
   size: number;
   fortran: boolean;
   shape: number[];
@@ -145,8 +147,14 @@ function npyHeader(bytes: Uint8Array, bad: (why: string) => Error): NpyHeader {
   const descr = dict.get("descr");
   const fortran = dict.get("fortran_order");
   const shape = dict.get("shape");
-  const d = typeof descr === "string" ? /^([<>=])f([248])$/.exec(descr) : null;
-  if (!d) throw bad(`dtype ${JSON.stringify(descr)}; float64, float32 or float16 expected`);
+  const d =
+    typeof descr === "string"
+      ? (/^([<>=])(f)([248])$/.exec(descr) ??
+        /^([<>=])([iu])([248])$/.exec(descr) ??
+        /^([<>=|])([iu])(1)$/.exec(descr) ??
+        /^([<>=|])(b)(1)$/.exec(descr))
+      : null;
+  if (!d) throw bad(`dtype ${JSON.stringify(descr)}; a float (16, 32, 64 bits), an integer or a bool expected`);
   if (typeof fortran !== "boolean") throw bad(`fortran_order ${JSON.stringify(fortran)}; True or False expected`);
   if (!Array.isArray(shape)) throw bad(`shape ${JSON.stringify(shape)}; a tuple expected`);
   let n = 1;
@@ -155,26 +163,46 @@ function npyHeader(bytes: Uint8Array, bad: (why: string) => Error): NpyHeader {
     n *= s;
   }
   if (!Number.isSafeInteger(n * F64_BYTES)) throw bad(`shape (${shape.join(", ")}) overflows`);
-  return { start: pre + length, little: d[1] !== ">", size: Number(d[2]), fortran, shape, n };
+  const kind = d[2] as NpyHeader["kind"];
+  return { start: pre + length, little: d[1] !== ">", kind, size: Number(d[3]), fortran, shape, n };
 }
 
-/** Parses a .npy file: float64, float32 or float16 (widened), little- or big-endian, C or Fortran order. */
+/** Reads element `i` of an .npy's data as a number (exactly: float64 holds every value but 64-bit integers past 2^53). */
+function reader(view: DataView, kind: NpyHeader["kind"], size: number, little: boolean): (i: number) => number {
+  if (kind === "f")
+    return size === 8
+      ? (i) => view.getFloat64(i * 8, little)
+      : size === 4
+        ? (i) => view.getFloat32(i * 4, little)
+        : (i) => half(view.getUint16(i * 2, little));
+  if (kind === "b") return (i) => (view.getUint8(i) === 0 ? 0 : 1);
+  const signed = kind === "i";
+  if (size === 1) return signed ? (i) => view.getInt8(i) : (i) => view.getUint8(i);
+  if (size === 2) return signed ? (i) => view.getInt16(i * 2, little) : (i) => view.getUint16(i * 2, little);
+  if (size === 4) return signed ? (i) => view.getInt32(i * 4, little) : (i) => view.getUint32(i * 4, little);
+  return signed ? (i) => Number(view.getBigInt64(i * 8, little)) : (i) => Number(view.getBigUint64(i * 8, little));
+}
+
+/**
+ * Parses a .npy file: floats (64, 32 and 16 bits), integers and bools, as float64; little- or
+ * big-endian, C or Fortran order. A 64-bit integer past 2^53, which float64 cannot hold, is refused.
+ */
 function parseNpy(bytes: Uint8Array, bad: (why: string) => Error): NDArray {
   const h = npyHeader(bytes, bad);
-  const { start, n, size, little, shape } = h;
+  const { start, n, size, little, shape, kind } = h;
   if (bytes.length !== start + n * size) {
     throw bad(`shape (${shape.join(", ")}) needs ${n * size} bytes of data but the member has ${bytes.length - start}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + start, n * size);
   const data = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const at = i * size;
-    data[i] =
-      size === 8
-        ? view.getFloat64(at, little)
-        : size === 4
-          ? view.getFloat32(at, little)
-          : half(view.getUint16(at, little));
+  const read = reader(view, kind, size, little);
+  for (let i = 0; i < n; i++) data[i] = read(i);
+  if ((kind === "i" || kind === "u") && size === 8) {
+    const i = data.findIndex((v) => !Number.isSafeInteger(v));
+    if (i >= 0) {
+      const exact = kind === "i" ? view.getBigInt64(i * 8, little) : view.getBigUint64(i * 8, little);
+      throw bad(`element ${i} is ${exact}, a 64-bit integer past 2^53, which float64 cannot hold exactly`);
+    }
   }
   if (!h.fortran) return new NDArray(data, shape);
   // Fortran order: the reversed shape in C order, transposed back

@@ -5,7 +5,8 @@
 import { zipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
 import { NDArray, adam, init, layers, readNpz, sequential, sgd, writeNpz, type LayerSpec } from "convwasm";
-import { expectIdentical, randn } from "../helpers.js";
+import { readFileSync } from "node:fs";
+import { expectIdentical, fixture, randn } from "../helpers.js";
 
 beforeAll(() => init({ threads: 1 }));
 
@@ -232,7 +233,9 @@ describe(".npz files are hostile input (issue 20, cases 7 and 11)", () => {
     expect(read("{'descr': '<f8', 'fortran_order': False, 'shape': (nan,)}", 0)).toThrow(/an integer expected at/);
     expect(read("{'descr': '<f8', 'fortran_order': False, 'shape': (3e0,)}", 3)).toThrow(/"3e"… is not an integer/);
     expect(read("{'descr': '<f8', 'fortran_order': False, 'shape': (6)}")).toThrow(/\(shape 6; a tuple expected\)$/);
-    expect(read("{'descr': '<i8', 'fortran_order': False, 'shape': (6,)}")).toThrow(/dtype "<i8"/);
+    expect(read("{'descr': '<c16', 'fortran_order': False, 'shape': (3,)}")).toThrow(
+      /\(dtype "<c16"; a float \(16, 32, 64 bits\), an integer or a bool expected\)$/,
+    );
     expect(read(good, 5)).toThrow(/needs 48 bytes of data but the member has 40\)$/);
     // versions: 2.0 and 3.0 as numpy writes them; 9 refused; a 3 MB header refused unread (numpy's limit)
     expect(read(good, 6, 2)()["a"].shape).toEqual([2, 3]);
@@ -255,6 +258,24 @@ describe(".npz files are hostile input (issue 20, cases 7 and 11)", () => {
     expect(Object.keys(arrays).sort()).toEqual(["__proto__", "constructor"]);
     expect(Array.from(arrays["__proto__"].toFloat64Array())).toEqual([1, 3, 5, 2, 4, 6]);
     expect(Array.from(arrays["constructor"].toFloat64Array())).toEqual([1, -2, 0.333251953125]);
+  });
+
+  it("reads numpy's own .npz of integers, bools, big-endian and Fortran-order members as float64", () => {
+    const want = fixture<Record<string, { shape: number[]; values: number[] }>>("dtypes.json");
+    const arrays = readNpz(readFileSync(new URL("../fixtures/dtypes.npz", import.meta.url)));
+    expect(Object.keys(arrays).sort()).toEqual(Object.keys(want).sort());
+    for (const [name, { shape, values }] of Object.entries(want)) {
+      expect(arrays[name].shape, name).toEqual(shape);
+      expect(Array.from(arrays[name].toFloat64Array()), name).toEqual(values);
+    }
+    // a 64-bit integer float64 cannot hold exactly is refused, naming the element
+    const i8 = npyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 0);
+    const file = new Uint8Array(i8.length + 16);
+    file.set(i8);
+    new DataView(file.buffer).setBigInt64(i8.length + 8, 2n ** 60n, true);
+    expect(() => readNpz(npz({ "y.npy": file }))).toThrow(
+      /^readNpz: member "y.npy" .*element 1 is 1152921504606846976, a 64-bit integer past 2\^53/,
+    );
   });
 
   it("writes the same bytes for the same arrays (a fixed time stamp in the zip, not the clock)", () => {
