@@ -86,6 +86,9 @@ async function loadPicture(src: Blob | string): Promise<void> {
   const canvas = document.createElement("canvas");
   canvas.width = canvas.height = SIZE;
   const ctx = canvas.getContext("2d", { willReadFrequently: true }) as CanvasRenderingContext2D;
+  // (a transparent picture over white, as the page shows it, and as examples/server reads one)
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, SIZE, SIZE);
   ctx.drawImage(bitmap, 0, 0, SIZE, SIZE);
   const rgba = ctx.getImageData(0, 0, SIZE, SIZE).data;
   const data = new Float64Array(SIZE * SIZE * 3);
