@@ -209,6 +209,14 @@ describe("examples/server: the digits network", () => {
       [Buffer.from("GIF89a"), "image/gif", {}, 415, /^the body's type image\/gif is not one this service reads/],
       [Buffer.from("not a png"), "image/png", {}, 400, /^the body is not a readable PNG image/],
       [Buffer.from([0xff, 0xd8, 0xff, 0x00]), "image/jpeg", {}, 400, /^the body is not a readable JPEG image/],
+      // (an 8×8 CMYK JPEG written by PIL)
+      [
+        readFileSync(new URL("./fixtures/cmyk.jpg", import.meta.url)),
+        "image/jpeg",
+        {},
+        400,
+        /^the JPEG image is CMYK \(4 components\); send it as RGB or grayscale$/,
+      ],
       // headers declaring billions of pixels: refused before a byte is decoded
       [bomb("png"), "image/png", {}, 413, /^the PNG image is 100000×100000, more than 50 megapixels$/],
       [bomb("jpeg"), "image/jpeg", {}, 413, /^the JPEG image is 65000×65000, more than 50 megapixels$/],

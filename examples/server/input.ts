@@ -104,8 +104,11 @@ function geometry(spec: InputSpec): { h: number; w: number; c: number } {
 /** Larger images are refused before anything is decoded (a crafted header cannot make a decoder allocate gigabytes). */
 const MAX_PIXELS = 50e6;
 
-/** The width and height a PNG's IHDR or a JPEG's frame header declares, or null when there is none. */
-function declaredSize(media: string, b: Buffer): [number, number] | null {
+/**
+ * The width and height a PNG's IHDR or a JPEG's frame header declares (and a JPEG's components), or null
+ * when there is none.
+ */
+function declaredSize(media: string, b: Buffer): [number, number, number?] | null {
   if (media === "image/png") return b.length >= 24 ? [b.readUInt32BE(16), b.readUInt32BE(20)] : null;
   for (let p = 2; p + 9 < b.length;) {
     if (b[p] !== 0xff) return null;
@@ -114,9 +117,9 @@ function declaredSize(media: string, b: Buffer): [number, number] | null {
       p++;
       continue;
     }
-    // SOF0-3, 5-7, 9-11, 13-15: precision, height, width
+    // SOF0-3, 5-7, 9-11, 13-15: precision, height, width, components
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return [b.readUInt16BE(p + 7), b.readUInt16BE(p + 5)];
+      return [b.readUInt16BE(p + 7), b.readUInt16BE(p + 5), b[p + 9]];
     }
     if (marker === 0xda) return null; // (scan data before any frame header)
     p += marker === 0x01 || (marker >= 0xd0 && marker <= 0xd9) ? 2 : 2 + b.readUInt16BE(p + 2);
@@ -134,6 +137,8 @@ async function decode(media: string, body: Buffer): Promise<{ width: number; hei
   if (size && size[0] * size[1] > MAX_PIXELS) {
     throw new HttpError(413, `the ${kind} image is ${size[0]}×${size[1]}, more than ${MAX_PIXELS / 1e6} megapixels`);
   }
+  // (mozjpeg's decoder to RGBA stops the program on them, "exit(1)")
+  if (size?.[2] === 4) throw new HttpError(400, "the JPEG image is CMYK (4 components); send it as RGB or grayscale");
   try {
     if (media === "image/png") return PNG.sync.read(body);
     jpegReady ??= (async () => {
