@@ -236,12 +236,16 @@ function padsOf(
 /** ONNX [k, c/g, fh, fw] kernels as convwasm's [fh, fw, c/g, k]. */
 function convKernel(w: Tensor): NDArray {
   const [k, cg, fh, fw] = w.shape;
-  const out = new Float64Array(w.data.length);
-  const src = w.data;
+  const out = new Float64Array(k * cg * fh * fw);
+  // (straight from the file's bytes where they are not float64 in place: no copy of its own)
+  const view = w.raw instanceof DataView ? w.raw : null;
+  const src = w.raw instanceof Float32Array ? w.raw : view ? null : w.data;
   let i = 0;
   for (let o = 0; o < k; o++)
     for (let c = 0; c < cg; c++)
-      for (let y = 0; y < fh; y++) for (let x = 0; x < fw; x++) out[((y * fw + x) * cg + c) * k + o] = src[i++];
+      for (let y = 0; y < fh; y++)
+        for (let x = 0; x < fw; x++, i++)
+          out[((y * fw + x) * cg + c) * k + o] = view ? view.getFloat64(i * 8, true) : src![i];
   return new NDArray(out, [fh, fw, cg, k]);
 }
 
@@ -311,7 +315,11 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
   const initNames = new Set<string>();
   for (const t of g.initializer ?? []) {
     const name = t.name ?? "";
-    values.set(name, { kind: "const", ...readTensor(`${FN}: initializer ${JSON.stringify(name)}`, t) });
+    // (assigned, not spread: a spread would read `data`, which a weight may never need made)
+    values.set(
+      name,
+      Object.assign(readTensor(`${FN}: initializer ${JSON.stringify(name)}`, t), { kind: "const" as const }),
+    );
     initNames.add(name);
   }
 
