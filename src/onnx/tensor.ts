@@ -73,7 +73,7 @@ export function readTensor(where: string, t: TensorProto): Tensor {
     if (LITTLE && (type === DT.FLOAT || type === DT.DOUBLE)) {
       // the usual weights: float64 in place where aligned (a view of the file's bytes, which the import
       // only reads); else read on demand, since every copy is fresh memory, which costs its first touch
-      // here (~3.4 ms a MB: a third of a float64 resnet18's load went to copies nothing needed)
+      // here (~3.4 ms a MB: a quarter of a float64 resnet18's load went to copies nothing needed)
       if (type === DT.DOUBLE && raw.byteOffset % F64_BYTES === 0) {
         return { shape: [...dims], data: new Float64Array(raw.buffer as ArrayBuffer, raw.byteOffset, n), int: false };
       }
