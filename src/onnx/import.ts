@@ -23,6 +23,7 @@ import {
   squeezeAxes,
   transpose,
   unsqueezed,
+  valuesOf,
   type Tensor,
 } from "./tensor.js";
 
@@ -238,14 +239,13 @@ function convKernel(w: Tensor): NDArray {
   const [k, cg, fh, fw] = w.shape;
   const out = new Float64Array(k * cg * fh * fw);
   // (straight from the file's bytes where they are not float64 in place: no copy of its own)
-  const view = w.raw instanceof DataView ? w.raw : null;
-  const src = w.raw instanceof Float32Array ? w.raw : view ? null : w.data;
+  const { array, view } = valuesOf(w);
   let i = 0;
   for (let o = 0; o < k; o++)
     for (let c = 0; c < cg; c++)
       for (let y = 0; y < fh; y++)
         for (let x = 0; x < fw; x++, i++)
-          out[((y * fw + x) * cg + c) * k + o] = view ? view.getFloat64(i * 8, true) : src![i];
+          out[((y * fw + x) * cg + c) * k + o] = view ? view.getFloat64(i * 8, true) : array![i];
   return new NDArray(out, [fh, fw, cg, k]);
 }
 
@@ -1087,8 +1087,7 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
     // W [n, units] (its rows in the input's order) in one pass over the file's values where it has them, in
     // tiles: a classifier's weights are the biggest array of many networks (400 MB in float32 for VGG's
     // first), and every array made on the way is fresh memory (~3.4 ms a MB here)
-    const view = B.raw instanceof DataView ? B.raw : null;
-    const src = B.raw instanceof Float32Array ? B.raw : view ? null : B.data;
+    const { array, view } = valuesOf(B);
     const data = new Float64Array(n * units);
     const TILE = 64;
     for (let p0 = 0; p0 < n; p0 += TILE)
@@ -1097,7 +1096,7 @@ export function importOnnx(m: ModelProto, options: ImportOptions = {}): Imported
           const row = x.perm ? x.perm[p] : p;
           for (let j = j0; j < Math.min(units, j0 + TILE); j++) {
             const i = transB ? j * n + row : row * units + j;
-            data[p * units + j] = alpha * (view ? view.getFloat64(i * 8, true) : src![i]);
+            data[p * units + j] = alpha * (view ? view.getFloat64(i * 8, true) : array![i]);
           }
         }
     const C = op === "Gemm" ? optional(node, 2, "input 2 (the bias)", where) : undefined;

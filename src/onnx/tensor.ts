@@ -12,9 +12,18 @@ export interface Tensor {
   int: boolean;
   /**
    * The values as the file holds them where making `data` costs a copy (float32, or float64 not 8-byte
-   * aligned): a conv's kernel transpose reads them straight, and `data` is made only if something reads it.
+   * aligned): the weights' transposes read them straight (valuesOf), and `data` is made only if something
+   * reads it.
    */
   raw?: Float32Array | DataView;
+}
+
+/**
+ * A tensor's values where they are, for a loop over them that makes no copy: element i is
+ * `view ? view.getFloat64(i * 8, true) : array[i]` (the file's unaligned float64 bytes, or an array).
+ */
+export function valuesOf(t: Tensor): { array: Float32Array | Float64Array | null; view: DataView | null } {
+  return t.raw instanceof DataView ? { array: null, view: t.raw } : { array: t.raw ?? t.data, view: null };
 }
 
 export const sizeOfShape = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
