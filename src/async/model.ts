@@ -465,6 +465,13 @@ export class AsyncSequential {
     });
   }
 
+  /** `rows` examples at the start of `data` as predict takes them: float32 flat (read as they are), float64 an NDArray. */
+  private asInput(data: Float64Array | Float32Array, rows: number): NDArray | Float32Array {
+    return data instanceof Float32Array
+      ? data.subarray(0, rows * sizeOf(this.inputShape))
+      : new NDArray(data, [rows, ...this.inputShape]);
+  }
+
   private newBatch(precision: Sync.Precision): Filling {
     let run!: Filling["run"];
     const given = new Promise<(NDArray | Float32Array)[]>((r) => (run = r));
@@ -527,10 +534,7 @@ export class AsyncSequential {
       // the first part keeps the batch's buffer (lent to its worker); the others are copied out of it
       const data = j === 0 ? f.data : lent(rows * per, f.data instanceof Float32Array);
       if (j > 0) data.set(f.data.subarray(row * per, (row + rows) * per));
-      // (float32 goes as flat examples, which predict takes as they are)
-      parts.push(
-        data instanceof Float32Array ? data.subarray(0, rows * per) : new NDArray(data, [rows, ...this.inputShape]),
-      );
+      parts.push(this.asInput(data, rows));
       sizes.push(rows);
       row += rows;
     }
@@ -562,8 +566,7 @@ export class AsyncSequential {
         copyStrided(new NDArray(x.data, [rows, ...x.shape.slice(1)], x.strides, x.offset + i0 * x.strides[0]), part, 0);
       } else part.set(x.subarray(i0 * per, (i0 + rows) * per));
       this.batched(rows);
-      const input = part instanceof Float32Array ? part : new NDArray(part, [rows, ...this.inputShape]);
-      parts.push(this.predictOn(input, { batchSize: rows, precision }));
+      parts.push(this.predictOn(this.asInput(part, rows), { batchSize: rows, precision }));
     }
     Promise.all(parts).then((Ps) => {
       if (Ps.length === 1) return req.resolve(Ps[0]);
