@@ -116,6 +116,23 @@ describe("convwasm/async", () => {
     expectIdentical((await A.conv_forward(shared, W, b, hp))[0], S.conv_forward(view, W, b, hp)[0]);
   });
 
+  it("runs calls big enough to share out side by side when several wait, and a lone one on the first worker's pool", async () => {
+    // (each call copies its 8.8 MB X into the arena of the worker that runs it, which grows: memory()
+    // says which workers ran one; X in shared memory reaches them with no copy, so the calls wait together)
+    const X = A.shared(randn(60, 1024, 1100));
+    const [W, b] = [randn(61, 1100, 16), randn(62, 16)];
+    const expected = S.dense_forward(X, W, b)[0];
+    const grown = async (calls: number) => {
+      await A.release();
+      const before = A.memory().workers;
+      const answers = await Promise.all(Array.from({ length: calls }, () => A.dense_forward(X, W, b)));
+      for (const [Z] of answers) expectIdentical(Z, expected);
+      return A.memory().workers.map((bytes, w) => bytes > before[w]);
+    };
+    expect(await grown(1)).toEqual([true, false]);
+    expect(await grown(4)).toEqual([true, true]);
+  });
+
   it("writes options.out into the caller's array (contiguous, strided, shared) and refuses an overlap as the sync API does", async () => {
     const Z = randn(21, 2, 5, 5, 3);
     const expected = S.relu(Z)[0];

@@ -1,7 +1,8 @@
 // convwasm/async: the synchronous API's functions, layers and model, returning Promises and computed in
 // worker threads (Node's worker_threads or Web Workers), so the calling thread never blocks: it only
 // hands arguments over (see wire.ts) and never waits in Atomics.wait. Calls run side by side on the
-// workers; a call big enough to be shared out runs alone on the first worker, with its thread pool.
+// workers; a call big enough to be shared out runs alone on the first worker, with its thread pool, when
+// no other call waits or runs.
 // onnxruntime-web's proxy worker is the model: calls posted to a worker (those started together in one
 // message), results moved back, not copied. This file is the entry and its ops; endpoint.ts a worker as
 // seen from here, scheduler.ts the queue and the workers' lifecycle, wire.ts the arguments' encoding,

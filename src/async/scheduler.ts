@@ -1,6 +1,6 @@
 // convwasm/async's scheduler: the workers' lifecycle (init, dispose, release), the queue of calls and
-// which worker runs each (one at a time on the first worker's pool when a call is big enough to share
-// out), backpressure (BusyError), and send(): a call's arguments encoded, copied over and answered.
+// which worker runs each (a call big enough to share out that waits alone runs on the first worker's
+// pool), backpressure (BusyError), and send(): a call's arguments encoded, copied over and answered.
 import { describe, messageOf } from "../core/ndarray.js";
 import { checkInteger } from "../core/shapes.js";
 import type { Optimizer } from "../model/optimizers.js";
@@ -52,11 +52,20 @@ export interface AsyncInitOptions {
 /** A call on its way to a worker: who may run it, and what to post once one is chosen. */
 export interface Job {
   fn: string;
-  /** Runs alone on the first worker, which may share it out to its pool. */
+  /** Runs alone on the first worker, which may share it out to its pool (fit). */
   exclusive: boolean;
+  /**
+   * Big enough to share out: it runs alone on the first worker's pool when nothing else waits or runs;
+   * among others, side by side with them on any worker (two calls on two cores waste less than one
+   * call split across both, and a busy pool delays the event loop's timers).
+   */
+  shareable: boolean;
   eligible(w: number): boolean;
-  /** The requests to post to worker w (anything w must be brought up to date with first) and what they move. */
-  start(w: number, id: number): { requests: Request[]; transfer: ArrayBuffer[] };
+  /**
+   * The requests to post to worker w (anything w must be brought up to date with first) and what they
+   * move; `pool`: the worker may share the call out to its thread pool.
+   */
+  start(w: number, id: number, pool: boolean): { requests: Request[]; transfer: ArrayBuffer[] };
   done(reply: Extract<Reply, { type: "done" | "error" }>): void;
   fail(error: Error): void;
   callback?(k: number, args: unknown[]): void;
@@ -75,11 +84,11 @@ export class Runtime {
   private readonly busy: number[];
   /** Each worker's WASM memory in bytes, as its last answer reported it. */
   readonly wasmBytes: number[];
-  /** An exclusive call is in flight: nothing else starts until it ends. */
+  /** A call runs alone (on the first worker's pool): nothing else starts until it ends. */
   private alone = false;
   private readonly queue: Job[] = [];
   private nextId = 1;
-  private readonly inFlight = new Map<number, { job: Job; worker: number }>();
+  private readonly inFlight = new Map<number, { job: Job; worker: number; alone: boolean }>();
   /** Calls accepted and not yet posted (encoding, copying or queued). */
   waiting = 0;
   /** Bytes copied for the calls accepted and not yet answered. */
@@ -176,7 +185,8 @@ export class Runtime {
     for (let i = 0; i < this.queue.length && !this.alone && this.broken === null; i++) {
       const job = this.queue[i];
       let w = -1;
-      if (job.exclusive) {
+      const alone = job.exclusive || (job.shareable && this.queue.length === 1 && this.inFlight.size === 0);
+      if (alone) {
         if (this.busy.some((b) => b > 0)) break;
         this.alone = true;
         w = 0;
@@ -188,7 +198,7 @@ export class Runtime {
         if (w < 0) continue;
       }
       this.queue.splice(i--, 1);
-      const started = this.begin(job, w);
+      const started = this.begin(job, w, alone);
       if (!started) continue;
       const box = outbox[w];
       box.requests.push(...started.requests);
@@ -204,14 +214,15 @@ export class Runtime {
     [box.requests, box.transfer, box.calls] = [[], [], 0];
   }
 
-  private begin(job: Job, w: number): { requests: Request[]; transfer: ArrayBuffer[] } | null {
+  private begin(job: Job, w: number, alone: boolean): { requests: Request[]; transfer: ArrayBuffer[] } | null {
     const id = this.nextId++;
     this.busy[w]++;
-    this.inFlight.set(id, { job, worker: w });
+    this.inFlight.set(id, { job, worker: w, alone });
     this.waiting--;
     this.workers[w].hold(true);
     try {
-      return job.start(w, id);
+      // (a lone worker's pool has no other worker to compete with)
+      return job.start(w, id, alone || this.workers.length === 1);
     } catch (e) {
       this.end(id);
       job.fail(e instanceof Error ? e : new Error(`${job.fn}: ${messageOf(e)}`));
@@ -224,7 +235,7 @@ export class Runtime {
     if (!f) return null;
     this.inFlight.delete(id);
     if (--this.busy[f.worker] === 0) this.workers[f.worker].hold(false);
-    if (f.job.exclusive) this.alone = false;
+    if (f.alone) this.alone = false;
     if (this.inFlight.size === 0) for (const f of this.idlers.splice(0)) f();
     this.schedule();
     return f.job;
@@ -495,19 +506,14 @@ export function send(
       .send()
       .then(({ buffers, transfer }) => {
         const work = route.work?.(out.shapes) ?? 0;
-        const exclusive = route.exclusive === true || (rt.workers.length > 1 && work >= POOL_FROM);
         rt.submit({
           fn,
-          exclusive,
+          exclusive: route.exclusive === true,
+          shareable: rt.workers.length > 1 && work >= POOL_FROM,
           eligible: route.eligible ?? (() => true),
-          start: (w, id) => {
+          start: (w, id, pool) => {
             const first = before?.(w) ?? null;
-            const req = request(w, id, {
-              args: encoded,
-              buffers,
-              transfer,
-              pool: exclusive || rt.workers.length === 1,
-            });
+            const req = request(w, id, { args: encoded, buffers, transfer, pool });
             return { requests: first ? [first, req] : [req], transfer };
           },
           done: (r) => {
