@@ -5,7 +5,7 @@
 import { Worker } from "node:worker_threads";
 import type { NDArray } from "convwasm";
 
-// (each message is a list of jobs; each answer lists theirs: results copied back, inputs moved back)
+// (a message is a list of jobs, its answer a list of theirs: a conv's Z moved back, the digits' scores copied)
 const BODY = `
 const { parentPort } = require("node:worker_threads");
 import("convwasm").then(async (S) => {
@@ -20,7 +20,7 @@ import("convwasm").then(async (S) => {
         const y = digits.predict(j.x, { precision: j.precision });
         answers.push({ id: j.id, y: y.data });
       } else {
-        const nd = (b, shape) => new S.NDArray(new Float64Array(b), shape);
+        const nd = (data, shape) => new S.NDArray(data, shape);
         const [Z] = S.conv_forward(nd(j.x, j.shape), nd(j.W, j.wShape), nd(j.b, [j.wShape[3]]), j.hp);
         answers.push({ id: j.id, z: Z.data.buffer, shape: Z.shape });
         moved.push(Z.data.buffer);
@@ -78,23 +78,24 @@ export class BareWorkers {
     return this.post(0, [{ op: "digits", x, precision }])[0];
   }
 
-  /** conv_forward of each input, spread over the workers a few calls a message; the Z arrays' buffers. */
+  /** conv_forward of each input, spread over the workers a few calls a message; the Z arrays' buffers, in order. */
   convs(xs: NDArray[], W: NDArray, b: NDArray, hp: { stride: number; pad: number }): Promise<unknown[]> {
     const boxes: Record<string, unknown>[][] = this.workers.map(() => []);
+    const at: number[][] = this.workers.map(() => []);
     const answers: Promise<Record<string, unknown>>[] = [];
     const send = (w: number) => {
-      answers.push(
-        ...this.post(
-          w,
-          boxes[w],
-          boxes[w].map((j) => (j.x as Float64Array).buffer as ArrayBuffer),
-        ),
+      const sent = this.post(
+        w,
+        boxes[w],
+        boxes[w].map((j) => (j.x as Float64Array).buffer as ArrayBuffer),
       );
-      boxes[w] = [];
+      sent.forEach((a, k) => (answers[at[w][k]] = a));
+      [boxes[w], at[w]] = [[], []];
     };
     xs.forEach((x, i) => {
       const w = i % this.workers.length;
       // (copies, as any call from plain arrays must make; the input's moved, not copied again)
+      at[w].push(i);
       boxes[w].push({
         op: "conv",
         x: x.toFloat64Array(),
