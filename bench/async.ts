@@ -104,22 +104,21 @@ const print = (table: string[], line: string) => {
 };
 console.log(`${CALLS} calls; ${JSON.stringify(await A.threading())}\n`);
 lines.slice().forEach((l) => console.log(l));
+/** Milliseconds `f` takes (awaited). */
+async function ms(f: () => unknown): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
+const pause = () => new Promise((res) => setTimeout(res, 5));
 for (const { name, sequential, concurrent, dropping, target, bare: floor } of cases) {
   // times: best of ROUNDS, interleaved
   let [seq, con, drop] = [Infinity, Infinity, Infinity];
   for (let r = 0; r < ROUNDS; r++) {
-    let t0 = performance.now();
-    sequential();
-    seq = Math.min(seq, performance.now() - t0);
-    if (dropping) {
-      t0 = performance.now();
-      dropping();
-      drop = Math.min(drop, performance.now() - t0);
-    }
-    await new Promise((res) => setTimeout(res, 5));
-    t0 = performance.now();
-    await concurrent();
-    con = Math.min(con, performance.now() - t0);
+    seq = Math.min(seq, await ms(sequential));
+    if (dropping) drop = Math.min(drop, await ms(dropping));
+    await pause();
+    con = Math.min(con, await ms(concurrent));
   }
   // the timer: over 2 s of back-to-back rounds of the concurrent calls alone (the sequential calls
   // would block the loop themselves, and their garbage would be collected in between)
@@ -134,13 +133,9 @@ for (const { name, sequential, concurrent, dropping, target, bare: floor } of ca
   // the next round's fresh pages cost; the sequential time is the best of both loops)
   let low = Infinity;
   for (let r = 0; floor && r < ROUNDS; r++) {
-    let t0 = performance.now();
-    sequential();
-    seq = Math.min(seq, performance.now() - t0);
-    await new Promise((res) => setTimeout(res, 5));
-    t0 = performance.now();
-    await floor();
-    low = Math.min(low, performance.now() - t0);
+    seq = Math.min(seq, await ms(sequential));
+    await pause();
+    low = Math.min(low, await ms(floor));
   }
   print(
     lines,
@@ -162,6 +157,16 @@ for (const { name, sequential, concurrent, dropping, target, bare: floor } of ca
 
 const BLOCK = 100;
 const BLOCKS = 20;
+/** µs a call, over BLOCK calls of `call` one after another (each awaited before the next when `wait`). */
+async function perCall(call: () => unknown, wait: boolean): Promise<number> {
+  const block = await ms(async () => {
+    for (let i = 0; i < BLOCK; i++) {
+      if (wait) await call();
+      else call();
+    }
+  });
+  return (block * 1000) / BLOCK;
+}
 /** Best of BLOCKS interleaved blocks: mean µs a call, each block of BLOCK calls (sync, async, bare). */
 async function oneAtATime(
   sync: () => unknown,
@@ -170,15 +175,9 @@ async function oneAtATime(
 ): Promise<[number, number, number]> {
   let [s, a, f] = [Infinity, Infinity, Infinity];
   for (let r = 0; r < BLOCKS; r++) {
-    let t0 = performance.now();
-    for (let i = 0; i < BLOCK; i++) sync();
-    s = Math.min(s, ((performance.now() - t0) * 1000) / BLOCK);
-    t0 = performance.now();
-    for (let i = 0; i < BLOCK; i++) await async_();
-    a = Math.min(a, ((performance.now() - t0) * 1000) / BLOCK);
-    t0 = performance.now();
-    for (let i = 0; i < BLOCK; i++) await floor();
-    f = Math.min(f, ((performance.now() - t0) * 1000) / BLOCK);
+    s = Math.min(s, await perCall(sync, false));
+    a = Math.min(a, await perCall(async_, true));
+    f = Math.min(f, await perCall(floor, true));
   }
   return [s, a, f];
 }
